@@ -1,0 +1,36 @@
+"""One exception handler for the API: Django's ValidationError and integrity races answer 400/409, never 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from scheduler.errors import RuleViolation, StateConflict
+
+
+class Conflict(exceptions.APIException):
+    """409: slot full, visit already completed, plan on hold."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state."
+    default_code = "conflict"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RuleViolation):
+        exc = exceptions.ValidationError({exc.field: [exc.message]} if exc.field else {"detail": exc.message})
+    elif isinstance(exc, StateConflict):
+        exc = Conflict(exc.message)
+    elif isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict("This change conflicts with existing data (a duplicate or a concurrent change).")
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,242 @@
+"""The rules of time: clinics, dosing windows, closures, rule sets, patients, plans, pauses.
+
+Everything a clinic can tune is data here (a RuleSet per clinic); the engine in
+scheduler/engine.py turns these rows into plain values and answers "which days, which windows".
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+MEDICATION_CHOICES = [
+    ("methadone", "Methadone"),
+    ("buprenorphine", "Buprenorphine (sublingual)"),
+    ("diamorphine", "Diamorphine (supervised injection)"),
+    ("naltrexone_xr", "Naltrexone XR (monthly injection)"),
+    ("buprenorphine_xr_monthly", "Buprenorphine XR monthly"),
+    ("buprenorphine_xr_weekly", "Buprenorphine XR weekly"),
+]
+MEDICATIONS = [value for value, _ in MEDICATION_CHOICES]
+VISIT_KIND_SERVICES = ["counselling", "assessment", "callback"]
+SERVICES = MEDICATIONS + VISIT_KIND_SERVICES
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example America/New_York).") from exc
+
+
+def validate_weekdays(value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Give a non-empty list of weekdays, Monday = 0 … Sunday = 6.")
+    if any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in value):
+        raise ValidationError("Weekdays are integers from 0 (Monday) to 6 (Sunday).")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each weekday may appear once.")
+
+
+def validate_services(value: Any) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of services.")
+    unknown = [s for s in value if s not in SERVICES]
+    if unknown:
+        raise ValidationError(f"Unknown service(s) {unknown}; allowed: {', '.join(SERVICES)}.")
+
+
+class TimeStamped(models.Model):
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class RuleSet(TimeStamped):
+    """A clinic's attendance rules. Presets are read-only templates; a clinic edits its own copy.
+
+    `rules` holds the JSON shape of scheduler.rules.Rules (see Rules.from_dict).
+    """
+
+    name = models.CharField(max_length=120)
+    is_preset = models.BooleanField(default=False)
+    rules = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=Q(is_preset=True), name="unique_preset_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (preset)' if self.is_preset else ''}"
+
+    def clean(self) -> None:
+        from scheduler.rules import Rules
+
+        try:
+            Rules.from_dict({**self.rules, "name": self.name})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValidationError({"rules": str(exc)}) from exc
+
+    def to_rules(self):  # type: ignore[no-untyped-def]
+        from scheduler.rules import Rules
+
+        return Rules.from_dict({**self.rules, "name": self.name})
+
+
+class Clinic(TimeStamped):
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="America/New_York", validators=[validate_timezone])
+    phone = models.CharField(max_length=32, blank=True, default="")
+    sms_name = models.CharField(
+        max_length=40,
+        help_text="Neutral name used in text messages; must not reveal treatment.",
+    )
+    country = models.CharField(max_length=2, default="US", help_text="ISO 3166 country for holidays and phones.")
+    subdivision = models.CharField(max_length=10, blank=True, default="", help_text="State/region for holidays.")
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="clinics", null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DosingWindow(TimeStamped):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="windows")
+    weekdays = models.JSONField(validators=[validate_weekdays])
+    start = models.TimeField()
+    end = models.TimeField()
+    services = models.JSONField(default=list, validators=[validate_services])
+    capacity = models.PositiveIntegerField(help_text="Visits this window can take on one date.")
+    stations = models.PositiveIntegerField(null=True, blank=True)
+    minutes_per_visit = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.clinic_id}: {self.start:%H:%M}–{self.end:%H:%M} {self.services}"
+
+
+class Closure(TimeStamped):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True, default="")
+    services = models.JSONField(default=list, blank=True, validators=[validate_services])
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [models.Index(fields=["clinic", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.reason}"
+
+
+class Patient(TimeStamped):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=40)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164")
+    phone_invalid = models.BooleanField(default=False, help_text="The SMS provider rejected this number.")
+    sms_consent = models.BooleanField(default=False)
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out = models.BooleanField(default=False)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=8, default="en")
+    timezone = models.CharField(
+        max_length=64, blank=True, default="", validators=[validate_timezone],
+        help_text="Patient's own time zone for quiet hours; empty = the clinic's.",
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="unique_mrn_per_clinic")]
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name"]),
+            models.Index(fields=["clinic", "date_of_birth"]),
+        ]
+
+    def __str__(self) -> str:
+        # Admin and logs see the id and MRN only; names stay on the page.
+        return f"Patient #{self.pk} ({self.mrn})"
+
+    @property
+    def effective_timezone(self) -> str:
+        return self.timezone or self.clinic.timezone
+
+
+class Plan(TimeStamped):
+    STATUS_CHOICES = [("active", "Active"), ("paused", "Paused"), ("ended", "Ended")]
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    medication = models.CharField(max_length=32, choices=MEDICATION_CHOICES)
+    start_date = models.DateField()
+    treatment_start = models.DateField(help_text="Day 1 for take-home limits.")
+    end_date = models.DateField(null=True, blank=True)
+    doses_per_day = models.PositiveSmallIntegerField(default=1)
+    min_interval_minutes = models.PositiveIntegerField(default=0)
+    interval_days = models.PositiveIntegerField(null=True, blank=True)
+    attendance_weekdays = models.JSONField(default=list)
+    attendance_every_weeks = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default="active")
+    takehome_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Clinician who decided the patient may have take-homes.",
+    )
+    takehome_approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "medication"])]
+
+    def __str__(self) -> str:
+        return f"Plan #{self.pk} {self.medication} for patient #{self.patient_id}"
+
+    def active_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class Pause(TimeStamped):
+    REASON_CHOICES = [
+        ("guest_dosing", "Guest dosing at another clinic"),
+        ("hospital", "Hospital"),
+        ("custody", "Custody"),
+        ("other", "Other"),
+    ]
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="pauses")
+    start = models.DateField()
+    end = models.DateField()
+    reason = models.CharField(max_length=20, choices=REASON_CHOICES)
+    note = models.TextField(blank=True, default="")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="pause_end_after_start")]
+
+
+class StaffProfile(TimeStamped):
+    ROLE_CHOICES = [
+        ("front_desk", "Front desk"),
+        ("nurse", "Nurse"),
+        ("clinician", "Clinician"),
+        ("manager", "Manager"),
+        ("admin", "Admin"),
+    ]
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
+    clinics = models.ManyToManyField(Clinic, related_name="staff", blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({self.role})"

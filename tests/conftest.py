@@ -1,0 +1,95 @@
+"""Fixtures shared by the whole suite.
+
+In CI (CI=true) the suite must run on PostgreSQL and Redis: a missing service fails the run
+instead of skipping tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import ClinicFactory, WindowFactory, make_staff
+
+ROLES = ("front_desk", "nurse", "clinician", "manager", "admin")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            pytest.exit(f"CI must run on PostgreSQL (DATABASE_URL), got {engine}", returncode=3)
+        if not settings.REDIS_URL:
+            pytest.exit("CI must run with REDIS_URL set", returncode=3)
+
+
+def is_postgres() -> bool:
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    """Concurrency and locking tests run on PostgreSQL only; in CI absence is a failure."""
+    if not is_postgres():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("this test needs PostgreSQL and CI must provide it")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def clinic(db):
+    c = ClinicFactory(name="Riverside Clinic", sms_name="Riverside Health")
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5], start="07:00", end="10:00",
+                  services=["methadone", "buprenorphine"], capacity=50)
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start="08:00", end="10:00",
+                  services=["diamorphine"], capacity=4)
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start="14:00", end="16:00",
+                  services=["diamorphine"], capacity=4)
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4], start="11:00", end="13:00",
+                  services=["naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly",
+                            "counselling", "assessment", "callback"], capacity=6)
+    return c
+
+
+@pytest.fixture
+def other_clinic(db):
+    c = ClinicFactory(name="Hillside Clinic", sms_name="Hillside Health")
+    WindowFactory(clinic=c)
+    return c
+
+
+@pytest.fixture
+def staff(clinic) -> dict:
+    """One user per role, all in `clinic`."""
+    return {role: make_staff(role, [clinic], username=f"{role}_user") for role in ROLES}
+
+
+@pytest.fixture
+def api_as(staff) -> Callable[[str], APIClient]:
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(staff[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def other_admin(other_clinic):
+    return make_staff("admin", [other_clinic], username="other_admin")
+
+
+@pytest.fixture
+def other_api(other_admin) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(other_admin)
+    return client

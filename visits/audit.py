@@ -1,0 +1,9 @@
+"""Audit registration for the ledger. Bulk generation writes its own entries (visits.services)."""
+
+from auditlog.registry import auditlog
+
+from visits.models import Escalation, StaffTask, Visit
+
+auditlog.register(Visit)
+auditlog.register(Escalation)
+auditlog.register(StaffTask)

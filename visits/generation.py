@@ -1,0 +1,261 @@
+"""Materialise the engine's answer as Visit rows for a rolling horizon.
+
+Idempotent: every generated visit is keyed by (plan, planned_date, session) under a unique
+constraint, so running twice (or two workers at once) creates nothing new. Regeneration only
+touches *future, scheduled, untouched* generated visits: past, attended, cancelled and
+hand-edited visits never change (DOMAIN.md §1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from scheduler import engine
+from scheduler.models import Clinic, Plan
+from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
+from scheduler.timeutil import local_date
+from visits.models import Visit
+
+logger = logging.getLogger(__name__)
+
+COMPARED_FIELDS = (
+    "kind", "date", "start", "end", "window_id", "reason",
+    "expected_take_home_doses", "target_date", "earliest", "latest",
+)
+PLAN_CHUNK = 500
+
+
+@dataclass
+class GenerationResult:
+    plans: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    created_ids: list[int] = field(default_factory=list)
+    changed_ids: list[int] = field(default_factory=list)
+
+    def merge(self, other: GenerationResult) -> None:
+        self.plans += other.plans
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.created_ids += other.created_ids
+        self.changed_ids += other.changed_ids
+
+
+def visit_kind_for(medication: str) -> str:
+    return "injection" if medication in engine.INJECTIONS else "dose"
+
+
+def desired_visits(plan: Plan, days: Iterable[engine.Day]) -> dict[tuple[date, int], dict[str, Any]]:
+    """The engine's visit days as field dicts keyed by (planned_date, session)."""
+    kind = visit_kind_for(plan.medication)
+    wanted: dict[tuple[date, int], dict[str, Any]] = {}
+    for day in days:
+        if day.expected != "visit":
+            continue
+        # A visit day with no usable window (a DST gap) has no session: nothing to book, and the
+        # calendar endpoint shows the engine's reason instead.
+        for index, session in enumerate(day.sessions):
+            wanted[(day.date, index)] = {
+                "kind": kind,
+                "date": day.date,
+                "start": session.start,
+                "end": session.end,
+                "window_id": session.window_id,
+                "reason": day.reason[:300],
+                "expected_take_home_doses": day.take_home_doses,
+                "target_date": day.target_date,
+                "earliest": day.earliest,
+                "latest": day.latest,
+            }
+    return wanted
+
+
+def _today_for(clinic: Clinic) -> date:
+    return local_date(timezone.now(), clinic.timezone)
+
+
+def _last_injections(plan_ids: list[int]) -> dict[int, date]:
+    rows = (
+        Visit.objects.filter(plan_id__in=plan_ids, kind="injection", status="completed")
+        .values("plan_id")
+        .annotate(last=Max("date"))
+    )
+    return {row["plan_id"]: row["last"] for row in rows}
+
+
+def _existing(plan_ids: list[int], date_from: date) -> dict[int, dict[tuple[date, int], Visit]]:
+    grouped: dict[int, dict[tuple[date, int], Visit]] = defaultdict(dict)
+    rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=date_from).only(
+        "id", "plan_id", "planned_date", "session", "status", "edited", *COMPARED_FIELDS
+    )
+    for visit in rows:
+        grouped[visit.plan_id][(visit.planned_date, visit.session)] = visit  # type: ignore[index]
+    return grouped
+
+
+def _reconcile(
+    plan: Plan,
+    wanted: dict[tuple[date, int], dict[str, Any]],
+    existing: dict[tuple[date, int], Visit],
+) -> tuple[list[Visit], list[Visit], list[int]]:
+    to_create: list[Visit] = []
+    to_update: list[Visit] = []
+    to_delete: list[int] = []
+    for key, fields in wanted.items():
+        visit = existing.get(key)
+        if visit is None:
+            to_create.append(
+                Visit(
+                    patient_id=plan.patient_id, clinic_id=plan.patient.clinic_id, plan_id=plan.pk,
+                    source="plan", planned_date=key[0], session=key[1], status="scheduled", **fields,
+                )
+            )
+        elif visit.status == "scheduled" and not visit.edited:
+            if any(getattr(visit, name) != value for name, value in fields.items()):
+                for name, value in fields.items():
+                    setattr(visit, name, value)
+                to_update.append(visit)
+    for key, visit in existing.items():
+        if key not in wanted and visit.status == "scheduled" and not visit.edited:
+            to_delete.append(visit.pk)
+    return to_create, to_update, to_delete
+
+
+def _generate_chunk(
+    plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None
+) -> GenerationResult:
+    result = GenerationResult(plans=len(plans))
+    plan_ids = [p.pk for p in plans]
+    pauses = pauses_by_plan(plan_ids)
+    last_injections = _last_injections(plan_ids)
+    earliest_today = min(today or _today_for(p.patient.clinic) for p in plans)
+    existing = _existing(plan_ids, earliest_today)
+    creates: list[Visit] = []
+    updates: list[Visit] = []
+    deletes: list[int] = []
+    for plan in plans:
+        clinic = plan.patient.clinic
+        plan_today = today or _today_for(clinic)
+        calendar, rules = calendars.get(clinic)
+        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injections.get(plan.pk))
+        date_from = max(plan_today, plan.start_date)
+        date_to = plan_today + timedelta(days=horizon_days - 1)
+        if plan.end_date is not None:
+            date_to = min(date_to, plan.end_date)
+        days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
+        plan_existing = {k: v for k, v in existing.get(plan.pk, {}).items() if k[0] >= plan_today}
+        c, u, d = _reconcile(plan, desired_visits(plan, days), plan_existing)
+        creates += c
+        updates += u
+        deletes += d
+    with transaction.atomic():
+        if deletes:
+            result.deleted = Visit.objects.filter(id__in=deletes, status="scheduled", edited=False).delete()[0]
+        if updates:
+            result.updated = Visit.objects.bulk_update(updates, list(COMPARED_FIELDS) + ["updated"], batch_size=1000)
+            result.changed_ids = [v.pk for v in updates]
+        if creates:
+            made = Visit.objects.bulk_create(creates, batch_size=2000, ignore_conflicts=True)
+            result.created = len(made)
+    if creates:
+        # ignore_conflicts gives no ids back on every backend: look the new rows up by their keys.
+        keys = {(v.plan_id, v.planned_date, v.session) for v in creates}
+        rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=earliest_today).values_list(
+            "id", "plan_id", "planned_date", "session"
+        )
+        result.created_ids = [row[0] for row in rows if (row[1], row[2], row[3]) in keys]
+    return result
+
+
+def _chunks(plans: Iterable[Plan], size: int) -> Iterator[list[Plan]]:
+    chunk: list[Plan] = []
+    for plan in plans:
+        chunk.append(plan)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _audit(result: GenerationResult, clinics: set[int], what: str) -> None:
+    """Bulk writes bypass model signals, so they leave their own audit entry per clinic."""
+    if not (result.created or result.updated or result.deleted):
+        return
+    content_type = ContentType.objects.get_for_model(Clinic)
+    summary = {"created": result.created, "updated": result.updated, "deleted": result.deleted}
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                content_type=content_type, object_pk=str(clinic_id), object_id=clinic_id,
+                object_repr=f"Clinic #{clinic_id}", action=LogEntry.Action.UPDATE,
+                changes={what: [None, summary]}, additional_data={"job": what, **summary},
+            )
+            for clinic_id in sorted(clinics)
+        ]
+    )
+
+
+def visits_generate(
+    *,
+    horizon_days: int | None = None,
+    clinic_ids: Iterable[int] | None = None,
+    plans: Iterable[Plan] | None = None,
+    today: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> GenerationResult:
+    """Generate (or regenerate) visits for active plans over the horizon. Safe to run twice."""
+    horizon = horizon_days or settings.GENERATION_HORIZON_DAYS
+    calendars = ClinicCalendars()
+    result = GenerationResult()
+    clinics: set[int] = set()
+    source = plans if plans is not None else active_plans(clinic_ids=clinic_ids).iterator(chunk_size=PLAN_CHUNK)
+    for chunk in _chunks(source, PLAN_CHUNK):
+        active = [p for p in chunk if p.status == "active"]
+        clinics.update(p.patient.clinic_id for p in chunk)
+        if active:
+            result.merge(_generate_chunk(active, calendars, horizon, today))
+        inactive = [p.pk for p in chunk if p.status != "active"]
+        if inactive:
+            result.merge(_clear_future(inactive, today))
+        if progress is not None:
+            progress(len(chunk))
+    _audit(result, clinics, "generate_visits")
+    logger.info(
+        "generate_visits: %d plans, %d created, %d updated, %d deleted",
+        result.plans, result.created, result.updated, result.deleted,
+    )
+    return result
+
+
+def _clear_future(plan_ids: list[int], today: date | None) -> GenerationResult:
+    """A paused or ended plan keeps its history but loses its future untouched visits."""
+    qs = Visit.objects.filter(plan_id__in=plan_ids, source="plan", status="scheduled", edited=False)
+    qs = qs.filter(date__gte=today) if today is not None else qs.filter(start__gt=timezone.now())
+    return GenerationResult(plans=len(plan_ids), deleted=qs.delete()[0])
+
+
+def plan_visits_regenerate(*, plan: Plan, today: date | None = None, horizon_days: int | None = None) -> GenerationResult:
+    """Called at once when a plan or its pauses change."""
+    plan = Plan.objects.select_related("patient__clinic__rule_set").get(pk=plan.pk)
+    return visits_generate(plans=[plan], today=today, horizon_days=horizon_days)
+
+
+def clinic_visits_regenerate(*, clinic: Clinic, today: date | None = None) -> GenerationResult:
+    """Called at once when a clinic's windows or closures change."""
+    plans = active_plans(clinic_ids=[clinic.pk])
+    return visits_generate(plans=list(plans), today=today)

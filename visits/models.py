@@ -1,0 +1,150 @@
+"""The ledger: visits materialised from the engine or booked by hand, and escalations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from scheduler.models import Clinic, DosingWindow, Patient, Plan
+
+KIND_CHOICES = [
+    ("dose", "Dose"),
+    ("injection", "Injection"),
+    ("counselling", "Counselling"),
+    ("assessment", "Assessment"),
+    ("callback", "Call-back"),
+]
+STATUS_CHOICES = [
+    ("scheduled", "Scheduled"),
+    ("checked_in", "Checked in"),
+    ("completed", "Completed"),
+    ("missed", "Missed"),
+    ("cancelled", "Cancelled"),
+    ("excused", "Excused"),
+]
+OPEN_STATUSES = ("scheduled", "checked_in")
+SOURCE_CHOICES = [("plan", "Plan"), ("manual", "Manual")]
+
+
+class Visit(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="visits")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="visits", null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    date = models.DateField(help_text="Clinic-local date.")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    window = models.ForeignKey(DosingWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits")
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default="scheduled")
+    source = models.CharField(max_length=8, choices=SOURCE_CHOICES, default="manual")
+    # Generated visits keep the date and session the engine planned them for, so a visit moved
+    # by hand still occupies its planned slot and generation never recreates it.
+    planned_date = models.DateField(null=True, blank=True)
+    session = models.PositiveSmallIntegerField(default=0)
+    edited = models.BooleanField(default=False, help_text="Changed by a person; regeneration leaves it alone.")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    expected_take_home_doses = models.PositiveSmallIntegerField(default=0)
+    target_date = models.DateField(null=True, blank=True)
+    earliest = models.DateField(null=True, blank=True)
+    latest = models.DateField(null=True, blank=True)
+
+    take_home_doses = models.PositiveSmallIntegerField(default=0)
+    covered_through = models.DateField(null=True, blank=True, help_text="Last date covered by this dose.")
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    bottles_returned = models.BooleanField(null=True, blank=True, help_text="Empty take-home bottles returned.")
+    bottles_note = models.CharField(max_length=300, blank=True, default="")
+    status_reason = models.CharField(max_length=300, blank=True, default="")
+    missed_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date", "start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "planned_date", "session"],
+                condition=Q(source="plan"),
+                name="one_generated_visit_per_plan_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "date", "status"]),
+            models.Index(fields=["patient", "date"]),
+            models.Index(fields=["window", "date"]),
+            models.Index(fields=["status", "end"]),
+            models.Index(fields=["plan", "date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Visit #{self.pk} {self.kind} {self.date} ({self.status})"
+
+
+class Escalation(models.Model):
+    KIND_CHOICES = [
+        ("outreach", "Outreach"),
+        ("hold", "Hold"),
+        ("clinician_review", "Clinician review"),
+        ("reinduction", "Re-induction"),
+        ("overdue_injection", "Overdue injection"),
+        ("retitration", "Re-titration"),
+    ]
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="escalations")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="escalations", null=True, blank=True)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="escalations")
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    reason = models.CharField(max_length=400)
+    consecutive_missed = models.PositiveIntegerField(default=0)
+    # The last covered date before the missed streak: one escalation per kind per streak.
+    anchor_date = models.DateField()
+    created = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "kind", "anchor_date"], name="one_escalation_per_streak"),
+        ]
+        indexes = [models.Index(fields=["clinic", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"Escalation #{self.pk} {self.kind} patient #{self.patient_id}"
+
+
+class StaffTask(models.Model):
+    """Work for the front desk that is not an escalation: SMS replies, bad numbers, the inbox."""
+
+    KIND_CHOICES = [
+        ("confirm", "Patient confirmed"),
+        ("reschedule_request", "Patient asked to reschedule"),
+        ("late", "Patient says they are late"),
+        ("inbox", "Other reply"),
+        ("phone_invalid", "Phone number rejected"),
+        ("guest_dosing", "Guest dosing request"),
+    ]
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="tasks")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    kind = models.CharField(max_length=24, choices=KIND_CHOICES)
+    detail = models.TextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["clinic", "done_at"])]
