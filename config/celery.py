@@ -11,3 +11,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("dosewise")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _ensure_filesystem_broker_folders() -> None:
+    """kombu's filesystem transport (the laptop default) needs its folders before the first message."""
+    from django.conf import settings
+
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
+        for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
+            if folder:
+                os.makedirs(str(folder), exist_ok=True)
+
+
+try:
+    _ensure_filesystem_broker_folders()
+except Exception:  # noqa: BLE001,S110 - settings not configured yet (e.g. celery --help); the worker retries
+    pass

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Start the whole system on embedded defaults (SQLite + kombu's filesystem broker), or on
+# PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set: web, a Celery worker and beat, with demo data.
+set -euo pipefail
+source "$(dirname "$0")/venv.sh"
+export DOSEWISE_DEV="${DOSEWISE_DEV:-1}" DEBUG="${DEBUG:-1}"
+PORT="${PORT:-8000}"
+mkdir -p var/broker/queue var/broker/processed
+
+python manage.py migrate --noinput
+python manage.py seed_demo
+python manage.py setup_periodic_tasks
+python manage.py generate_visits
+
+pids=()
+cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup INT TERM EXIT
+
+celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" &
+pids+=($!)
+celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule &
+pids+=($!)
+python manage.py runserver "0.0.0.0:$PORT" --noreload &
+pids+=($!)
+
+sleep 3
+cat <<MSG
+
+  Dosewise is running: web, worker and beat.
+  Staff pages:  http://localhost:$PORT/        (log in with a demo user above)
+  Admin:        http://localhost:$PORT/admin/
+  API docs:     http://localhost:$PORT/api/docs/
+  Health:       http://localhost:$PORT/health/
+  Press Ctrl-C to stop.
+
+MSG
+wait -n "${pids[@]}"

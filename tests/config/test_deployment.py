@@ -1,0 +1,79 @@
+"""The deployment files and production settings: no Docker engine runs here, so we check structure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_postgres_redis_web_worker_and_beat(compose):
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(compose["services"])
+
+
+def test_web_worker_and_beat_reuse_one_image(compose):
+    services = compose["services"]
+    images = {services[name]["image"] for name in ("web", "worker", "beat")}
+    builds = {services[name]["build"] for name in ("web", "worker", "beat")}
+    assert images == {"dosewise:latest"}
+    assert builds == {"."}
+    assert "gunicorn" in services["web"]["command"]
+    assert services["worker"]["command"][:3] == ["celery", "-A", "config"] and "worker" in services["worker"]["command"]
+    assert "beat" in services["beat"]["command"]
+
+
+def test_every_long_running_service_has_a_health_check(compose):
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert "test" in compose["services"][name]["healthcheck"], name
+
+
+def test_app_services_point_at_postgres_and_redis(compose):
+    env = compose["services"]["web"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://")
+    assert env["REDIS_URL"].startswith("redis://")
+
+
+def test_dockerfile_installs_the_runtime_lock():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "requirements.lock" in dockerfile
+    assert "python:3.11" in dockerfile
+
+
+def _production_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DOSEWISE_DEV", "DEBUG"}}
+    env.update(
+        SECRET_KEY="a-production-secret-key-that-is-long-and-random-0123456789-abcdefghijklmnop",
+        ALLOWED_HOSTS="dosewise.example.org",
+        DEBUG="0",
+    )
+    return env
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = _production_env()
+    env.pop("SECRET_KEY")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
