@@ -122,7 +122,7 @@ class DosingWindow(TimeStamped):
         ordering = ["start", "id"]
 
     def __str__(self) -> str:
-        return f"{self.clinic_id}: {self.start:%H:%M}–{self.end:%H:%M} {self.services}"
+        return f"Window #{self.pk} {str(self.start)[:5]}–{str(self.end)[:5]} {self.services}"
 
 
 class Closure(TimeStamped):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import time
 
 import pytest
 from django.conf import settings
@@ -43,13 +44,13 @@ def require_postgres() -> None:
 @pytest.fixture
 def clinic(db):
     c = ClinicFactory(name="Riverside Clinic", sms_name="Riverside Health")
-    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5], start="07:00", end="10:00",
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5], start=time(7, 0), end=time(10, 0),
                   services=["methadone", "buprenorphine"], capacity=50)
-    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start="08:00", end="10:00",
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start=time(8, 0), end=time(10, 0),
                   services=["diamorphine"], capacity=4)
-    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start="14:00", end="16:00",
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4, 5, 6], start=time(14, 0), end=time(16, 0),
                   services=["diamorphine"], capacity=4)
-    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4], start="11:00", end="13:00",
+    WindowFactory(clinic=c, weekdays=[0, 1, 2, 3, 4], start=time(11, 0), end=time(13, 0),
                   services=["naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly",
                             "counselling", "assessment", "callback"], capacity=6)
     return c

@@ -1,0 +1,170 @@
+"""Materialisation: generate_visits writes the engine's visit days, idempotently, and regeneration
+touches only future, scheduled, untouched generated visits."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from auditlog.models import LogEntry
+from django.db import connection
+
+from scheduler.models import Closure, Pause
+from tests.factories import PatientFactory, PlanFactory
+from visits.generation import clinic_visits_regenerate, plan_visits_regenerate, visits_generate
+from visits.models import Visit
+
+NY = ZoneInfo("America/New_York")
+MONDAY = date(2026, 11, 16)
+NOW = datetime(2026, 11, 16, 5, 0, tzinfo=NY)  # before the 07:00 window opens
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def make_plan(clinic, **kwargs):
+    patient = PatientFactory(clinic=clinic)
+    defaults = {"start_date": MONDAY, "medication": "methadone", "attendance_weekdays": [0, 1, 2, 3, 4, 5]}
+    return PlanFactory(patient=patient, **{**defaults, **kwargs})
+
+
+@pytest.mark.django_db
+def test_it_generates_one_visit_per_attendance_day_over_the_horizon(clinic):
+    plan = make_plan(clinic)
+    result = visits_generate(horizon_days=28)
+    visits = Visit.objects.filter(plan=plan)
+    # Mon–Sat attendance, Sundays closed for oral dosing (no window): 24 visit days in 4 weeks.
+    assert result.created == 24 == visits.count()
+    assert {v.date.weekday() for v in visits} == {0, 1, 2, 3, 4, 5}
+    first = visits.first()
+    assert first.start.astimezone(NY).hour == 7 and first.end.astimezone(NY).hour == 10
+    assert first.source == "plan" and first.status == "scheduled" and first.kind == "dose"
+    saturday = visits.get(date=MONDAY + timedelta(days=5))
+    assert saturday.expected_take_home_doses == 1  # Sunday's closure dose handed out on Saturday
+
+
+@pytest.mark.django_db
+def test_running_generation_twice_creates_nothing_new(clinic):
+    make_plan(clinic)
+    make_plan(clinic, medication="diamorphine", doses_per_day=2, min_interval_minutes=180, attendance_weekdays=[])
+    first = visits_generate(horizon_days=28)
+    count = Visit.objects.count()
+    second = visits_generate(horizon_days=28)
+    assert first.created == count > 0
+    assert (second.created, second.updated, second.deleted) == (0, 0, 0)
+    assert Visit.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_diamorphine_plans_get_one_visit_per_session(clinic):
+    plan = make_plan(clinic, medication="diamorphine", doses_per_day=2, min_interval_minutes=180)
+    visits_generate(horizon_days=7)
+    by_day = Visit.objects.filter(plan=plan, date=MONDAY).order_by("session")
+    assert [v.session for v in by_day] == [0, 1]
+    assert (by_day[1].start - by_day[0].start) >= timedelta(minutes=180)
+
+
+@pytest.mark.django_db
+def test_changing_a_plan_regenerates_future_visits_but_keeps_past_attended_and_edited_ones(clinic):
+    plan = make_plan(clinic)
+    visits_generate(horizon_days=14)
+    monday = Visit.objects.get(plan=plan, date=MONDAY)
+    Visit.objects.filter(pk=monday.pk).update(status="completed", take_home_doses=0)
+    tuesday = Visit.objects.get(plan=plan, date=MONDAY + timedelta(days=1))
+    Visit.objects.filter(pk=tuesday.pk).update(edited=True, reason="moved by the front desk")
+
+    plan.attendance_weekdays = [0, 2, 4]
+    plan.save()
+    result = plan_visits_regenerate(plan=plan, horizon_days=14)
+
+    assert result.deleted > 0
+    assert Visit.objects.get(pk=monday.pk).status == "completed"
+    assert Visit.objects.get(pk=tuesday.pk).reason == "moved by the front desk"
+    untouched = Visit.objects.filter(plan=plan, edited=False).exclude(pk=monday.pk)
+    assert {v.date.weekday() for v in untouched} <= {0, 2, 4}
+
+
+@pytest.mark.django_db
+def test_a_pause_removes_the_generated_visits_inside_it(clinic):
+    plan = make_plan(clinic)
+    visits_generate(horizon_days=14)
+    Pause.objects.create(plan=plan, start=MONDAY + timedelta(days=2), end=MONDAY + timedelta(days=4),
+                         reason="guest_dosing")
+    plan_visits_regenerate(plan=plan, horizon_days=14)
+    dates = set(Visit.objects.filter(plan=plan).values_list("date", flat=True))
+    assert not dates & {MONDAY + timedelta(days=n) for n in (2, 3, 4)}
+    assert MONDAY + timedelta(days=5) in dates
+
+
+@pytest.mark.django_db
+def test_a_new_closure_moves_the_visit_and_hands_out_a_closure_dose_the_day_before(clinic):
+    plan = make_plan(clinic)
+    visits_generate(horizon_days=14)
+    thursday = MONDAY + timedelta(days=3)
+    Closure.objects.create(clinic=clinic, date=thursday, reason="Thanksgiving", services=["methadone"])
+    clinic_visits_regenerate(clinic=clinic)
+    dates = set(Visit.objects.filter(plan=plan).values_list("date", flat=True))
+    assert thursday not in dates
+    assert Visit.objects.get(plan=plan, date=thursday - timedelta(days=1)).expected_take_home_doses == 1
+
+
+@pytest.mark.django_db
+def test_ending_a_plan_removes_its_future_untouched_visits(clinic):
+    plan = make_plan(clinic)
+    visits_generate(horizon_days=14)
+    plan.status = "ended"
+    plan.save()
+    plan_visits_regenerate(plan=plan)
+    assert not Visit.objects.filter(plan=plan, status="scheduled", start__gt=NOW).exists()
+
+
+@pytest.mark.django_db
+def test_generation_leaves_an_audit_entry_per_clinic(clinic):
+    make_plan(clinic)
+    visits_generate(horizon_days=7)
+    entry = LogEntry.objects.filter(object_pk=str(clinic.pk), additional_data__job="generate_visits").get()
+    assert entry.additional_data["created"] == 6
+
+
+@pytest.mark.django_db
+def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_max_num_queries):
+    for _ in range(3):
+        make_plan(clinic)
+    with django_assert_max_num_queries(20) as small:
+        visits_generate(horizon_days=14)
+    Visit.objects.all().delete()
+    for _ in range(30):
+        make_plan(clinic)
+    with django_assert_max_num_queries(len(small.captured_queries) + 2):
+        visits_generate(horizon_days=14)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_generations_create_each_visit_once(clinic, require_postgres):
+    plans = [make_plan(clinic) for _ in range(5)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with time_machine.travel(NOW, tick=False):
+                barrier.wait()
+                visits_generate(horizon_days=28)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Visit.objects.filter(plan__in=plans).count() == 24 * 5
