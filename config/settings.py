@@ -18,10 +18,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DOSEWISE_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", default=False)
+# Without SECRET_KEY in the environment Dosewise runs in laptop mode: a fixed development key and no
+# HTTPS hardening. Production sets SECRET_KEY (and HTTPS=1 behind TLS); see README "Configuration".
 _INSECURE_DEV_KEY = "dosewise-insecure-development-key-change-me-in-production-0123456789"
-SECRET_KEY = env_str("SECRET_KEY", _INSECURE_DEV_KEY if DEBUG or env_bool("DOSEWISE_DEV") else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (or set DOSEWISE_DEV=1 on a laptop)")
+SECRET_KEY = env_str("SECRET_KEY") or _INSECURE_DEV_KEY
+LAPTOP_MODE = SECRET_KEY == _INSECURE_DEV_KEY
+if LAPTOP_MODE and env_bool("HTTPS"):
+    raise ImproperlyConfigured("SECRET_KEY must be set in production (HTTPS=1)")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
@@ -111,12 +114,15 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# On a laptop whitenoise serves straight from the apps' static folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = LAPTOP_MODE or DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG and not env_bool("DOSEWISE_DEV")
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if LAPTOP_MODE or DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
 
@@ -126,7 +132,9 @@ SESSION_SAVE_EVERY_REQUEST = True  # the timeout is an idle timeout
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG and not env_bool("DOSEWISE_DEV"))
+# HTTPS=1 turns on the TLS hardening (redirect, HSTS, secure cookies) for production behind TLS.
+SECURE_SSL_REDIRECT = env_bool("HTTPS", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load-balancer and container health checks speak plain HTTP
 SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
 CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0)
@@ -161,7 +169,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("THROTTLE_USER", "2000/min"),
-        "anon": env_str("THROTTLE_ANON", "120/min"),
+        "anon": env_str("THROTTLE_ANON", "600/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -218,8 +226,8 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
-if SMS_BACKEND not in {"console", "memory", "twilio"}:
-    raise ImproperlyConfigured(f"SMS_BACKEND must be console, memory or twilio, got {SMS_BACKEND!r}")
+if SMS_BACKEND not in {"console", "memory", "twilio", "fake_redis"}:
+    raise ImproperlyConfigured(f"SMS_BACKEND must be console, memory, twilio or fake_redis, got {SMS_BACKEND!r}")
 GENERATION_HORIZON_DAYS = env_int("GENERATION_HORIZON_DAYS", 28)
 
 # --- Logging: patient data never above DEBUG -------------------------------------------

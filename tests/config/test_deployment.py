@@ -56,6 +56,7 @@ def _production_env() -> dict[str, str]:
         SECRET_KEY="a-production-secret-key-that-is-long-and-random-0123456789-abcdefghijklmnop",
         ALLOWED_HOSTS="dosewise.example.org",
         DEBUG="0",
+        HTTPS="1",
     )
     return env
 
@@ -72,8 +73,21 @@ def test_production_settings_pass_check_deploy_without_warnings():
 def test_production_refuses_to_start_without_a_secret_key():
     env = _production_env()
     env.pop("SECRET_KEY")
+    assert env["HTTPS"] == "1"
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_laptop_mode_runs_with_no_environment_at_all():
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DOSEWISE_DEV", "DEBUG", "SECRET_KEY", "HTTPS", "DATABASE_URL", "REDIS_URL"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["False", "django.db.backends.sqlite3"]
