@@ -1,1 +1,20 @@
-urlpatterns: list = []
+"""Scheduler endpoints under /api/v1/ (API.md)."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from scheduler.api import views
+
+router = SimpleRouter()
+router.register("clinics", views.ClinicViewSet, basename="clinic")
+router.register(r"clinics/(?P<clinic_pk>\d+)/windows", views.WindowViewSet, basename="clinic-window")
+router.register(r"clinics/(?P<clinic_pk>\d+)/closures", views.ClosureViewSet, basename="clinic-closure")
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("plans", views.PlanViewSet, basename="plan")
+router.register(r"plans/(?P<plan_pk>\d+)/pauses", views.PauseViewSet, basename="plan-pause")
+router.register("staff", views.StaffViewSet, basename="staff")
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("", include(router.urls)),
+]

@@ -1,1 +1,42 @@
-urlpatterns: list = []
+"""Staff pages, mounted at "/". Only ids appear in paths; names travel in POST bodies."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web.views import board, booking, dashboard, escalations, patients, setup
+
+app_name = "web"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
+    path("", board.home, name="home"),
+    path("clinics/<int:clinic_id>/today/", board.today, name="today"),
+    path("clinics/<int:clinic_id>/today/counts/", board.today_counts, name="today-counts"),
+    path("visits/<int:visit_id>/check-in/", board.check_in, name="check-in"),
+    path("visits/<int:visit_id>/complete/", board.complete, name="complete"),
+    path("clinics/<int:clinic_id>/patients/", patients.search_page, name="patients"),
+    path("clinics/<int:clinic_id>/patients/search/", patients.search, name="patient-search"),
+    path("patients/<int:patient_id>/", patients.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/book/", booking.book_page, name="book"),
+    path("patients/<int:patient_id>/book/submit/", booking.book, name="book-submit"),
+    path("visits/<int:visit_id>/reschedule/", booking.reschedule, name="reschedule"),
+    path("visits/<int:visit_id>/cancel/", booking.cancel, name="cancel"),
+    path("clinics/<int:clinic_id>/availability.json", booking.availability_json, name="availability"),
+    path("clinics/<int:clinic_id>/escalations/", escalations.inbox, name="escalations"),
+    path("escalations/<int:escalation_id>/resolve/", escalations.resolve, name="escalation-resolve"),
+    path("clinics/<int:clinic_id>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("clinics/<int:clinic_id>/dashboard/attendance.csv", dashboard.attendance_csv, name="attendance-csv"),
+    path("clinics/<int:clinic_id>/setup/", setup.setup, name="setup"),
+    path("clinics/<int:clinic_id>/setup/windows/", setup.window_add, name="window-add"),
+    path("clinics/<int:clinic_id>/setup/windows/<int:window_id>/delete/", setup.window_remove, name="window-delete"),
+    path("clinics/<int:clinic_id>/setup/closures/", setup.closure_add, name="closure-add"),
+    path(
+        "clinics/<int:clinic_id>/setup/closures/<int:closure_id>/delete/", setup.closure_remove, name="closure-delete"
+    ),
+    path("clinics/<int:clinic_id>/setup/holidays/", setup.holidays, name="holidays-import"),
+]
