@@ -1,0 +1,637 @@
+"""The attendance engine: a plan + a clinic calendar + a rule set -> one expected Day per local date.
+
+Pure code, no ORM: it takes plain values and returns plain values (STYLE.md "Pure domain code").
+Every answer is simulated from the plan's start date, so asking for any sub-range gives the same
+days as slicing the answer for a larger range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from typing import NamedTuple
+
+from scheduler.rules import INJECTIONS, MEDICATIONS, Rules, TakeHomeLimit, takehome_limit, treatment_day
+from scheduler.timeutil import NonexistentLocalTime, utc_instant, zone
+
+__all__ = [
+    "DIAMORPHINE",
+    "INJECTIONS",
+    "MEDICATIONS",
+    "ORAL_DAILY",
+    "VISIT_KINDS",
+    "Calendar",
+    "Closure",
+    "Day",
+    "Pause",
+    "PlanNotSatisfiable",
+    "PlanSpec",
+    "Session",
+    "Window",
+    "check_plan",
+    "plan_days",
+    "uncovered_by_closure",
+]
+
+_Date = date
+
+ORAL_DAILY = frozenset({"methadone", "buprenorphine"})
+DIAMORPHINE = "diamorphine"
+VISIT_KINDS = frozenset({"counselling", "assessment", "callback"})
+
+VISIT, TAKE_HOME, CLOSURE_TAKE_HOME, NONE = "visit", "take_home", "closure_take_home", "none"
+_TAKE_HOME_KINDS = frozenset({TAKE_HOME, CLOSURE_TAKE_HOME})
+
+# DOMAIN §1: a diamorphine session occupies an injection booth for about 30 minutes, so a session
+# needs 30 minutes before its window closes and two sessions of one patient never start closer than that.
+SESSION_MINUTES = 30
+# A take-home run is followed past the asked range to count the last visit's supply. A plan whose
+# pattern never brings the patient back (only possible without a take-home limit, e.g. buprenorphine
+# with no open attendance day) reports at most this many take-home doses, counted from the visit so
+# that every range gives the same answer.
+_MAX_SUPPLY_DAYS = 366
+_CLOSURE_BLOCK_MAX = 62
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_DAY = timedelta(days=1)
+
+
+# --- calendar -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    id: int | None
+    weekdays: frozenset[int]
+    start: time
+    end: time
+    services: frozenset[str]
+    capacity: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.start < self.end:
+            raise ValueError(f"window {_span(self.start, self.end)}: must end after it starts (same day)")
+        if not set(self.weekdays) <= set(range(7)):
+            raise ValueError(f"window {_span(self.start, self.end)}: weekdays must be 0 (Monday) .. 6 (Sunday)")
+
+
+@dataclass(frozen=True)
+class Closure:
+    date: date
+    services: frozenset[str] = frozenset()
+    reason: str = ""
+
+    def closes(self, service: str) -> bool:
+        return not self.services or service in self.services
+
+    @property
+    def text(self) -> str:
+        return f"closed: {self.reason}" if self.reason else "closed"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    tz: str
+    windows: tuple[Window, ...]
+    closures: tuple[Closure, ...] = ()
+
+    @cached_property
+    def _closures_by_date(self) -> dict[date, list[Closure]]:
+        by_date: dict[date, list[Closure]] = {}
+        for closure in self.closures:
+            by_date.setdefault(closure.date, []).append(closure)
+        return by_date
+
+    @cached_property
+    def _windows_by_weekday(self) -> tuple[tuple[Window, ...], ...]:
+        ordered = sorted(self.windows, key=lambda w: (w.start, w.end, w.id or 0))
+        return tuple(tuple(w for w in ordered if wd in w.weekdays) for wd in range(7))
+
+    def closure_on(self, d: date, service: str) -> Closure | None:
+        for closure in self._closures_by_date.get(d, ()):
+            if closure.closes(service):
+                return closure
+        return None
+
+    def weekday_windows(self, weekday: int, service: str) -> list[Window]:
+        """Windows offering `service` on a weekday, sorted by start, ignoring closures."""
+        return [w for w in self._windows_by_weekday[weekday] if service in w.services]
+
+    def windows_for(self, d: date, service: str) -> list[Window]:
+        if self.closure_on(d, service) is not None:
+            return []
+        return self.weekday_windows(d.weekday(), service)
+
+    def is_open(self, d: date, service: str) -> bool:
+        return bool(self.windows_for(d, service))
+
+    def closed_reason(self, d: date, service: str) -> str | None:
+        """Why `service` is not offered on `d`, or None if it is."""
+        closure = self.closure_on(d, service)
+        if closure is not None:
+            return closure.text
+        if not self.weekday_windows(d.weekday(), service):
+            return f"no window offers {service} on {_WEEKDAYS[d.weekday()]}s"
+        return None
+
+
+# --- plans and answers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: date
+    end: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    medication: str
+    start_date: date
+    treatment_start: date | None = None
+    end_date: date | None = None
+    doses_per_day: int = 1
+    min_interval_minutes: int = 0
+    interval_days: int | None = None
+    attendance_weekdays: frozenset[int] = frozenset(range(7))
+    attendance_every_weeks: int = 1
+    pauses: tuple[Pause, ...] = ()
+    last_injection_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    start: datetime
+    end: datetime
+    window_id: int | None
+
+
+@dataclass(frozen=True)
+class Day:
+    date: date
+    expected: str
+    sessions: tuple[Session, ...]
+    reason: str
+    take_home_doses: int = 0
+    # `date` is shadowed by the field above inside this class body, hence the alias.
+    target_date: _Date | None = None
+    earliest: _Date | None = None
+    latest: _Date | None = None
+    pause_reason: str | None = None
+
+
+class PlanNotSatisfiable(ValueError):
+    """The plan cannot be scheduled; the message is the reason, shown to users."""
+
+
+# --- shared helpers -----------------------------------------------------------------------------------
+
+
+def _span(start: time, end: time) -> str:
+    return f"{start.strftime('%H:%M')}–{end.strftime('%H:%M')}"
+
+
+def _dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _pause_on(plan: PlanSpec, d: date) -> Pause | None:
+    for pause in plan.pauses:
+        if pause.start <= d <= pause.end:
+            return pause
+    return None
+
+
+def _after_end(plan: PlanSpec, d: date) -> bool:
+    return plan.end_date is not None and d > plan.end_date
+
+
+def _outside_day(plan: PlanSpec, d: date) -> Day | None:
+    """The Day for a date outside the plan's active dates (before start, after end, paused), else None."""
+    if d < plan.start_date:
+        return Day(d, NONE, (), "before start")
+    if _after_end(plan, d):
+        return Day(d, NONE, (), "after end")
+    pause = _pause_on(plan, d)
+    if pause is not None:
+        return Day(d, NONE, (), f"paused: {pause.reason}", pause_reason=pause.reason)
+    return None
+
+
+def _window_spans(calendar: Calendar, d: date, service: str) -> tuple[list[tuple[datetime, datetime, Window]], str]:
+    """UTC instants of each window offering `service` on `d`; windows in a DST gap are skipped and named."""
+    spans: list[tuple[datetime, datetime, Window]] = []
+    notes: list[str] = []
+    tz = zone(calendar.tz)
+    for window in calendar.windows_for(d, service):
+        try:
+            start, end = utc_instant(d, window.start, tz), utc_instant(d, window.end, tz)
+        except NonexistentLocalTime:
+            # DOMAIN §6: a wall time that does not exist is reported, never silently shifted.
+            span = _span(window.start, window.end)
+            notes.append(f"window {span} does not exist on {d.isoformat()} in {calendar.tz} (daylight-saving gap)")
+            continue
+        spans.append((start, end, window))
+    return spans, "".join(f"; {note}" for note in notes)
+
+
+def _first_window_session(calendar: Calendar, d: date, service: str) -> tuple[tuple[Session, ...], str]:
+    spans, notes = _window_spans(calendar, d, service)
+    if not spans:
+        return (), notes
+    start, end, window = spans[0]
+    return (Session(start, end, window.id),), notes
+
+
+# --- oral daily: methadone, sublingual buprenorphine -------------------------------------------------
+
+
+class _Mark(NamedTuple):
+    kind: str
+    reason: str
+    pause_reason: str | None = None
+
+
+@dataclass
+class _Supply:
+    """What the oral simulation remembers: the current take-home supply and this ISO week's count."""
+
+    visit_day: int | None = None  # treatment day of the last visit; None: nothing handed out yet
+    limit: TakeHomeLimit | None = None  # looked up only when a take-home day needs it
+    counted: int = 0
+    after_pause: bool = False
+    week: tuple[int, int] = (0, 0)
+    week_count: int = 0
+
+
+def _iso_week(d: date) -> tuple[int, int]:
+    iso = d.isocalendar()
+    return iso.year, iso.week
+
+
+def _attends(plan: PlanSpec, d: date) -> bool:
+    if d.weekday() not in plan.attendance_weekdays:
+        return False
+    first_monday = plan.start_date - timedelta(days=plan.start_date.weekday())
+    return ((d - first_monday).days // 7) % plan.attendance_every_weeks == 0
+
+
+class _Oral:
+    """Day-by-day simulation of one oral daily plan from its start date."""
+
+    def __init__(self, plan: PlanSpec, calendar: Calendar, rules: Rules) -> None:
+        self.plan, self.calendar, self.rules = plan, calendar, rules
+        self.treatment_start = plan.treatment_start or plan.start_date
+        self.supply = _Supply()
+
+    def marks(self, until: date) -> list[_Mark]:
+        """Marks from start_date on, past `until` until the last take-home run there has ended."""
+        marks: list[_Mark] = []
+        d, last_visit = self.plan.start_date, self.plan.start_date
+        while not _after_end(self.plan, d):
+            mark = self.mark(d)
+            marks.append(mark)
+            last_visit = d if mark.kind == VISIT else last_visit
+            if d > until and (mark.kind not in _TAKE_HOME_KINDS or (d - last_visit).days > _MAX_SUPPLY_DAYS):
+                break
+            d += _DAY
+        return marks
+
+    def mark(self, d: date) -> _Mark:
+        pause = _pause_on(self.plan, d)
+        if pause is not None:
+            # A paused date is neither attended nor taken home; counting restarts after it.
+            self.supply.visit_day, self.supply.after_pause = None, True
+            return _Mark(NONE, f"paused: {pause.reason}", pause.reason)
+        closed = self.calendar.closed_reason(d, self.plan.medication)
+        if self.supply.visit_day is None:
+            return self._first_visit(d, closed)
+        if closed is not None:
+            self._count(d, closure=True)
+            return _Mark(CLOSURE_TAKE_HOME, closed)
+        if _attends(self.plan, d):
+            return self._visit(d, "attendance day")
+        breach = self._breach(d)
+        if breach is not None:
+            return self._visit(d, breach)
+        self._count(d, closure=False)
+        return _Mark(TAKE_HOME, "take-home day")
+
+    def _first_visit(self, d: date, closed: str | None) -> _Mark:
+        what = "after pause" if self.supply.after_pause else "of treatment"
+        if closed is not None:
+            return _Mark(NONE, f"no dose planned before the first open day {what} ({closed})")
+        first = "first day of treatment" if d == self.plan.start_date else f"first open day {what}"
+        return self._visit(d, first)
+
+    def _visit(self, d: date, reason: str) -> _Mark:
+        self.supply.visit_day, self.supply.limit = treatment_day(self.treatment_start, d), None
+        self.supply.counted, self.supply.after_pause = 0, False
+        return _Mark(VISIT, reason)
+
+    def _count(self, d: date, closure: bool) -> None:
+        if closure and not self.rules.closure_doses_count:
+            return  # 42 CFR 8.12(i)(3) (2001): limits are "beyond" closure doses
+        self.supply.counted += 1
+        week = _iso_week(d)
+        if week != self.supply.week:
+            self.supply.week, self.supply.week_count = week, 0
+        self.supply.week_count += 1
+
+    def _closure_block(self, d: date) -> list[date]:
+        """The closure days right after `d` that the supply handed out before them must also cover."""
+        block: list[date] = []
+        e = d + _DAY
+        while len(block) < _CLOSURE_BLOCK_MAX and not _after_end(self.plan, e) and _pause_on(self.plan, e) is None:
+            if self.calendar.closed_reason(e, self.plan.medication) is None:
+                break
+            block.append(e)
+            e += _DAY
+        return block
+
+    def _limit(self) -> TakeHomeLimit:
+        if self.supply.limit is None:
+            day = self.supply.visit_day if self.supply.visit_day is not None else 1
+            self.supply.limit = takehome_limit(self.rules, self.plan.medication, day)
+        return self.supply.limit
+
+    def _breach(self, d: date) -> str | None:
+        """The limit text if taking `d` home (plus the closures that follow) breaks the supply limit."""
+        limit = self._limit()
+        if limit.max_supply is None and limit.max_per_week is None:
+            return None
+        # Look ahead over the closures after d: if they would push the supply over, the patient must
+        # come on d so that d's visit hands them out (Sunday + Monday holiday -> 2 doses on Saturday).
+        days = [d, *self._closure_block(d)] if self.rules.closure_doses_count else [d]
+        if limit.max_supply is not None and self.supply.counted + len(days) > limit.max_supply:
+            return _limit_text(limit)
+        if limit.max_per_week is not None:
+            week, count = self.supply.week, self.supply.week_count
+            for e in days:
+                week, count = (week, count + 1) if _iso_week(e) == week else (_iso_week(e), 1)
+                if count > limit.max_per_week:
+                    return _limit_text(limit)
+        return None
+
+
+def _limit_text(limit: TakeHomeLimit) -> str:
+    return f"take-home limit: {limit.rule} (supply from the visit on treatment day {limit.treatment_day})"
+
+
+def _oral_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[Day]:
+    marks = _Oral(plan, calendar, rules).marks(date_to) if date_to >= plan.start_date else []
+    supplies = _following_take_homes(marks)
+    days: list[Day] = []
+    for d in _dates(date_from, date_to):
+        i = (d - plan.start_date).days
+        if i < 0 or i >= len(marks):
+            days.append(_outside_day(plan, d) or Day(d, NONE, (), "after end"))
+            continue
+        kind, reason, pause_reason = marks[i]
+        if kind != VISIT:
+            days.append(Day(d, kind, (), reason, pause_reason=pause_reason))
+            continue
+        sessions, notes = _first_window_session(calendar, d, plan.medication)
+        days.append(Day(d, VISIT, sessions, reason + notes, take_home_doses=min(supplies[i], _MAX_SUPPLY_DAYS)))
+    return days
+
+
+def _following_take_homes(marks: list[_Mark]) -> list[int]:
+    """For each index, how many take-home days follow it without a break (a visit's supply)."""
+    counts = [0] * len(marks)
+    following = 0
+    for i in range(len(marks) - 1, -1, -1):
+        counts[i] = following
+        following = following + 1 if marks[i].kind in _TAKE_HOME_KINDS else 0
+    return counts
+
+
+# --- diamorphine: supervised sessions every day ------------------------------------------------------
+
+
+def _diamorphine_interval(plan: PlanSpec, rules: Rules) -> int:
+    # The rule set's interval is a floor (Diaphin label: 30 min); a plan may ask for more (often 3 h).
+    return max(plan.min_interval_minutes, rules.diamorphine_min_interval_minutes, SESSION_MINUTES)
+
+
+def _fit_sessions(
+    spans: list[tuple[datetime, datetime, int | None]], interval_minutes: int, wanted: int
+) -> list[Session]:
+    """Greedy earliest sessions: each at least `interval` after the previous and 30 min before its window ends."""
+    interval, length = timedelta(minutes=interval_minutes), timedelta(minutes=SESSION_MINUTES)
+    sessions: list[Session] = []
+    for start, end, window_id in spans:
+        candidate = start if not sessions else max(start, sessions[-1].start + interval)
+        while len(sessions) < wanted and candidate + length <= end:
+            sessions.append(Session(candidate, end, window_id))
+            candidate += interval
+    return sessions
+
+
+def _diamorphine_day(plan: PlanSpec, calendar: Calendar, rules: Rules, d: date) -> Day:
+    outside = _outside_day(plan, d)
+    if outside is not None:
+        return outside
+    closure = calendar.closure_on(d, DIAMORPHINE)
+    if closure is not None:
+        return Day(d, NONE, (), closure.text)
+    spans, notes = _window_spans(calendar, d, DIAMORPHINE)
+    interval = _diamorphine_interval(plan, rules)
+    # Instants are UTC, so the interval is elapsed time even across a DST change (DOMAIN §6).
+    sessions = _fit_sessions([(s, e, w.id) for s, e, w in spans], interval, plan.doses_per_day)
+    reason = "supervised sessions"
+    if len(sessions) < plan.doses_per_day:
+        reason = (
+            f"only {len(sessions)} of {plan.doses_per_day} sessions at least {interval} minutes apart "
+            f"fit the windows on {d.isoformat()}"
+        )
+    return Day(d, VISIT, tuple(sessions), reason + notes)
+
+
+def _weekday_fit_failures(plan: PlanSpec, calendar: Calendar, rules: Rules) -> list[str]:
+    interval = _diamorphine_interval(plan, rules)
+    failures: list[str] = []
+    for weekday in range(7):
+        windows = calendar.weekday_windows(weekday, DIAMORPHINE)
+        # Wall-clock arithmetic on a neutral date: "a typical <weekday>", ignoring closures and DST.
+        ref = date(2001, 1, 1 + weekday)
+        spans = [(datetime.combine(ref, w.start), datetime.combine(ref, w.end), w.id) for w in windows]
+        if len(_fit_sessions(spans, interval, plan.doses_per_day)) < plan.doses_per_day:
+            hours = ", ".join(_span(w.start, w.end) for w in windows) or "no windows"
+            failures.append(f"{_WEEKDAYS[weekday]} ({hours})")
+    return failures
+
+
+# --- injections: naltrexone XR, buprenorphine XR monthly / weekly ------------------------------------
+
+
+class _Injection(NamedTuple):
+    kind: str  # VISIT, or NONE when no open day exists in the allowed window
+    reason: str
+    target: date
+    earliest: date
+    latest: date
+
+
+def _injection_interval(plan: PlanSpec, rules: Rules) -> tuple[int, int, int]:
+    window = rules.injection_windows[plan.medication]
+    return plan.interval_days or window.interval_days, window.early_days, window.late_days
+
+
+def _injection_available(plan: PlanSpec, calendar: Calendar, d: date) -> str | None:
+    """Why an injection cannot be given on `d`, or None if it can."""
+    pause = _pause_on(plan, d)
+    if pause is not None:
+        return f"paused: {pause.reason}"
+    return calendar.closed_reason(d, plan.medication)
+
+
+def _place_injection(
+    plan: PlanSpec, calendar: Calendar, target: date, lower: date, upper: date
+) -> tuple[date | None, str | None]:
+    """The nearest available date to `target` in [lower, upper] (earlier wins a tie), and why target was not."""
+    why = _injection_available(plan, calendar, target) if lower <= target <= upper else "outside the plan"
+    if why is None:
+        return target, None
+    for k in range(1, max((target - lower).days, (upper - target).days) + 1):
+        for candidate in (target - timedelta(days=k), target + timedelta(days=k)):
+            if lower <= candidate <= upper and _injection_available(plan, calendar, candidate) is None:
+                return candidate, why
+    return None, why
+
+
+def _injections(plan: PlanSpec, calendar: Calendar, rules: Rules, until: date) -> dict[date, _Injection]:
+    interval, early, late = _injection_interval(plan, rules)
+    target, previous = plan.start_date, plan.last_injection_date
+    if previous is not None and previous + timedelta(days=interval) >= plan.start_date:
+        target = previous + timedelta(days=interval)
+    planned: dict[date, _Injection] = {}
+    while target - timedelta(days=early) <= until and not _after_end(plan, target):
+        lower = max(target - timedelta(days=early), plan.start_date)
+        if previous is not None:
+            # Sublocade label: at least 26 days between doses, i.e. never before previous + (interval - early).
+            lower = max(lower, previous + timedelta(days=interval - early))
+        latest = target + timedelta(days=late)
+        upper = min(latest, plan.end_date) if plan.end_date else latest
+        chosen, why = _place_injection(plan, calendar, target, lower, upper)
+        allowed = f"injection due {target.isoformat()}, allowed {lower.isoformat()}..{latest.isoformat()}"
+        if chosen is None:
+            reason = f"no open day in the allowed window: {allowed} ({why})"
+            planned[target] = _Injection(NONE, reason, target, lower, latest)
+            previous = target
+        else:
+            moved = f"; moved from {target.isoformat()} ({why})" if why else ""
+            planned[chosen] = _Injection(VISIT, allowed + moved, target, lower, latest)
+            previous = chosen
+        target = previous + timedelta(days=interval)
+    return planned
+
+
+def _injection_day(plan: PlanSpec, calendar: Calendar, d: date, injection: _Injection, outside: Day | None) -> Day:
+    window = (injection.target, injection.earliest, injection.latest)
+    if injection.kind == NONE:
+        # A missing injection due inside a pause keeps the pause and says why nothing is planned.
+        reason = f"{outside.reason}; {injection.reason}" if outside else injection.reason
+        pause_reason = outside.pause_reason if outside else None
+        return Day(d, NONE, (), reason, 0, *window, pause_reason=pause_reason)
+    sessions, notes = _first_window_session(calendar, d, plan.medication)
+    return Day(d, VISIT, sessions, injection.reason + notes, 0, *window)
+
+
+def _injection_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[Day]:
+    planned = _injections(plan, calendar, rules, date_to)
+    days: list[Day] = []
+    for d in _dates(date_from, date_to):
+        outside, injection = _outside_day(plan, d), planned.get(d)
+        if injection is None:
+            days.append(outside or Day(d, NONE, (), "between injections"))
+        else:
+            days.append(_injection_day(plan, calendar, d, injection, outside))
+    return days
+
+
+# --- public entry points ------------------------------------------------------------------------------
+
+
+def _validate(plan: PlanSpec, rules: Rules) -> None:
+    """Shape errors that make a plan meaningless; raised as PlanNotSatisfiable for the user."""
+    med = plan.medication
+    if med not in MEDICATIONS:
+        raise PlanNotSatisfiable(f"unknown medication {med!r} (one of {', '.join(MEDICATIONS)})")
+    if plan.end_date is not None and plan.end_date < plan.start_date:
+        raise PlanNotSatisfiable(f"the plan ends ({plan.end_date}) before it starts ({plan.start_date})")
+    # DOMAIN §1: diamorphine 1, 2 or 3 sessions a day (RIOTT twice daily, Canada up to 3); others once.
+    if med == DIAMORPHINE and not 1 <= plan.doses_per_day <= 3:
+        raise PlanNotSatisfiable(f"diamorphine needs 1 to 3 sessions a day, got {plan.doses_per_day}")
+    if med != DIAMORPHINE and plan.doses_per_day != 1:
+        raise PlanNotSatisfiable(f"{med} is given once a day, got {plan.doses_per_day} doses a day")
+    if plan.min_interval_minutes < 0:
+        raise PlanNotSatisfiable("the minimum interval between sessions cannot be negative")
+    if plan.attendance_every_weeks < 1:
+        raise PlanNotSatisfiable("attendance_every_weeks must be at least 1")
+    if not set(plan.attendance_weekdays) <= set(range(7)):
+        raise PlanNotSatisfiable("attendance weekdays must be 0 (Monday) .. 6 (Sunday)")
+    if med in ORAL_DAILY and not plan.attendance_weekdays:
+        raise PlanNotSatisfiable(f"a {med} plan needs at least one attendance weekday")
+    for pause in plan.pauses:
+        if pause.end < pause.start:
+            raise PlanNotSatisfiable(f"the {pause.reason} pause ends ({pause.end}) before it starts ({pause.start})")
+    if med in INJECTIONS:
+        _validate_injection(plan, rules)
+
+
+def _validate_injection(plan: PlanSpec, rules: Rules) -> None:
+    window = rules.injection_windows.get(plan.medication)
+    if window is None:
+        raise PlanNotSatisfiable(f"rule set {rules.name!r} has no injection window for {plan.medication}")
+    if plan.interval_days is not None and plan.interval_days <= window.early_days:
+        raise PlanNotSatisfiable(
+            f"an interval of {plan.interval_days} days is not longer than the {window.early_days} days "
+            f"an injection may come early"
+        )
+
+
+def plan_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[Day]:
+    """Exactly one Day per date in [date_from, date_to] (empty if date_to < date_from)."""
+    _validate(plan, rules)
+    if date_to < date_from:
+        return []
+    if plan.medication in ORAL_DAILY:
+        return _oral_days(plan, calendar, rules, date_from, date_to)
+    if plan.medication == DIAMORPHINE:
+        return [_diamorphine_day(plan, calendar, rules, d) for d in _dates(date_from, date_to)]
+    return _injection_days(plan, calendar, rules, date_from, date_to)
+
+
+def check_plan(plan: PlanSpec, calendar: Calendar, rules: Rules) -> None:
+    """Raise PlanNotSatisfiable if the plan cannot work with the clinic's weekly windows (closures aside)."""
+    _validate(plan, rules)
+    med = plan.medication
+    if med == DIAMORPHINE:
+        failures = _weekday_fit_failures(plan, calendar, rules)
+        if failures:
+            interval = _diamorphine_interval(plan, rules)
+            raise PlanNotSatisfiable(
+                f"diamorphine {plan.doses_per_day} sessions a day at least {interval} minutes apart "
+                f"do not fit the windows on {'; '.join(failures)}"
+            )
+        return
+    weekdays = sorted(plan.attendance_weekdays) if med in ORAL_DAILY else list(range(7))
+    if not any(calendar.weekday_windows(wd, med) for wd in weekdays):
+        names = ", ".join(f"{_WEEKDAYS[wd]}s" for wd in weekdays)
+        raise PlanNotSatisfiable(f"no window offers {med} on any attendance day ({names})")
+
+
+def uncovered_by_closure(plan: PlanSpec, calendar: Calendar, rules: Rules, closure: Closure) -> bool:
+    """True if `closure` would leave this diamorphine plan short of its sessions on that date.
+
+    Only a closure that closes diamorphine on a date the plan is active (started, not ended, not paused)
+    can leave it uncovered; a closure of other services changes nothing for this plan.
+    """
+    if plan.medication != DIAMORPHINE or not closure.closes(DIAMORPHINE):
+        return False
+    if _outside_day(plan, closure.date) is not None:
+        return False
+    with_closure = Calendar(calendar.tz, calendar.windows, (*calendar.closures, closure))
+    return len(_diamorphine_day(plan, with_closure, rules, closure.date).sessions) < plan.doses_per_day

@@ -1,0 +1,387 @@
+"""Rule sets: take-home limits, injection windows, the missed-dose ladder, reminder limits.
+
+Pure values, no ORM. A clinic's RuleSet row stores the JSON shape of `Rules.to_dict()`;
+`Rules.from_dict()` validates it. Every default number carries its source (see DOMAIN.md §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from typing import Any
+
+# Medication values, shared with scheduler.engine (which re-exports them).
+MEDICATIONS: tuple[str, ...] = (
+    "methadone",
+    "buprenorphine",
+    "diamorphine",
+    "naltrexone_xr",
+    "buprenorphine_xr_monthly",
+    "buprenorphine_xr_weekly",
+)
+INJECTIONS: frozenset[str] = frozenset({"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"})
+
+LADDER_STEPS: tuple[str, ...] = ("checkin_text", "outreach", "hold", "clinician_review", "reinduction")
+
+
+@dataclass(frozen=True)
+class TakeHomeTier:
+    from_day: int
+    max_supply: int
+    max_per_week: int | None = None
+
+
+@dataclass(frozen=True)
+class InjectionWindow:
+    interval_days: int
+    early_days: int
+    late_days: int
+    restart_after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Consecutive days without medication -> step (Australian national guidelines §3.5; NHS "3-day rule")."""
+
+    checkin_text: int = 1
+    outreach: int = 2
+    hold: int = 3
+    clinician_review: int = 4
+    reinduction: int = 5
+
+
+@dataclass(frozen=True)
+class Rules:
+    name: str
+    takehome_tiers: tuple[TakeHomeTier, ...]
+    closure_doses_count: bool
+    takehome_medications: frozenset[str]
+    ladder: Ladder
+    injection_windows: Mapping[str, InjectionWindow]
+    diamorphine_min_interval_minutes: int
+    diamorphine_retitration_days: int
+    quiet_hours_start: time
+    quiet_hours_end: time
+    reminders_max_per_day: int
+    reminders_max_per_week: int
+    sms_max_chars: int
+    missed_grace_minutes: int
+    readmission_gap_days: int
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the injection_windows dict; hash its items instead.
+        return hash((self.name, self.takehome_tiers, tuple(sorted(self.injection_windows.items()))))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Rules:
+        return _rules_from_dict(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "takehome_tiers": [
+                {"from_day": t.from_day, "max_supply": t.max_supply, "max_per_week": t.max_per_week}
+                for t in self.takehome_tiers
+            ],
+            "closure_doses_count": self.closure_doses_count,
+            "takehome_medications": sorted(self.takehome_medications),
+            "ladder": {step: getattr(self.ladder, step) for step in LADDER_STEPS},
+            "injection_windows": {
+                med: {
+                    "interval_days": w.interval_days,
+                    "early_days": w.early_days,
+                    "late_days": w.late_days,
+                    "restart_after_days": w.restart_after_days,
+                }
+                for med, w in sorted(self.injection_windows.items())
+            },
+            "diamorphine_min_interval_minutes": self.diamorphine_min_interval_minutes,
+            "diamorphine_retitration_days": self.diamorphine_retitration_days,
+            "quiet_hours_start": self.quiet_hours_start.strftime("%H:%M"),
+            "quiet_hours_end": self.quiet_hours_end.strftime("%H:%M"),
+            "reminders_max_per_day": self.reminders_max_per_day,
+            "reminders_max_per_week": self.reminders_max_per_week,
+            "sms_max_chars": self.sms_max_chars,
+            "missed_grace_minutes": self.missed_grace_minutes,
+            "readmission_gap_days": self.readmission_gap_days,
+        }
+
+
+# --- validation helpers for from_dict -------------------------------------------------------------
+
+_FIELDS = (
+    "name",
+    "takehome_tiers",
+    "closure_doses_count",
+    "takehome_medications",
+    "ladder",
+    "injection_windows",
+    "diamorphine_min_interval_minutes",
+    "diamorphine_retitration_days",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "reminders_max_per_day",
+    "reminders_max_per_week",
+    "sms_max_chars",
+    "missed_grace_minutes",
+    "readmission_gap_days",
+)
+
+
+def _int(value: Any, field: str, minimum: int = 0) -> int:
+    # bool is an int subclass; `true` in JSON is never a count.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field}: expected a whole number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{field}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _opt_int(value: Any, field: str, minimum: int = 0) -> int | None:
+    return None if value is None else _int(value, field, minimum)
+
+
+def _time(value: Any, field: str) -> time:
+    if not isinstance(value, str):
+        raise ValueError(f'{field}: expected a time as "HH:MM", got {value!r}')
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f'{field}: expected a time as "HH:MM", got {value!r}') from None
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{field}: expected an object, got {value!r}")
+    return value
+
+
+def _only_keys(d: Mapping[str, Any], allowed: tuple[str, ...], field: str) -> None:
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise ValueError(f"{field}: unknown field(s) {', '.join(map(str, unknown))}")
+
+
+def _tiers(value: Any) -> tuple[TakeHomeTier, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("takehome_tiers: expected a non-empty list of tiers")
+    tiers: list[TakeHomeTier] = []
+    for i, raw in enumerate(value):
+        field = f"takehome_tiers[{i}]"
+        raw = _mapping(raw, field)
+        _only_keys(raw, ("from_day", "max_supply", "max_per_week"), field)
+        # 0 is allowed: some state tables give no take-homes at all early on (closure doses aside).
+        tier = TakeHomeTier(
+            from_day=_int(raw.get("from_day"), f"{field}.from_day", 1),
+            max_supply=_int(raw.get("max_supply"), f"{field}.max_supply", 0),
+            max_per_week=_opt_int(raw.get("max_per_week"), f"{field}.max_per_week", 0),
+        )
+        if i == 0 and tier.from_day != 1:
+            raise ValueError(f"{field}.from_day: the first tier must start at treatment day 1")
+        if tiers and tier.from_day <= tiers[-1].from_day:
+            raise ValueError(f"{field}.from_day: tiers must be in strictly increasing from_day order")
+        if tier.max_per_week is not None and tier.max_per_week > 7:
+            raise ValueError(f"{field}.max_per_week: a week has 7 days, got {tier.max_per_week}")
+        tiers.append(tier)
+    return tuple(tiers)
+
+
+def _medications(value: Any) -> frozenset[str]:
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise ValueError("takehome_medications: expected a list of medication values")
+    unknown = sorted(str(m) for m in value if m not in MEDICATIONS)
+    if unknown:
+        raise ValueError(f"takehome_medications: unknown medication(s) {', '.join(unknown)}")
+    return frozenset(value)
+
+
+def _ladder(value: Any) -> Ladder:
+    raw = _mapping(value, "ladder")
+    _only_keys(raw, LADDER_STEPS, "ladder")
+    missing = [step for step in LADDER_STEPS if step not in raw]
+    if missing:
+        raise ValueError(f"ladder: missing step(s) {', '.join(missing)}")
+    days = [_int(raw[step], f"ladder.{step}", 1) for step in LADDER_STEPS]
+    for prev, step, n in zip(days, LADDER_STEPS[1:], days[1:], strict=False):
+        if n <= prev:
+            raise ValueError(f"ladder.{step}: steps must be strictly increasing, got {n} after {prev}")
+    return Ladder(*days)
+
+
+def _injection_windows(value: Any) -> dict[str, InjectionWindow]:
+    raw = _mapping(value, "injection_windows")
+    windows: dict[str, InjectionWindow] = {}
+    keys = ("interval_days", "early_days", "late_days", "restart_after_days")
+    for med, w in raw.items():
+        field = f"injection_windows.{med}"
+        if med not in INJECTIONS:
+            raise ValueError(f"{field}: not an injection medication (one of {', '.join(sorted(INJECTIONS))})")
+        w = _mapping(w, field)
+        _only_keys(w, keys, field)
+        window = InjectionWindow(
+            interval_days=_int(w.get("interval_days"), f"{field}.interval_days", 1),
+            early_days=_int(w.get("early_days"), f"{field}.early_days", 0),
+            late_days=_int(w.get("late_days"), f"{field}.late_days", 0),
+            restart_after_days=_opt_int(w.get("restart_after_days"), f"{field}.restart_after_days", 1),
+        )
+        if window.early_days >= window.interval_days:
+            raise ValueError(f"{field}.early_days: must be less than interval_days ({window.interval_days})")
+        windows[str(med)] = window
+    return windows
+
+
+_DIAMORPHINE_INTERVAL = "diamorphine_min_interval_minutes"
+
+
+def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
+    d = _mapping(d, "rules")
+    _only_keys(d, _FIELDS, "rules")
+    missing = [f for f in _FIELDS if f not in d]
+    if missing:
+        raise ValueError(f"rules: missing field(s) {', '.join(missing)}")
+    if not isinstance(d["name"], str) or not d["name"].strip():
+        raise ValueError("name: expected a non-empty text")
+    if not isinstance(d["closure_doses_count"], bool):
+        raise ValueError(f"closure_doses_count: expected true or false, got {d['closure_doses_count']!r}")
+    quiet_start = _time(d["quiet_hours_start"], "quiet_hours_start")
+    quiet_end = _time(d["quiet_hours_end"], "quiet_hours_end")
+    if quiet_start >= quiet_end:
+        raise ValueError("quiet_hours_end: must be later than quiet_hours_start")
+    return Rules(
+        name=d["name"],
+        takehome_tiers=_tiers(d["takehome_tiers"]),
+        closure_doses_count=d["closure_doses_count"],
+        takehome_medications=_medications(d["takehome_medications"]),
+        ladder=_ladder(d["ladder"]),
+        injection_windows=_injection_windows(d["injection_windows"]),
+        diamorphine_min_interval_minutes=_int(d[_DIAMORPHINE_INTERVAL], _DIAMORPHINE_INTERVAL),
+        diamorphine_retitration_days=_int(d["diamorphine_retitration_days"], "diamorphine_retitration_days", 1),
+        quiet_hours_start=quiet_start,
+        quiet_hours_end=quiet_end,
+        reminders_max_per_day=_int(d["reminders_max_per_day"], "reminders_max_per_day"),
+        reminders_max_per_week=_int(d["reminders_max_per_week"], "reminders_max_per_week"),
+        sms_max_chars=_int(d["sms_max_chars"], "sms_max_chars", 1),
+        missed_grace_minutes=_int(d["missed_grace_minutes"], "missed_grace_minutes"),
+        readmission_gap_days=_int(d["readmission_gap_days"], "readmission_gap_days", 1),
+    )
+
+
+# --- presets ------------------------------------------------------------------------------------------
+
+_INJECTION_WINDOWS: dict[str, dict[str, int | None]] = {
+    # Vivitrol label: every 4 weeks; the label gives no late window, so practice [PRACTICE, DOMAIN §1]:
+    # up to 7 days late give as planned, about 14+ days late is a re-start.
+    "naltrexone_xr": {"interval_days": 28, "early_days": 3, "late_days": 7, "restart_after_days": 14},
+    # Sublocade label: at least 26 days between doses (28 - 2); delays up to 2 weeks tolerated.
+    "buprenorphine_xr_monthly": {"interval_days": 28, "early_days": 2, "late_days": 14, "restart_after_days": None},
+    # Brixadi label: weekly dose may be given ±2 days.
+    "buprenorphine_xr_weekly": {"interval_days": 7, "early_days": 2, "late_days": 2, "restart_after_days": None},
+}
+
+_COMMON: dict[str, Any] = {
+    "takehome_medications": ["methadone"],  # 42 CFR 8.12(i)(3): the tiers apply to methadone, not buprenorphine
+    # Australian national guidelines §3.5 and NHS "3-day rule": 1 text, 2 outreach, 3 hold, 4 review, 5+ re-induction
+    "ladder": {"checkin_text": 1, "outreach": 2, "hold": 3, "clinician_review": 4, "reinduction": 5},
+    "injection_windows": _INJECTION_WINDOWS,
+    "diamorphine_min_interval_minutes": 30,  # Diaphin (Swiss) label: at least 30 min between injections
+    # [GUIDE] DOMAIN §4: re-titrate after an interruption of "several days"; 3 mirrors the NHS 3-day rule.
+    "diamorphine_retitration_days": 3,
+    "quiet_hours_start": "09:00",  # DOMAIN §5 default; federal floor 08:00 (47 CFR 64.1200(c)(1))
+    "quiet_hours_end": "20:00",  # DOMAIN §5 default; federal floor 21:00 (47 CFR 64.1200(c)(1))
+    "reminders_max_per_day": 1,  # FCC 2015 health-care exemption: at most 1 message a day
+    "reminders_max_per_week": 3,  # FCC 2015 health-care exemption: at most 3 messages a week
+    "sms_max_chars": 160,  # FCC 2015 health-care exemption: at most 160 characters
+    "missed_grace_minutes": 60,  # [PRACTICE] a visit counts as missed an hour after its window closes
+    "readmission_gap_days": 90,  # [PRACTICE] DOMAIN §3: 90+ days away restarts the time-in-treatment clock
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "US federal 2024": {
+        **_COMMON,
+        "name": "US federal 2024",
+        "takehome_tiers": [
+            {"from_day": 1, "max_supply": 7, "max_per_week": None},  # 42 CFR 8.12(i)(3)(i) (2024): days 1–14, 7 days
+            {"from_day": 15, "max_supply": 14, "max_per_week": None},  # 42 CFR 8.12(i)(3)(ii) (2024): from day 15
+            {"from_day": 31, "max_supply": 28, "max_per_week": None},  # 42 CFR 8.12(i)(3)(iii) (2024): from day 31
+        ],
+        # 42 CFR 8.12(i)(3) (2024, 89 FR 7528) caps "the take-home supply" without the 2001 text's
+        # "beyond that of paragraph (i)(1)", so closure-day doses count toward the supply.
+        "closure_doses_count": True,
+    },
+    "US federal 2001": {
+        **_COMMON,
+        "name": "US federal 2001",
+        "takehome_tiers": [
+            {"from_day": 1, "max_supply": 1, "max_per_week": 1},  # 42 CFR 8.12(i)(3)(i) (2001): days 1–90, 1/week
+            {"from_day": 91, "max_supply": 2, "max_per_week": 2},  # 42 CFR 8.12(i)(3)(ii) (2001): days 91–180, 2/week
+            {"from_day": 181, "max_supply": 3, "max_per_week": 3},  # 8.12(i)(3)(iii) (2001): days 181–270, 3/week
+            {"from_day": 271, "max_supply": 6, "max_per_week": None},  # 8.12(i)(3)(iv) (2001): rest of year 1, 6 days
+            {"from_day": 366, "max_supply": 14, "max_per_week": None},  # 8.12(i)(3)(v) (2001): after 1 year, 2 weeks
+            {"from_day": 731, "max_supply": 31, "max_per_week": None},  # 8.12(i)(3)(vi) (2001): after 2 years, 1 month
+        ],
+        # 42 CFR 8.12(i)(3) (2001): each limit is "beyond that of paragraph (i)(1)", i.e. closure doses are extra.
+        "closure_doses_count": False,
+    },
+}
+DEFAULT_PRESET = "US federal 2024"
+
+
+def preset_rules(name: str = DEFAULT_PRESET) -> Rules:
+    """The preset rule set `name` as a Rules value (KeyError if there is no such preset)."""
+    return Rules.from_dict(PRESETS[name])
+
+
+# --- lookups ------------------------------------------------------------------------------------------
+
+
+def treatment_day(treatment_start: date, on: date) -> int:
+    """Day 1 is the treatment start date (42 CFR 8.12(i)(3) counts "days of treatment" from there)."""
+    return (on - treatment_start).days + 1
+
+
+@dataclass(frozen=True)
+class TakeHomeLimit:
+    max_supply: int | None
+    max_per_week: int | None
+    treatment_day: int
+    rule: str
+
+
+def _tier_for(tiers: tuple[TakeHomeTier, ...], day: int) -> tuple[TakeHomeTier, TakeHomeTier | None]:
+    # Days before day 1 (a plan starting before its treatment start) get the first, strictest tier.
+    current, following = tiers[0], None
+    for i, tier in enumerate(tiers):
+        if tier.from_day <= day:
+            current, following = tier, tiers[i + 1] if i + 1 < len(tiers) else None
+    return current, following
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def takehome_limit(rules: Rules, medication: str, treatment_day: int) -> TakeHomeLimit:
+    if medication not in rules.takehome_medications:
+        rule = f"{rules.name}: take-home supply of {medication} is not limited by the rule set"
+        return TakeHomeLimit(None, None, treatment_day, rule)
+    tier, following = _tier_for(rules.takehome_tiers, treatment_day)
+    if following is None:
+        days = f"from treatment day {tier.from_day}"
+    else:
+        days = f"on treatment days {tier.from_day}–{following.from_day - 1}"
+    rule = f"{rules.name}: at most {_plural(tier.max_supply, 'take-home dose')} at once {days}"
+    if tier.max_per_week is not None:
+        closures = "" if rules.closure_doses_count else " beyond closure days"
+        rule += f" and at most {_plural(tier.max_per_week, 'take-home day')} a week{closures}"
+    return TakeHomeLimit(tier.max_supply, tier.max_per_week, treatment_day, rule)
+
+
+def ladder_step(ladder: Ladder, consecutive_missed: int) -> str | None:
+    """The highest step reached after `consecutive_missed` days without medication, or None."""
+    reached: str | None = None
+    for step in LADDER_STEPS:
+        if consecutive_missed >= getattr(ladder, step):
+            reached = step
+    return reached

@@ -1,0 +1,49 @@
+"""Clinic-local dates and wall times -> aware instants, with daylight-saving handled explicitly.
+
+DOMAIN §6: rules are in clinic-local dates and times; a wall time that does not exist (spring-forward
+gap) is an error, an ambiguous one (fall-back) means its first occurrence.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+
+class NonexistentLocalTime(ValueError):
+    """A wall time that the clock skips on that date (spring-forward gap)."""
+
+
+def zone(tz: ZoneInfo | str) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+
+
+def utc_instant(d: date, t: time, tz: ZoneInfo | str) -> datetime:
+    """Like local_instant, but the instant in UTC (safe to compare, store and do arithmetic on)."""
+    z = zone(tz)
+    # fold=0 picks the first occurrence of an ambiguous fall-back time (PEP 495).
+    wall = datetime.combine(d, t.replace(tzinfo=None, fold=0))
+    instant = wall.replace(tzinfo=z).astimezone(UTC)
+    # zoneinfo silently accepts times inside a gap; a round trip through UTC lands on another wall time.
+    if instant.astimezone(z).replace(tzinfo=None) != wall:
+        raise NonexistentLocalTime(
+            f"{t.strftime('%H:%M')} does not exist on {d.isoformat()} in {z.key} (daylight-saving gap)"
+        )
+    return instant
+
+
+def local_instant(d: date, t: time, tz: ZoneInfo | str) -> datetime:
+    """The aware datetime for wall time `t` on `d` in `tz` (first occurrence if ambiguous).
+
+    The result carries the clinic zone. In the fall-back hour PEP 495 makes it compare unequal (==) to
+    any datetime in another zone, so convert with `.astimezone(UTC)` before storing or comparing.
+    """
+    z = zone(tz)
+    return utc_instant(d, t, z).astimezone(z)
+
+
+def local_date(instant: datetime, tz: ZoneInfo | str) -> date:
+    """The clinic-local calendar date of an aware instant."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"local_date needs an aware datetime, got naive {instant.isoformat()}")
+    return instant.astimezone(zone(tz)).date()
