@@ -90,7 +90,7 @@ class ActionRoles(BasePermission):
 
 def required_roles(request: Request, view: Any) -> frozenset[str]:
     mapping: dict[str, frozenset[str]] = getattr(view, "action_roles", {})
-    action = getattr(view, "action", None) or request.method.lower()
+    action = getattr(view, "action", None) or (request.method or "GET").lower()
     if action in mapping:
         return mapping[action]
     if request.method in SAFE_METHODS:

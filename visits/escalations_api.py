@@ -1,0 +1,110 @@
+"""HTTP for escalations (API.md "Escalations"): list them, resolve one with a note.
+
+`GET /api/v1/escalations/?clinic=&open=true` (every role), `POST /api/v1/escalations/{id}/resolve/ {note}`
+(clinicians and admins). Another clinic's escalation answers 404. Views call one service (visits.missed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from scheduler.api.audit import AuditActorMixin
+from scheduler.permissions import ALL_ROLES, CLINICAL, ActionRoles, IsStaffMember, scope_to_clinics
+from visits.missed import escalation_resolve
+from visits.models import Escalation
+
+
+class EscalationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Escalation
+        fields = [
+            "id",
+            "patient",
+            "plan",
+            "clinic",
+            "visit",
+            "kind",
+            "reason",
+            "consecutive_missed",
+            "anchor_date",
+            "created",
+            "resolved_at",
+            "resolved_by",
+            "resolution_note",
+        ]
+        read_only_fields = fields
+
+
+class EscalationResolveSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, help_text="How the escalation was resolved (required).")
+
+
+class EscalationErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class EscalationFilter(django_filters.FilterSet):
+    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    plan = django_filters.NumberFilter(field_name="plan_id")
+    kind = django_filters.ChoiceFilter(choices=Escalation.KIND_CHOICES)
+    open = django_filters.BooleanFilter(
+        field_name="resolved_at",
+        lookup_expr="isnull",
+        widget=django_filters.widgets.BooleanWidget,
+        help_text="true: only unresolved escalations; false: only resolved ones.",
+    )
+
+    class Meta:
+        model = Escalation
+        fields = ["clinic", "patient", "plan", "kind", "open"]
+
+
+@extend_schema_view(list=extend_schema(summary="List escalations in your clinics (newest first)"))
+class EscalationViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = EscalationSerializer
+    filterset_class = EscalationFilter
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {"list": ALL_ROLES, "resolve": CLINICAL}
+
+    def get_queryset(self) -> QuerySet[Escalation]:
+        qs = Escalation.objects.order_by("-created", "-id")
+        return scope_to_clinics(qs, self.request.user)
+
+    @extend_schema(
+        request=EscalationResolveSerializer,
+        responses={
+            200: EscalationSerializer,
+            400: OpenApiResponse(description='The note is missing: {"note": [...]}.'),
+            403: OpenApiResponse(EscalationErrorSerializer, description="Clinicians and admins only."),
+            404: OpenApiResponse(EscalationErrorSerializer, description="No such escalation in your clinics."),
+            409: OpenApiResponse(EscalationErrorSerializer, description="Already resolved."),
+        },
+        summary="Resolve an escalation (hold, review, re-induction, outreach) with a note",
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: Any = None) -> Response:
+        escalation = self.get_object()
+        body = EscalationResolveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        escalation = escalation_resolve(escalation=escalation, by=request.user, note=body.validated_data["note"])
+        return Response(EscalationSerializer(escalation).data)
+
+
+urlpatterns = [
+    path("escalations/", EscalationViewSet.as_view({"get": "list"}), name="escalation-list"),
+    path(
+        "escalations/<int:pk>/resolve/",
+        EscalationViewSet.as_view({"post": "resolve"}),
+        name="escalation-resolve",
+    ),
+]

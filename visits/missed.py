@@ -1,0 +1,572 @@
+"""The missed-visit sweep and the escalations it raises (DOMAIN.md §4).
+
+`visits_mark_missed` turns overdue `scheduled` visits into `missed` in bulk (compare-and-swap under
+row locks, so two sweeps at once never both act on a visit), then `escalations_evaluate` counts each
+affected plan's days without medication and records one Escalation per ladder step reached. The
+unique (plan, kind, anchor_date) constraint makes every re-run create nothing new.
+
+A checked-in visit is never marked missed: the patient is in the building.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.db.models.expressions import Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from scheduler import engine
+from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Clinic, Pause, Plan
+from scheduler.permissions import CLINICAL, has_role
+from scheduler.rules import Rules
+from scheduler.selectors import ClinicCalendars, pauses_by_plan, plan_spec, rules_for_clinic
+from scheduler.timeutil import local_date
+from visits import ladder
+from visits.models import Escalation, Visit
+
+logger = logging.getLogger(__name__)
+
+MARK_CHUNK = 1000
+PLAN_CHUNK = 500
+PLAN_KINDS = ("dose", "injection")
+# A plan is re-evaluated while its latest missed visit is this recent and no later visit was attended.
+# Longer streaks have long reached the top of the ladder; re-induction is the last step.
+RECENT_DAYS = 35
+# Dates with these visits are neither attended nor missed: excused by a person, or the patient was
+# checked in (in the building) and the visit was not completed yet.
+NEUTRAL_STATUSES = ("excused", "checked_in")
+_DAY = timedelta(days=1)
+_Date = date  # `date` is shadowed by the NamedTuple fields below
+
+
+# --- results -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A ladder step that is not an Escalation row: the task decides what to do (a check-in text)."""
+
+    kind: str
+    plan_id: int
+    patient_id: int
+    clinic_id: int
+    visit_id: int | None
+    today: date
+    consecutive_missed: int
+
+
+@dataclass
+class EvaluationResult:
+    plans: int = 0
+    created: int = 0
+    created_by_clinic: Counter[int] = field(default_factory=Counter)
+    decisions: list[Decision] = field(default_factory=list)
+    failed_plan_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SweepResult:
+    now: datetime
+    missed: int = 0
+    missed_ids: list[int] = field(default_factory=list)
+    missed_by_clinic: Counter[int] = field(default_factory=Counter)
+    plans_evaluated: int = 0
+    escalations_created: int = 0
+    escalations_by_clinic: Counter[int] = field(default_factory=Counter)
+    decisions: list[Decision] = field(default_factory=list)
+    failed_plan_ids: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "missed": self.missed,
+            "plans_evaluated": self.plans_evaluated,
+            "escalations_created": self.escalations_created,
+            "checkin_decisions": len(self.decisions),
+            "failed_plans": len(self.failed_plan_ids),
+        }
+
+
+def _chunked(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- the sweep -------------------------------------------------------------------------------------------
+
+
+def visits_mark_missed(*, now: datetime | None = None) -> SweepResult:
+    """Mark overdue scheduled visits missed and evaluate the escalation ladder. Safe to run twice, or at once."""
+    now = now or timezone.now()
+    result = SweepResult(now=now)
+    claimed = _claim_overdue(_overdue_ids(now), now)
+    newly_missed: dict[int, int] = {}
+    for visit_id, clinic_id, plan_id in claimed:
+        result.missed_ids.append(visit_id)
+        result.missed_by_clinic[clinic_id] += 1
+        if plan_id is not None:
+            newly_missed[plan_id] = max(visit_id, newly_missed.get(plan_id, 0))
+    result.missed = len(claimed)
+    evaluation = escalations_evaluate(now=now, newly_missed=newly_missed)
+    result.plans_evaluated = evaluation.plans
+    result.escalations_created = evaluation.created
+    result.escalations_by_clinic = evaluation.created_by_clinic
+    result.decisions = evaluation.decisions
+    result.failed_plan_ids = evaluation.failed_plan_ids
+    _audit(result)
+    logger.info(
+        "mark_missed_visits: %d missed, %d plans evaluated, %d escalations, %d failed plans",
+        result.missed,
+        result.plans_evaluated,
+        result.escalations_created,
+        len(result.failed_plan_ids),
+    )
+    return result
+
+
+def _overdue_ids(now: datetime) -> list[int]:
+    """Ids of scheduled visits whose window ended more than the clinic's grace period ago."""
+    groups: dict[tuple[int, date], list[int]] = defaultdict(list)
+    for clinic in Clinic.objects.select_related("rule_set").only("id", "timezone", "rule_set"):
+        grace = rules_for_clinic(clinic).missed_grace_minutes
+        groups[(grace, local_date(now, clinic.timezone))].append(clinic.pk)
+    ids: list[int] = []
+    for (grace, today), clinic_ids in groups.items():
+        # A visit without an end (booked without a time) is over when its clinic-local date is.
+        over = Q(end__lte=now - timedelta(minutes=grace)) | Q(end__isnull=True, date__lt=today)
+        qs = Visit.objects.filter(over, status="scheduled", clinic_id__in=clinic_ids).order_by("id")
+        ids += qs.values_list("id", flat=True)
+    return ids
+
+
+def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | None]]:
+    """Compare-and-swap scheduled → missed in chunks; returns only the rows this sweep changed.
+
+    The rows are locked first (SKIP LOCKED) and re-checked as still scheduled, so a concurrent sweep,
+    check-in or completion that got there first wins and this sweep neither counts nor escalates it.
+    """
+    claimed: list[tuple[int, int, int | None]] = []
+    for chunk in _chunked(ids, MARK_CHUNK):
+        with transaction.atomic():
+            rows = list(
+                Visit.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=chunk, status="scheduled")
+                .order_by()
+                .values_list("id", "clinic_id", "plan_id")
+            )
+            if rows:
+                Visit.objects.filter(pk__in=[row[0] for row in rows], status="scheduled").update(
+                    status="missed", missed_at=now, updated=now
+                )
+        claimed += rows
+    return claimed
+
+
+def _audit(result: SweepResult) -> None:
+    """Bulk writes bypass auditlog's signals: one summary entry per clinic per sweep."""
+    clinics = set(result.missed_by_clinic) | set(result.escalations_by_clinic)
+    if not clinics:
+        return
+    content_type = ContentType.objects.get_for_model(Clinic)
+    entries = []
+    for clinic_id in sorted(clinics):
+        summary = {
+            "missed": result.missed_by_clinic.get(clinic_id, 0),
+            "escalations": result.escalations_by_clinic.get(clinic_id, 0),
+            "now": result.now.isoformat(),
+        }
+        entries.append(
+            LogEntry(
+                content_type=content_type,
+                object_pk=str(clinic_id),
+                object_id=clinic_id,
+                object_repr=f"Clinic #{clinic_id}",
+                action=LogEntry.Action.UPDATE,
+                changes={"mark_missed_visits": [None, summary]},
+                additional_data={"job": "mark_missed_visits", **summary},
+            )
+        )
+    LogEntry.objects.bulk_create(entries)
+
+
+# --- evaluation ------------------------------------------------------------------------------------------
+
+
+class _Row(NamedTuple):
+    id: int
+    plan_id: int
+    kind: str
+    date: _Date
+    start: datetime | None
+    status: str
+    target_date: _Date | None
+    latest: _Date | None
+
+
+class _Done(NamedTuple):
+    """The plan's latest completed visit, and the furthest date any completed visit covered."""
+
+    date: _Date
+    start: datetime | None
+    kind: str
+    cover_end: _Date
+
+
+@dataclass
+class _Context:
+    now: datetime
+    calendars: ClinicCalendars
+    rows: dict[int, list[_Row]]
+    done: dict[int, _Done]
+    pauses: dict[int, list[Pause]]
+
+
+@dataclass
+class _Outcome:
+    escalations: list[Escalation] = field(default_factory=list)
+    decision: Decision | None = None
+
+
+def escalations_evaluate(
+    *,
+    now: datetime | None = None,
+    plan_ids: Iterable[int] | None = None,
+    newly_missed: Mapping[int, int] | None = None,
+) -> EvaluationResult:
+    """Record the escalations every plan in a missed streak has reached. Safe to run twice.
+
+    `plan_ids` limits the evaluation (default: every active plan whose latest missed visit is recent
+    and not followed by an attended one). `newly_missed` maps plan id → the visit this sweep marked
+    missed; only those plans can produce a check-in decision, so a re-run never texts twice.
+    """
+    now = now or timezone.now()
+    newly_missed = dict(newly_missed or {})
+    ids = set(plan_ids) if plan_ids is not None else _plans_in_a_streak(now)
+    ids |= set(newly_missed)
+    result = EvaluationResult()
+    calendars = ClinicCalendars()
+    for chunk in _chunked(sorted(ids), PLAN_CHUNK):
+        _evaluate_chunk(chunk, now, newly_missed, calendars, result)
+    return result
+
+
+def _plans_in_a_streak(now: datetime) -> set[int]:
+    since = now.date() - timedelta(days=RECENT_DAYS)
+    rows = (
+        Visit.objects.filter(plan__status="active", kind__in=PLAN_KINDS, date__gte=since)
+        .values("plan_id")
+        .annotate(
+            last_missed=Max("date", filter=Q(status="missed")),
+            last_done=Max("date", filter=Q(status="completed")),
+        )
+        .filter(last_missed__isnull=False)
+        .order_by()
+    )
+    streaks = {r["plan_id"] for r in rows if r["last_done"] is None or r["last_missed"] >= r["last_done"]}
+    # Take-homes the engine planned but nobody handed out leave days uncovered without any missed visit.
+    short = (
+        Visit.objects.filter(
+            plan__status="active",
+            kind="dose",
+            status="completed",
+            date__gte=since,
+            take_home_doses__lt=F("expected_take_home_doses"),
+        )
+        .values_list("plan_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    return streaks | {plan_id for plan_id in short if plan_id is not None}
+
+
+def _evaluate_chunk(
+    chunk: list[int],
+    now: datetime,
+    newly_missed: dict[int, int],
+    calendars: ClinicCalendars,
+    result: EvaluationResult,
+) -> None:
+    plans = list(Plan.objects.filter(pk__in=chunk, status="active").select_related("patient__clinic__rule_set"))
+    since = now.date() - timedelta(days=RECENT_DAYS + 1)
+    ctx = _Context(now, calendars, _recent_rows(chunk, since), _last_done(chunk), pauses_by_plan(chunk))
+    existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))
+    new: list[Escalation] = []
+    for plan in plans:
+        result.plans += 1
+        try:
+            outcome = _evaluate_plan(plan, ctx, newly_missed.get(plan.pk))
+        except Exception as exc:  # noqa: BLE001 — one bad plan never stops a sweep (STYLE.md)
+            # Ids only: never names or phone numbers in logs.
+            logger.warning("escalations_evaluate: plan %s failed (%s)", plan.pk, type(exc).__name__, exc_info=True)
+            result.failed_plan_ids.append(plan.pk)
+            continue
+        for escalation in outcome.escalations:
+            key = (plan.pk, escalation.kind, escalation.anchor_date)
+            if key not in existing:
+                existing.add(key)
+                new.append(escalation)
+        if outcome.decision is not None:
+            result.decisions.append(outcome.decision)
+    for escalation in _save(new, result):
+        result.created += 1
+        result.created_by_clinic[escalation.clinic_id] += 1
+
+
+def _recent_rows(chunk: list[int], since: date) -> dict[int, list[_Row]]:
+    rows: dict[int, list[_Row]] = defaultdict(list)
+    qs = (
+        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, date__gte=since)
+        .filter(status__in=("missed", "scheduled", *NEUTRAL_STATUSES))
+        .order_by("plan_id", "date", "start", "id")
+        .values_list("id", "plan_id", "kind", "date", "start", "status", "target_date", "latest")
+    )
+    for row in qs:
+        rows[row[1]].append(_Row(*row))
+    return rows
+
+
+def _last_done(chunk: list[int]) -> dict[int, _Done]:
+    """One query: each plan's latest completed visit (window function) and its furthest covered date."""
+    qs = (
+        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, status="completed")
+        .annotate(
+            rn=Window(
+                RowNumber(),
+                partition_by=[F("plan_id")],
+                order_by=[F("date").desc(), F("start").desc(nulls_last=True), F("id").desc()],
+            ),
+            max_through=Window(Max("covered_through"), partition_by=[F("plan_id")]),
+        )
+        .filter(rn=1)
+        .values_list("plan_id", "date", "start", "kind", "covered_through", "take_home_doses", "max_through")
+    )
+    done: dict[int, _Done] = {}
+    for plan_id, day, start, kind, through, doses, max_through in qs:
+        end = ladder.cover_end(day, through, doses)
+        if max_through is not None:
+            end = max(end, max_through)
+        done[plan_id] = _Done(day, start, kind, end)
+    return done
+
+
+def _evaluate_plan(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+    if plan.medication in ladder.ORAL_DAILY:
+        return _evaluate_oral(plan, ctx, new_visit)
+    if plan.medication == ladder.DIAMORPHINE:
+        return _evaluate_diamorphine(plan, ctx, new_visit)
+    if plan.medication in ladder.INJECTIONS:
+        return _evaluate_injection(plan, ctx)
+    return _Outcome()
+
+
+def _clinic_today(plan: Plan, now: datetime) -> date:
+    return local_date(now, plan.patient.clinic.timezone)
+
+
+def _through(plan: Plan, rows: list[_Row], today: date) -> date:
+    """The latest date whose dose opportunity has passed: today once today's visits are all missed, else yesterday."""
+    todays = [r.status for r in rows if r.date == today]
+    through = today if todays and all(s == "missed" for s in todays) else today - _DAY
+    return min(through, plan.end_date) if plan.end_date is not None else through
+
+
+def _neutral_dates(rows: list[_Row], after: date, through: date) -> set[date]:
+    return {r.date for r in rows if r.status in NEUTRAL_STATUSES and after < r.date <= through}
+
+
+def _latest_missed(rows: list[_Row], after: date) -> int | None:
+    missed = [r.id for r in rows if r.status == "missed" and r.date > after]
+    return missed[-1] if missed else None
+
+
+def _engine_exempt(plan: Plan, ctx: _Context, first: date, last: date, *, always: bool) -> set[date]:
+    """Dates the engine plans no dose for (pauses: guest dosing, hospital, custody; before the first open day).
+
+    The oral engine simulates from the plan's start, so it is only asked when a pause overlaps the
+    range or the patient was never dosed; otherwise every date in range is a dose or take-home date.
+    """
+    pauses = ctx.pauses.get(plan.pk, [])
+    if not always and not any(p.start <= last and p.end >= first for p in pauses):
+        return set()
+    calendar, rules = ctx.calendars.get(plan.patient.clinic)
+    spec = plan_spec(plan, pauses=pauses)
+    return {d.date for d in engine.plan_days(spec, calendar, rules, first, last) if d.expected == "none"}
+
+
+def _escalation(plan: Plan, kind: str, reason: str, consecutive: int, anchor: date, visit_id: int | None) -> Escalation:
+    return Escalation(
+        patient_id=plan.patient_id,
+        plan_id=plan.pk,
+        clinic_id=plan.patient.clinic_id,
+        visit_id=visit_id,
+        kind=kind,
+        reason=reason[:400],
+        consecutive_missed=consecutive,
+        anchor_date=anchor,
+    )
+
+
+def _rules(plan: Plan, ctx: _Context) -> Rules:
+    return ctx.calendars.get(plan.patient.clinic)[1]
+
+
+def _checkin(plan: Plan, steps: list[str], new_visit: int | None, today: date, consecutive: int) -> Decision | None:
+    # Only a visit this sweep marked missed can trigger the text, and only on the first step.
+    if new_visit is None or not steps or steps[-1] != ladder.CHECKIN_TEXT:
+        return None
+    return Decision(
+        kind=ladder.CHECKIN_TEXT,
+        plan_id=plan.pk,
+        patient_id=plan.patient_id,
+        clinic_id=plan.patient.clinic_id,
+        visit_id=new_visit,
+        today=today,
+        consecutive_missed=consecutive,
+    )
+
+
+def _evaluate_oral(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+    today = _clinic_today(plan, ctx.now)
+    rows = ctx.rows.get(plan.pk, [])
+    done = ctx.done.get(plan.pk)
+    last_covered = done.cover_end if done else plan.start_date - _DAY
+    through = _through(plan, rows, today)
+    if through <= last_covered:
+        return _Outcome()
+    exempt = _neutral_dates(rows, last_covered, through)
+    exempt |= _engine_exempt(plan, ctx, last_covered + _DAY, through, always=done is None)
+    consecutive = ladder.days_without_medication(
+        covered=[(done.date, done.cover_end)] if done else [],
+        exempt=exempt,
+        last_covered=last_covered,
+        through=through,
+    )
+    rules = _rules(plan, ctx)
+    steps = ladder.escalation_kinds(rules.ladder, plan.medication, consecutive)
+    visit_id = _latest_missed(rows, last_covered)
+    outcome = _Outcome(decision=_checkin(plan, steps, new_visit, today, consecutive))
+    for kind in steps:
+        if kind in ladder.ESCALATION_STEPS:
+            reason = ladder.escalation_reason(kind, consecutive, rules.ladder)
+            outcome.escalations.append(_escalation(plan, kind, reason, consecutive, last_covered, visit_id))
+    return outcome
+
+
+def _evaluate_diamorphine(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+    """Each missed session counts (DOMAIN §4); days without any session call for re-titration."""
+    today = _clinic_today(plan, ctx.now)
+    rows = ctx.rows.get(plan.pk, [])
+    done = ctx.done.get(plan.pk)
+    last_date = done.date if done else plan.start_date - _DAY
+    missed = [r for r in rows if r.status == "missed" and _after_session(r, done)]
+    rules = _rules(plan, ctx)
+    steps = ladder.escalation_kinds(rules.ladder, plan.medication, len(missed))
+    visit_id = missed[-1].id if missed else None
+    outcome = _Outcome(decision=_checkin(plan, steps, new_visit, today, len(missed)))
+    if "outreach" in steps:
+        reason = ladder.session_reason(len(missed), rules.ladder)
+        outcome.escalations.append(_escalation(plan, "outreach", reason, len(missed), last_date, visit_id))
+    through = _through(plan, rows, today)
+    if through <= last_date:
+        return outcome
+    exempt = _neutral_dates(rows, last_date, through)
+    # Diamorphine days are computed day by day (no simulation from the start), so always ask.
+    exempt |= _engine_exempt(plan, ctx, last_date + _DAY, through, always=True)
+    days = ladder.days_without_medication(covered=[], exempt=exempt, last_covered=last_date, through=through)
+    if ladder.retitration_needed(days, rules.diamorphine_retitration_days):
+        reason = ladder.retitration_reason(days, rules.diamorphine_retitration_days)
+        outcome.escalations.append(_escalation(plan, "retitration", reason, days, last_date, visit_id))
+    return outcome
+
+
+def _after_session(row: _Row, done: _Done | None) -> bool:
+    if done is None:
+        return True
+    if row.date != done.date:
+        return row.date > done.date
+    if row.start is None or done.start is None:
+        return False
+    return row.start > done.start
+
+
+def _evaluate_injection(plan: Plan, ctx: _Context) -> _Outcome:
+    """Missed inside the window: overdue (outreach); past it: clinician action before booking (DOMAIN §4)."""
+    today = _clinic_today(plan, ctx.now)
+    done = ctx.done.get(plan.pk)
+    missed = [
+        r
+        for r in ctx.rows.get(plan.pk, [])
+        if r.kind == "injection" and r.status == "missed" and (done is None or r.date > done.date)
+    ]
+    if not missed:
+        return _Outcome()
+    visit = missed[-1]
+    anchor = visit.target_date or visit.date
+    outcome = _Outcome()
+    for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today):
+        reason = ladder.injection_reason(kind, target=anchor, latest=visit.latest, today=today)
+        outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
+    return outcome
+
+
+def _save(new: list[Escalation], result: EvaluationResult) -> list[Escalation]:
+    """Insert new escalations; the unique (plan, kind, anchor_date) makes a concurrent duplicate a no-op."""
+    if not new:
+        return []
+    try:
+        Escalation.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        return new
+    except DatabaseError:
+        logger.warning("escalations_evaluate: bulk insert failed, inserting one by one", exc_info=True)
+    saved: list[Escalation] = []
+    for escalation in new:
+        try:
+            with transaction.atomic():
+                escalation.save(force_insert=True)
+            saved.append(escalation)
+        except IntegrityError:
+            continue  # created by a concurrent sweep
+        except DatabaseError:
+            logger.warning("escalations_evaluate: plan %s escalation failed", escalation.plan_id, exc_info=True)
+            result.failed_plan_ids.append(escalation.plan_id)  # type: ignore[arg-type]
+    return saved
+
+
+# --- resolving -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def escalation_resolve(*, escalation: Escalation, by: Any, note: str) -> Escalation:
+    """A clinician (or admin) resolves an escalation with a note; compare-and-swap on resolved_at."""
+    if not has_role(by, CLINICAL):
+        raise PermissionDenied("Only clinicians and admins may resolve escalations.")
+    text = (note or "").strip()
+    if not text:
+        raise RuleViolation("Write a note saying how the escalation was resolved.", "note")
+    now = timezone.now()
+    changed = Escalation.objects.filter(pk=escalation.pk, resolved_at__isnull=True).update(
+        resolved_at=now, resolved_by=by, resolution_note=text
+    )
+    if changed != 1:
+        raise StateConflict(f"Escalation #{escalation.pk} is already resolved.")
+    escalation.resolved_at, escalation.resolved_by, escalation.resolution_note = now, by, text
+    LogEntry.objects.log_create(
+        escalation,
+        action=LogEntry.Action.UPDATE,
+        changes={"resolved_at": ["None", now.isoformat()], "resolved_by": ["None", str(by.pk)]},
+        actor=by,
+        force_log=True,
+    )
+    return escalation

@@ -1,0 +1,121 @@
+"""Celery tasks for the ledger: thin shells that call services (STYLE.md), safe to run twice.
+
+Beat runs `visits.tasks.generate_visits` (rolling horizon) and `visits.tasks.mark_missed_visits`
+(the missed-visit sweep); the management commands of the same names call the same functions.
+Tasks are allowed to call any app's services, so they are where the ledger hands over to
+notifications (reminders for new visits, a check-in text after a first missed day).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from celery import shared_task
+
+from scheduler.models import Patient
+from visits.generation import GenerationResult, visits_generate
+from visits.missed import Decision, SweepResult, visits_mark_missed
+from visits.models import Visit
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATIONS = "notifications.services"
+
+
+class MissingService(RuntimeError):
+    """A service another app must provide is not there (yet): named, never silently skipped."""
+
+
+def _notifications() -> Any | None:
+    """notifications.services, or None while that module does not exist yet."""
+    try:
+        return importlib.import_module(NOTIFICATIONS)
+    except ModuleNotFoundError as exc:
+        if exc.name != NOTIFICATIONS:
+            raise  # the module exists but one of its own imports is broken: that is a real error
+        return None
+
+
+def reminders_plan_missing_service() -> Callable[[], Any] | None:
+    """notifications.services.reminders_plan_missing; a module without it is a clear error."""
+    module = _notifications()
+    if module is None:
+        logger.warning("generate_visits: %s is not installed; no reminders planned", NOTIFICATIONS)
+        return None
+    func = getattr(module, "reminders_plan_missing", None)
+    if func is None:
+        raise MissingService(f"{NOTIFICATIONS}.reminders_plan_missing() is missing: reminders cannot be planned")
+    return func  # type: ignore[no-any-return]
+
+
+def missed_checkin_service() -> Callable[..., Any] | None:
+    """notifications.services.missed_checkin_create, if it exists (the check-in text is optional, DOMAIN §4)."""
+    module = _notifications()
+    func = getattr(module, "missed_checkin_create", None) if module is not None else None
+    if func is None:
+        logger.info("mark_missed_visits: %s.missed_checkin_create is not available; no check-in texts", NOTIFICATIONS)
+    return func
+
+
+def run_generate_visits(
+    *,
+    horizon_days: int | None = None,
+    clinic_ids: Iterable[int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[GenerationResult, Any]:
+    result = visits_generate(horizon_days=horizon_days, clinic_ids=clinic_ids, progress=progress)
+    planner = reminders_plan_missing_service()
+    planned = planner() if planner is not None else None
+    return result, planned
+
+
+def send_checkins(decisions: Iterable[Decision]) -> int:
+    """Hand each new check-in decision to notifications; one failure never stops the others."""
+    decisions = [d for d in decisions if d.kind == "checkin_text"]
+    if not decisions:
+        return 0
+    create = missed_checkin_service()
+    if create is None:
+        return 0
+    patients = Patient.objects.select_related("clinic").in_bulk([d.patient_id for d in decisions])
+    visits = Visit.objects.in_bulk([d.visit_id for d in decisions if d.visit_id is not None])
+    sent = 0
+    for decision in decisions:
+        try:
+            create(
+                patient=patients[decision.patient_id],
+                visit=visits.get(decision.visit_id) if decision.visit_id else None,
+                today=decision.today,
+            )
+            sent += 1
+        except Exception:  # noqa: BLE001 — one bad row never stops a sweep (STYLE.md)
+            logger.warning("mark_missed_visits: check-in for plan %s failed", decision.plan_id, exc_info=True)
+    return sent
+
+
+def run_mark_missed(*, now: datetime | None = None, notify: bool = True) -> tuple[SweepResult, int]:
+    result = visits_mark_missed(now=now)
+    checkins = send_checkins(result.decisions) if notify else 0
+    return result, checkins
+
+
+@shared_task(name="visits.tasks.generate_visits")
+def generate_visits(horizon_days: int | None = None, clinic_ids: list[int] | None = None) -> dict[str, Any]:
+    result, planned = run_generate_visits(horizon_days=horizon_days, clinic_ids=clinic_ids)
+    return {
+        "plans": result.plans,
+        "created": result.created,
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "reminders": planned if isinstance(planned, int | dict) else None,
+    }
+
+
+@shared_task(name="visits.tasks.mark_missed_visits")
+def mark_missed_visits() -> dict[str, Any]:
+    result, checkins = run_mark_missed()
+    return {**result.summary(), "checkins_sent": checkins}
