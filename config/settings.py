@@ -179,6 +179,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Visits and escalations both have a `kind`; name the enums so the schema has no clash.
+    "ENUM_NAME_OVERRIDES": {
+        "VisitKindEnum": "visits.models.KIND_CHOICES",
+        "EscalationKindEnum": "visits.models.Escalation.KIND_CHOICES",
+        "MedicationEnum": "scheduler.models.MEDICATION_CHOICES",
+    },
 }
 
 # --- Cache (throttling, axes) ------------------------------------------------------------

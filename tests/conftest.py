@@ -28,6 +28,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit("CI must run with REDIS_URL set", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Every staff fixture user hashes a password; PBKDF2's real cost only slows the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def is_postgres() -> bool:
     return "postgresql" in settings.DATABASES["default"]["ENGINE"]
 

@@ -1,0 +1,188 @@
+"""Django admin for the scheduler: presets read-only, holiday import, patient reads audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.signals import accessed
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from scheduler import services
+from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
+from visits.generation import clinic_visits_regenerate, plan_visits_regenerate
+
+
+class ClinicActionForm(ActionForm):
+    clinic = forms.ModelChoiceField(Clinic.objects.order_by("name"), required=False, help_text="For preset copies")
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_preset", "updated")
+    list_filter = ("is_preset",)
+    search_fields = ("name",)
+    action_form = ClinicActionForm
+    actions = ["copy_preset_for_clinic"]
+
+    def has_change_permission(self, request: HttpRequest, obj: RuleSet | None = None) -> bool:
+        # Presets are read-only templates: a clinic edits its own copy.
+        if obj is not None and obj.is_preset:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: RuleSet | None = None) -> bool:
+        if obj is not None and obj.is_preset:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: RuleSet, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        for clinic in obj.clinics.all():
+            clinic_visits_regenerate(clinic=clinic)
+
+    @admin.action(description="Copy preset for a clinic (choose the clinic above)")
+    def copy_preset_for_clinic(self, request: HttpRequest, queryset: QuerySet[RuleSet]) -> None:
+        clinic_id = request.POST.get("clinic", "")
+        clinic = Clinic.objects.filter(pk=int(clinic_id)).first() if clinic_id.isdigit() else None
+        presets = list(queryset.filter(is_preset=True))
+        if clinic is None or len(presets) != 1:
+            self.message_user(request, "Select exactly one preset and choose a clinic.", messages.ERROR)
+            return
+        rule_set = services.rule_set_copy_preset(preset_name=presets[0].name, clinic=clinic)
+        self.message_user(request, f"{clinic} now uses its own copy “{rule_set.name}”.", messages.SUCCESS)
+
+
+class WindowInline(admin.TabularInline):
+    model = DosingWindow
+    extra = 0
+    fields = ("weekdays", "start", "end", "services", "capacity", "stations", "minutes_per_visit")
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ("name", "timezone", "country", "subdivision", "rule_set")
+    search_fields = ("name", "sms_name")
+    inlines = [WindowInline]
+    actions = ["import_holidays_this_year", "import_holidays_next_year"]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        clinic_visits_regenerate(clinic=form.instance)
+
+    def _import(self, request: HttpRequest, queryset: QuerySet[Clinic], year: int) -> None:
+        for clinic in queryset:
+            try:
+                result = services.holidays_import(clinic=clinic, year=year)
+            except (RuleViolation, StateConflict) as exc:
+                self.message_user(request, f"{clinic}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{clinic}: {len(result.created)} holiday closures (oral services) added for {year}, "
+                f"{len(result.existing)} already there.",
+                messages.SUCCESS,
+            )
+            for refusal in result.refused:
+                self.message_user(request, f"{clinic}: {refusal}", messages.WARNING)
+
+    @admin.action(description="Import public holidays for this year (oral dosing closed)")
+    def import_holidays_this_year(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._import(request, queryset, timezone.now().year)
+
+    @admin.action(description="Import public holidays for next year (oral dosing closed)")
+    def import_holidays_next_year(self, request: HttpRequest, queryset: QuerySet[Clinic]) -> None:
+        self._import(request, queryset, timezone.now().year + 1)
+
+
+class RegeneratesClinic(admin.ModelAdmin):
+    """Window and closure edits move visits: regenerate the clinic after each change."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        clinic_visits_regenerate(clinic=obj.clinic)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        clinic = obj.clinic
+        super().delete_model(request, obj)
+        clinic_visits_regenerate(clinic=clinic)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        clinics = list(Clinic.objects.filter(pk__in=queryset.values("clinic_id")))
+        super().delete_queryset(request, queryset)
+        for clinic in clinics:
+            clinic_visits_regenerate(clinic=clinic)
+
+
+@admin.register(DosingWindow)
+class DosingWindowAdmin(RegeneratesClinic):
+    list_display = ("clinic", "start", "end", "weekdays", "services", "capacity")
+    list_filter = ("clinic",)
+
+
+@admin.register(Closure)
+class ClosureAdmin(RegeneratesClinic):
+    list_display = ("clinic", "date", "reason", "services")
+    list_filter = ("clinic",)
+    date_hierarchy = "date"
+    # Public holidays are imported from the Clinic list (actions) or `manage.py import_holidays`.
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    # Names and phones stay on the change page (audited), not in lists, searches or URLs.
+    list_display = ("id", "mrn", "clinic", "sms_consent", "sms_opted_out")
+    list_filter = ("clinic", "sms_consent", "sms_opted_out")
+    search_fields = ("mrn",)
+    readonly_fields = ("sms_consent_at", "sms_opted_out", "sms_opted_out_at", "phone_invalid")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        patient = self.get_object(request, object_id)
+        if patient is not None:
+            accessed.send(sender=Patient, instance=patient)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class PauseInline(admin.TabularInline):
+    model = Pause
+    extra = 0
+    fields = ("start", "end", "reason", "note", "approved_by")
+    raw_id_fields = ("approved_by",)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("id", "patient", "medication", "start_date", "end_date", "status")
+    list_filter = ("medication", "status")
+    raw_id_fields = ("patient", "takehome_approved_by")
+    inlines = [PauseInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        plan_visits_regenerate(plan=form.instance)
+
+
+@admin.register(Pause)
+class PauseAdmin(admin.ModelAdmin):
+    list_display = ("plan", "start", "end", "reason")
+    list_filter = ("reason",)
+    raw_id_fields = ("plan", "approved_by")
+
+    def save_model(self, request: HttpRequest, obj: Pause, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        plan_visits_regenerate(plan=obj.plan)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "role")
+    list_filter = ("role", "clinics")
+    filter_horizontal = ("clinics",)
+    raw_id_fields = ("user",)

@@ -1,0 +1,201 @@
+"""Serializers translate JSON ⇄ values; rules live in scheduler.services (STYLE.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.db.models import Model, QuerySet
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+
+from scheduler.models import MEDICATION_CHOICES, SERVICES, Clinic, Closure, DosingWindow, Patient, Pause, Plan
+from scheduler.permissions import ALL_ROLES, scope_to_clinics
+from scheduler.rules import DEFAULT_PRESET, PRESETS
+
+HHMM = "%H:%M"
+TIME_INPUTS = [HHMM, "%H:%M:%S"]
+
+
+class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A related id the user may see; another clinic's (or a missing) id answers 404, as in the URL."""
+
+    def __init__(self, *, scope_field: str, **kwargs: Any) -> None:
+        self.scope_field = scope_field
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        return scope_to_clinics(queryset, getattr(request, "user", None), field=self.scope_field)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if isinstance(data, bool) or not str(data).isdigit():
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            return self.get_queryset().get(pk=int(data))
+        except Exception as exc:  # noqa: BLE001 - DoesNotExist of any model
+            raise NotFound(f"No {self.field_name} with id {data}.") from exc
+
+
+class WeekdaysField(serializers.ListField):
+    child = serializers.IntegerField(min_value=0, max_value=6)
+
+    def to_internal_value(self, data: Any) -> list[int]:
+        value = super().to_internal_value(data)
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each weekday may appear once (Monday = 0 … Sunday = 6).")
+        return sorted(value)
+
+
+class ServicesField(serializers.ListField):
+    child = serializers.ChoiceField(choices=SERVICES)
+
+
+# --- clinics ----------------------------------------------------------------------------------------
+
+
+class ClinicSerializer(serializers.ModelSerializer):
+    preset = serializers.ChoiceField(
+        choices=list(PRESETS), default=DEFAULT_PRESET, write_only=True,
+        help_text="Rule-set preset the new clinic gets its own copy of (create only).",
+    )
+
+    class Meta:
+        model = Clinic
+        fields = ["id", "name", "timezone", "phone", "sms_name", "country", "subdivision", "rule_set", "preset"]
+        read_only_fields = ["id", "rule_set"]
+
+
+# --- windows and closures ---------------------------------------------------------------------------
+
+
+class WindowSerializer(serializers.ModelSerializer):
+    weekdays = WeekdaysField(allow_empty=False, help_text="0 = Monday … 6 = Sunday")
+    start = serializers.TimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
+    end = serializers.TimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
+    services = ServicesField(allow_empty=False)
+    capacity = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True,
+        help_text="Visits on one date; omit to compute stations × window minutes ÷ minutes_per_visit.",
+    )
+    stations = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    minutes_per_visit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+    class Meta:
+        model = DosingWindow
+        fields = ["id", "weekdays", "start", "end", "services", "capacity", "stations", "minutes_per_visit"]
+
+
+class ClosureSerializer(serializers.ModelSerializer):
+    services = ServicesField(required=False, default=list, help_text="Empty = the whole clinic is closed.")
+
+    class Meta:
+        model = Closure
+        fields = ["id", "date", "reason", "services"]
+
+
+# --- patients ---------------------------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    clinic = ScopedPrimaryKeyField(queryset=Clinic.objects.all(), scope_field="id")
+    phone = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="E.164 out; national formats in, parsed with the clinic's country.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "clinic", "mrn", "first_name", "last_name", "date_of_birth", "phone", "sms_consent",
+            "sms_consent_at", "sms_opted_out", "language",
+        ]
+        read_only_fields = ["id", "sms_consent_at", "sms_opted_out"]
+        # MRN uniqueness is checked by the service against the clinic in the body.
+        validators: list[Any] = []
+
+
+# --- plans and pauses -------------------------------------------------------------------------------
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    patient = ScopedPrimaryKeyField(queryset=Patient.objects.all(), scope_field="clinic")
+    medication = serializers.ChoiceField(choices=MEDICATION_CHOICES)
+    treatment_start = serializers.DateField(required=False, help_text="Day 1 for take-home limits; default start_date.")
+    doses_per_day = serializers.IntegerField(min_value=1, max_value=3, default=1)
+    min_interval_minutes = serializers.IntegerField(min_value=0, default=0)
+    interval_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    attendance_weekdays = WeekdaysField(
+        required=False, allow_empty=True, help_text="Days the patient comes in (oral plans); default every day."
+    )
+    attendance_every_weeks = serializers.IntegerField(min_value=1, max_value=52, default=1)
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id", "patient", "medication", "start_date", "treatment_start", "end_date", "doses_per_day",
+            "min_interval_minutes", "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
+        ]
+
+
+class PauseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pause
+        fields = ["id", "start", "end", "reason", "note"]
+
+
+class SessionSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class CalendarDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    expected = serializers.ChoiceField(choices=["visit", "take_home", "closure_take_home", "none"])
+    sessions = SessionSerializer(many=True)
+    reason = serializers.CharField()
+    take_home_doses = serializers.IntegerField()
+    visits = serializers.ListField(child=serializers.IntegerField())
+
+
+class CalendarQuerySerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+    timestamp = serializers.DateTimeField()
+
+    def get_action(self, entry: LogEntry) -> str:
+        return {0: "create", 1: "update", 2: "delete", 3: "access"}.get(entry.action, str(entry.action))
+
+    def get_changes(self, entry: LogEntry) -> dict[str, Any]:
+        return entry.changes_dict
+
+    def get_actor(self, entry: LogEntry) -> str | None:
+        return entry.actor.get_username() if entry.actor is not None else None
+
+
+# --- auth and staff ---------------------------------------------------------------------------------
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class StaffSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    role = serializers.ChoiceField(choices=sorted(ALL_ROLES))
+    clinics = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)

@@ -1,0 +1,586 @@
+"""Writes for the scheduler: clinics, windows, closures, patients, plans, pauses, staff, holidays.
+
+Every function is keyword-only and the outermost call is atomic (STYLE.md). Rules that refuse a
+change raise scheduler.errors.RuleViolation (400) or StateConflict (409); the API maps them.
+Visits are regenerated in the same transaction as the change that moves them (API.md "Plans").
+
+That makes one import go upward (scheduler → visits.generation), which STYLE.md asks us to question:
+every caller (API, web, admin, commands) must get the regeneration, so the write and the regeneration
+stay in one service for now; moving these orchestrations into visits/services.py would remove it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import phonenumbers
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from scheduler import engine
+from scheduler.errors import RuleViolation
+from scheduler.models import (
+    MEDICATIONS,
+    SERVICES,
+    Clinic,
+    Closure,
+    DosingWindow,
+    Patient,
+    Pause,
+    Plan,
+    RuleSet,
+    StaffProfile,
+    validate_timezone,
+)
+from scheduler.permissions import CLINICAL, has_role
+from scheduler.rules import DEFAULT_PRESET, PRESETS
+from scheduler.selectors import calendar_for_clinic, pauses_by_plan, plan_spec, rules_for_clinic, window_value
+from scheduler.timeutil import local_date
+from visits.generation import clinic_visits_regenerate, plan_visits_regenerate
+
+# DOMAIN §5 (42 CFR Part 2): the neutral sender name may not reveal treatment.
+_REVEALING_WORDS = ("methadone", "opioid", "addiction", "dose", "otp", "heroin", "diamorphine", "buprenorphine",
+                    "suboxone", "naltrexone", "vivitrol", "sublocade", "brixadi", "detox", "narcotic", "recovery")
+ORAL_SERVICES = ("methadone", "buprenorphine")
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def phone_to_e164(raw: str, *, country: str, field_name: str = "phone") -> str:
+    """National or international input → E.164, parsed with the clinic's country; blank stays blank."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, (country or "US").upper())
+    except phonenumbers.NumberParseException as exc:
+        raise RuleViolation(f"{raw!r} is not a phone number ({exc}).", field=field_name) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise RuleViolation(
+            f"{raw!r} is not a valid phone number for {country or 'US'}; give it with its country code "
+            "(for example +1 212 555 0100) or in the clinic's national format.",
+            field=field_name,
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clinic_today(clinic: Clinic) -> date:
+    return local_date(timezone.now(), clinic.timezone)
+
+
+def _check_sms_name(value: str) -> None:
+    lowered = value.lower()
+    found = [w for w in _REVEALING_WORDS if re.search(rf"\b{re.escape(w)}", lowered)]
+    if found:
+        raise RuleViolation(
+            f"The text-message name must be neutral (42 CFR Part 2): it may not contain {', '.join(found)}.",
+            field="sms_name",
+        )
+
+
+def _check_services(services: Sequence[str], field_name: str = "services") -> None:
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        raise RuleViolation(f"Unknown service(s) {unknown}; allowed: {', '.join(SERVICES)}.", field=field_name)
+    if len(set(services)) != len(services):
+        raise RuleViolation("Each service may appear once.", field=field_name)
+
+
+def _full_clean(instance: Any, exclude: Iterable[str] = ()) -> None:
+    """Model validators (time zone, weekdays) as 400s naming their field."""
+    try:
+        instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        name, messages = next(iter(exc.message_dict.items()))
+        raise RuleViolation(" ".join(messages), field=None if name == "__all__" else name) from exc
+
+
+def _update_fields(instance: Any, changes: dict[str, Any], allowed: Iterable[str]) -> list[str]:
+    changed = []
+    for name in allowed:
+        if name in changes and getattr(instance, name) != changes[name]:
+            setattr(instance, name, changes[name])
+            changed.append(name)
+    return changed
+
+
+# --- rule sets and clinics --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rule_set_copy_preset(*, preset_name: str = DEFAULT_PRESET, clinic: Clinic | None = None) -> RuleSet:
+    """A clinic edits its own copy of a preset; presets themselves stay read-only templates."""
+    if preset_name not in PRESETS:
+        raise RuleViolation(f"Unknown rule-set preset {preset_name!r}; one of {', '.join(PRESETS)}.", field="preset")
+    preset = RuleSet.objects.filter(name=preset_name, is_preset=True).first()
+    rules = dict(preset.rules) if preset is not None else dict(PRESETS[preset_name])
+    label = f"{clinic.name}: {preset_name}" if clinic is not None else f"Copy of {preset_name}"
+    rule_set = RuleSet.objects.create(name=label[:120], is_preset=False, rules=rules)
+    if clinic is not None:
+        clinic.rule_set = rule_set
+        clinic.save(update_fields=["rule_set", "updated"])
+        clinic_visits_regenerate(clinic=clinic)
+    return rule_set
+
+
+CLINIC_FIELDS = ("name", "timezone", "phone", "sms_name", "country", "subdivision")
+
+
+def _clean_clinic(clinic: Clinic) -> None:
+    clinic.country = (clinic.country or "").upper()
+    clinic.subdivision = (clinic.subdivision or "").upper()
+    if not re.fullmatch(r"[A-Z]{2}", clinic.country):
+        raise RuleViolation("Give an ISO 3166 two-letter country code, for example US.", field="country")
+    try:
+        validate_timezone(clinic.timezone)
+    except ValidationError as exc:
+        raise RuleViolation(" ".join(exc.messages), field="timezone") from exc
+    _check_sms_name(clinic.sms_name)
+    clinic.phone = phone_to_e164(clinic.phone, country=clinic.country)
+
+
+@transaction.atomic
+def clinic_create(
+    *,
+    name: str,
+    sms_name: str,
+    timezone: str = "America/New_York",  # noqa: A002 - the API field name
+    phone: str = "",
+    country: str = "US",
+    subdivision: str = "",
+    preset: str = DEFAULT_PRESET,
+    created_by: Any = None,
+) -> Clinic:
+    """A new clinic gets its own copy of a preset rule set; a non-superuser creator joins it."""
+    clinic = Clinic(
+        name=name, sms_name=sms_name, timezone=timezone, phone=phone, country=country, subdivision=subdivision
+    )
+    _clean_clinic(clinic)
+    clinic.save()
+    rule_set_copy_preset(preset_name=preset, clinic=clinic)
+    profile = getattr(created_by, "staff", None) if created_by is not None else None
+    if profile is not None:
+        profile.clinics.add(clinic)
+        created_by.__dict__.pop("_dosewise_clinic_ids", None)
+    return clinic
+
+
+@transaction.atomic
+def clinic_update(*, clinic: Clinic, data: dict[str, Any]) -> Clinic:
+    old_timezone = clinic.timezone
+    changed = _update_fields(clinic, data, CLINIC_FIELDS)
+    if not changed:
+        return clinic
+    _clean_clinic(clinic)
+    clinic.save(update_fields=[*changed, "phone", "country", "subdivision", "updated"])
+    if clinic.timezone != old_timezone:
+        # Window instants are local wall times: a new zone moves every future visit.
+        clinic_visits_regenerate(clinic=clinic)
+    return clinic
+
+
+# --- dosing windows ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WindowInput:
+    weekdays: list[int]
+    start: time
+    end: time
+    services: list[str]
+    capacity: int | None = None
+    stations: int | None = None
+    minutes_per_visit: int | None = None
+
+
+def _window_minutes(start: time, end: time) -> int:
+    return (datetime.combine(date.min, end) - datetime.combine(date.min, start)) // timedelta(minutes=1)
+
+
+def _apply_window(window: DosingWindow, value: WindowInput) -> None:
+    if not value.start < value.end:
+        raise RuleViolation(
+            f"A window must end after it starts on the same day ({value.start:%H:%M}–{value.end:%H:%M}).", field="end"
+        )
+    if not value.services:
+        raise RuleViolation("Give at least one service this window offers.", field="services")
+    _check_services(value.services)
+    capacity = value.capacity
+    if capacity is None and value.stations and value.minutes_per_visit:
+        # DOMAIN §2: capacity = stations × window minutes ÷ minutes per visit, unless given directly.
+        capacity = value.stations * _window_minutes(value.start, value.end) // value.minutes_per_visit
+    if capacity is None:
+        raise RuleViolation("Give capacity, or stations and minutes_per_visit to compute it.", field="capacity")
+    if capacity < 1:
+        raise RuleViolation("A window must take at least one visit a date.", field="capacity")
+    window.weekdays = sorted(value.weekdays)
+    window.start, window.end = value.start, value.end
+    window.services = list(value.services)
+    window.capacity = capacity
+    window.stations, window.minutes_per_visit = value.stations, value.minutes_per_visit
+    _full_clean(window, exclude=["clinic"])
+
+
+def _active_diamorphine_plans(clinic: Clinic, on: date) -> list[Plan]:
+    return list(
+        Plan.objects.filter(patient__clinic=clinic, medication=engine.DIAMORPHINE, status="active")
+        .exclude(end_date__lt=on)
+        .order_by("id")
+    )
+
+
+def _guard_diamorphine_windows(clinic: Clinic, windows: list[engine.Window]) -> None:
+    """DOMAIN §2: diamorphine cannot be taken home, so a window change may not strand a plan."""
+    plans = _active_diamorphine_plans(clinic, clinic_today(clinic))
+    if not plans:
+        return
+    calendar = calendar_for_clinic(clinic, windows=[])
+    calendar = engine.Calendar(tz=calendar.tz, windows=tuple(windows), closures=calendar.closures)
+    rules = rules_for_clinic(clinic)
+    pauses = pauses_by_plan([p.pk for p in plans])
+    failures: list[str] = []
+    patients: set[int] = set()
+    for plan in plans:
+        try:
+            engine.check_plan(plan_spec(plan, pauses=pauses.get(plan.pk, [])), calendar, rules)
+        except engine.PlanNotSatisfiable as exc:
+            failures.append(str(exc))
+            patients.add(plan.patient_id)
+    if failures:
+        count = len(patients)
+        raise RuleViolation(
+            f"This change would leave {count} diamorphine patient{'s' if count != 1 else ''} without their "
+            f"sessions ({failures[0]}); keep a diamorphine window or change those plans first."
+        )
+
+
+def _other_windows(clinic: Clinic, exclude_id: int) -> list[engine.Window]:
+    return [window_value(w) for w in DosingWindow.objects.filter(clinic=clinic).exclude(pk=exclude_id)]
+
+
+@transaction.atomic
+def window_create(*, clinic: Clinic, value: WindowInput) -> DosingWindow:
+    window = DosingWindow(clinic=clinic)
+    _apply_window(window, value)
+    window.save()
+    clinic_visits_regenerate(clinic=clinic)
+    return window
+
+
+@transaction.atomic
+def window_update(*, window: DosingWindow, changes: dict[str, Any]) -> DosingWindow:
+    window = DosingWindow.objects.select_for_update(of=("self",)).select_related("clinic__rule_set").get(pk=window.pk)
+    stations = changes.get("stations", window.stations)
+    minutes_per_visit = changes.get("minutes_per_visit", window.minutes_per_visit)
+    capacity: int | None = window.capacity
+    if "capacity" in changes:
+        capacity = changes["capacity"]
+    elif stations and minutes_per_visit and {"stations", "minutes_per_visit", "start", "end"} & set(changes):
+        capacity = None  # computed again from the new span or stations
+    value = WindowInput(
+        weekdays=changes.get("weekdays", window.weekdays),
+        start=changes.get("start", window.start),
+        end=changes.get("end", window.end),
+        services=changes.get("services", window.services),
+        capacity=capacity,
+        stations=stations,
+        minutes_per_visit=minutes_per_visit,
+    )
+    _apply_window(window, value)
+    _guard_diamorphine_windows(window.clinic, [*_other_windows(window.clinic, window.pk), window_value(window)])
+    window.save()
+    clinic_visits_regenerate(clinic=window.clinic)
+    return window
+
+
+@transaction.atomic
+def window_delete(*, window: DosingWindow) -> None:
+    clinic = Clinic.objects.select_related("rule_set").get(pk=window.clinic_id)
+    _guard_diamorphine_windows(clinic, _other_windows(clinic, window.pk))
+    window.delete()
+    clinic_visits_regenerate(clinic=clinic)
+
+
+# --- closures ---------------------------------------------------------------------------------------
+
+
+def diamorphine_patients_uncovered(*, clinic: Clinic, closure: engine.Closure) -> int:
+    """How many patients an extra closure would leave short of their diamorphine sessions."""
+    if not closure.closes(engine.DIAMORPHINE):
+        return 0
+    plans = _active_diamorphine_plans(clinic, closure.date)
+    if not plans:
+        return 0
+    calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
+    pauses = pauses_by_plan([p.pk for p in plans])
+    return len(
+        {
+            plan.patient_id
+            for plan in plans
+            if engine.uncovered_by_closure(plan_spec(plan, pauses=pauses.get(plan.pk, [])), calendar, rules, closure)
+        }
+    )
+
+
+def _guard_closure(clinic: Clinic, value: engine.Closure) -> None:
+    uncovered = diamorphine_patients_uncovered(clinic=clinic, closure=value)
+    if uncovered:
+        raise RuleViolation(
+            f"This closure would leave {uncovered} diamorphine patient{'s' if uncovered != 1 else ''} without a "
+            f"session on {value.date.isoformat()}; limit it to other services or open a diamorphine window."
+        )
+
+
+@transaction.atomic
+def closure_create(*, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = ()) -> Closure:
+    _check_services(services)
+    value = engine.Closure(date=date, services=frozenset(services), reason=reason)
+    _guard_closure(clinic, value)
+    closure = Closure.objects.create(clinic=clinic, date=date, reason=reason, services=list(services))
+    clinic_visits_regenerate(clinic=clinic)
+    return closure
+
+
+@transaction.atomic
+def closure_delete(*, closure: Closure) -> None:
+    clinic = closure.clinic
+    closure.delete()
+    clinic_visits_regenerate(clinic=clinic)
+
+
+@dataclass
+class HolidayImport:
+    created: list[Closure] = field(default_factory=list)
+    existing: list[date] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def holidays_import(
+    *, clinic: Clinic, year: int, services: Sequence[str] | None = ORAL_SERVICES
+) -> HolidayImport:
+    """Pre-fill public holidays for the clinic's country/subdivision as closures (DOMAIN §2). Idempotent.
+
+    By default only oral dosing closes (diamorphine sessions run every day); services=None or empty
+    closes the whole clinic, except where that would strand diamorphine patients (refused, reported).
+    """
+    import holidays
+
+    services = list(services or [])
+    _check_services(services)
+    try:
+        calendar = holidays.country_holidays(clinic.country, subdiv=clinic.subdivision or None, years=year)
+    except NotImplementedError as exc:
+        raise RuleViolation(
+            f"No holiday calendar for {clinic.country}{'/' + clinic.subdivision if clinic.subdivision else ''}.",
+            field="country",
+        ) from exc
+    result = HolidayImport()
+    existing = {
+        (c.date, frozenset(c.services)) for c in Closure.objects.filter(clinic=clinic, date__year=year)
+    }
+    for day, name in sorted(calendar.items()):
+        if (day, frozenset(services)) in existing:
+            result.existing.append(day)
+            continue
+        try:
+            _guard_closure(clinic, engine.Closure(date=day, services=frozenset(services), reason=name))
+        except RuleViolation as exc:
+            result.refused.append(exc.message)
+            continue
+        result.created.append(Closure.objects.create(clinic=clinic, date=day, reason=name[:200], services=services))
+    if result.created:
+        clinic_visits_regenerate(clinic=clinic)
+    return result
+
+
+# --- patients ---------------------------------------------------------------------------------------
+
+
+PATIENT_FIELDS = ("mrn", "first_name", "last_name", "date_of_birth", "phone", "language", "sms_consent", "timezone")
+
+
+def _clean_patient(patient: Patient, *, phone_changed: bool) -> None:
+    patient.mrn = (patient.mrn or "").strip()
+    if not patient.mrn:
+        raise RuleViolation("Give the patient's MRN.", field="mrn")
+    if phone_changed:
+        patient.phone = phone_to_e164(patient.phone, country=patient.clinic.country)
+        patient.phone_invalid = False
+    clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn__iexact=patient.mrn).exclude(pk=patient.pk)
+    if clash.exists():
+        raise RuleViolation(f"MRN {patient.mrn} is already used by another patient of this clinic.", field="mrn")
+    if patient.date_of_birth is not None and patient.date_of_birth > clinic_today(patient.clinic):
+        raise RuleViolation("The date of birth is in the future.", field="date_of_birth")
+    if patient.sms_consent and not patient.phone:
+        raise RuleViolation("Consent to texts needs a phone number.", field="sms_consent")
+    _full_clean(patient, exclude=["clinic"])
+
+
+def _save_patient(patient: Patient, update_fields: list[str] | None = None) -> None:
+    try:
+        with transaction.atomic():
+            patient.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        # Two desks typing the same MRN at once: the unique constraint decides.
+        message = f"MRN {patient.mrn} is already used by another patient of this clinic."
+        raise RuleViolation(message, field="mrn") from exc
+
+
+@transaction.atomic
+def patient_create(*, clinic: Clinic, data: dict[str, Any]) -> Patient:
+    patient = Patient(clinic=clinic)
+    for name in PATIENT_FIELDS:
+        if name in data:
+            setattr(patient, name, data[name])
+    _clean_patient(patient, phone_changed=True)
+    if patient.sms_consent:
+        patient.sms_consent_at = timezone.now()
+    _save_patient(patient)
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, data: dict[str, Any]) -> Patient:
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
+    was_consenting, old_phone = patient.sms_consent, patient.phone
+    changed = _update_fields(patient, data, PATIENT_FIELDS)
+    if not changed:
+        return patient
+    phone_changed = "phone" in changed
+    _clean_patient(patient, phone_changed=phone_changed)
+    if phone_changed and patient.phone != old_phone and "sms_consent" not in data and patient.sms_consent:
+        # DOMAIN §5: texts only to the number the patient consented with; a new number needs new consent.
+        patient.sms_consent = False
+        changed.append("sms_consent")
+    if patient.sms_consent and not was_consenting:
+        patient.sms_consent_at = timezone.now()
+        changed.append("sms_consent_at")
+    _save_patient(patient, update_fields=sorted({*changed, "phone_invalid", "updated"}))
+    return patient
+
+
+# --- plans ------------------------------------------------------------------------------------------
+
+
+PLAN_FIELDS = (
+    "medication", "start_date", "treatment_start", "end_date", "doses_per_day", "min_interval_minutes",
+    "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
+)
+
+
+def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
+    if plan.medication not in MEDICATIONS:
+        raise RuleViolation(f"Unknown medication; one of {', '.join(MEDICATIONS)}.", field="medication")
+    if not 1 <= plan.doses_per_day <= 3:
+        raise RuleViolation("doses_per_day is 1, 2 or 3.", field="doses_per_day")
+    if plan.doses_per_day > 1 and plan.medication != engine.DIAMORPHINE:
+        # DOMAIN §1: only supervised diamorphine runs 2–3 sessions a day (RIOTT, Crosstown).
+        raise RuleViolation(f"Only diamorphine may have more than one dose a day, not {plan.medication}.",
+                            field="doses_per_day")
+    if plan.end_date is not None and plan.end_date < plan.start_date:
+        raise RuleViolation(f"The plan ends ({plan.end_date}) before it starts ({plan.start_date}).", field="end_date")
+    if plan.interval_days is not None and plan.medication not in engine.INJECTIONS:
+        raise RuleViolation("interval_days applies to injections only.", field="interval_days")
+    if plan.treatment_start > plan.start_date:
+        raise RuleViolation("Treatment cannot start after the plan starts.", field="treatment_start")
+    if plan.status == "active":
+        clinic = plan.patient.clinic
+        try:
+            engine.check_plan(plan_spec(plan, pauses=pauses), calendar_for_clinic(clinic), rules_for_clinic(clinic))
+        except engine.PlanNotSatisfiable as exc:
+            raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
+
+
+@transaction.atomic
+def plan_create(*, patient: Patient, data: dict[str, Any]) -> Plan:
+    plan = Plan(patient=patient)
+    for name in PLAN_FIELDS:
+        if data.get(name) is not None:
+            setattr(plan, name, data[name])
+    if not data.get("treatment_start"):
+        plan.treatment_start = plan.start_date
+    if not plan.attendance_weekdays:
+        plan.attendance_weekdays = list(range(7))
+    plan.attendance_weekdays = sorted(plan.attendance_weekdays)
+    _clean_plan(plan, pauses=[])
+    plan.save()
+    plan_visits_regenerate(plan=plan)
+    return plan
+
+
+@transaction.atomic
+def plan_update(*, plan: Plan, data: dict[str, Any]) -> Plan:
+    plan = Plan.objects.select_for_update(of=("self",)).select_related("patient__clinic__rule_set").get(pk=plan.pk)
+    if "attendance_weekdays" in data:
+        data = {**data, "attendance_weekdays": sorted(data["attendance_weekdays"] or range(7))}
+    changed = _update_fields(plan, data, PLAN_FIELDS)
+    if not changed:
+        return plan
+    _clean_plan(plan, pauses=list(plan.pauses.all()))
+    plan.save(update_fields=[*changed, "updated"])
+    plan_visits_regenerate(plan=plan)
+    return plan
+
+
+# --- pauses -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pause_create(
+    *, plan: Plan, start: date, end: date, reason: str, note: str = "", actor: Any = None
+) -> Pause:
+    if end < start:
+        raise RuleViolation(f"The pause ends ({end}) before it starts ({start}).", field="end")
+    reasons = [value for value, _ in Pause.REASON_CHOICES]
+    if reason not in reasons:
+        raise RuleViolation(f"Reason is one of {', '.join(reasons)}.", field="reason")
+    today = clinic_today(plan.patient.clinic)
+    if reason == "guest_dosing" and start <= today and not has_role(actor, CLINICAL):
+        # DOMAIN §6: guest dosing needs 24–48 h notice; a clinician may approve it at shorter notice.
+        raise RuleViolation(
+            "Guest dosing needs 24–48 h notice (DOMAIN §6): it can start tomorrow at the earliest; "
+            "a clinician can approve shorter notice.",
+            field="start",
+        )
+    pause = Pause.objects.create(
+        plan=plan, start=start, end=end, reason=reason, note=note,
+        approved_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    plan_visits_regenerate(plan=plan)
+    return pause
+
+
+# --- staff ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_create(*, username: str, password: str, role: str, clinics: Sequence[Clinic], email: str = "") -> Any:
+    User = get_user_model()
+    username = username.strip()
+    if not username:
+        raise RuleViolation("Give a username.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise RuleViolation(f"The username {username!r} is taken.", field="username")
+    roles = [value for value, _ in StaffProfile.ROLE_CHOICES]
+    if role not in roles:
+        raise RuleViolation(f"Role is one of {', '.join(roles)}.", field="role")
+    if not clinics:
+        raise RuleViolation("A staff member belongs to at least one clinic.", field="clinics")
+    user = User(username=username, email=email)
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise RuleViolation(" ".join(exc.messages), field="password") from exc
+    user.set_password(password)
+    user.save()
+    profile = StaffProfile.objects.create(user=user, role=role)
+    profile.clinics.set(clinics)
+    return user
