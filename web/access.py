@@ -1,0 +1,60 @@
+"""Who may open which page: the role table of API.md and clinic isolation, for session views.
+
+Another clinic's ids answer 404 (checked first), a role that may not act answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from scheduler.models import Clinic, Patient
+from scheduler.permissions import ROLE_ACTION_TEXT, has_role, role_of, scope_to_clinics
+from visits.models import Escalation, Visit
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required (redirect to /login/); a signed-in user without a staff role gets 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if role_of(request.user) is None:
+            raise PermissionDenied("Your account has no staff role in Dosewise.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def require(user: Any, roles: frozenset[str]) -> None:
+    if not has_role(user, roles):
+        raise PermissionDenied(f"Only {ROLE_ACTION_TEXT.get(roles, ', '.join(sorted(roles)))} may do this.")
+
+
+def clinics_for(user: Any) -> QuerySet[Clinic]:
+    return scope_to_clinics(Clinic.objects.order_by("name", "id"), user, field="id")
+
+
+def clinic_or_404(user: Any, clinic_id: int) -> Clinic:
+    return get_object_or_404(clinics_for(user).select_related("rule_set"), pk=clinic_id)
+
+
+def patient_or_404(user: Any, patient_id: int) -> Patient:
+    qs = scope_to_clinics(Patient.objects.select_related("clinic"), user)
+    return get_object_or_404(qs, pk=patient_id)
+
+
+def visit_or_404(user: Any, visit_id: int) -> Visit:
+    qs = scope_to_clinics(Visit.objects.select_related("clinic", "patient", "plan", "window"), user)
+    return get_object_or_404(qs, pk=visit_id)
+
+
+def escalation_or_404(user: Any, escalation_id: int) -> Escalation:
+    qs = scope_to_clinics(Escalation.objects.select_related("clinic", "patient", "plan"), user)
+    return get_object_or_404(qs, pk=escalation_id)

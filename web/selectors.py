@@ -1,0 +1,353 @@
+"""Reads for the staff pages. Counts come from conditional aggregation (one query per chart),
+never from a query per row; the patient strip asks the engine, like the plan calendar does."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
+from django.utils import timezone
+
+from notifications.models import Message
+from scheduler import engine
+from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
+from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
+from scheduler.timeutil import local_date
+from visits.models import Escalation, Visit
+from visits.services import HOLD_KINDS
+
+SEARCH_LIMIT = 20
+MEDICATION_LABELS = dict(MEDICATION_CHOICES)
+
+
+def clinic_today(clinic: Clinic) -> date:
+    return local_date(timezone.now(), clinic.timezone)
+
+
+# --- today board -------------------------------------------------------------------------------
+
+
+def _hold_exists() -> Exists:
+    """The same test visit_complete applies: an open hold-kind escalation on the visit's plan."""
+    return Exists(Escalation.objects.filter(plan=OuterRef("plan"), kind__in=HOLD_KINDS, resolved_at__isnull=True))
+
+
+def _day_visits(clinic: Clinic, day: date) -> QuerySet[Visit]:
+    return Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled").annotate(on_hold=_hold_exists())
+
+
+def board_visits(*, clinic: Clinic, day: date) -> list[Visit]:
+    qs = _day_visits(clinic, day).select_related("patient", "plan", "window")
+    return list(qs.order_by("start", "patient__last_name", "patient__first_name", "id"))
+
+
+def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
+    hold = _hold_exists()
+    qs = Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled")
+    return qs.aggregate(
+        expected=Count("id", filter=Q(~hold, status="scheduled")),
+        on_hold=Count("id", filter=Q(hold, status="scheduled")),
+        checked_in=Count("id", filter=Q(status="checked_in")),
+        completed=Count("id", filter=Q(status="completed")),
+        missed=Count("id", filter=Q(status="missed")),
+        excused=Count("id", filter=Q(status="excused")),
+        total=Count("id"),
+    )
+
+
+def open_escalations_by_patient(*, clinic: Clinic, patient_ids: list[int]) -> dict[int, list[Escalation]]:
+    grouped: dict[int, list[Escalation]] = defaultdict(list)
+    qs = Escalation.objects.filter(clinic=clinic, patient_id__in=patient_ids, resolved_at__isnull=True)
+    for esc in qs.order_by("created", "id"):
+        grouped[esc.patient_id].append(esc)
+    return grouped
+
+
+def open_escalations(*, clinic: Clinic) -> QuerySet[Escalation]:
+    return (
+        Escalation.objects.filter(clinic=clinic, resolved_at__isnull=True)
+        .select_related("patient", "plan", "visit")
+        .order_by("-consecutive_missed", "created", "id")
+    )
+
+
+# --- patient search ------------------------------------------------------------------------------
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y")
+
+
+def _parse_dob(term: str) -> date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(term, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def patient_search(*, clinic: Clinic, q: str) -> list[Patient]:
+    """Prefix search on last name, first name or MRN, or an exact date of birth; at most 20 rows.
+
+    Prefix (istartswith) rather than contains, so PostgreSQL can use an index on the columns.
+    """
+    term = q.strip()
+    if len(term) < 2:
+        return []
+    base = Patient.objects.filter(clinic=clinic).only(
+        "id", "clinic_id", "mrn", "first_name", "last_name", "date_of_birth", "sms_opted_out"
+    )
+    dob = _parse_dob(term)
+    if dob is not None:
+        return list(base.filter(date_of_birth=dob)[:SEARCH_LIMIT])
+    words = [w for w in re.split(r"[\s,]+", term) if w]
+    if len(words) >= 2:
+        a, b = words[0], words[-1]
+        cond = (Q(first_name__istartswith=a) & Q(last_name__istartswith=b)) | (
+            Q(last_name__istartswith=a) & Q(first_name__istartswith=b)
+        )
+    else:
+        cond = Q(last_name__istartswith=term) | Q(first_name__istartswith=term) | Q(mrn__istartswith=term)
+    return list(base.filter(cond)[:SEARCH_LIMIT])
+
+
+# --- patient page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripCell:
+    date: date
+    state: str  # attended | missed | take_home | closure | paused | expected | excused | none
+    label: str
+
+
+@dataclass(frozen=True)
+class StripRow:
+    plan: Plan
+    cells: list[StripCell]
+    error: str = ""
+
+
+_STATE_LABELS = {
+    "attended": "Attended",
+    "missed": "Missed",
+    "take_home": "Take-home day",
+    "closure": "Closure (take-home)",
+    "paused": "Paused",
+    "expected": "Visit expected",
+    "excused": "Excused",
+    "none": "No visit",
+}
+
+
+def _cell_state(day: engine.Day, visits: list[Visit], today: date) -> str:
+    statuses = {v.status for v in visits}
+    if "completed" in statuses:
+        return "attended"
+    if "missed" in statuses:
+        return "missed"
+    if "excused" in statuses:
+        return "excused"
+    if day.pause_reason:
+        return "paused"
+    if day.expected == engine.CLOSURE_TAKE_HOME:
+        return "closure"
+    if day.expected == engine.TAKE_HOME:
+        return "take_home"
+    if day.expected == engine.VISIT or statuses & {"scheduled", "checked_in"}:
+        return "expected" if day.date >= today else "missed"
+    return "none"
+
+
+def attendance_strip(*, patient: Patient, date_from: date, date_to: date) -> list[StripRow]:
+    """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows."""
+    clinic = patient.clinic
+    plans = [p for p in patient.plans.prefetch_related("pauses").order_by("id") if p.status != "ended"]
+    if not plans:
+        return []
+    calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
+    visits: dict[tuple[int, date], list[Visit]] = defaultdict(list)
+    for v in Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled"):
+        visits[(v.plan_id, v.date)].append(v)  # type: ignore[index]
+    today = clinic_today(clinic)
+    rows: list[StripRow] = []
+    for plan in plans:
+        try:
+            spec = plan_spec(plan, pauses=list(plan.pauses.all()))
+            days = engine.plan_days(spec, calendar, rules, date_from, date_to)
+        except (engine.PlanNotSatisfiable, ValueError) as exc:
+            rows.append(StripRow(plan=plan, cells=[], error=str(exc)))
+            continue
+        cells = []
+        for day in days:
+            state = _cell_state(day, visits.get((plan.pk, day.date), []), today)
+            label = f"{day.date:%a %d %b}: {_STATE_LABELS[state]}" + (f" ({day.reason})" if day.reason else "")
+            cells.append(StripCell(date=day.date, state=state, label=label))
+        rows.append(StripRow(plan=plan, cells=cells))
+    return rows
+
+
+def patient_next_visits(*, patient: Patient, today: date, limit: int = 10) -> list[Visit]:
+    qs = patient.visits.filter(date__gte=today, status__in=("scheduled", "checked_in")).select_related("plan", "window")
+    return list(qs.order_by("date", "start", "id")[:limit])
+
+
+def patient_take_homes(*, patient: Patient, limit: int = 20) -> list[Visit]:
+    qs = patient.visits.filter(status="completed", take_home_doses__gt=0).select_related("plan", "completed_by")
+    return list(qs.order_by("-date", "-id")[:limit])
+
+
+def patient_messages(*, patient: Patient, limit: int = 20) -> list[Message]:
+    return list(Message.objects.filter(patient=patient).order_by("-scheduled_for", "-id")[:limit])
+
+
+def patient_history(*, patient: Patient, limit: int = 50) -> list[LogEntry]:
+    """Change history of the patient and its plans (django-auditlog), newest first; access entries left out."""
+    patient_ct = ContentType.objects.get_for_model(Patient)
+    plan_ct = ContentType.objects.get_for_model(Plan)
+    plan_ids = [str(pk) for pk in patient.plans.values_list("id", flat=True)]
+    qs = (
+        LogEntry.objects.filter(
+            Q(content_type=patient_ct, object_pk=str(patient.pk)) | Q(content_type=plan_ct, object_pk__in=plan_ids)
+        )
+        .exclude(action=LogEntry.Action.ACCESS)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-id")
+    )
+    return list(qs[:limit])
+
+
+# --- manager dashboard -----------------------------------------------------------------------------
+
+_ATTENDANCE = {
+    "expected": Count("id", filter=~Q(status="cancelled")),
+    "completed": Count("id", filter=Q(status="completed")),
+    "missed": Count("id", filter=Q(status="missed")),
+    "excused": Count("id", filter=Q(status="excused")),
+    "cancelled": Count("id", filter=Q(status="cancelled")),
+}
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _with_rate(row: dict[str, Any]) -> dict[str, Any]:
+    # Attendance rate counts decided visits only: completed / (completed + missed); excused is neither.
+    row["attendance_rate"] = _rate(row["completed"], row["completed"] + row["missed"])
+    return row
+
+
+def _report_visits(clinic: Clinic, date_from: date, date_to: date, medication: str = "") -> QuerySet[Visit]:
+    qs = Visit.objects.filter(clinic=clinic, date__range=(date_from, date_to))
+    if medication:
+        qs = qs.filter(plan__medication=medication)
+    return qs.order_by()
+
+
+def attendance_summary(*, clinic: Clinic, date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
+    return _with_rate(_report_visits(clinic, date_from, date_to, medication).aggregate(**_ATTENDANCE))
+
+
+def attendance_by_week(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
+    qs = _report_visits(clinic, date_from, date_to).annotate(week=TruncWeek("date"))
+    rows = qs.values("week").annotate(**_ATTENDANCE).order_by("week")
+    return [_with_rate(dict(r)) for r in rows]
+
+
+def attendance_by_medication(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
+    rows = (
+        _report_visits(clinic, date_from, date_to)
+        .annotate(service=Coalesce(F("plan__medication"), F("kind")))
+        .values("service")
+        .annotate(**_ATTENDANCE)
+        .order_by("service")
+    )
+    out = []
+    for r in rows:
+        row = _with_rate(dict(r))
+        row["label"] = MEDICATION_LABELS.get(row["service"], str(row["service"]).capitalize())
+        out.append(row)
+    return out
+
+
+def attendance_by_patient(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
+    rows = (
+        _report_visits(clinic, date_from, date_to)
+        .values("patient_id", "patient__mrn", "patient__last_name", "patient__first_name")
+        .annotate(**_ATTENDANCE)
+        .order_by("patient__last_name", "patient__first_name", "patient_id")
+    )
+    return [_with_rate(dict(r)) for r in rows]
+
+
+def missed_heatmap(*, clinic: Clinic, date_from: date, date_to: date) -> dict[tuple[int, int], int]:
+    """Missed visits by (weekday, clinic-local hour of the visit's start); weekday from the local date."""
+    tz = ZoneInfo(clinic.timezone)
+    rows = (
+        _report_visits(clinic, date_from, date_to)
+        .filter(status="missed", start__isnull=False)
+        .annotate(hour=ExtractHour("start", tzinfo=tz))
+        .values("date", "hour")
+        .annotate(n=Count("id"))
+    )
+    cells: dict[tuple[int, int], int] = defaultdict(int)
+    for r in rows:
+        cells[(r["date"].weekday(), r["hour"])] += r["n"]
+    return dict(cells)
+
+
+def consecutive_missed(*, clinic: Clinic, limit: int = 20) -> list[dict[str, Any]]:
+    """Patients with open escalations, by the longest missed streak (from the escalation records)."""
+    rows = (
+        Escalation.objects.filter(clinic=clinic, resolved_at__isnull=True)
+        .values("patient_id", "patient__mrn", "patient__last_name", "patient__first_name")
+        .annotate(streak=Max("consecutive_missed"), open=Count("id"))
+        .order_by("-streak", "patient__last_name", "patient_id")
+    )
+    return list(rows[:limit])
+
+
+def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
+    """Injections given on or before their target date, out of injections given or missed."""
+    target = Coalesce(F("target_date"), F("planned_date"), F("date"))
+    agg = (
+        _report_visits(clinic, date_from, date_to)
+        .filter(kind="injection")
+        .aggregate(
+            on_time=Count("id", filter=Q(status="completed", date__lte=target)),
+            late=Count("id", filter=Q(status="completed", date__gt=target)),
+            missed=Count("id", filter=Q(status="missed")),
+        )
+    )
+    agg["rate"] = _rate(agg["on_time"], agg["on_time"] + agg["late"] + agg["missed"])
+    return agg
+
+
+def sms_rates(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
+    tz = ZoneInfo(clinic.timezone)
+    start = datetime.combine(date_from, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    msgs = Message.objects.filter(patient__clinic=clinic, scheduled_for__gte=start, scheduled_for__lt=end).aggregate(
+        delivered=Count("id", filter=Q(status="delivered")),
+        undelivered=Count("id", filter=Q(status__in=("undelivered", "failed"))),
+        in_flight=Count("id", filter=Q(status__in=("queued", "sending", "sent"))),
+        skipped=Count("id", filter=Q(status="skipped")),
+    )
+    patients = Patient.objects.filter(clinic=clinic).aggregate(
+        consented=Count("id", filter=Q(sms_consent=True) | Q(sms_opted_out=True)),
+        opted_out=Count("id", filter=Q(sms_opted_out=True)),
+    )
+    return {
+        **msgs,
+        **patients,
+        "delivery_rate": _rate(msgs["delivered"], msgs["delivered"] + msgs["undelivered"]),
+        "opt_out_rate": _rate(patients["opted_out"], patients["consented"]),
+    }

@@ -1,0 +1,20 @@
+"""Small display helpers for the staff pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import template
+
+register = template.Library()
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@register.filter
+def weekday_names(days: Iterable[int] | None) -> str:
+    """[0, 2, 4] → "Mon, Wed, Fri"; every day → "every day"."""
+    values = sorted({int(d) for d in days or () if 0 <= int(d) <= 6})
+    if len(values) == 7:
+        return "every day"
+    return ", ".join(_DAYS[d] for d in values)

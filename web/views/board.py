@@ -1,0 +1,156 @@
+"""The today board: today's visits per window, live counts, check-in and completion."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Clinic
+from scheduler.permissions import DOSING, FRONT_DESK
+from visits.models import Visit
+from visits.services import visit_check_in, visit_complete
+from web import selectors
+from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
+from web.views.common import page_context
+
+STATUS_BADGES = {
+    "expected": "Expected",
+    "on_hold": "On hold",
+    "checked_in": "Checked in",
+    "completed": "Completed",
+    "missed": "Missed",
+    "excused": "Excused",
+}
+
+
+@staff_view
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    clinic = clinics_for(request.user).first()
+    if clinic is None:
+        return render(request, "web/no_clinic.html", page_context(request), status=200)
+    return redirect("web:today", clinic_id=clinic.pk)
+
+
+def board_status(visit: Visit) -> str:
+    if visit.status == "scheduled":
+        return "on_hold" if getattr(visit, "on_hold", False) else "expected"
+    return visit.status
+
+
+def _window_label(visit: Visit, tz: ZoneInfo) -> tuple[Any, str]:
+    if visit.window is not None:
+        w = visit.window
+        return (w.start, w.end, w.pk), f"{w.start:%H:%M}–{w.end:%H:%M}"
+    if visit.start is not None:
+        start = visit.start.astimezone(tz)
+        end = visit.end.astimezone(tz) if visit.end else None
+        label = f"{start:%H:%M}" + (f"–{end:%H:%M}" if end else "")
+        return (start.time(), start.time(), 0), f"Booked {label}"
+    return (None, None, 0), "No window"
+
+
+def render_board(
+    request: HttpRequest, clinic: Clinic, *, row_errors: dict[int, str] | None = None, status: int = 200
+) -> HttpResponse:
+    day = selectors.clinic_today(clinic)
+    tz = ZoneInfo(clinic.timezone)
+    visits = selectors.board_visits(clinic=clinic, day=day)
+    escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
+    groups: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+    for visit in sorted(visits, key=lambda v: (_sort_key(_window_label(v, tz)[0]), v.patient.last_name, v.pk)):
+        key, label = _window_label(visit, tz)
+        group = groups.setdefault(key, {"label": label, "rows": []})
+        badge = board_status(visit)
+        group["rows"].append(
+            {
+                "visit": visit,
+                "badge": badge,
+                "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
+                "escalations": escalations.get(visit.patient_id, []),
+                "error": (row_errors or {}).get(visit.pk, ""),
+                "take_home_default": visit.expected_take_home_doses,
+            }
+        )
+    context = page_context(
+        request,
+        clinic,
+        day=day,
+        groups=list(groups.values()),
+        counts=selectors.board_counts(clinic=clinic, day=day),
+        nav_active="today",
+    )
+    return render(request, "web/today.html", context, status=status)
+
+
+def _sort_key(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
+    start, end, pk = key
+    if start is None:
+        return (1, "", "", pk)
+    return (0, start.isoformat(), end.isoformat() if end else "", pk)
+
+
+@never_cache
+@staff_view
+@require_GET
+def today(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    return render_board(request, clinic_or_404(request.user, clinic_id))
+
+
+@never_cache
+@staff_view
+@require_GET
+def today_counts(request: HttpRequest, clinic_id: int) -> JsonResponse:
+    clinic = clinic_or_404(request.user, clinic_id)
+    day = selectors.clinic_today(clinic)
+    return JsonResponse({"date": day.isoformat(), **selectors.board_counts(clinic=clinic, day=day)})
+
+
+def _back_to_board(visit: Visit) -> HttpResponse:
+    return redirect(reverse("web:today", kwargs={"clinic_id": visit.clinic_id}) + f"#visit-{visit.pk}")
+
+
+@staff_view
+@require_POST
+def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
+    visit = visit_or_404(request.user, visit_id)
+    require(request.user, FRONT_DESK)
+    try:
+        visit_check_in(visit=visit, by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        code = 409 if isinstance(exc, StateConflict) else 400
+        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=code)
+    messages.success(request, f"Checked in: {visit.patient.first_name} {visit.patient.last_name}.")
+    return _back_to_board(visit)
+
+
+@staff_view
+@require_POST
+def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
+    visit = visit_or_404(request.user, visit_id)
+    require(request.user, DOSING)
+    raw = (request.POST.get("take_home_doses") or "").strip()
+    take_homes: int | None = None
+    if raw:
+        if not raw.isdigit():
+            return render_board(
+                request, visit.clinic, row_errors={visit.pk: "Take-home doses must be a whole number."}, status=400
+            )
+        take_homes = int(raw)
+    try:
+        visit_complete(visit=visit, by=request.user, take_home_doses=take_homes)
+    except (RuleViolation, StateConflict) as exc:
+        code = 409 if isinstance(exc, StateConflict) else 400
+        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=code)
+    suffix = f" with {take_homes} take-home dose{'s' if take_homes != 1 else ''}" if take_homes else ""
+    messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
+    return _back_to_board(visit)

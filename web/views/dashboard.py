@@ -1,0 +1,165 @@
+"""The manager dashboard (server-rendered SVG charts) and the attendance CSV."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from scheduler.models import Clinic
+from scheduler.permissions import REPORTS
+from web import charts, selectors
+from web.access import clinic_or_404, require, staff_view
+from web.views.common import page_context
+
+DEFAULT_WEEKS = 8
+MAX_DAYS = 366
+
+
+def date_range(request: HttpRequest, clinic: Clinic) -> tuple[date, date, str]:
+    """date_from/date_to from GET (no personal data in them); defaults to the last 8 weeks."""
+    today = selectors.clinic_today(clinic)
+    error = ""
+    try:
+        date_to = date.fromisoformat(request.GET["date_to"]) if request.GET.get("date_to") else today
+        date_from = (
+            date.fromisoformat(request.GET["date_from"])
+            if request.GET.get("date_from")
+            else date_to - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+        )
+    except ValueError:
+        date_to, date_from = today, today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
+        error = "Dates must be YYYY-MM-DD; showing the last 8 weeks."
+    if date_from > date_to:
+        date_from, date_to = date_to, date_from
+    if (date_to - date_from).days > MAX_DAYS:
+        date_from = date_to - timedelta(days=MAX_DAYS)
+        error = "The range is limited to one year."
+    return date_from, date_to, error
+
+
+def all_weeks(rows: list[dict[str, Any]], date_from: date, date_to: date) -> list[dict[str, Any]]:
+    """One row per ISO week in the range, weeks without visits included, so gaps show on the chart."""
+    by_week = {(r["week"].date() if hasattr(r["week"], "date") else r["week"]): r for r in rows}
+    empty = {"expected": 0, "completed": 0, "missed": 0, "excused": 0, "cancelled": 0, "attendance_rate": None}
+    week = date_from - timedelta(days=date_from.weekday())
+    out = []
+    while week <= date_to:
+        row = dict(by_week.get(week) or {**empty, "week": week})
+        row["label"] = f"{week:%d %b}"
+        out.append(row)
+        week += timedelta(weeks=1)
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@staff_view
+@require_GET
+def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    clinic = clinic_or_404(request.user, clinic_id)
+    require(request.user, REPORTS)
+    date_from, date_to, error = date_range(request, clinic)
+    span: dict[str, Any] = {"clinic": clinic, "date_from": date_from, "date_to": date_to}
+    weeks = all_weeks(selectors.attendance_by_week(**span), date_from, date_to)
+    meds = selectors.attendance_by_medication(**span)
+    summary = selectors.attendance_summary(**span)
+    injections = selectors.injection_on_time(**span)
+    sms = selectors.sms_rates(**span)
+    context = page_context(
+        request,
+        clinic,
+        nav_active="dashboard",
+        date_from=date_from,
+        date_to=date_to,
+        error=error,
+        summary=summary,
+        summary_rate=_pct(summary["attendance_rate"]),
+        weeks=weeks,
+        week_chart=charts.rate_bars(weeks, label_key="label"),
+        meds=meds,
+        med_chart=charts.rate_bars(meds, label_key="label"),
+        heat=charts.heatmap(selectors.missed_heatmap(**span)),
+        streaks=selectors.consecutive_missed(clinic=clinic),
+        injections=injections,
+        injection_rate=_pct(injections["rate"]),
+        sms=sms,
+        delivery_rate=_pct(sms["delivery_rate"]),
+        opt_out_rate=_pct(sms["opt_out_rate"]),
+    )
+    return render(request, "web/dashboard.html", context)
+
+
+CSV_HEADER = [
+    "patient_id",
+    "mrn",
+    "last_name",
+    "first_name",
+    "expected",
+    "completed",
+    "missed",
+    "excused",
+    "cancelled",
+    "attendance_rate",
+]
+
+
+def _csv_safe(value: Any) -> Any:
+    # A cell starting with = + - @ is a formula in spreadsheets (CSV injection); names are typed by people.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@staff_view
+@require_GET
+def attendance_csv(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    clinic = clinic_or_404(request.user, clinic_id)
+    require(request.user, REPORTS)
+    date_from, date_to, _ = date_range(request, clinic)
+    rows = selectors.attendance_by_patient(clinic=clinic, date_from=date_from, date_to=date_to)
+    filename = f"attendance-clinic{clinic.pk}-{date_from.isoformat()}-{date_to.isoformat()}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for r in rows:
+        rate = "" if r["attendance_rate"] is None else f"{r['attendance_rate']:.4f}"
+        writer.writerow(
+            [
+                r["patient_id"],
+                _csv_safe(r["patient__mrn"]),
+                _csv_safe(r["patient__last_name"]),
+                _csv_safe(r["patient__first_name"]),
+                r["expected"],
+                r["completed"],
+                r["missed"],
+                r["excused"],
+                r["cancelled"],
+                rate,
+            ]
+        )
+    total = selectors.attendance_summary(clinic=clinic, date_from=date_from, date_to=date_to)
+    total_rate = "" if total["attendance_rate"] is None else f"{total['attendance_rate']:.4f}"
+    writer.writerow(
+        [
+            "",
+            "",
+            "TOTAL",
+            "",
+            total["expected"],
+            total["completed"],
+            total["missed"],
+            total["excused"],
+            total["cancelled"],
+            total_rate,
+        ]
+    )
+    return response

@@ -1,0 +1,70 @@
+"""Patient search (names travel in POST bodies, never in URLs) and the patient page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from auditlog.signals import accessed
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from scheduler.models import Patient
+from web import selectors
+from web.access import clinic_or_404, patient_or_404, staff_view
+from web.views.common import page_context
+
+STRIP_DAYS_BACK = 20
+STRIP_DAYS_AHEAD = 7
+
+
+@never_cache
+@staff_view
+@require_GET
+def search_page(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    clinic = clinic_or_404(request.user, clinic_id)
+    return render(request, "web/search.html", page_context(request, clinic, nav_active="patients", q="", results=None))
+
+
+@never_cache
+@staff_view
+@require_POST
+def search(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """POST so the search term stays out of URLs and access logs; fetch() gets the fragment only."""
+    clinic = clinic_or_404(request.user, clinic_id)
+    q = (request.POST.get("q") or "")[:100]
+    results = selectors.patient_search(clinic=clinic, q=q)
+    context = page_context(request, clinic, nav_active="patients", q=q, results=results)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return render(request, "web/_search_results.html", context)
+    return render(request, "web/search.html", context)
+
+
+@never_cache
+@staff_view
+@require_http_methods(["GET", "HEAD"])
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = patient_or_404(request.user, patient_id)
+    clinic = patient.clinic
+    # Every read of a patient's record leaves an access entry; AuditlogMiddleware supplies the actor.
+    accessed.send(sender=Patient, instance=patient)
+    today = selectors.clinic_today(clinic)
+    date_from, date_to = today - timedelta(days=STRIP_DAYS_BACK), today + timedelta(days=STRIP_DAYS_AHEAD)
+    strip = selectors.attendance_strip(patient=patient, date_from=date_from, date_to=date_to)
+    context = page_context(
+        request,
+        clinic,
+        nav_active="patients",
+        patient=patient,
+        today=today,
+        plans=list(patient.plans.prefetch_related("pauses").order_by("-status", "id")),
+        strip=strip,
+        strip_dates=strip[0].cells if strip and strip[0].cells else [],
+        next_visits=selectors.patient_next_visits(patient=patient, today=today),
+        take_homes=selectors.patient_take_homes(patient=patient),
+        sms_messages=selectors.patient_messages(patient=patient),
+        escalations=list(patient.escalations.filter(resolved_at__isnull=True).select_related("plan")),
+        history=selectors.patient_history(patient=patient),
+    )
+    return render(request, "web/patient.html", context)
