@@ -7,6 +7,7 @@ from config.health import health
 api_v1 = [
     path("", include("scheduler.urls")),
     path("", include("visits.urls")),
+    path("", include("visits.reports_api")),
     path("", include("notifications.urls")),
 ]
 

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from notifications.models import Message
@@ -22,6 +21,16 @@ from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits.models import Escalation, Visit
+from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
+    _rate,
+    attendance_by_medication,
+    attendance_by_patient,
+    attendance_by_week,
+    attendance_summary,
+    consecutive_missed,
+    injection_on_time,
+    missed_heatmap,
+)
 from visits.services import HOLD_KINDS
 
 SEARCH_LIMIT = 20
@@ -224,112 +233,7 @@ def patient_history(*, patient: Patient, limit: int = 50) -> list[LogEntry]:
     return list(qs[:limit])
 
 
-# --- manager dashboard -----------------------------------------------------------------------------
-
-_ATTENDANCE = {
-    "expected": Count("id", filter=~Q(status="cancelled")),
-    "completed": Count("id", filter=Q(status="completed")),
-    "missed": Count("id", filter=Q(status="missed")),
-    "excused": Count("id", filter=Q(status="excused")),
-    "cancelled": Count("id", filter=Q(status="cancelled")),
-}
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
-
-
-def _with_rate(row: dict[str, Any]) -> dict[str, Any]:
-    # Attendance rate counts decided visits only: completed / (completed + missed); excused is neither.
-    row["attendance_rate"] = _rate(row["completed"], row["completed"] + row["missed"])
-    return row
-
-
-def _report_visits(clinic: Clinic, date_from: date, date_to: date, medication: str = "") -> QuerySet[Visit]:
-    qs = Visit.objects.filter(clinic=clinic, date__range=(date_from, date_to))
-    if medication:
-        qs = qs.filter(plan__medication=medication)
-    return qs.order_by()
-
-
-def attendance_summary(*, clinic: Clinic, date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
-    return _with_rate(_report_visits(clinic, date_from, date_to, medication).aggregate(**_ATTENDANCE))
-
-
-def attendance_by_week(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    qs = _report_visits(clinic, date_from, date_to).annotate(week=TruncWeek("date"))
-    rows = qs.values("week").annotate(**_ATTENDANCE).order_by("week")
-    return [_with_rate(dict(r)) for r in rows]
-
-
-def attendance_by_medication(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    rows = (
-        _report_visits(clinic, date_from, date_to)
-        .annotate(service=Coalesce(F("plan__medication"), F("kind")))
-        .values("service")
-        .annotate(**_ATTENDANCE)
-        .order_by("service")
-    )
-    out = []
-    for r in rows:
-        row = _with_rate(dict(r))
-        row["label"] = MEDICATION_LABELS.get(row["service"], str(row["service"]).capitalize())
-        out.append(row)
-    return out
-
-
-def attendance_by_patient(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    rows = (
-        _report_visits(clinic, date_from, date_to)
-        .values("patient_id", "patient__mrn", "patient__last_name", "patient__first_name")
-        .annotate(**_ATTENDANCE)
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
-    )
-    return [_with_rate(dict(r)) for r in rows]
-
-
-def missed_heatmap(*, clinic: Clinic, date_from: date, date_to: date) -> dict[tuple[int, int], int]:
-    """Missed visits by (weekday, clinic-local hour of the visit's start); weekday from the local date."""
-    tz = ZoneInfo(clinic.timezone)
-    rows = (
-        _report_visits(clinic, date_from, date_to)
-        .filter(status="missed", start__isnull=False)
-        .annotate(hour=ExtractHour("start", tzinfo=tz))
-        .values("date", "hour")
-        .annotate(n=Count("id"))
-    )
-    cells: dict[tuple[int, int], int] = defaultdict(int)
-    for r in rows:
-        cells[(r["date"].weekday(), r["hour"])] += r["n"]
-    return dict(cells)
-
-
-def consecutive_missed(*, clinic: Clinic, limit: int = 20) -> list[dict[str, Any]]:
-    """Patients with open escalations, by the longest missed streak (from the escalation records)."""
-    rows = (
-        Escalation.objects.filter(clinic=clinic, resolved_at__isnull=True)
-        .values("patient_id", "patient__mrn", "patient__last_name", "patient__first_name")
-        .annotate(streak=Max("consecutive_missed"), open=Count("id"))
-        .order_by("-streak", "patient__last_name", "patient_id")
-    )
-    return list(rows[:limit])
-
-
-def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
-    """Injections given on or before their target date, out of injections given or missed."""
-    target = Coalesce(F("target_date"), F("planned_date"), F("date"))
-    agg = (
-        _report_visits(clinic, date_from, date_to)
-        .filter(kind="injection")
-        .aggregate(
-            on_time=Count("id", filter=Q(status="completed", date__lte=target)),
-            late=Count("id", filter=Q(status="completed", date__gt=target)),
-            missed=Count("id", filter=Q(status="missed")),
-        )
-    )
-    agg["rate"] = _rate(agg["on_time"], agg["on_time"] + agg["late"] + agg["missed"])
-    return agg
-
+# --- manager dashboard: attendance figures live in visits.reports -----------------------------------
 
 def sms_rates(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
     tz = ZoneInfo(clinic.timezone)
