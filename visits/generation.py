@@ -18,7 +18,7 @@ from typing import Any
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -111,18 +111,19 @@ def _reconcile(
     plan: Plan,
     wanted: dict[tuple[date, int], dict[str, Any]],
     existing: dict[tuple[date, int], Visit],
-) -> tuple[list[Visit], list[Visit], list[int]]:
-    to_create: list[Visit] = []
+) -> tuple[list[dict[str, Any]], list[Visit], list[int]]:
+    to_create: list[dict[str, Any]] = []
     to_update: list[Visit] = []
     to_delete: list[int] = []
     for key, fields in wanted.items():
         visit = existing.get(key)
         if visit is None:
+            # Plain dicts, not Visit instances: building 100k model instances was a fifth of a full run.
             to_create.append(
-                Visit(
-                    patient_id=plan.patient_id, clinic_id=plan.patient.clinic_id, plan_id=plan.pk,
-                    source="plan", planned_date=key[0], session=key[1], status="scheduled", **fields,
-                )
+                {
+                    "patient_id": plan.patient_id, "clinic_id": plan.patient.clinic_id, "plan_id": plan.pk,
+                    "source": "plan", "planned_date": key[0], "session": key[1], "status": "scheduled", **fields,
+                }
             )
         elif visit.status == "scheduled" and not visit.edited:
             if any(getattr(visit, name) != value for name, value in fields.items()):
@@ -144,7 +145,7 @@ def _generate_chunk(
     last_injections = _last_injections(plan_ids)
     earliest_today = min(today or _today_for(p.patient.clinic) for p in plans)
     existing = _existing(plan_ids, earliest_today)
-    creates: list[Visit] = []
+    creates: list[dict[str, Any]] = []
     updates: list[Visit] = []
     deletes: list[int] = []
     for plan in plans:
@@ -168,17 +169,54 @@ def _generate_chunk(
         if updates:
             result.updated = Visit.objects.bulk_update(updates, list(COMPARED_FIELDS) + ["updated"], batch_size=1000)
             result.changed_ids = [v.pk for v in updates]
-        if creates:
-            made = Visit.objects.bulk_create(creates, batch_size=2000, ignore_conflicts=True)
+        if creates and connection.vendor == "postgresql":
+            result.created_ids = _insert_new(creates)
+            result.created = len(result.created_ids)
+        elif creates:
+            made = Visit.objects.bulk_create([Visit(**row) for row in creates], batch_size=2000, ignore_conflicts=True)
             result.created = len(made)
-    if creates:
+    if creates and connection.vendor != "postgresql":
         # ignore_conflicts gives no ids back on every backend: look the new rows up by their keys.
-        keys = {(v.plan_id, v.planned_date, v.session) for v in creates}
+        keys = {(v["plan_id"], v["planned_date"], v["session"]) for v in creates}
         rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=earliest_today).values_list(
             "id", "plan_id", "planned_date", "session"
         )
         result.created_ids = [row[0] for row in rows if (row[1], row[2], row[3]) in keys]
     return result
+
+
+def _insert_new(rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: COPY the new rows into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
+    RETURNING id.
+
+    Same effect as bulk_create(ignore_conflicts=True) — a slot another worker filled meanwhile is skipped
+    by the unique constraint — but the ids of the rows *this* run inserted come back (exact under
+    concurrency, no look-up query), and there is no per-row SQL to compile: bulk_create spent most of a
+    first run building its statement. Measured in bench/generate.py: as fast as a bare COPY, where an
+    INSERT … SELECT FROM unnest(arrays) was 1.8× and bulk_create about 10×.
+    """
+    fields = [f for f in Visit._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    defaults = {f.attname: f.get_default() for f in fields}
+    defaults["created"] = defaults["updated"] = now
+    names = [f.attname for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = Visit._meta.db_table
+    with connection.cursor() as cursor:
+        # Names come from the model, never from input.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE new_visits ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with cursor.cursor.copy(f"COPY new_visits ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(name, defaults[name]) for name in names])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM new_visits ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        # Dropped now, not only at commit: an outer transaction (a test, a caller's atomic) may run more chunks.
+        cursor.execute("DROP TABLE new_visits")
+    return ids
 
 
 def _chunks(plans: Iterable[Plan], size: int) -> Iterator[list[Plan]]:

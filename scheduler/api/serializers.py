@@ -6,6 +6,7 @@ from typing import Any
 
 from auditlog.models import LogEntry
 from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
@@ -70,10 +71,15 @@ class ClinicSerializer(serializers.ModelSerializer):
 # --- windows and closures ---------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$"})
+class LocalTimeField(serializers.TimeField):
+    """Clinic-local wall time, "HH:MM" out (API.md), described as such in the schema (not format: time)."""
+
+
 class WindowSerializer(serializers.ModelSerializer):
     weekdays = WeekdaysField(allow_empty=False, help_text="0 = Monday … 6 = Sunday")
-    start = serializers.TimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
-    end = serializers.TimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
+    start = LocalTimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
+    end = LocalTimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
     services = ServicesField(allow_empty=False)
     capacity = serializers.IntegerField(
         min_value=1, required=False, allow_null=True,

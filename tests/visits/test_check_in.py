@@ -1,0 +1,46 @@
+"""POST /visits/{id}/check-in/ records who checked the patient in and the take-home bottle return."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.visits.conftest import MONDAY, NOW, make_visit
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def check_in(api, visit, **body):
+    return api.post(f"/api/v1/visits/{visit.pk}/check-in/", body, format="json")
+
+
+def test_front_desk_checks_a_scheduled_visit_in(api_as, visit, staff):
+    response = check_in(api_as("front_desk"), visit, bottles_returned=True)
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "checked_in"
+    visit.refresh_from_db()
+    assert visit.checked_in_by_id == staff["front_desk"].pk
+    assert visit.checked_in_at == NOW
+    assert visit.bottles_returned is True
+
+
+def test_a_failed_bottle_return_is_recorded(api_as, visit):
+    response = check_in(api_as("front_desk"), visit, bottles_returned=False, bottles_note="2 of 6 bottles missing")
+    assert response.status_code == 200
+    visit.refresh_from_db()
+    assert visit.bottles_returned is False
+    assert visit.bottles_note == "2 of 6 bottles missing"
+
+
+@pytest.mark.parametrize("status", ["checked_in", "completed", "cancelled", "missed", "excused"])
+def test_only_scheduled_visits_can_be_checked_in(api_as, visit, status):
+    Visit.objects.filter(pk=visit.pk).update(status=status)
+    response = check_in(api_as("front_desk"), visit)
+    assert response.status_code == 409
+
+
+def test_a_visit_on_a_later_date_cannot_be_checked_in_yet(api_as, patient, plan, oral_window, frozen):
+    later = make_visit(patient, window=oral_window, plan=plan, day=MONDAY + timedelta(days=2))
+    assert check_in(api_as("front_desk"), later).status_code == 400

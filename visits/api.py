@@ -1,0 +1,293 @@
+"""HTTP for visits and availability: serializers translate, views call one service (STYLE.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scheduler.api.audit import AuditActorMixin, audit_access
+from scheduler.models import SERVICES, Clinic, Patient, Plan
+from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
+from visits import selectors, services
+from visits.models import KIND_CHOICES, STATUS_CHOICES, Visit
+
+# Dates outside this range are typing mistakes, and instants for them could leave datetime's range.
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+# --- serializers -----------------------------------------------------------------------------------
+
+
+class InstantField(serializers.DateTimeField):
+    """An instant: input must carry its UTC offset (a wall time alone is ambiguous across clinics)."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+    default_error_messages = {"naive": "Give an instant with its UTC offset, e.g. 2026-11-02T07:30:00-05:00."}
+
+
+class LocalInstantField(serializers.DateTimeField):
+    """Output an aware instant as given (the view has put it in the clinic's zone), offset included."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value.isoformat() if value is not None else None
+
+
+class ClinicDateField(serializers.DateField):
+    def to_internal_value(self, value: Any) -> date:
+        parsed = super().to_internal_value(value)
+        if not MIN_DATE <= parsed <= MAX_DATE:
+            raise serializers.ValidationError(f"Give a date between {MIN_DATE} and {MAX_DATE}.")
+        return parsed
+
+
+INSTANT_FIELDS = ("start", "end", "checked_in_at", "completed_at", "missed_at", "created", "updated")
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    """A visit. Instants are rendered with the clinic's UTC offset."""
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id", "patient", "clinic", "plan", "kind", "date", "start", "end", "status", "take_home_doses",
+            "source", "window", "reason", "planned_date", "session", "edited", "expected_take_home_doses",
+            "target_date", "earliest", "latest", "covered_through", "checked_in_at", "checked_in_by",
+            "completed_at", "completed_by", "bottles_returned", "bottles_note", "status_reason", "missed_at",
+            "created", "updated",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Visit) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        tz = ZoneInfo(instance.clinic.timezone)
+        for name in INSTANT_FIELDS:
+            value = getattr(instance, name)
+            data[name] = value.astimezone(tz).isoformat() if value is not None else None
+        return data
+
+
+class VisitBookSerializer(serializers.Serializer):
+    patient = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(choices=KIND_CHOICES)
+    date = ClinicDateField(help_text="Clinic-local date.")
+    plan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    start = InstantField(required=False, allow_null=True, help_text="Picks the window containing it; booked time.")
+
+
+class VisitRescheduleSerializer(serializers.Serializer):
+    date = ClinicDateField(help_text="Clinic-local date.")
+    start = InstantField(required=False, allow_null=True)
+
+
+class VisitCheckInSerializer(serializers.Serializer):
+    bottles_returned = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Empty take-home bottles came back."
+    )
+    bottles_note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class VisitCompleteSerializer(serializers.Serializer):
+    take_home_doses = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=366,
+        help_text="Doses handed out at this visit (default 0), within the rule set's limit.",
+    )
+
+
+class VisitReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, max_length=300)
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    date = ClinicDateField()
+    service = serializers.ChoiceField(choices=SERVICES)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    window_id = serializers.IntegerField()
+    start = LocalInstantField()
+    end = LocalInstantField()
+    capacity = serializers.IntegerField()
+    booked = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# --- filters ------------------------------------------------------------------------------------------
+
+
+class VisitFilter(django_filters.FilterSet):
+    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    plan = django_filters.NumberFilter(field_name="plan_id")
+    date = django_filters.DateFilter(field_name="date")
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES)
+    kind = django_filters.ChoiceFilter(choices=KIND_CHOICES)
+
+    class Meta:
+        model = Visit
+        fields = ["clinic", "patient", "plan", "date", "date_from", "date_to", "status", "kind"]
+
+
+# --- views ----------------------------------------------------------------------------------------------
+
+_ERRORS: dict[int, Any] = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input or a rule refuses it; names the field."),
+    403: OpenApiResponse(ErrorSerializer, description="The role may not do this."),
+    404: OpenApiResponse(ErrorSerializer, description="No such visit in your clinics."),
+    409: OpenApiResponse(ErrorSerializer, description="Conflicts with the visit's state (full, completed, hold)."),
+}
+
+
+def _action_schema(request: type[serializers.Serializer] | None, summary: str) -> Any:
+    return extend_schema(request=request, responses={200: VisitSerializer, **_ERRORS}, summary=summary)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List visits in your clinics"),
+    retrieve=extend_schema(
+        summary="One visit (audited as a patient-record read)", responses={200: VisitSerializer, 404: _ERRORS[404]}
+    ),
+)
+class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = VisitSerializer
+    filterset_class = VisitFilter
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {
+        "list": ALL_ROLES,
+        "retrieve": ALL_ROLES,
+        "create": FRONT_DESK,
+        "reschedule": FRONT_DESK,
+        "check_in": FRONT_DESK,
+        "cancel": FRONT_DESK,
+        "excuse": FRONT_DESK,
+        "complete": DOSING,
+    }
+
+    def get_queryset(self) -> QuerySet[Visit]:
+        return selectors.visits_for_user(self.request.user)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        visit = self.get_object()
+        audit_access(request, visit)
+        return Response(VisitSerializer(visit).data)
+
+    @extend_schema(
+        request=VisitBookSerializer,
+        responses={201: VisitSerializer, **_ERRORS},
+        summary="Book a manual visit into the window offering its service",
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(VisitBookSerializer, request)
+        patient = _visible(Patient.objects.select_related("clinic"), request, data["patient"], "patient")
+        plan = None
+        if data.get("plan") is not None:
+            plan = _visible(Plan.objects.all(), request, data["plan"], "plan", field="patient__clinic")
+        visit = services.visit_book(
+            patient=patient, kind=data["kind"], date=data["date"], plan=plan, start=data.get("start"), by=request.user
+        )
+        return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
+
+    @_action_schema(VisitCheckInSerializer, "Check the patient in (scheduled → checked_in)")
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(VisitCheckInSerializer, request)
+        visit = services.visit_check_in(
+            visit=self.get_object(), by=request.user,
+            bottles_returned=data["bottles_returned"], bottles_note=data["bottles_note"],
+        )
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(VisitCompleteSerializer, "Complete a visit and issue take-home doses")
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(VisitCompleteSerializer, request)
+        visit = services.visit_complete(
+            visit=self.get_object(), by=request.user, take_home_doses=data["take_home_doses"]
+        )
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(VisitReasonSerializer, "Cancel a visit (frees its slot)")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(VisitReasonSerializer, request)
+        visit = services.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(VisitReasonSerializer, "Excuse a visit (not counted as missed)")
+    @action(detail=True, methods=["post"])
+    def excuse(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(VisitReasonSerializer, request)
+        visit = services.visit_excuse(visit=self.get_object(), reason=data["reason"], by=request.user)
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(VisitRescheduleSerializer, "Move a scheduled visit to another date or window")
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(VisitRescheduleSerializer, request)
+        visit = services.visit_reschedule(
+            visit=self.get_object(), date=data["date"], start=data.get("start"), by=request.user
+        )
+        return Response(VisitSerializer(visit).data)
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _visible(queryset: QuerySet[Any], request: Request, pk: int, what: str, field: str = "clinic") -> Any:
+    """A row from the user's clinics; another clinic's id answers 404 like a missing one (API.md)."""
+    found = scope_to_clinics(queryset, request.user, field=field).filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"No such {what} in your clinics.")
+    return found
+
+
+class AvailabilityView(AuditActorMixin, APIView):
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {"get": ALL_ROLES}
+
+    @extend_schema(
+        summary="Windows offering a service on a clinic-local date, with capacity and bookings",
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, required=True, description="Clinic-local date."),
+            OpenApiParameter("service", str, required=True, enum=SERVICES, description="Medication or visit kind."),
+        ],
+        responses={
+            200: AvailabilitySerializer(many=True),
+            400: _ERRORS[400],
+            404: OpenApiResponse(ErrorSerializer, description="No such clinic in your clinics."),
+        },
+    )
+    def get(self, request: Request, clinic_id: int) -> Response:
+        clinic = _visible(Clinic.objects.all(), request, clinic_id, "clinic", field="pk")
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.availability(
+            clinic=clinic, date=query.validated_data["date"], service=query.validated_data["service"]
+        )
+        tz = ZoneInfo(clinic.timezone)
+        for row in rows:
+            row["start"], row["end"] = row["start"].astimezone(tz), row["end"].astimezone(tz)
+        return Response(AvailabilitySerializer(rows, many=True).data)

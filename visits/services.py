@@ -1,0 +1,375 @@
+"""Writes to the ledger: booking, rescheduling, check-in, completion, cancelling, excusing.
+
+Every status change is a compare-and-swap (`filter(pk=..., status__in=...).update(...)`), so two
+people acting on one visit at once cannot both succeed. Capacity is enforced by locking the
+window rows (SELECT ... FOR UPDATE) before counting their visits. Conditional updates bypass model
+signals, so each service writes its own audit entry with the acting user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from auditlog.context import disable_auditlog
+from auditlog.diff import model_instance_diff
+from auditlog.models import LogEntry
+from django.db import transaction
+from django.utils import timezone
+
+from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Clinic, DosingWindow, Patient, Plan
+from scheduler.rules import INJECTIONS, takehome_limit, treatment_day
+from scheduler.selectors import rules_for_clinic
+from scheduler.timeutil import local_date
+from visits.models import KIND_CHOICES, OPEN_STATUSES, Escalation, Visit
+from visits.selectors import Slot, booked_counts, closure_for, no_window_reason, slots_for
+
+KINDS = frozenset(value for value, _ in KIND_CHOICES)
+PLAN_KINDS = frozenset({"dose", "injection"})
+# DOMAIN §4: from the third missed day no dose is given until a clinician has acted.
+HOLD_KINDS = ("hold", "clinician_review", "reinduction")
+# Booking further ahead than this is a typing mistake, and keeps instants inside datetime's range.
+MAX_DAYS_AHEAD = 366
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def _log(visit: Visit, by: Any, changes: dict[str, list[Any]], action: int = LogEntry.Action.UPDATE) -> None:
+    """One audit entry with the acting user; the request's remote address is added by auditlog's middleware."""
+    LogEntry.objects.log_create(
+        visit,
+        action=action,
+        changes={name: [_text(old), _text(new)] for name, (old, new) in changes.items()},
+        actor=by if getattr(by, "pk", None) else None,
+        force_log=True,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return "None"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(getattr(value, "pk", value))
+
+
+def _swap(visit: Visit, from_statuses: Iterable[str], by: Any, **fields: Any) -> Visit:
+    """Compare-and-swap: apply `fields` only if the visit is still in one of `from_statuses`."""
+    allowed = tuple(from_statuses)
+    fields["updated"] = timezone.now()
+    changed = Visit.objects.filter(pk=visit.pk, status__in=allowed).update(**fields)
+    if changed != 1:
+        current = Visit.objects.filter(pk=visit.pk).values_list("status", flat=True).first()
+        raise StateConflict(_state_text(current or "deleted"))
+    before = {name: getattr(visit, _attname(name)) for name in fields if name != "updated"}
+    for name, value in fields.items():
+        setattr(visit, name, value)
+    _log(visit, by, {name: [old, fields[name]] for name, old in before.items() if old != _plain(fields[name])})
+    return visit
+
+
+def _attname(name: str) -> str:
+    field = Visit._meta.get_field(name)
+    return str(getattr(field, "attname", name))
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "pk", value)
+
+
+def _state_text(status: str) -> str:
+    return f"This visit is already {status.replace('_', ' ')}."
+
+
+def _require_status(visit: Visit, allowed: Iterable[str]) -> None:
+    if visit.status not in tuple(allowed):
+        raise StateConflict(_state_text(visit.status))
+
+
+# --- booking ---------------------------------------------------------------------------------------
+
+
+def _plan_for(*, patient: Patient, kind: str, day: date, plan: Plan | None) -> Plan | None:
+    if kind not in KINDS:
+        raise RuleViolation(f"Unknown kind {kind!r}; use one of {', '.join(sorted(KINDS))}.", "kind")
+    if plan is not None and plan.patient_id != patient.pk:
+        raise RuleViolation("This plan belongs to another patient.", "plan")
+    if kind not in PLAN_KINDS:
+        return plan
+    if plan is None:
+        plan = _active_plan(patient, kind, day)
+    elif plan.status != "active":
+        raise RuleViolation(f"Plan #{plan.pk} is {plan.status}; only an active plan can have visits booked.", "plan")
+    if (kind == "injection") != (plan.medication in INJECTIONS):
+        raise RuleViolation(f"A {plan.medication} plan has {_kind_for(plan)} visits, not {kind} visits.", "kind")
+    if not plan.active_on(day):
+        raise RuleViolation(f"Plan #{plan.pk} is not active on {day.isoformat()}.", "date")
+    return plan
+
+
+def _kind_for(plan: Plan) -> str:
+    return "injection" if plan.medication in INJECTIONS else "dose"
+
+
+def _active_plan(patient: Patient, kind: str, day: date) -> Plan:
+    for plan in Plan.objects.filter(patient=patient, status="active").order_by("id"):
+        if _kind_for(plan) == kind and plan.active_on(day):
+            return plan
+    raise RuleViolation(f"A {kind} visit needs a plan, and the patient has no active plan for one.", "plan")
+
+
+def _service(kind: str, plan: Plan | None) -> str:
+    if kind in PLAN_KINDS:
+        assert plan is not None  # _plan_for guarantees it
+        return plan.medication
+    return kind
+
+
+@dataclass(frozen=True)
+class _Booking:
+    window: DosingWindow
+    start: datetime
+    end: datetime
+
+
+def _open_slots(clinic: Clinic, day: date, service: str) -> list[Slot]:
+    """The day's windows offering `service` that have not ended yet, or a RuleViolation saying why not."""
+    today = local_date(timezone.now(), clinic.timezone)
+    if day < today:
+        raise RuleViolation(f"{day.isoformat()} is in the past (today is {today.isoformat()} at the clinic).", "date")
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise RuleViolation(f"Visits can be booked at most {MAX_DAYS_AHEAD} days ahead.", "date")
+    closure = closure_for(clinic, day, service)
+    if closure is not None:
+        why = f": {closure.reason}" if closure.reason else ""
+        raise RuleViolation(f"The clinic is closed for {service} on {day.isoformat()}{why}.", "date")
+    slots = slots_for(clinic, day, service)
+    if not slots:
+        raise RuleViolation(no_window_reason(day, service), "date")
+    now = timezone.now()
+    open_slots = [s for s in slots if s.end > now]
+    if not open_slots:
+        raise RuleViolation(f"Every window offering {service} on {day.isoformat()} has already ended.", "date")
+    return open_slots
+
+
+def _pick_by_start(slots: list[Slot], start: datetime, clinic: Clinic, service: str) -> list[Slot]:
+    if start < timezone.now():
+        raise RuleViolation("start is in the past.", "start")
+    chosen = [s for s in slots if s.start <= start < s.end]
+    if not chosen:
+        local = timezone.localtime(start, timezone=_zone(clinic)).strftime("%Y-%m-%d %H:%M")
+        raise RuleViolation(f"No window offering {service} contains {local} (clinic time).", "start")
+    return chosen
+
+
+def _zone(clinic: Clinic) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(clinic.timezone)
+
+
+def _overlapping(patient: Patient, day: date, exclude_visit: int | None) -> list[Visit]:
+    qs = Visit.objects.filter(patient=patient, date__range=(day - timedelta(days=1), day + timedelta(days=1)))
+    qs = qs.exclude(status="cancelled").exclude(start=None).exclude(end=None)
+    if exclude_visit is not None:
+        qs = qs.exclude(pk=exclude_visit)
+    return list(qs.only("id", "start", "end", "kind", "date"))
+
+
+def _reserve(
+    *, clinic: Clinic, patient: Patient, day: date, service: str, start: datetime | None, exclude_visit: int | None
+) -> _Booking:
+    """Choose a window with room for the patient and lock it until the transaction ends.
+
+    Called inside the caller's transaction: the patient row is locked first (one booking per patient
+    at a time, so the overlap check holds), then the candidate windows in id order (no deadlocks);
+    counting their visits after the lock makes capacity exact under concurrency.
+    """
+    slots = _open_slots(clinic, day, service)
+    if start is not None:
+        slots = _pick_by_start(slots, start, clinic, service)
+    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk", flat=True).first()
+    locked = {w.pk: w for w in DosingWindow.objects.select_for_update().filter(pk__in=[s.window.pk for s in slots])}
+    counts = booked_counts(list(locked), day, exclude_visit=exclude_visit)
+    existing = _overlapping(patient, day, exclude_visit)
+    clash: Visit | None = None
+    for slot in slots:
+        window = locked.get(slot.window.pk)
+        if window is None:
+            continue  # deleted meanwhile
+        begin = start or slot.start
+        other = next((v for v in existing if v.start < slot.end and v.end > begin), None)  # type: ignore[operator]
+        if other is not None:
+            clash = clash or other
+            continue
+        if counts.get(window.pk, 0) < window.capacity:
+            return _Booking(window, begin, slot.end)
+    if clash is not None:
+        raise StateConflict(f"The patient is already booked at that time (visit #{clash.pk}, {clash.kind}).")
+    raise StateConflict(_full_text(slots, day))
+
+
+def _full_text(slots: list[Slot], day: date) -> str:
+    if len(slots) == 1:
+        w = slots[0].window
+        return f"The window {w.start:%H:%M}–{w.end:%H:%M} on {day.isoformat()} is full ({w.capacity} visits)."
+    return f"Every window on {day.isoformat()} that could take this visit is full."
+
+
+@transaction.atomic
+def visit_book(
+    *, patient: Patient, kind: str, date: date, plan: Plan | None = None, start: datetime | None = None, by: Any
+) -> Visit:
+    """Book a manual visit into the window of `date` offering its service (409 if full or double-booked)."""
+    plan = _plan_for(patient=patient, kind=kind, day=date, plan=plan)
+    clinic = patient.clinic
+    booking = _reserve(
+        clinic=clinic, patient=patient, day=date, service=_service(kind, plan), start=start, exclude_visit=None
+    )
+    with disable_auditlog():
+        visit = Visit.objects.create(
+            patient=patient, clinic=clinic, plan=plan, kind=kind, date=date, start=booking.start, end=booking.end,
+            window=booking.window, status="scheduled", source="manual", edited=True, reason="booked by staff",
+        )
+    _log(visit, by, {k: list(v) for k, v in model_instance_diff(None, visit).items()}, LogEntry.Action.CREATE)
+    return visit
+
+
+@transaction.atomic
+def visit_reschedule(*, visit: Visit, date: date, start: datetime | None = None, by: Any) -> Visit:
+    """Move a scheduled visit to another date or window; regeneration leaves it alone afterwards."""
+    visit = _locked(visit)
+    _require_status(visit, ["scheduled"])
+    service = visit.plan.medication if visit.plan is not None and visit.kind in PLAN_KINDS else visit.kind
+    if visit.plan is not None and not visit.plan.active_on(date):
+        raise RuleViolation(f"Plan #{visit.plan_id} is not active on {date.isoformat()}.", "date")
+    booking = _reserve(
+        clinic=visit.clinic, patient=visit.patient, day=date, service=service, start=start, exclude_visit=visit.pk
+    )
+    # planned_date stays: the moved visit still stands for its planned slot, so generation never recreates it.
+    return _swap(
+        visit, ["scheduled"], by, date=date, start=booking.start, end=booking.end, window=booking.window, edited=True
+    )
+
+
+def _locked(visit: Visit) -> Visit:
+    return Visit.objects.select_for_update(of=("self",)).select_related("plan", "clinic", "patient").get(pk=visit.pk)
+
+
+# --- the visit itself ------------------------------------------------------------------------------
+
+
+def _clinic_today(visit: Visit) -> date:
+    return local_date(timezone.now(), visit.clinic.timezone)
+
+
+def _not_in_future(visit: Visit, what: str) -> None:
+    today = _clinic_today(visit)
+    if visit.date > today:
+        raise RuleViolation(f"This visit is on {visit.date.isoformat()}; it can be {what} on that day, not before.")
+
+
+@transaction.atomic
+def visit_check_in(*, visit: Visit, by: Any, bottles_returned: bool | None = None, bottles_note: str = "") -> Visit:
+    """scheduled → checked_in. A failed take-home bottle return (DOMAIN §6) is recorded on the visit."""
+    _require_status(visit, ["scheduled"])
+    _not_in_future(visit, "checked in")
+    return _swap(
+        visit, ["scheduled"], by, status="checked_in", checked_in_at=timezone.now(), checked_in_by=by,
+        bottles_returned=bottles_returned, bottles_note=(bottles_note or "")[:300],
+    )
+
+
+def _check_not_on_hold(visit: Visit) -> None:
+    if visit.plan_id is None:
+        return
+    hold = (
+        Escalation.objects.filter(plan_id=visit.plan_id, kind__in=HOLD_KINDS, resolved_at=None)
+        .order_by("created", "id")
+        .first()
+    )
+    if hold is not None:
+        raise StateConflict(f"plan on hold: {hold.get_kind_display().lower()} — {hold.reason} (escalation #{hold.pk}).")
+
+
+def _closure_days(clinic: Clinic, service: str, days: list[date]) -> int:
+    from scheduler.models import Closure
+
+    closures = Closure.objects.filter(clinic=clinic, date__in=days)
+    return len({c.date for c in closures if not c.services or service in c.services})
+
+
+def _check_take_homes(visit: Visit, doses: int) -> None:
+    if doses < 0:
+        raise RuleViolation("take_home_doses cannot be negative.", "take_home_doses")
+    if doses == 0:
+        return
+    plan = visit.plan
+    if visit.kind != "dose" or plan is None:
+        raise RuleViolation(f"Only dose visits hand out take-home doses, not {visit.kind} visits.", "take_home_doses")
+    if plan.medication == "diamorphine":
+        raise RuleViolation("Diamorphine is always given under supervision, never taken home.", "take_home_doses")
+    rules = rules_for_clinic(visit.clinic)
+    limit = takehome_limit(rules, plan.medication, treatment_day(plan.treatment_start, visit.date))
+    if limit.max_supply is None:
+        return
+    counted = doses
+    if not rules.closure_doses_count:
+        # 42 CFR 8.12(i)(3) (2001): the limit is "beyond" the take-homes for closure days.
+        covered = [visit.date + timedelta(days=i) for i in range(1, doses + 1)]
+        counted -= _closure_days(visit.clinic, plan.medication, covered)
+    if counted > limit.max_supply:
+        raise RuleViolation(f"{limit.rule} (treatment day {limit.treatment_day})", "take_home_doses")
+
+
+def _check_not_dosed_today(visit: Visit) -> None:
+    # DOMAIN §4: never double-dose. Diamorphine has several sessions a day, each its own visit.
+    if visit.kind != "dose" or visit.plan is None or visit.plan.medication == "diamorphine":
+        return
+    other = Visit.objects.filter(plan=visit.plan, date=visit.date, status="completed").exclude(pk=visit.pk)
+    if other.exists():
+        raise StateConflict(f"The patient was already dosed on {visit.date.isoformat()} for this plan.")
+
+
+@transaction.atomic
+def visit_complete(*, visit: Visit, by: Any, take_home_doses: int | None = None) -> Visit:
+    """scheduled/checked_in → completed, handing out `take_home_doses` within the rule set's limit."""
+    doses = 0 if take_home_doses is None else take_home_doses
+    _require_status(visit, OPEN_STATUSES)
+    _not_in_future(visit, "completed")
+    _check_not_on_hold(visit)
+    _check_take_homes(visit, doses)
+    _check_not_dosed_today(visit)
+    return _swap(
+        visit, OPEN_STATUSES, by, status="completed", take_home_doses=doses,
+        covered_through=visit.date + timedelta(days=doses), completed_at=timezone.now(), completed_by=by,
+    )
+
+
+def _reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise RuleViolation("Give a reason.", "reason")
+    return text[:300]
+
+
+@transaction.atomic
+def visit_cancel(*, visit: Visit, reason: str, by: Any) -> Visit:
+    """scheduled/checked_in → cancelled: the slot is freed; regeneration never recreates the visit."""
+    text = _reason(reason)
+    _require_status(visit, OPEN_STATUSES)
+    return _swap(visit, OPEN_STATUSES, by, status="cancelled", status_reason=text, edited=True)
+
+
+@transaction.atomic
+def visit_excuse(*, visit: Visit, reason: str, by: Any) -> Visit:
+    """A visit the patient need not attend (or a missed one a person excuses): it is not counted as missed."""
+    text = _reason(reason)
+    allowed = (*OPEN_STATUSES, "missed")
+    _require_status(visit, allowed)
+    return _swap(visit, allowed, by, status="excused", status_reason=text, edited=True)
