@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from celery import Celery
@@ -24,7 +25,6 @@ def _ensure_filesystem_broker_folders() -> None:
                 os.makedirs(str(folder), exist_ok=True)
 
 
-try:
+# Settings may not be configured yet (e.g. `celery --help`); the worker retries the broker anyway.
+with contextlib.suppress(Exception):
     _ensure_filesystem_broker_folders()
-except Exception:  # noqa: BLE001,S110 - settings not configured yet (e.g. celery --help); the worker retries
-    pass

@@ -52,6 +52,16 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.purpose}/{self.language} ({'default' if self.clinic_id is None else self.clinic_id})"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from notifications.rendering import validate_template
+
+        try:
+            validate_template(self.body)
+        except ValueError as exc:  # ForbiddenContent is a ValueError too
+            raise ValidationError({"body": str(exc)}) from exc
+
 
 class ReminderPolicy(models.Model):
     """When to remind, per medication; clinic = NULL is the default a clinic may override."""

@@ -1,0 +1,800 @@
+"""Writes for notifications: planning reminders into the outbox, dispatching due rows, sending one,
+and recording what the provider and the patient tell us. Keyword-only; the outermost call is atomic.
+
+Exactly-once, and its one gap: a row is claimed pending→queued (dispatch) and queued→sending (send)
+with compare-and-swap, so no two workers send it. The provider's id is written in the same UPDATE
+that marks the row sent, right after the provider answers. A row stuck in "sending" with no
+provider id (the worker died) is put back to pending by the reclaim sweep and sent again. The
+remaining window is the few milliseconds between the provider accepting the text and that UPDATE
+committing (or a provider timeout after it accepted): a crash there means the patient gets the
+text twice. Twilio has no idempotency key for outgoing messages, so that window cannot be closed
+from our side; the reclaim waits longer than any task may run, so a slow send is never doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from notifications import planning
+from notifications.models import STATUS_RANK, InboundMessage, Message, ReminderPolicy
+from notifications.privacy import ForbiddenContent, find_forbidden
+from notifications.rendering import MessageTooLong, format_date, format_time, initials, render
+from notifications.selectors import (
+    CAPPED_PURPOSES,
+    PolicyBook,
+    TemplateBook,
+    capped_instants,
+    sent_capped_instants,
+)
+from notifications.transports import INVALID_NUMBER_CODES, UNSUBSCRIBED, TransportError, get_transport
+from scheduler.errors import StateConflict
+from scheduler.models import Clinic, Patient
+from scheduler.rules import Rules
+from scheduler.selectors import rules_for_clinic
+from scheduler.timeutil import zone
+from visits.models import StaffTask, Visit
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_MAX_SECONDS = 3600
+CHUNK = 500
+EARLY_STATUS_KEY = "dosewise:sms:early_status:{}"
+EARLY_STATUS_TTL = 3600
+_BELOW_SENT = [s for s, r in STATUS_RANK.items() if r < STATUS_RANK["sent"]]
+
+
+class TemplateMissing(ValueError):
+    pass
+
+
+def reclaim_after() -> timedelta:
+    """How long a claimed row may sit in queued/sending before it is taken back.
+
+    Always longer than a task may run (CELERY_TASK_TIME_LIMIT), so a slow but live send is never doubled.
+    """
+    configured = int(getattr(settings, "SMS_RECLAIM_AFTER_SECONDS", 900))
+    return timedelta(seconds=max(configured, int(settings.CELERY_TASK_TIME_LIMIT) + 60))
+
+
+def backoff_delay(attempt: int) -> timedelta:
+    """Exponential backoff with jitter: ~1, 2, 4, 8 minutes … capped at an hour."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
+
+
+def unreachable_reason(patient: Patient) -> str | None:
+    # DOMAIN §5: texts only to patients who opted in, to the number they gave, never after STOP.
+    if not patient.sms_consent:
+        return "no SMS consent"
+    if patient.sms_opted_out:
+        return "patient opted out"
+    if not patient.phone:
+        return "no phone number"
+    if patient.phone_invalid:
+        return "phone number rejected by the provider"
+    return None
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+def render_message(
+    *,
+    patient: Patient,
+    clinic: Clinic,
+    purpose: str,
+    templates: TemplateBook,
+    max_chars: int,
+    visit: Visit | None = None,
+) -> str:
+    found = templates.body(clinic.pk, purpose, patient.language or "en")
+    if found is None:
+        raise TemplateMissing(f"no {purpose} template")
+    body, language = found
+    values = {
+        "first_name": patient.first_name.strip(),
+        "initials": initials(patient.first_name.strip(), patient.last_name.strip()),
+        "clinic": clinic.sms_name,
+        "phone": clinic.phone,
+        "date": "",
+        "time": "",
+    }
+    if visit is not None:
+        local = visit.start.astimezone(zone(clinic.timezone)) if visit.start else None
+        values["date"] = format_date(visit.date, language)
+        values["time"] = format_time(local, language)
+    return render(body, values, max_chars=max_chars)
+
+
+# --- planning reminders ----------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    now: datetime
+    policies: PolicyBook
+    templates: TemplateBook
+    instants: dict[int, list[tuple[int, datetime]]]
+    rules: dict[int, Rules] = field(default_factory=dict)
+    ledgers: dict[int, planning.CapLedger] = field(default_factory=dict)
+    creates: list[Message] = field(default_factory=list)
+    skips: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    updates: list[tuple[Message, dict[str, Any]]] = field(default_factory=list)
+
+    def rules_for(self, clinic: Clinic) -> Rules:
+        if clinic.pk not in self.rules:
+            self.rules[clinic.pk] = rules_for_clinic(clinic)
+        return self.rules[clinic.pk]
+
+    def ledger(self, patient: Patient) -> planning.CapLedger:
+        if patient.pk not in self.ledgers:
+            rules = self.rules_for(patient.clinic)
+            self.ledgers[patient.pk] = planning.ledger_for(
+                (at for _, at in self.instants.get(patient.pk, [])),
+                max_per_day=rules.reminders_max_per_day,
+                max_per_week=rules.reminders_max_per_week,
+                tz=patient.effective_timezone,
+            )
+        return self.ledgers[patient.pk]
+
+    def skip(self, reason: str, messages: Iterable[Message]) -> None:
+        self.skips[reason[:300]].extend(m.pk for m in messages)
+
+
+def reminders_sync(*, visit_ids: Iterable[int]) -> int:
+    """Make each visit's pending reminders match its policy, date and status. Idempotent.
+
+    Returns how many message rows were created, re-planned or skipped.
+    """
+    ids = sorted(set(visit_ids))
+    changed = 0
+    now = timezone.now()
+    for i in range(0, len(ids), CHUNK):
+        with transaction.atomic():
+            changed += _sync_chunk(ids[i : i + CHUNK], now)
+    return changed
+
+
+def _sync_chunk(ids: list[int], now: datetime) -> int:
+    visits = list(
+        Visit.objects.filter(id__in=ids).select_related("patient__clinic__rule_set", "clinic__rule_set", "plan")
+    )
+    if not visits:
+        return 0
+    existing: dict[int, dict[str, Message]] = defaultdict(dict)
+    for message in Message.objects.filter(visit_id__in=ids, purpose="reminder"):
+        existing[message.visit_id][message.slot] = message  # type: ignore[index]
+    clinic_ids = {v.clinic_id for v in visits} | {v.patient.clinic_id for v in visits}
+    batch = _Batch(
+        now=now,
+        policies=PolicyBook.load(clinic_ids),
+        templates=TemplateBook.load(clinic_ids, ["reminder"]),
+        instants=capped_instants({v.patient_id for v in visits}, since=now - timedelta(days=8)),
+    )
+    for visit in visits:
+        _plan_visit(visit, existing.get(visit.pk, {}), batch)
+    return _apply(batch)
+
+
+def _plan_visit(visit: Visit, existing: dict[str, Message], b: _Batch) -> None:
+    pending = {slot: m for slot, m in existing.items() if m.status == "pending"}
+    if visit.status != "scheduled":
+        b.skip(f"visit {visit.status}", pending.values())
+        return
+    if unreachable_reason(visit.patient):
+        return  # pending rows are checked again on the send path; nothing new is planned
+    medication = visit.plan.medication if visit.plan is not None else None
+    policy = b.policies.resolve(visit.patient.clinic_id, medication)
+    slots = {f"{n}d": int(n) for n in (policy.days_before if policy is not None else [])}
+    b.skip("reminder no longer in the clinic's policy", [m for s, m in pending.items() if s not in slots])
+    for slot, days in slots.items():
+        _plan_slot(visit, slot, days, policy, existing.get(slot), b)  # type: ignore[arg-type]
+
+
+def _revivable(message: Message) -> bool:
+    """A row the planner skipped (never claimed for sending) may be planned again."""
+    return message.status == "skipped" and message.claimed_at is None and message.attempts == 0
+
+
+def _plan_slot(visit: Visit, slot: str, days: int, policy: Any, m: Message | None, b: _Batch) -> None:
+    if m is not None and m.status != "pending" and not _revivable(m):
+        return  # already on its way, sent or failed: history stays
+    when, body, reason = _slot_plan(visit, days, policy, b)
+    live = m if m is not None and m.status == "pending" else None
+    # A pending row whose time did not change stays due even if that time just passed (dispatch lag).
+    unchanged_time = live is not None and when == live.scheduled_for
+    if reason is None and when is not None and not unchanged_time:
+        reason = _slot_timing_refusal(when, live, visit.patient, b)
+    if reason is not None or when is None or body is None:
+        if live is not None:
+            b.skip(reason or "not planned", [live])
+        return
+    if m is None:
+        b.creates.append(
+            Message(
+                patient=visit.patient,
+                visit=visit,
+                purpose="reminder",
+                slot=slot,
+                body=body,
+                to_number=visit.patient.phone,
+                scheduled_for=when,
+            )
+        )
+    elif not unchanged_time or m.body != body or m.status != "pending":
+        b.updates.append((m, {"status": "pending", "scheduled_for": when, "body": body, "status_reason": ""}))
+
+
+def _slot_plan(visit: Visit, days: int, policy: Any, b: _Batch) -> tuple[datetime | None, str | None, str | None]:
+    """(send instant, body, reason it cannot be planned)."""
+    patient = visit.patient
+    rules = b.rules_for(patient.clinic)
+    visit_start = visit.start or planning.wall_instant(visit.date, time(0), visit.clinic.timezone)
+    when = planning.reminder_instant(
+        visit_date=visit.date,
+        days_before=days,
+        send_at=policy.send_at,
+        tz=patient.effective_timezone,
+        start=rules.quiet_hours_start,
+        end=rules.quiet_hours_end,
+        visit_start=visit_start,
+    )
+    try:
+        body = render_message(
+            patient=patient,
+            clinic=patient.clinic,
+            purpose="reminder",
+            templates=b.templates,
+            max_chars=rules.sms_max_chars,
+            visit=visit,
+        )
+    except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
+        return when, None, f"cannot render: {exc}"
+    if when is None:
+        return None, body, "no allowed sending time before the visit"
+    return when, body, None
+
+
+def _slot_timing_refusal(when: datetime, live: Message | None, patient: Patient, b: _Batch) -> str | None:
+    if when < b.now:
+        return "sending time already passed"
+    ledger = b.ledger(patient)
+    if live is not None:
+        ledger.discard(live.scheduled_for)
+    reason = ledger.refusal(when)
+    if reason is None:
+        ledger.add(when)
+    return reason  # a refused live row is skipped by the caller, so its old instant stays out of the ledger
+
+
+def _apply(b: _Batch) -> int:
+    changed = len(Message.objects.bulk_create(b.creates, ignore_conflicts=True)) if b.creates else 0
+    for reason, ids in b.skips.items():
+        if ids:
+            changed += Message.objects.filter(id__in=ids, status="pending").update(
+                status="skipped", status_reason=reason, updated=b.now
+            )
+    for message, fields in b.updates:
+        # Compare-and-swap on the status we read: a row the dispatcher claimed meanwhile is left alone.
+        cas = Q(status="pending") if message.status == "pending" else Q(status="skipped", claimed_at__isnull=True)
+        changed += Message.objects.filter(cas, id=message.pk).update(**fields, updated=b.now)
+    return changed
+
+
+def _reminder_medications() -> list[str]:
+    return sorted(
+        set(ReminderPolicy.objects.filter(enabled=True).exclude(days_before=[]).values_list("medication", flat=True))
+    )
+
+
+def reminders_plan_missing(*, today: date | None = None, horizon_days: int = 28) -> int:
+    """Safety net for the generate job: sync every reachable scheduled visit in the horizon whose
+    medication has reminders. Cheap because only reminder medications (injections by default) qualify."""
+    today = today or timezone.now().date()
+    visit_ids = list(
+        Visit.objects.filter(
+            status="scheduled",
+            date__gte=today - timedelta(days=1),
+            date__lte=today + timedelta(days=horizon_days),
+            plan__medication__in=_reminder_medications(),
+            patient__sms_consent=True,
+            patient__sms_opted_out=False,
+            patient__phone_invalid=False,
+        )
+        .exclude(patient__phone="")
+        .values_list("id", flat=True)
+    )
+    return reminders_sync(visit_ids=visit_ids)
+
+
+# --- check-in after a missed day -------------------------------------------------------
+
+
+def missed_checkin_create(*, patient: Patient, visit: Visit | None, today: date) -> Message | None:
+    """One neutral check-in text after a missed day (DOMAIN §4 ladder step 1), if the policy wants it."""
+    if unreachable_reason(patient):
+        return None
+    medications = (
+        [visit.plan.medication]
+        if visit is not None and visit.plan is not None
+        else list(patient.plans.filter(status="active").values_list("medication", flat=True))
+    )
+    policies = PolicyBook.load([patient.clinic_id])
+    if not any((p := policies.resolve(patient.clinic_id, med)) is not None and p.missed_checkin for med in medications):
+        return None
+    slot = (visit.date if visit is not None else today).isoformat()
+    already = Message.objects.filter(patient=patient, purpose="missed_checkin")
+    if already.filter(Q(visit=visit) if visit is not None else Q(slot=slot)).exists():
+        return None
+    rules = rules_for_clinic(patient.clinic)
+    now = timezone.now()
+    tz = patient.effective_timezone
+    when = planning.next_allowed(now, tz=tz, start=rules.quiet_hours_start, end=rules.quiet_hours_end)
+    instants = capped_instants([patient.pk], since=when - timedelta(days=8)).get(patient.pk, [])
+    ledger = planning.ledger_for(
+        (at for _, at in instants),
+        max_per_day=rules.reminders_max_per_day,
+        max_per_week=rules.reminders_max_per_week,
+        tz=tz,
+    )
+    if ledger.refusal(when) is not None:
+        return None
+    try:
+        body = render_message(
+            patient=patient,
+            clinic=patient.clinic,
+            purpose="missed_checkin",
+            templates=TemplateBook.load([patient.clinic_id], ["missed_checkin"]),
+            max_chars=rules.sms_max_chars,
+        )
+    except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
+        logger.warning("missed check-in for patient %s not planned: %s", patient.pk, exc)
+        return None
+    with transaction.atomic():
+        message, created = Message.objects.get_or_create(
+            patient=patient,
+            visit=visit,
+            purpose="missed_checkin",
+            slot=slot,
+            defaults={"body": body, "to_number": patient.phone, "scheduled_for": when},
+        )
+    return message if created else None
+
+
+def missed_checkins_sync(*, now: datetime | None = None, lookback: timedelta = timedelta(hours=24)) -> int:
+    """Check-in texts for visits recently marked missed that have none yet (run by the dispatch job).
+
+    Only the first missed visit of a streak gets one: from the second missed day on, staff outreach
+    takes over (DOMAIN §4 ladder). A failure on one visit never stops the others.
+    """
+    now = now or timezone.now()
+    medications = ReminderPolicy.objects.filter(missed_checkin=True, enabled=True).values_list("medication", flat=True)
+    visits = (
+        Visit.objects.filter(
+            status="missed",
+            missed_at__gte=now - lookback,
+            plan__medication__in=list(set(medications)),
+            patient__sms_consent=True,
+            patient__sms_opted_out=False,
+            patient__phone_invalid=False,
+        )
+        .exclude(patient__phone="")
+        .exclude(messages__purpose="missed_checkin")
+        .select_related("patient__clinic__rule_set", "plan")
+    )
+    created = 0
+    for visit in visits:
+        try:
+            if _previous_visit_missed(visit):
+                continue
+            today = now.astimezone(zone(visit.patient.clinic.timezone)).date()
+            created += missed_checkin_create(patient=visit.patient, visit=visit, today=today) is not None
+        except Exception:  # noqa: BLE001 - one bad row never stops the sweep
+            logger.exception("missed check-in for visit %s failed", visit.pk)
+    return created
+
+
+def _previous_visit_missed(visit: Visit) -> bool:
+    if visit.plan_id is None:
+        return False
+    previous = (
+        Visit.objects.filter(plan_id=visit.plan_id, date__lt=visit.date)
+        .exclude(status__in=("cancelled", "excused", "scheduled"))
+        .order_by("-date", "-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return previous == "missed"
+
+
+# --- dispatch --------------------------------------------------------------------------
+
+
+def messages_reclaim_stuck(*, now: datetime) -> int:
+    """Take back rows whose worker died. A "sending" row is retried only if the provider never
+    answered (no provider_id); one with a provider_id reached the provider and counts as sent."""
+    cutoff = now - reclaim_after()
+    stuck = Message.objects.filter(claimed_at__lt=cutoff)
+    n = stuck.filter(status="queued").update(status="pending", claimed_at=None, updated=now)
+    n += stuck.filter(status="sending").exclude(provider_id="").update(status="sent", updated=now)
+    sending = stuck.filter(status="sending", provider_id="")
+    n += sending.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status="failed", status_reason=f"worker stopped mid-send {MAX_ATTEMPTS} times", updated=now
+    )
+    n += sending.update(
+        status="pending", claimed_at=None, status_reason="reclaimed: worker stopped mid-send", updated=now
+    )
+    return n
+
+
+def reminders_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Claim due rows (pending→queued, skip_locked) and enqueue one send task each after commit.
+
+    Returns how many rows were claimed. If the broker is down, the rows go back to pending.
+    """
+    now = now or timezone.now()
+    messages_reclaim_stuck(now=now)
+    with transaction.atomic():
+        due = (
+            Message.objects.filter(status="pending", scheduled_for__lte=now)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("scheduled_for", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        ids = list(due[:limit])
+        if ids:
+            Message.objects.filter(id__in=ids, status="pending").update(status="queued", claimed_at=now, updated=now)
+            transaction.on_commit(lambda: messages_enqueue(message_ids=ids))
+    return len(ids)
+
+
+def messages_enqueue(*, message_ids: list[int]) -> int:
+    """Enqueue send tasks; on a broker failure put this and every later row back to pending."""
+    from notifications.tasks import send_message
+
+    for i, message_id in enumerate(message_ids):
+        try:
+            send_message.apply_async(args=[message_id], retry=False)
+        except Exception as exc:  # noqa: BLE001 - kombu OperationalError, redis errors, OSError: never lose a row
+            back = Message.objects.filter(id__in=message_ids[i:], status="queued").update(
+                status="pending", claimed_at=None, updated=timezone.now()
+            )
+            logger.warning("broker unavailable (%s): %d message(s) back to pending", type(exc).__name__, back)
+            return i
+    return len(message_ids)
+
+
+# --- sending one -----------------------------------------------------------------------
+
+
+def message_send(*, message_id: int) -> None:
+    now = timezone.now()
+    message = _claim_for_sending(message_id=message_id, now=now)
+    if message is None:
+        return
+    try:
+        provider_id = get_transport().send(to=message.to_number, body=message.body, message_id=message.pk)
+    except TransportError as exc:
+        _record_transport_error(message, exc, timezone.now())
+        return
+    except Exception as exc:  # noqa: BLE001 - an unclassified transport failure is retried, not lost
+        logger.exception("transport failed unexpectedly for message %s", message.pk)
+        _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
+        return
+    message_record_sent(message_id=message.pk, provider_id=provider_id, now=timezone.now())
+
+
+def _claim_for_sending(*, message_id: int, now: datetime) -> Message | None:
+    with transaction.atomic():
+        message = Message.objects.select_related("visit__plan").filter(id=message_id).first()
+        if message is None or message.status != "queued":
+            return None
+        # Lock the patient: two texts for one patient never pass the cap check side by side.
+        patient = (
+            Patient.objects.select_for_update(of=("self",))
+            .select_related("clinic__rule_set")
+            .get(pk=message.patient_id)
+        )
+        reason = _send_refusal(message, patient, now)
+        if reason is not None:
+            Message.objects.filter(id=message.pk, status="queued").update(
+                status="skipped", status_reason=reason[:300], updated=now
+            )
+            return None
+        claimed = Message.objects.filter(id=message.pk, status="queued").update(
+            status="sending", claimed_at=now, attempts=F("attempts") + 1, to_number=patient.phone, updated=now
+        )
+        if claimed != 1:
+            return None
+    message.patient = patient
+    message.to_number = patient.phone
+    message.attempts += 1
+    return message
+
+
+def _send_refusal(message: Message, patient: Patient, now: datetime) -> str | None:
+    reason = unreachable_reason(patient)
+    if reason:
+        return reason
+    word = find_forbidden(message.body)
+    if word:
+        return f"forbidden word: {word}"
+    rules = rules_for_clinic(patient.clinic)
+    if not message.body:
+        return "empty text"
+    if len(message.body) > rules.sms_max_chars:
+        return f"text is {len(message.body)} characters, the limit is {rules.sms_max_chars}"
+    reason = _visit_refusal(message, now)
+    if reason or message.purpose not in CAPPED_PURPOSES:
+        return reason
+    ledger = planning.ledger_for(
+        sent_capped_instants(patient.pk, since=now - timedelta(days=8), exclude_id=message.pk),
+        max_per_day=rules.reminders_max_per_day,
+        max_per_week=rules.reminders_max_per_week,
+        tz=patient.effective_timezone,
+    )
+    return ledger.refusal(now)
+
+
+def _visit_refusal(message: Message, now: datetime) -> str | None:
+    visit = message.visit
+    if visit is None:
+        return "reminder without a visit" if message.purpose == "reminder" else None
+    if message.purpose == "missed_checkin":
+        return f"visit {visit.status}" if visit.status in ("excused", "cancelled") else None
+    if message.purpose != "reminder":
+        return None
+    if visit.status != "scheduled":
+        return f"visit {visit.status}"
+    if visit.plan is not None and visit.plan.status != "active":
+        return f"plan {visit.plan.status}"
+    if visit.start is not None and visit.start <= now:
+        return "visit already started"
+    return None
+
+
+def message_record_sent(*, message_id: int, provider_id: str, now: datetime) -> None:
+    # One UPDATE writes the provider id and moves the status forward only: a fast "delivered"
+    # callback may already have arrived (and is replayed from the cache below).
+    Message.objects.filter(id=message_id).update(
+        provider_id=provider_id,
+        sent_at=Coalesce(F("sent_at"), Value(now)),
+        status=Case(When(status__in=_BELOW_SENT, then=Value("sent")), default=F("status")),
+        next_attempt_at=None,
+        updated=now,
+    )
+    early = cache.get(EARLY_STATUS_KEY.format(provider_id))
+    if early:
+        cache.delete(EARLY_STATUS_KEY.format(provider_id))
+        message_status_update(provider_id=provider_id, status=early["status"], error_code=early["error_code"], now=now)
+
+
+def _record_transport_error(message: Message, exc: TransportError, now: datetime) -> None:
+    with transaction.atomic():
+        if exc.permanent:
+            _fail(message, exc.code, exc.message, now)
+            if exc.code == UNSUBSCRIBED:
+                # Twilio 21610: the recipient replied STOP at the carrier. Opted out; never retried.
+                patients_opt_out(patient_ids=[message.patient_id], now=now)
+            elif exc.code in INVALID_NUMBER_CODES:
+                patient_phone_invalid(patient=message.patient, visit_id=message.visit_id, code=exc.code, now=now)
+            return
+        if message.attempts >= MAX_ATTEMPTS:
+            _fail(message, exc.code, f"gave up after {message.attempts} attempts: {exc.message}", now)
+            return
+        Message.objects.filter(id=message.pk, status="sending").update(
+            status="pending",
+            claimed_at=None,
+            next_attempt_at=now + backoff_delay(message.attempts),
+            error_code=exc.code,
+            status_reason=f"retrying: {exc.message}"[:300],
+            updated=now,
+        )
+
+
+def _fail(message: Message, code: str, reason: str, now: datetime) -> None:
+    Message.objects.filter(id=message.pk, status="sending").update(
+        status="failed", error_code=code, status_reason=reason[:300], next_attempt_at=None, updated=now
+    )
+
+
+# --- patients: opt-out, opt-in, bad numbers ------------------------------------------
+
+
+def patients_opt_out(*, patient_ids: Iterable[int], now: datetime) -> int:
+    return Patient.objects.filter(id__in=list(patient_ids), sms_opted_out=False).update(
+        sms_opted_out=True, sms_opted_out_at=now
+    )
+
+
+def patients_opt_in(*, patient_ids: Iterable[int], now: datetime) -> int:
+    """START/UNSTOP/YES: the patient asked by text from this number, which is consent, timestamped."""
+    ids = list(patient_ids)
+    n = Patient.objects.filter(id__in=ids, sms_opted_out=True).update(sms_opted_out=False)
+    Patient.objects.filter(id__in=ids, sms_consent=False).update(sms_consent=True, sms_consent_at=now)
+    visit_ids = Visit.objects.filter(
+        patient_id__in=ids, status="scheduled", date__gte=now.date() - timedelta(days=1)
+    ).values_list("id", flat=True)
+    reminders_sync(visit_ids=list(visit_ids))
+    return n
+
+
+def patient_phone_invalid(*, patient: Patient, visit_id: int | None, code: str, now: datetime) -> None:
+    Patient.objects.filter(id=patient.pk).update(phone_invalid=True)
+    if not StaffTask.objects.filter(patient=patient, kind="phone_invalid", done_at__isnull=True).exists():
+        StaffTask.objects.create(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            visit_id=visit_id,
+            kind="phone_invalid",
+            detail=f"The text provider rejected the phone number on file (error {code}). "
+            "Check the number with the patient.",
+        )
+
+
+# --- provider callbacks ----------------------------------------------------------------
+
+PROVIDER_STATUS = {
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def message_status_update(*, provider_id: str, status: str, error_code: str = "", now: datetime | None = None) -> int:
+    """Apply a delivery status callback: forward only along STATUS_RANK; duplicates change nothing."""
+    now = now or timezone.now()
+    new = PROVIDER_STATUS.get((status or "").lower())
+    if not provider_id or new is None:
+        return 0
+    rows = Message.objects.filter(provider_id=provider_id)
+    if not rows.exists():
+        # The callback beat our own write of the provider id; message_record_sent replays it.
+        cache.set(EARLY_STATUS_KEY.format(provider_id), {"status": status, "error_code": error_code}, EARLY_STATUS_TTL)
+        return 0
+    lower = [s for s, r in STATUS_RANK.items() if r < STATUS_RANK[new]]
+    fields: dict[str, Any] = {"status": new, "updated": now}
+    if new == "delivered":
+        fields["delivered_at"] = now
+    n = rows.filter(status__in=lower).update(**fields)
+    if error_code:
+        rows.filter(error_code="").update(error_code=error_code)
+        if error_code == UNSUBSCRIBED:
+            patients_opt_out(patient_ids=rows.values_list("patient_id", flat=True), now=now)
+    return n
+
+
+# --- inbound texts ---------------------------------------------------------------------
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+TASK_WORDS = {"C": "confirm", "R": "reschedule_request", "LATE": "late"}
+
+
+def keyword_of(body: str) -> str:
+    word = " ".join((body or "").split()).upper()
+    if word in OPT_OUT_WORDS:
+        return "opt_out"
+    if word in OPT_IN_WORDS:
+        return "opt_in"
+    if word == "YES":
+        return "yes"
+    if word in HELP_WORDS:
+        return "help"
+    return TASK_WORDS.get(word, "inbox")
+
+
+def inbound_receive(*, provider_id: str, from_number: str, body: str) -> str | None:
+    """Record an incoming text once and act on it. Returns the reply text (sent as TwiML) or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        inbound, created = InboundMessage.objects.get_or_create(
+            provider_id=provider_id, defaults={"from_number": from_number[:20], "body": (body or "")[:1600]}
+        )
+        if not created:
+            return None  # the provider retried: acted on already
+        patients = list(Patient.objects.filter(phone=from_number).select_related("clinic__rule_set").order_by("id"))
+        if not patients:
+            InboundMessage.objects.filter(id=inbound.pk).update(handled_as="unknown_sender")
+            return None
+        handled, reply, task = _act_on_keyword(keyword_of(body), patients, body, now)
+        InboundMessage.objects.filter(id=inbound.pk).update(
+            handled_as=handled, patient=patients[0], clinic_id=patients[0].clinic_id, task=task
+        )
+        return reply
+
+
+def _act_on_keyword(
+    keyword: str, patients: list[Patient], body: str, now: datetime
+) -> tuple[str, str | None, StaffTask | None]:
+    ids = [p.pk for p in patients]
+    if keyword == "yes":
+        opted_out = [p for p in patients if p.sms_opted_out]
+        keyword = "opt_in" if opted_out else "confirm"
+        patients = opted_out or patients
+        ids = [p.pk for p in patients]
+    if keyword == "opt_out":
+        patients_opt_out(patient_ids=ids, now=now)
+        return "opt_out", _reply(patients, "opt_out_confirmation", now), None
+    if keyword == "opt_in":
+        patients_opt_in(patient_ids=ids, now=now)
+        return "opt_in", _reply(patients, "opt_in_confirmation", now), None
+    if keyword == "help":
+        return "help", _reply(patients, "help", now), None
+    tasks = [_staff_task(p, keyword, body) for p in patients]
+    return keyword, None, tasks[0]
+
+
+def _reply(patients: list[Patient], purpose: str, now: datetime) -> str | None:
+    """Render the reply in the first patient's clinic; record it as a sent Message per patient."""
+    first = patients[0]
+    rules = rules_for_clinic(first.clinic)
+    try:
+        text = render_message(
+            patient=first,
+            clinic=first.clinic,
+            purpose=purpose,
+            templates=TemplateBook.load([first.clinic_id], [purpose]),
+            max_chars=rules.sms_max_chars,
+        )
+    except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
+        logger.warning("no %s reply for patient %s: %s", purpose, first.pk, exc)
+        return None
+    Message.objects.bulk_create(
+        Message(
+            patient=p,
+            purpose=purpose,
+            body=text,
+            to_number=p.phone,
+            scheduled_for=now,
+            status="sent",
+            sent_at=now,
+            status_reason="replied by TwiML",
+        )
+        for p in patients
+    )
+    return text
+
+
+def _staff_task(patient: Patient, kind: str, body: str) -> StaffTask:
+    visit = (
+        Visit.objects.filter(patient=patient, status="scheduled", date__gte=timezone.now().date() - timedelta(days=1))
+        .order_by("date", "start", "id")
+        .first()
+    )
+    return StaffTask.objects.create(
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        visit=visit,
+        kind=kind,
+        detail=f"Text from the patient: {body.strip()[:500]}",
+    )
+
+
+def staff_task_done(*, task: StaffTask, user: Any) -> StaffTask:
+    now = timezone.now()
+    if StaffTask.objects.filter(id=task.pk, done_at__isnull=True).update(done_at=now, done_by=user) != 1:
+        raise StateConflict("This task is already done.")
+    task.refresh_from_db()
+    return task
