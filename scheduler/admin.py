@@ -12,10 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from scheduler import services
+from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
-from visits.generation import clinic_visits_regenerate, plan_visits_regenerate
 
 
 class ClinicActionForm(ActionForm):
@@ -44,7 +43,7 @@ class RuleSetAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: RuleSet, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         for clinic in obj.clinics.all():
-            clinic_visits_regenerate(clinic=clinic)
+            replanning.clinic_changed(clinic=clinic)
 
     @admin.action(description="Copy preset for a clinic (choose the clinic above)")
     def copy_preset_for_clinic(self, request: HttpRequest, queryset: QuerySet[RuleSet]) -> None:
@@ -54,7 +53,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         if clinic is None or len(presets) != 1:
             self.message_user(request, "Select exactly one preset and choose a clinic.", messages.ERROR)
             return
-        rule_set = services.rule_set_copy_preset(preset_name=presets[0].name, clinic=clinic)
+        rule_set = replanning.rule_set_copy_preset(preset_name=presets[0].name, clinic=clinic)
         self.message_user(request, f"{clinic} now uses its own copy “{rule_set.name}”.", messages.SUCCESS)
 
 
@@ -73,12 +72,12 @@ class ClinicAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        clinic_visits_regenerate(clinic=form.instance)
+        replanning.clinic_changed(clinic=form.instance)
 
     def _import(self, request: HttpRequest, queryset: QuerySet[Clinic], year: int) -> None:
         for clinic in queryset:
             try:
-                result = services.holidays_import(clinic=clinic, year=year)
+                result = replanning.holidays_import(clinic=clinic, year=year)
             except (RuleViolation, StateConflict) as exc:
                 self.message_user(request, f"{clinic}: {exc}", messages.ERROR)
                 continue
@@ -105,18 +104,18 @@ class RegeneratesClinic(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        clinic_visits_regenerate(clinic=obj.clinic)
+        replanning.clinic_changed(clinic=obj.clinic)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         clinic = obj.clinic
         super().delete_model(request, obj)
-        clinic_visits_regenerate(clinic=clinic)
+        replanning.clinic_changed(clinic=clinic)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         clinics = list(Clinic.objects.filter(pk__in=queryset.values("clinic_id")))
         super().delete_queryset(request, queryset)
         for clinic in clinics:
-            clinic_visits_regenerate(clinic=clinic)
+            replanning.clinic_changed(clinic=clinic)
 
 
 @admin.register(DosingWindow)
@@ -166,7 +165,7 @@ class PlanAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        plan_visits_regenerate(plan=form.instance)
+        replanning.plan_changed(plan=form.instance)
 
 
 @admin.register(Pause)
@@ -177,7 +176,7 @@ class PauseAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Pause, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        plan_visits_regenerate(plan=obj.plan)
+        replanning.plan_changed(plan=obj.plan)
 
 
 @admin.register(StaffProfile)

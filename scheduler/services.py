@@ -2,11 +2,8 @@
 
 Every function is keyword-only and the outermost call is atomic (STYLE.md). Rules that refuse a
 change raise scheduler.errors.RuleViolation (400) or StateConflict (409); the API maps them.
-Visits are regenerated in the same transaction as the change that moves them (API.md "Plans").
-
-That makes one import go upward (scheduler → visits.generation), which STYLE.md asks us to question:
-every caller (API, web, admin, commands) must get the regeneration, so the write and the regeneration
-stay in one service for now; moving these orchestrations into visits/services.py would remove it.
+These only validate and write the calendar. The visits and reminders a change moves follow in
+notifications.replanning, which every shell calls: imports go notifications → visits → scheduler.
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import DEFAULT_PRESET, PRESETS
 from scheduler.selectors import calendar_for_clinic, pauses_by_plan, plan_spec, rules_for_clinic, window_value
 from scheduler.timeutil import local_date
-from visits.generation import clinic_visits_regenerate, plan_visits_regenerate
 
 # DOMAIN §5 (42 CFR Part 2): the neutral sender name may not reveal treatment.
 _REVEALING_WORDS = ("methadone", "opioid", "addiction", "dose", "otp", "heroin", "diamorphine", "buprenorphine",
@@ -126,7 +122,6 @@ def rule_set_copy_preset(*, preset_name: str = DEFAULT_PRESET, clinic: Clinic | 
     if clinic is not None:
         clinic.rule_set = rule_set
         clinic.save(update_fields=["rule_set", "updated"])
-        clinic_visits_regenerate(clinic=clinic)
     return rule_set
 
 
@@ -174,15 +169,11 @@ def clinic_create(
 
 @transaction.atomic
 def clinic_update(*, clinic: Clinic, data: dict[str, Any]) -> Clinic:
-    old_timezone = clinic.timezone
     changed = _update_fields(clinic, data, CLINIC_FIELDS)
     if not changed:
         return clinic
     _clean_clinic(clinic)
     clinic.save(update_fields=[*changed, "phone", "country", "subdivision", "updated"])
-    if clinic.timezone != old_timezone:
-        # Window instants are local wall times: a new zone moves every future visit.
-        clinic_visits_regenerate(clinic=clinic)
     return clinic
 
 
@@ -270,7 +261,6 @@ def window_create(*, clinic: Clinic, value: WindowInput) -> DosingWindow:
     window = DosingWindow(clinic=clinic)
     _apply_window(window, value)
     window.save()
-    clinic_visits_regenerate(clinic=clinic)
     return window
 
 
@@ -296,7 +286,6 @@ def window_update(*, window: DosingWindow, changes: dict[str, Any]) -> DosingWin
     _apply_window(window, value)
     _guard_diamorphine_windows(window.clinic, [*_other_windows(window.clinic, window.pk), window_value(window)])
     window.save()
-    clinic_visits_regenerate(clinic=window.clinic)
     return window
 
 
@@ -305,7 +294,6 @@ def window_delete(*, window: DosingWindow) -> None:
     clinic = Clinic.objects.select_related("rule_set").get(pk=window.clinic_id)
     _guard_diamorphine_windows(clinic, _other_windows(clinic, window.pk))
     window.delete()
-    clinic_visits_regenerate(clinic=clinic)
 
 
 # --- closures ---------------------------------------------------------------------------------------
@@ -344,15 +332,12 @@ def closure_create(*, clinic: Clinic, date: date, reason: str = "", services: Se
     value = engine.Closure(date=date, services=frozenset(services), reason=reason)
     _guard_closure(clinic, value)
     closure = Closure.objects.create(clinic=clinic, date=date, reason=reason, services=list(services))
-    clinic_visits_regenerate(clinic=clinic)
     return closure
 
 
 @transaction.atomic
 def closure_delete(*, closure: Closure) -> None:
-    clinic = closure.clinic
     closure.delete()
-    clinic_visits_regenerate(clinic=clinic)
 
 
 @dataclass
@@ -396,8 +381,6 @@ def holidays_import(
             result.refused.append(exc.message)
             continue
         result.created.append(Closure.objects.create(clinic=clinic, date=day, reason=name[:200], services=services))
-    if result.created:
-        clinic_visits_regenerate(clinic=clinic)
     return result
 
 
@@ -512,7 +495,6 @@ def plan_create(*, patient: Patient, data: dict[str, Any]) -> Plan:
     plan.attendance_weekdays = sorted(plan.attendance_weekdays)
     _clean_plan(plan, pauses=[])
     plan.save()
-    plan_visits_regenerate(plan=plan)
     return plan
 
 
@@ -526,7 +508,6 @@ def plan_update(*, plan: Plan, data: dict[str, Any]) -> Plan:
         return plan
     _clean_plan(plan, pauses=list(plan.pauses.all()))
     plan.save(update_fields=[*changed, "updated"])
-    plan_visits_regenerate(plan=plan)
     return plan
 
 
@@ -554,7 +535,6 @@ def pause_create(
         plan=plan, start=start, end=end, reason=reason, note=note,
         approved_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    plan_visits_regenerate(plan=plan)
     return pause
 
 

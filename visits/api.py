@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notifications import replanning
 from scheduler.api.audit import AuditActorMixin, audit_access
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
@@ -202,7 +203,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         plan = None
         if data.get("plan") is not None:
             plan = _visible(Plan.objects.all(), request, data["plan"], "plan", field="patient__clinic")
-        visit = services.visit_book(
+        visit = replanning.visit_book(
             patient=patient, kind=data["kind"], date=data["date"], plan=plan, start=data.get("start"), by=request.user
         )
         return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
@@ -230,21 +231,21 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitReasonSerializer, request)
-        visit = services.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
+        visit = replanning.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
     @_action_schema(VisitReasonSerializer, "Excuse a visit (not counted as missed)")
     @action(detail=True, methods=["post"])
     def excuse(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitReasonSerializer, request)
-        visit = services.visit_excuse(visit=self.get_object(), reason=data["reason"], by=request.user)
+        visit = replanning.visit_excuse(visit=self.get_object(), reason=data["reason"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
     @_action_schema(VisitRescheduleSerializer, "Move a scheduled visit to another date or window")
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitRescheduleSerializer, request)
-        visit = services.visit_reschedule(
+        visit = replanning.visit_reschedule(
             visit=self.get_object(), date=data["date"], start=data.get("start"), by=request.user
         )
         return Response(VisitSerializer(visit).data)

@@ -109,7 +109,7 @@ def consecutive_missed(*, clinic: Clinic, limit: int = 20) -> list[dict[str, Any
         .annotate(streak=Max("consecutive_missed"), open=Count("id"))
         .order_by("-streak", "patient__last_name", "patient_id")
     )
-    return list(rows[:limit])
+    return [dict(r) for r in rows[:limit]]
 
 
 def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
@@ -144,6 +144,18 @@ def _visits_in(clinic_ids: list[int], date_from: date, date_to: date, medication
     return qs.order_by()
 
 
+def _patient_row(r: dict[str, Any]) -> dict[str, Any]:
+    return _with_rate(
+        {
+            "patient": r["patient_id"],
+            "mrn": r["patient__mrn"],
+            "first_name": r["patient__first_name"],
+            "last_name": r["patient__last_name"],
+            **{k: r[k] for k in _ATTENDANCE},
+        }
+    )
+
+
 def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
     """The report of API.md: totals, by_patient and by_day (three aggregate queries)."""
     visits = _visits_in(clinic_ids, date_from, date_to, medication)
@@ -155,17 +167,6 @@ def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, 
     )
     return {
         **totals,
-        "by_patient": [
-            _with_rate(
-                {
-                    "patient": r["patient_id"],
-                    "mrn": r["patient__mrn"],
-                    "first_name": r["patient__first_name"],
-                    "last_name": r["patient__last_name"],
-                    **{k: r[k] for k in _ATTENDANCE},
-                }
-            )
-            for r in by_patient
-        ],
+        "by_patient": [_patient_row(dict(r)) for r in by_patient],
         "by_day": attendance_by_day(clinic_ids=clinic_ids, date_from=date_from, date_to=date_to, medication=medication),
     }

@@ -79,7 +79,7 @@ class ReportQuery(serializers.Serializer):
         return attrs
 
 
-_COUNT_FIELDS = {
+_COUNT_FIELDS: dict[str, serializers.Field] = {
     "expected": serializers.IntegerField(),
     "completed": serializers.IntegerField(),
     "missed": serializers.IntegerField(),

@@ -8,14 +8,15 @@ notifications (reminders for new visits, a check-in text after a first missed da
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
+from notifications.services import missed_checkin_create, reminders_plan_missing
 from scheduler.models import Patient
 from visits.generation import GenerationResult, visits_generate
 from visits.missed import Decision, SweepResult, visits_mark_missed
@@ -23,54 +24,17 @@ from visits.models import Visit
 
 logger = logging.getLogger(__name__)
 
-NOTIFICATIONS = "notifications.services"
-
-
-class MissingService(RuntimeError):
-    """A service another app must provide is not there (yet): named, never silently skipped."""
-
-
-def _notifications() -> Any | None:
-    """notifications.services, or None while that module does not exist yet."""
-    try:
-        return importlib.import_module(NOTIFICATIONS)
-    except ModuleNotFoundError as exc:
-        if exc.name != NOTIFICATIONS:
-            raise  # the module exists but one of its own imports is broken: that is a real error
-        return None
-
-
-def reminders_plan_missing_service() -> Callable[[], Any] | None:
-    """notifications.services.reminders_plan_missing; a module without it is a clear error."""
-    module = _notifications()
-    if module is None:
-        logger.warning("generate_visits: %s is not installed; no reminders planned", NOTIFICATIONS)
-        return None
-    func = getattr(module, "reminders_plan_missing", None)
-    if func is None:
-        raise MissingService(f"{NOTIFICATIONS}.reminders_plan_missing() is missing: reminders cannot be planned")
-    return func  # type: ignore[no-any-return]
-
-
-def missed_checkin_service() -> Callable[..., Any] | None:
-    """notifications.services.missed_checkin_create, if it exists (the check-in text is optional, DOMAIN §4)."""
-    module = _notifications()
-    func = getattr(module, "missed_checkin_create", None) if module is not None else None
-    if func is None:
-        logger.info("mark_missed_visits: %s.missed_checkin_create is not available; no check-in texts", NOTIFICATIONS)
-    return func
-
 
 def run_generate_visits(
     *,
     horizon_days: int | None = None,
     clinic_ids: Iterable[int] | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[GenerationResult, Any]:
-    result = visits_generate(horizon_days=horizon_days, clinic_ids=clinic_ids, progress=progress)
-    planner = reminders_plan_missing_service()
-    planned = planner() if planner is not None else None
-    return result, planned
+) -> tuple[GenerationResult, int]:
+    """Generate the horizon, then make sure every scheduled visit in it has its reminders planned."""
+    horizon = horizon_days or settings.GENERATION_HORIZON_DAYS
+    result = visits_generate(horizon_days=horizon, clinic_ids=clinic_ids, progress=progress)
+    return result, reminders_plan_missing(horizon_days=horizon)
 
 
 def send_checkins(decisions: Iterable[Decision]) -> int:
@@ -78,15 +42,12 @@ def send_checkins(decisions: Iterable[Decision]) -> int:
     decisions = [d for d in decisions if d.kind == "checkin_text"]
     if not decisions:
         return 0
-    create = missed_checkin_service()
-    if create is None:
-        return 0
     patients = Patient.objects.select_related("clinic").in_bulk([d.patient_id for d in decisions])
     visits = Visit.objects.in_bulk([d.visit_id for d in decisions if d.visit_id is not None])
     sent = 0
     for decision in decisions:
         try:
-            create(
+            missed_checkin_create(
                 patient=patients[decision.patient_id],
                 visit=visits.get(decision.visit_id) if decision.visit_id else None,
                 today=decision.today,
@@ -111,7 +72,7 @@ def generate_visits(horizon_days: int | None = None, clinic_ids: list[int] | Non
         "created": result.created,
         "updated": result.updated,
         "deleted": result.deleted,
-        "reminders": planned if isinstance(planned, int | dict) else None,
+        "reminders": planned,
     }
 
 

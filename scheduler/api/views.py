@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notifications import replanning
 from scheduler import engine, services
 from scheduler.api.base import ScopedViewSet, audit_patient_list
 from scheduler.api.filters import PatientFilter, PlanFilter
@@ -108,7 +109,7 @@ class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         serializer = self.get_serializer(clinic, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = {k: v for k, v in serializer.validated_data.items() if k != "preset"}
-        clinic = services.clinic_update(clinic=clinic, data=data)
+        clinic = replanning.clinic_update(clinic=clinic, data=data)
         return Response(self.get_serializer(clinic).data)
 
 
@@ -150,18 +151,18 @@ class WindowViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
     def create(self, request: Request, clinic_pk: str) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        window = services.window_create(clinic=self.clinic, value=services.WindowInput(**serializer.validated_data))
+        window = replanning.window_create(clinic=self.clinic, value=services.WindowInput(**serializer.validated_data))
         return Response(self.get_serializer(window).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, clinic_pk: str, pk: str) -> Response:
         window = self.get_object()
         serializer = self.get_serializer(window, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        window = services.window_update(window=window, changes=dict(serializer.validated_data))
+        window = replanning.window_update(window=window, changes=dict(serializer.validated_data))
         return Response(self.get_serializer(window).data)
 
     def destroy(self, request: Request, clinic_pk: str, pk: str) -> Response:
-        services.window_delete(window=self.get_object())
+        replanning.window_delete(window=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -182,13 +183,13 @@ class ClosureViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
     def create(self, request: Request, clinic_pk: str) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        closure = services.closure_create(clinic=self.clinic, **serializer.validated_data)
+        closure = replanning.closure_create(clinic=self.clinic, **serializer.validated_data)
         return Response(self.get_serializer(closure).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, clinic_pk: str, pk: str) -> Response:
         closure = self.get_object()
         closure.clinic = self.clinic
-        services.closure_delete(closure=closure)
+        replanning.closure_delete(closure=closure)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -265,7 +266,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        plan = services.plan_create(patient=data.pop("patient"), data=data)
+        plan = replanning.plan_create(patient=data.pop("patient"), data=data)
         return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
@@ -275,7 +276,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         data = dict(serializer.validated_data)
         if data.pop("patient", plan.patient).pk != plan.patient_id:
             raise ValidationError({"patient": ["A plan cannot move to another patient; create a new plan."]})
-        plan = services.plan_update(plan=plan, data=data)
+        plan = replanning.plan_update(plan=plan, data=data)
         return Response(self.get_serializer(plan).data)
 
     @extend_schema(
@@ -373,7 +374,7 @@ class PauseViewSet(mixins.ListModelMixin, ScopedViewSet):
     def create(self, request: Request, plan_pk: str) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pause = services.pause_create(plan=self.plan, actor=request.user, **serializer.validated_data)
+        pause = replanning.pause_create(plan=self.plan, actor=request.user, **serializer.validated_data)
         return Response(self.get_serializer(pause).data, status=status.HTTP_201_CREATED)
 
 

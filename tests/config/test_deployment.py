@@ -51,7 +51,8 @@ def test_dockerfile_installs_the_runtime_lock():
 
 
 def _production_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DOSEWISE_DEV", "DEBUG"}}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set for the browser tests only; production never has it.
+    env = {k: v for k, v in os.environ.items() if k not in {"DOSEWISE_DEV", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(
         SECRET_KEY="a-production-secret-key-that-is-long-and-random-0123456789-abcdefghijklmnop",
         ALLOWED_HOSTS="dosewise.example.org",

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from notifications.replanning import visit_book, visit_cancel, visit_reschedule
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import FRONT_DESK
 from visits.models import KIND_CHOICES, Visit
 from visits.selectors import availability, closure_for, no_window_reason, slots_for
-from visits.services import visit_book, visit_cancel, visit_reschedule
 from web import selectors
 from web.access import clinic_or_404, patient_or_404, require, staff_view, visit_or_404
 from web.views.common import page_context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.db.models import Q
@@ -12,19 +13,19 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications.models import MessageTemplate
-from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import Clinic, Closure, DosingWindow
-from scheduler.permissions import ADMIN
-from scheduler.rules import Rules
-from scheduler.selectors import rules_for_clinic
-from scheduler.services import (
-    WindowInput,
+from notifications.replanning import (
     closure_create,
     closure_delete,
     holidays_import,
     window_create,
     window_delete,
 )
+from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Clinic, Closure, DosingWindow
+from scheduler.permissions import ADMIN
+from scheduler.rules import Rules
+from scheduler.selectors import rules_for_clinic
+from scheduler.services import WindowInput
 from web import selectors
 from web.access import clinic_or_404, require, staff_view
 from web.forms import WEEKDAY_CHOICES, ClosureForm, HolidayImportForm, WindowForm
@@ -104,10 +105,10 @@ def setup(request: HttpRequest, clinic_id: int) -> HttpResponse:
     return render_setup(request, _admin_clinic(request, clinic_id))
 
 
-def _refused(request: HttpRequest, clinic: Clinic, exc: RuleViolation | StateConflict, **forms: object) -> HttpResponse:
+def _refused(request: HttpRequest, clinic: Clinic, exc: RuleViolation | StateConflict, **forms: Any) -> HttpResponse:
     return render_setup(
         request, clinic, error=exc.message, status=409 if isinstance(exc, StateConflict) else 400, **forms
-    )  # type: ignore[arg-type]
+    )
 
 
 @staff_view
@@ -171,7 +172,7 @@ def holidays(request: HttpRequest, clinic_id: int) -> HttpResponse:
     form = HolidayImportForm(request.POST)
     if not form.is_valid():
         return render_setup(request, clinic, error="Give a year between 2000 and 2100.", status=400)
-    services = [] if form.cleaned_data["whole_clinic"] else None
+    services: list[str] | None = [] if form.cleaned_data["whole_clinic"] else None
     kwargs = {"services": services} if services is not None else {}
     try:
         result = holidays_import(clinic=clinic, year=form.cleaned_data["year"], **kwargs)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from notifications import replanning
 from scheduler import services
 from scheduler.errors import RuleViolation
 from scheduler.models import Clinic
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         if not 1900 <= year <= 2200:
             raise CommandError("--year must be a calendar year such as 2027.")
         try:
-            result = services.holidays_import(
+            result = replanning.holidays_import(
                 clinic=target, year=year, services=None if all_services else services.ORAL_SERVICES
             )
         except RuleViolation as exc:

@@ -126,7 +126,7 @@ class Command(BaseCommand):
         )
 
     def _holidays(self, clinic: Clinic) -> None:
-        from scheduler.services import holidays_import
+        from notifications.replanning import holidays_import
 
         year = timezone.now().year
         for y in (year, year + 1):
@@ -176,7 +176,7 @@ class Command(BaseCommand):
 
     def _print_logins(self, clinic: Clinic, users: dict[str, str]) -> None:
         self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} (id {clinic.pk})"))
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for role, username in users.items():
             self.stdout.write(f"  {role:<11} {username}")
 

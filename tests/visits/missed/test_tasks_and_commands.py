@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from io import StringIO
-from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -24,8 +23,7 @@ def test_the_tasks_have_the_names_beat_schedules():
 
 def test_the_sweep_task_hands_each_new_check_in_to_notifications_once(make_plan, monkeypatch):
     calls = []
-    fake = SimpleNamespace(missed_checkin_create=lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(tasks, "_notifications", lambda: fake)
+    monkeypatch.setattr(tasks, "missed_checkin_create", lambda **kwargs: calls.append(kwargs))
     plan = make_plan(start_date=MON)
     generate(plan, MON)
     complete(visit_on(plan, MON))
@@ -48,7 +46,7 @@ def test_a_failing_check_in_never_stops_the_others(make_plan, monkeypatch):
             raise RuntimeError("provider down")
         sent.append(patient.pk)
 
-    monkeypatch.setattr(tasks, "_notifications", lambda: SimpleNamespace(missed_checkin_create=create))
+    monkeypatch.setattr(tasks, "missed_checkin_create", create)
     for plan in (first, second):
         generate(plan, MON)
     with time_machine.travel(at(MON, 11, 30), tick=False):
@@ -57,28 +55,20 @@ def test_a_failing_check_in_never_stops_the_others(make_plan, monkeypatch):
     assert sent == [second.patient_id]
 
 
-def test_generation_without_the_reminder_planner_is_a_clear_error(make_plan, monkeypatch):
-    monkeypatch.setattr(tasks, "_notifications", lambda: SimpleNamespace())
-    with pytest.raises(tasks.MissingService, match="reminders_plan_missing"):
-        tasks.generate_visits.run(horizon_days=3)
-
-
 def test_generation_then_plans_missing_reminders(make_plan, monkeypatch):
     planned = []
-    monkeypatch.setattr(
-        tasks, "_notifications", lambda: SimpleNamespace(reminders_plan_missing=lambda: planned.append(1) or 4)
-    )
+    monkeypatch.setattr(tasks, "reminders_plan_missing", lambda **kwargs: planned.append(kwargs) or 4)
     plan = make_plan(start_date=MON)
     with time_machine.travel(at(MON, 6), tick=False):
         summary = tasks.generate_visits.run(horizon_days=3)
     assert summary["created"] == 3
     assert summary["reminders"] == 4
-    assert planned == [1]
+    assert planned == [{"horizon_days": 3}]
     assert Visit.objects.filter(plan=plan).count() == 3
 
 
 def test_the_generate_visits_command_prints_a_summary(make_plan, clinic, monkeypatch):
-    monkeypatch.setattr(tasks, "_notifications", lambda: None)
+    monkeypatch.setattr(tasks, "reminders_plan_missing", lambda **kwargs: 0)
     make_plan(start_date=MON)
     out = StringIO()
     with time_machine.travel(at(MON, 6), tick=False):
@@ -87,7 +77,7 @@ def test_the_generate_visits_command_prints_a_summary(make_plan, clinic, monkeyp
 
 
 def test_the_mark_missed_command_replays_a_past_instant(make_plan, monkeypatch):
-    monkeypatch.setattr(tasks, "_notifications", lambda: None)
+    monkeypatch.setattr(tasks, "reminders_plan_missing", lambda **kwargs: 0)
     plan = make_plan(start_date=MON)
     generate(plan, MON)
     out = StringIO()

@@ -1,0 +1,165 @@
+"""When the calendar or a visit changes, the ledger and the outbox follow — in one transaction.
+
+Imports go one way, notifications → visits → scheduler (STYLE.md): scheduler.services validates and
+writes clinics, windows, closures, plans and pauses; visits.generation re-materialises the visits such a
+change moves (API.md: "Creating or changing a plan (re)generates its future visits at once");
+visits.services books and moves single visits. This module sits on top and re-plans the reminders of
+every visit that changed, so the outbox row is written in the same transaction as its cause.
+Every shell — API views, pages, admin, commands — calls these instead of the lower services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+
+from notifications.services import reminders_sync
+from scheduler import services as calendar
+from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet
+from visits import services as ledger
+from visits.generation import GenerationResult, clinic_visits_regenerate, plan_visits_regenerate
+from visits.models import Visit
+
+
+def _follow(result: GenerationResult) -> GenerationResult:
+    """Reminders for created and changed visits; removed visits' reminders are refused at send time."""
+    reminders_visits(visit_ids=[*result.created_ids, *result.changed_ids])
+    return result
+
+
+def reminders_visits(*, visit_ids: Iterable[int]) -> int:
+    ids = list(visit_ids)
+    return reminders_sync(visit_ids=ids) if ids else 0
+
+
+def clinic_changed(*, clinic: Clinic) -> GenerationResult:
+    """A clinic's windows, closures, zone or rules changed: regenerate its plans, re-plan reminders."""
+    with transaction.atomic():
+        return _follow(clinic_visits_regenerate(clinic=clinic))
+
+
+def plan_changed(*, plan: Plan) -> GenerationResult:
+    with transaction.atomic():
+        return _follow(plan_visits_regenerate(plan=plan))
+
+
+# --- the calendar -------------------------------------------------------------------------------
+
+
+def clinic_update(*, clinic: Clinic, data: dict[str, Any]) -> Clinic:
+    with transaction.atomic():
+        old_timezone = clinic.timezone
+        clinic = calendar.clinic_update(clinic=clinic, data=data)
+        if clinic.timezone != old_timezone:
+            # Window instants are local wall times: a new zone moves every future visit.
+            clinic_changed(clinic=clinic)
+        return clinic
+
+
+def rule_set_copy_preset(*, preset_name: str, clinic: Clinic) -> RuleSet:
+    with transaction.atomic():
+        rule_set = calendar.rule_set_copy_preset(preset_name=preset_name, clinic=clinic)
+        clinic_changed(clinic=clinic)
+        return rule_set
+
+
+def window_create(*, clinic: Clinic, value: calendar.WindowInput) -> DosingWindow:
+    with transaction.atomic():
+        window = calendar.window_create(clinic=clinic, value=value)
+        clinic_changed(clinic=clinic)
+        return window
+
+
+def window_update(*, window: DosingWindow, changes: dict[str, Any]) -> DosingWindow:
+    with transaction.atomic():
+        window = calendar.window_update(window=window, changes=changes)
+        clinic_changed(clinic=window.clinic)
+        return window
+
+
+def window_delete(*, window: DosingWindow) -> None:
+    with transaction.atomic():
+        clinic = window.clinic
+        calendar.window_delete(window=window)
+        clinic_changed(clinic=clinic)
+
+
+def closure_create(*, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = ()) -> Closure:
+    with transaction.atomic():
+        closure = calendar.closure_create(clinic=clinic, date=date, reason=reason, services=services)
+        clinic_changed(clinic=clinic)
+        return closure
+
+
+def closure_delete(*, closure: Closure) -> None:
+    with transaction.atomic():
+        clinic = closure.clinic
+        calendar.closure_delete(closure=closure)
+        clinic_changed(clinic=clinic)
+
+
+def holidays_import(
+    *, clinic: Clinic, year: int, services: Sequence[str] | None = calendar.ORAL_SERVICES
+) -> calendar.HolidayImport:
+    with transaction.atomic():
+        result = calendar.holidays_import(clinic=clinic, year=year, services=services)
+        if result.created:
+            clinic_changed(clinic=clinic)
+        return result
+
+
+def plan_create(*, patient: Patient, data: dict[str, Any]) -> Plan:
+    with transaction.atomic():
+        plan = calendar.plan_create(patient=patient, data=data)
+        plan_changed(plan=plan)
+        return plan
+
+
+def plan_update(*, plan: Plan, data: dict[str, Any]) -> Plan:
+    with transaction.atomic():
+        plan = calendar.plan_update(plan=plan, data=data)
+        plan_changed(plan=plan)
+        return plan
+
+
+def pause_create(*, plan: Plan, start: date, end: date, reason: str, note: str = "", actor: Any = None) -> Pause:
+    with transaction.atomic():
+        pause = calendar.pause_create(plan=plan, start=start, end=end, reason=reason, note=note, actor=actor)
+        plan_changed(plan=plan)
+        return pause
+
+
+# --- single visits ------------------------------------------------------------------------------
+
+
+def visit_book(
+    *, patient: Patient, kind: str, date: date, plan: Plan | None = None, start: datetime | None = None, by: Any
+) -> Visit:
+    with transaction.atomic():
+        visit = ledger.visit_book(patient=patient, kind=kind, date=date, plan=plan, start=start, by=by)
+        reminders_visits(visit_ids=[visit.pk])
+        return visit
+
+
+def visit_reschedule(*, visit: Visit, date: date, start: datetime | None = None, by: Any) -> Visit:
+    with transaction.atomic():
+        visit = ledger.visit_reschedule(visit=visit, date=date, start=start, by=by)
+        reminders_visits(visit_ids=[visit.pk])
+        return visit
+
+
+def visit_cancel(*, visit: Visit, reason: str, by: Any) -> Visit:
+    with transaction.atomic():
+        visit = ledger.visit_cancel(visit=visit, reason=reason, by=by)
+        reminders_visits(visit_ids=[visit.pk])
+        return visit
+
+
+def visit_excuse(*, visit: Visit, reason: str, by: Any) -> Visit:
+    with transaction.atomic():
+        visit = ledger.visit_excuse(visit=visit, reason=reason, by=by)
+        reminders_visits(visit_ids=[visit.pk])
+        return visit
