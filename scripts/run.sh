@@ -3,7 +3,7 @@
 # PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set: web, a Celery worker and beat, with demo data.
 set -euo pipefail
 source "$(dirname "$0")/venv.sh"
-export DOSEWISE_DEV="${DOSEWISE_DEV:-1}" DEBUG="${DEBUG:-1}"
+export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
 mkdir -p var/broker/queue var/broker/processed
 

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Run the whole test suite (lint, types, tests). With DATABASE_URL/REDIS_URL set (CI) it runs on
-# PostgreSQL and Redis; without them PostgreSQL/Redis-only tests are skipped locally (never in CI).
-set -euo pipefail
+# Run the whole test suite: lint (ruff), types (mypy) and tests (pytest). Every stage runs, and the
+# command fails if any stage failed. Extra arguments go to pytest.
+# With DATABASE_URL/REDIS_URL set (CI) it runs on PostgreSQL and Redis; without them the tests that need
+# PostgreSQL or Redis are skipped locally (never in CI, where a missing service fails the run).
+set -uo pipefail
 source "$(dirname "$0")/venv.sh"
-export DOSEWISE_DEV=1
+failed=()
 echo "== ruff"
-ruff check .
+ruff check . || failed+=(ruff)
 echo "== mypy"
-mypy config scheduler visits notifications web
+mypy config scheduler visits notifications web || failed+=(mypy)
 echo "== pytest"
-python -m pytest "$@"
+python -m pytest "$@" || failed+=(pytest)
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED stages: ${failed[*]}"
+  exit 1
+fi
