@@ -11,6 +11,7 @@ python manage.py migrate --noinput
 python manage.py seed_demo
 python manage.py setup_periodic_tasks
 python manage.py generate_visits
+python manage.py mark_missed_visits
 
 pids=()
 cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

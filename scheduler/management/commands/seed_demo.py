@@ -140,7 +140,7 @@ class Command(BaseCommand):
             patient = Patient.objects.create(
                 clinic=clinic, mrn=f"DEMO{n + 1:04d}", first_name=first, last_name=last,
                 date_of_birth=date(1960 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 28)),
-                phone=f"+1212555{(100 + n) % 10000:04d}", sms_consent=n % 5 != 0,
+                phone=f"+1212555{(200 + n) % 10000:04d}", sms_consent=n % 5 != 0,
                 sms_consent_at=timezone.now() if n % 5 != 0 else None, language="es" if n % 6 == 0 else "en",
             )
             start = max(spec["treatment_start"], today - timedelta(days=HISTORY_DAYS))
