@@ -125,11 +125,14 @@ def _reconcile(
                     "source": "plan", "planned_date": key[0], "session": key[1], "status": "scheduled", **fields,
                 }
             )
-        elif visit.status == "scheduled" and not visit.edited:
-            if any(getattr(visit, name) != value for name, value in fields.items()):
-                for name, value in fields.items():
-                    setattr(visit, name, value)
-                to_update.append(visit)
+        elif (
+            visit.status == "scheduled"
+            and not visit.edited
+            and any(getattr(visit, name) != value for name, value in fields.items())
+        ):
+            for name, value in fields.items():
+                setattr(visit, name, value)
+            to_update.append(visit)
     for key, visit in existing.items():
         if key not in wanted and visit.status == "scheduled" and not visit.edited:
             to_delete.append(visit.pk)
@@ -200,7 +203,7 @@ def _insert_new(rows: list[dict[str, Any]]) -> list[int]:
     defaults = {f.attname: f.get_default() for f in fields}
     defaults["created"] = defaults["updated"] = now
     names = [f.attname for f in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     table = Visit._meta.db_table
     with connection.cursor() as cursor:
         # Names come from the model, never from input.
@@ -287,7 +290,9 @@ def _clear_future(plan_ids: list[int], today: date | None) -> GenerationResult:
     return GenerationResult(plans=len(plan_ids), deleted=qs.delete()[0])
 
 
-def plan_visits_regenerate(*, plan: Plan, today: date | None = None, horizon_days: int | None = None) -> GenerationResult:
+def plan_visits_regenerate(
+    *, plan: Plan, today: date | None = None, horizon_days: int | None = None
+) -> GenerationResult:
     """Called at once when a plan or its pauses change."""
     plan = Plan.objects.select_related("patient__clinic__rule_set").get(pk=plan.pk)
     return visits_generate(plans=[plan], today=today, horizon_days=horizon_days)
