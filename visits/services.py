@@ -22,7 +22,7 @@ from django.utils import timezone
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
 from scheduler.rules import INJECTIONS, takehome_limit, treatment_day
-from scheduler.selectors import rules_for_clinic
+from scheduler.selectors import calendar_for_clinic, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits.models import KIND_CHOICES, OPEN_STATUSES, Escalation, Visit
 from visits.selectors import Slot, booked_counts, closure_for, no_window_reason, slots_for
@@ -297,11 +297,33 @@ def _check_not_on_hold(visit: Visit) -> None:
         raise StateConflict(f"plan on hold: {hold.get_kind_display().lower()} — {hold.reason} (escalation #{hold.pk}).")
 
 
-def _closure_days(clinic: Clinic, service: str, days: list[date]) -> int:
-    from scheduler.models import Closure
+def _counted_days(visit: Visit, service: str, days: list[date], closure_doses_count: bool) -> list[date]:
+    """Take-home days that count toward the limits: all of them, or only open days when the rule set
+    says closure doses are "beyond" the limit (42 CFR 8.12(i)(3), 2001 text). A weekday on which no
+    window offers the service is a closure day like a holiday."""
+    if closure_doses_count:
+        return days
+    calendar = calendar_for_clinic(visit.clinic)
+    return [d for d in days if calendar.is_open(d, service)]
 
-    closures = Closure.objects.filter(clinic=clinic, date__in=days)
-    return len({c.date for c in closures if not c.services or service in c.services})
+
+def _iso_week(d: date) -> tuple[int, int]:
+    year, week, _ = d.isocalendar()
+    return year, week
+
+
+def _week_take_homes(visit: Visit, weeks: set[tuple[int, int]]) -> list[date]:
+    """Take-home days already handed out by the plan's other completed visits in these ISO weeks."""
+    if not weeks:
+        return []
+    first = min(date.fromisocalendar(y, w, 1) for y, w in weeks)
+    others = Visit.objects.filter(
+        plan=visit.plan, status="completed", take_home_doses__gt=0, date__gte=first - timedelta(days=31)
+    ).exclude(pk=visit.pk)
+    days: list[date] = []
+    for other in others.only("date", "take_home_doses"):
+        days += [other.date + timedelta(days=i) for i in range(1, other.take_home_doses + 1)]
+    return [d for d in days if _iso_week(d) in weeks]
 
 
 def _check_take_homes(visit: Visit, doses: int) -> None:
@@ -318,13 +340,21 @@ def _check_take_homes(visit: Visit, doses: int) -> None:
     limit = takehome_limit(rules, plan.medication, treatment_day(plan.treatment_start, visit.date))
     if limit.max_supply is None:
         return
-    counted = doses
-    if not rules.closure_doses_count:
-        # 42 CFR 8.12(i)(3) (2001): the limit is "beyond" the take-homes for closure days.
-        covered = [visit.date + timedelta(days=i) for i in range(1, doses + 1)]
-        counted -= _closure_days(visit.clinic, plan.medication, covered)
-    if counted > limit.max_supply:
+    covered = [visit.date + timedelta(days=i) for i in range(1, doses + 1)]
+    counted = _counted_days(visit, plan.medication, covered, rules.closure_doses_count)
+    if len(counted) > limit.max_supply:
         raise RuleViolation(f"{limit.rule} (treatment day {limit.treatment_day})", "take_home_doses")
+    if limit.max_per_week is not None:
+        weeks = {_iso_week(d) for d in counted}
+        earlier = _counted_days(visit, plan.medication, _week_take_homes(visit, weeks), rules.closure_doses_count)
+        for week in sorted(weeks):
+            used = sum(1 for d in [*counted, *earlier] if _iso_week(d) == week)
+            if used > limit.max_per_week:
+                raise RuleViolation(
+                    f"{limit.rule} (treatment day {limit.treatment_day}; {used} take-home days in the week of "
+                    f"{date.fromisocalendar(*week, 1).isoformat()})",
+                    "take_home_doses",
+                )
 
 
 def _check_not_dosed_today(visit: Visit) -> None:

@@ -9,7 +9,7 @@ import pytest
 from scheduler.errors import RuleViolation
 from scheduler.rules import PRESETS
 from tests.factories import ClosureFactory, PlanFactory
-from tests.visits.conftest import MONDAY, make_visit
+from tests.visits.conftest import MONDAY, NOW, make_visit
 from visits import services
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,24 @@ def test_omitted_take_home_doses_default_to_none_handed_out(api_as, visit):
 def test_covered_through_counts_the_take_home_days(complete_on_day):
     visit = complete_on_day(20, 6)
     assert visit.covered_through == MONDAY + timedelta(days=6)
+
+
+def test_us_federal_2001_caps_take_home_days_per_week_across_visits(federal_2001, patient, oral_window, staff, frozen):
+    # Treatment days 91–180: at most 2 take-homes at once and 2 a week beyond closure days (2001 table).
+    start = MONDAY - timedelta(days=99)
+    plan = PlanFactory(patient=patient, start_date=start, treatment_start=start)
+    monday = make_visit(patient, window=oral_window, plan=plan)
+    assert services.visit_complete(visit=monday, by=staff["nurse"], take_home_doses=2).take_home_doses == 2
+    thursday = MONDAY + timedelta(days=3)
+    frozen.move_to(NOW + timedelta(days=3))
+    visit = make_visit(patient, window=oral_window, plan=plan, day=thursday)
+    with pytest.raises(RuleViolation) as refused:
+        services.visit_complete(visit=visit, by=staff["nurse"], take_home_doses=1)
+    assert "at most 2 take-home days a week beyond closure days" in refused.value.message
+    assert "3 take-home days in the week of 2026-11-02" in refused.value.message
+    # Saturday's take-home is for Sunday, a closure day (no window offers methadone on Sundays here):
+    # it is beyond the weekly cap, so it is allowed.
+    saturday = MONDAY + timedelta(days=5)
+    frozen.move_to(NOW + timedelta(days=5))
+    visit = make_visit(patient, window=oral_window, plan=plan, day=saturday)
+    assert services.visit_complete(visit=visit, by=staff["nurse"], take_home_doses=1).take_home_doses == 1
