@@ -58,16 +58,84 @@ STREAKS = 0.04  # share of patients whose last visits are a missed streak (the s
 # Outcome of a decided visit for everyone else; streaks pull the overall completion to ≈88%.
 OUTCOMES = [(0.885, "completed"), (0.075, "missed"), (0.02, "excused"), (0.02, "cancelled")]
 
-FIRST = ["Ana", "Ben", "Carla", "Dev", "Elena", "Femi", "Grace", "Hugo", "Iris", "Jamal", "Kira", "Luis",
-         "Maya", "Nate", "Olga", "Pedro", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor", "Wen", "Yusuf"]
-LAST = ["Alvarez", "Brooks", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ibrahim", "Jones",
-        "Kowalski", "Lopez", "Murphy", "Nguyen", "Okafor", "Patel", "Quinn", "Reyes", "Smith", "Tanaka"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Carla",
+    "Dev",
+    "Elena",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Iris",
+    "Jamal",
+    "Kira",
+    "Luis",
+    "Maya",
+    "Nate",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+]
+LAST = [
+    "Alvarez",
+    "Brooks",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Foster",
+    "Garcia",
+    "Hughes",
+    "Ibrahim",
+    "Jones",
+    "Kowalski",
+    "Lopez",
+    "Murphy",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Reyes",
+    "Smith",
+    "Tanaka",
+]
 
 VISIT_COLUMNS = (
-    "patient_id", "clinic_id", "plan_id", "kind", "date", "start", "end", "window_id", "status", "source",
-    "planned_date", "session", "edited", "reason", "expected_take_home_doses", "target_date", "earliest", "latest",
-    "take_home_doses", "covered_through", "checked_in_at", "completed_at", "bottles_returned", "bottles_note",
-    "status_reason", "missed_at", "created", "updated",
+    "patient_id",
+    "clinic_id",
+    "plan_id",
+    "kind",
+    "date",
+    "start",
+    "end",
+    "window_id",
+    "status",
+    "source",
+    "planned_date",
+    "session",
+    "edited",
+    "reason",
+    "expected_take_home_doses",
+    "target_date",
+    "earliest",
+    "latest",
+    "take_home_doses",
+    "covered_through",
+    "checked_in_at",
+    "completed_at",
+    "bottles_returned",
+    "bottles_note",
+    "status_reason",
+    "missed_at",
+    "created",
+    "updated",
 )
 
 QUOTED_COLUMNS = ", ".join(f'"{name}"' for name in VISIT_COLUMNS)  # "end" is a reserved word
@@ -146,14 +214,21 @@ class Command(BaseCommand):
         rng = random.Random(options["seed"])
         started = timezone.now()
         made = seed(
-            clinics=clinics, patients=patients, days=days, future=options["future"], rng=rng,
-            now=started, progress=self.progress,
+            clinics=clinics,
+            patients=patients,
+            days=days,
+            future=options["future"],
+            rng=rng,
+            now=started,
+            progress=self.progress,
         )
         seconds = (timezone.now() - started).total_seconds()
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded {made['clinics']} clinics, {made['patients']} patients, {made['plans']} plans, "
-            f"{made['visits']} visits in {seconds:.1f} s."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {made['clinics']} clinics, {made['patients']} patients, {made['plans']} plans, "
+                f"{made['visits']} visits in {seconds:.1f} s."
+            )
+        )
         self.stdout.write(f"Staff logins scale_<role> (password {SCALE_PASSWORD}) see every scale clinic.")
 
 
@@ -177,7 +252,8 @@ def clinics_purge(ids: list[int]) -> int:
         "DELETE FROM visits_escalation WHERE clinic_id = ANY(%(ids)s)",
         "DELETE FROM visits_stafftask WHERE clinic_id = ANY(%(ids)s)",
         "DELETE FROM visits_visit WHERE clinic_id = ANY(%(ids)s)",
-        "DELETE FROM scheduler_pause USING scheduler_plan p WHERE plan_id = p.id AND p.patient_id IN (" + patients + ")",  # noqa: S608,E501
+        "DELETE FROM scheduler_pause USING scheduler_plan p, scheduler_patient pt"
+        " WHERE plan_id = p.id AND p.patient_id = pt.id AND pt.clinic_id = ANY(%(ids)s)",
         "DELETE FROM scheduler_plan WHERE patient_id IN (" + patients + ")",  # noqa: S608
         "DELETE FROM scheduler_patient WHERE clinic_id = ANY(%(ids)s)",
     ]
@@ -194,13 +270,26 @@ def clinics_purge(ids: list[int]) -> int:
 
 
 def seed(
-    *, clinics: int, patients: int, days: int, future: int, rng: random.Random, now: datetime,
-    progress: bool = False, prefix: str = SCALE_PREFIX,
+    *,
+    clinics: int,
+    patients: int,
+    days: int,
+    future: int,
+    rng: random.Random,
+    now: datetime,
+    progress: bool = False,
+    prefix: str = SCALE_PREFIX,
 ) -> dict[str, int]:
     """Create the scale data; returns row counts. Usable from benchmarks without the command."""
     with transaction.atomic():  # all or nothing: a failed run leaves no half-seeded clinics behind
         made = _seed(
-            clinics=clinics, patients=patients, days=days, future=future, rng=rng, now=now, progress=progress,
+            clinics=clinics,
+            patients=patients,
+            days=days,
+            future=future,
+            rng=rng,
+            now=now,
+            progress=progress,
             prefix=prefix,
         )
     with connection.cursor() as cursor:
@@ -210,7 +299,14 @@ def seed(
 
 
 def _seed(
-    *, clinics: int, patients: int, days: int, future: int, rng: random.Random, now: datetime, progress: bool,
+    *,
+    clinics: int,
+    patients: int,
+    days: int,
+    future: int,
+    rng: random.Random,
+    now: datetime,
+    progress: bool,
     prefix: str,
 ) -> dict[str, int]:
     made = {"clinics": 0, "patients": 0, "plans": 0, "visits": 0}
@@ -236,12 +332,23 @@ def clinic_create(*, name: str, index: int, size: int, now: datetime) -> Clinic:
     tz = TIMEZONES[index % len(TIMEZONES)]
     rules = RuleSet.objects.create(name=f"{DEFAULT_PRESET} ({name})", rules=dict(PRESETS[DEFAULT_PRESET]))
     clinic = Clinic.objects.create(
-        name=name, timezone=tz, phone=f"+1212555{index % 10000:04d}",
-        sms_name=f"Health Center {index + 1}", country="US", subdivision="NY", rule_set=rules,
+        name=name,
+        timezone=tz,
+        phone=f"+1212555{index % 10000:04d}",
+        sms_name=f"Health Center {index + 1}",
+        country="US",
+        subdivision="NY",
+        rule_set=rules,
     )
     DosingWindow.objects.bulk_create(
-        DosingWindow(clinic=clinic, weekdays=w.weekdays, start=w.start, end=w.end, services=w.services,
-                     capacity=max(10, math.ceil(size * w.share)))
+        DosingWindow(
+            clinic=clinic,
+            weekdays=w.weekdays,
+            start=w.start,
+            end=w.end,
+            services=w.services,
+            capacity=max(10, math.ceil(size * w.share)),
+        )
         for w in WINDOWS
     )
     from scheduler.services import holidays_import
@@ -268,12 +375,18 @@ def _patients_and_plans(clinic: Clinic, size: int, days: int, now: datetime, rng
     intakes = [history_start + timedelta(days=7 * k) for k in range(1, max(days // 7, 1) + 1)]
     rows = []
     for n in range(size):
-        rows.append(Patient(
-            clinic=clinic, mrn=f"S{clinic.pk}-{n + 1:07d}", first_name=rng.choice(FIRST), last_name=rng.choice(LAST),
-            date_of_birth=date(1955 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)),
-            phone=f"+1{rng.randrange(200, 999)}555{rng.randrange(10000):04d}",
-            sms_consent=rng.random() < 0.8, language="es" if rng.random() < 0.15 else "en",
-        ))
+        rows.append(
+            Patient(
+                clinic=clinic,
+                mrn=f"S{clinic.pk}-{n + 1:07d}",
+                first_name=rng.choice(FIRST),
+                last_name=rng.choice(LAST),
+                date_of_birth=date(1955 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)),
+                phone=f"+1{rng.randrange(200, 999)}555{rng.randrange(10000):04d}",
+                sms_consent=rng.random() < 0.8,
+                language="es" if rng.random() < 0.15 else "en",
+            )
+        )
     created = Patient.objects.bulk_create(rows, batch_size=5000)
     plans = []
     for patient in created:
@@ -283,17 +396,30 @@ def _patients_and_plans(clinic: Clinic, size: int, days: int, now: datetime, rng
         else:
             start, treatment_start = history_start, history_start - timedelta(days=rng.choice(TENURES))
         weekdays = _pick(rng, patterns)
-        plans.append(Plan(
-            patient=patient, medication=medication, start_date=start, treatment_start=treatment_start,
-            doses_per_day=rng.choice(doses), min_interval_minutes=180 if medication == "diamorphine" else 0,
-            attendance_weekdays=weekdays, status="active",
-        ))
+        plans.append(
+            Plan(
+                patient=patient,
+                medication=medication,
+                start_date=start,
+                treatment_start=treatment_start,
+                doses_per_day=rng.choice(doses),
+                min_interval_minutes=180 if medication == "diamorphine" else 0,
+                attendance_weekdays=weekdays,
+                status="active",
+            )
+        )
     return Plan.objects.bulk_create(plans, batch_size=5000)
 
 
 def _shape(plan: Plan) -> Shape:
-    return Shape(plan.patient.clinic_id, plan.medication, tuple(plan.attendance_weekdays), plan.start_date,
-                 plan.treatment_start, plan.doses_per_day)
+    return Shape(
+        plan.patient.clinic_id,
+        plan.medication,
+        tuple(plan.attendance_weekdays),
+        plan.start_date,
+        plan.treatment_start,
+        plan.doses_per_day,
+    )
 
 
 def _shape_days(
@@ -301,8 +427,11 @@ def _shape_days(
 ) -> list[engine.Day]:
     if shape not in cache:
         spec = engine.PlanSpec(
-            medication=shape.medication, start_date=shape.start_date, treatment_start=shape.treatment_start,
-            doses_per_day=shape.doses_per_day, min_interval_minutes=180 if shape.medication == "diamorphine" else 0,
+            medication=shape.medication,
+            start_date=shape.start_date,
+            treatment_start=shape.treatment_start,
+            doses_per_day=shape.doses_per_day,
+            min_interval_minutes=180 if shape.medication == "diamorphine" else 0,
             attendance_weekdays=frozenset(shape.weekdays or range(7)),
         )
         try:
@@ -352,17 +481,43 @@ def _plan_rows(
         elif session.start <= now and rng.random() < 0.5:
             status, values = "checked_in", {"checked_in_at": session.start + timedelta(minutes=rng.randrange(30))}
         yield (
-            plan.patient_id, plan.patient.clinic_id, plan.pk, kind_for[plan.medication], day.date, session.start,
-            session.end, session.window_id, status, "plan", day.date, index, False, day.reason[:300],
-            day.take_home_doses, day.target_date, day.earliest, day.latest,
-            values.get("take_home_doses", 0), values.get("covered_through"), values.get("checked_in_at"),
-            values.get("completed_at"), values.get("bottles_returned"), "", values.get("status_reason", ""),
-            values.get("missed_at"), now, now,
+            plan.patient_id,
+            plan.patient.clinic_id,
+            plan.pk,
+            kind_for[plan.medication],
+            day.date,
+            session.start,
+            session.end,
+            session.window_id,
+            status,
+            "plan",
+            day.date,
+            index,
+            False,
+            day.reason[:300],
+            day.take_home_doses,
+            day.target_date,
+            day.earliest,
+            day.latest,
+            values.get("take_home_doses", 0),
+            values.get("covered_through"),
+            values.get("checked_in_at"),
+            values.get("completed_at"),
+            values.get("bottles_returned"),
+            "",
+            values.get("status_reason", ""),
+            values.get("missed_at"),
+            now,
+            now,
         )
 
 
 def _outcome(
-    status: str, day: engine.Day, session: engine.Session, previous_take_homes: int, now: datetime,
+    status: str,
+    day: engine.Day,
+    session: engine.Session,
+    previous_take_homes: int,
+    now: datetime,
     rng: random.Random,
 ) -> dict[str, Any]:
     if status == "missed":

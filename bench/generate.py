@@ -1,0 +1,161 @@
+"""visits_generate for N daily patients × 28 days against a raw COPY of the same rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dw_bench .venv/bin/python bench/generate.py [--size full]
+
+Sides, each into the same table with the same indexes, emptied of these rows (and vacuumed) before each run:
+  generate  visits_generate(clinic_ids=[bench clinic], today=…, horizon_days=28): the engine for every plan,
+            reconciliation against existing rows, bulk insert, the id look-up and the audit entry.
+  baseline  the rows generate made, written back with psycopg 3 `cursor.copy` (COPY … FROM STDIN),
+            one write_row per row — the floor for getting these rows into PostgreSQL from Python.
+Target: generate ≤ 2 × baseline.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    Timer,
+    bench_clinic,
+    count_queries,
+    in_transaction,
+    machine,
+    maybe_profile,
+    median,
+    parser,
+    purge,
+    ratio,
+    run_script,
+    vacuum,
+)
+
+SIZES = {"tiny": 50, "small": 1000, "full": 5000}
+HORIZON = 28
+CLINIC = "Bench generate"
+TARGET = 2.0
+
+
+def _daily_plans(clinic: Any, patients: int, today: Any) -> list[Any]:
+    """Daily methadone patients in treatment for two months: a visit every open day, Sunday a take-home."""
+    from scheduler.models import Patient, Plan
+
+    rows = Patient.objects.bulk_create(
+        [
+            Patient(
+                clinic=clinic,
+                mrn=f"GEN{n:07d}",
+                first_name="Alex",
+                last_name=f"Daily{n}",
+                phone=f"+1212556{n % 10000:04d}",
+                sms_consent=True,
+            )
+            for n in range(patients)
+        ],
+        batch_size=5000,
+    )
+    return Plan.objects.bulk_create(
+        [
+            Plan(
+                patient=p,
+                medication="methadone",
+                start_date=today,
+                treatment_start=today - timedelta(days=60),
+                attendance_weekdays=list(range(7)),
+                status="active",
+            )
+            for p in rows
+        ],
+        batch_size=5000,
+    )
+
+
+def _generate(clinic: Any, today: Any) -> tuple[float, int, int]:
+    from visits.generation import visits_generate
+
+    with count_queries() as queries, Timer() as t:
+        result = visits_generate(clinic_ids=[clinic.pk], today=today, horizon_days=HORIZON)
+    return t.seconds, result.created, queries[0]
+
+
+def _copy(rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> float:
+    from django.db import connection, transaction
+
+    sql = "COPY visits_visit ({}) FROM STDIN".format(", ".join(f'"{c}"' for c in columns))
+    with Timer() as t, transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return t.seconds
+
+
+def _clear(clinic: Any) -> int:
+    from visits.models import Visit
+
+    deleted = Visit.objects.filter(clinic=clinic)._raw_delete("default")  # no cascade to collect: fresh rows
+    vacuum("visits_visit")
+    return deleted
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parser(__doc__.splitlines()[0], SIZES, "full").parse_args(argv or [])
+    from django.utils import timezone
+
+    from scheduler.management.commands.seed_scale import VISIT_COLUMNS
+    from scheduler.timeutil import local_date
+    from visits.models import Visit
+
+    patients = SIZES[args.size]
+    repeat = args.repeat or (1 if args.size == "tiny" or in_transaction() else 3)
+    figures: dict[str, Any] = {
+        "bench": "generate",
+        "size": args.size,
+        "patients": patients,
+        "horizon_days": HORIZON,
+        "machine": machine(),
+    }
+    clinic = bench_clinic(CLINIC, patients)
+    try:
+        today = local_date(timezone.now(), clinic.timezone)
+        _daily_plans(clinic, patients, today)
+        vacuum("scheduler_patient", "scheduler_plan")
+        gen_times, copy_times = [], []
+        # First run makes the rows the baseline copies; later runs alternate copy/generate on an emptied table.
+        with maybe_profile(args.profile, "generate"):
+            seconds, created, queries = _generate(clinic, today)
+        gen_times.append(seconds)
+        rows = list(Visit.objects.filter(clinic=clinic).order_by("id").values_list(*VISIT_COLUMNS))
+        for _ in range(repeat):
+            _clear(clinic)
+            copy_times.append(_copy(rows, VISIT_COLUMNS))
+            copied = Visit.objects.filter(clinic=clinic).count()
+            _clear(clinic)
+            if len(gen_times) < repeat:
+                seconds, again, _ = _generate(clinic, today)
+                assert again == created, (again, created)
+                gen_times.append(seconds)
+        figures.update(
+            rows=created,
+            copied_rows=copied,
+            generate_queries=queries,
+            generate_seconds=round(median(gen_times), 3),
+            baseline_copy_seconds=round(median(copy_times), 3),
+            generate_runs=[round(x, 3) for x in gen_times],
+            copy_runs=[round(x, 3) for x in copy_times],
+            rows_per_second=round(created / median(gen_times)) if gen_times[0] else None,
+        )
+        figures["ratio"] = ratio(median(gen_times), median(copy_times))
+        figures["target"] = f"<= {TARGET}x"
+        figures["met"] = figures["ratio"] <= TARGET
+        figures["loadavg_at_end"] = machine()["loadavg_at_start"]
+    finally:
+        purge(clinic)
+    return figures
+
+
+if __name__ == "__main__":
+    run_script(main)

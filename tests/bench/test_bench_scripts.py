@@ -1,0 +1,73 @@
+"""Each bench script runs at tiny size and does what it says: the rows it times are the rows its baseline
+handles, everything due is sent exactly once, and query counts stay fixed. Times are never asserted."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import dispatch, generate, missed_sweep, report
+
+
+@pytest.mark.django_db
+def test_the_generate_bench_copies_exactly_the_rows_generation_made(require_postgres):
+    figures = generate.main(["--size", "tiny"])
+    # 50 daily patients over 28 days: a visit every open oral day (Sundays and holidays are take-homes).
+    assert 50 * 20 <= figures["rows"] <= 50 * 24
+    assert figures["copied_rows"] == figures["rows"]
+    # One chunk: plans, windows, closures, pauses, injections, existing rows, the insert, the audit entry.
+    assert figures["generate_queries"] <= 12
+    assert figures["ratio"] > 0
+
+
+@pytest.mark.django_db
+def test_the_missed_sweep_bench_marks_the_same_rows_as_its_update_and_escalates_each_streak_once(require_postgres):
+    figures = missed_sweep.main(["--size", "tiny"])
+    assert figures["missed"] == figures["missed_rows"] == figures["baseline_rows"] == 200
+    streaks = figures["streak_plans"]
+    assert figures["escalations_by_kind"] == {"outreach": streaks, "hold": streaks, "clinician_review": streaks}
+    assert figures["checkin_decisions"] == figures["single_day_plans"]
+    assert figures["second_sweep"] == {"missed": 0, "escalations_created": 0}
+    assert figures["failed_plans"] == 0
+    assert figures["sweep_queries"] <= 20
+
+
+@pytest.mark.django_db
+def test_the_report_bench_gets_the_same_numbers_from_the_orm_and_raw_sql(require_postgres):
+    figures = report.main(["--size", "tiny"])
+    assert figures["same_numbers"] is True
+    assert figures["visits_in_report"] > 1000
+    assert figures["report_queries"] == figures["baseline_queries"] == 4
+    http = figures["http"]
+    assert http["dashboard_status"] == http["csv_status"] == 200
+    assert http["dashboard_queries"] <= 20 and http["csv_queries"] <= 12
+
+
+@pytest.mark.worker
+def test_the_dispatch_bench_sends_every_due_reminder_exactly_once_through_a_real_worker(live_worker_db, require_redis):
+    figures = dispatch.main(["--size", "tiny"])
+    assert figures["due"] == figures["claimed"] == 40
+    assert figures["provider_accepted"] == figures["provider_distinct"] == 40
+    assert figures["sent_more_than_once"] == 0 and figures["not_ours"] == 0
+    assert figures["statuses"] == {"sent": 40}
+    # One sweep claims up to 500; the dispatcher's queries do not grow with the rows it claims.
+    assert figures["dispatch_sweeps"] == 2
+    assert figures["dispatcher_queries"] <= 20
+
+
+@pytest.mark.postgres
+def test_the_api_load_bench_serves_every_endpoint_without_errors_under_locust(live_worker_db):
+    from bench import api_load
+
+    figures = api_load.main(["--size", "tiny", "--seconds", "4"])
+    assert figures["failures"] == 0
+    assert set(figures["endpoints"]) == {
+        api_load.BASELINE,
+        "GET /clinics/<id>/today/",
+        "GET /api/v1/visits/",
+        "GET /api/v1/clinics/<id>/availability/",
+        "POST /api/v1/visits/ (book)",
+    }
+    assert all(e["requests"] > 0 for e in figures["endpoints"].values())
+    queries = figures["queries_per_request"]
+    assert queries["baseline"] <= 8 and queries["visit_list"] <= 10
+    assert queries["today_board"] <= 12 and queries["availability"] <= 12
