@@ -63,7 +63,7 @@ def test_check_in_and_complete_with_take_homes_through_the_page(client_as, clini
     assert response.status_code == 302
     assert response["Location"] == f"/clinics/{clinic.pk}/today/#visit-{today_visit.pk}"
     today_visit.refresh_from_db()
-    assert today_visit.status == "checked_in"
+    assert (today_visit.status, today_visit.bottles_returned) == ("checked_in", None)
 
     nurse = client_as("nurse")
     response = nurse.post(f"/visits/{today_visit.pk}/complete/", {"take_home_doses": "2"}, follow=True)
@@ -94,6 +94,15 @@ def test_a_bad_take_home_number_is_refused_inline(client_as, clinic, today_visit
     response = client_as("nurse").post(f"/visits/{today_visit.pk}/complete/", {"take_home_doses": "two"})
     assert response.status_code == 400
     assert "Take-home doses must be a whole number." in response.content.decode()
+
+
+def test_check_in_records_a_failed_bottle_return(client_as, clinic, today_visit):
+    page = client_as("front_desk").get(f"/clinics/{clinic.pk}/today/").content.decode()
+    assert 'name="bottles_returned"' in page and f'for="bottles-{today_visit.pk}"' in page
+    response = client_as("front_desk").post(f"/visits/{today_visit.pk}/check-in/", {"bottles_returned": "no"})
+    assert response.status_code == 302
+    today_visit.refresh_from_db()
+    assert (today_visit.status, today_visit.bottles_returned) == ("checked_in", False)
 
 
 def test_a_second_check_in_is_a_conflict_shown_on_the_row(client_as, clinic, today_visit):

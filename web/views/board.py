@@ -125,7 +125,9 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_or_404(request.user, visit_id)
     require(request.user, FRONT_DESK)
     try:
-        visit_check_in(visit=visit, by=request.user)
+        # DOMAIN.md §6: empty take-home bottles come back at the next visit; a failed return is recorded.
+        bottles = {"yes": True, "no": False}.get(request.POST.get("bottles_returned", ""))
+        visit_check_in(visit=visit, by=request.user, bottles_returned=bottles)
     except (RuleViolation, StateConflict) as exc:
         code = 409 if isinstance(exc, StateConflict) else 400
         return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=code)
