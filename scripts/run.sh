@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/venv.sh"
 export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
-mkdir -p var/broker/queue var/broker/processed
+VAR="${DOSEWISE_VAR_DIR:-var}"
+mkdir -p "$VAR/broker/queue" "$VAR/broker/processed" "$VAR/static"
 
 python manage.py migrate --noinput
 python manage.py seed_demo
