@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
@@ -464,6 +465,25 @@ def reminders_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> 
     return len(ids)
 
 
+# Below beat's 60 s period (and the task's soft time limit), so one run ends before the next is sent.
+DISPATCH_BUDGET_SECONDS = 45.0
+
+
+def reminders_dispatch_until_done(*, limit: int = 500, budget_seconds: float = DISPATCH_BUDGET_SECONDS) -> int:
+    """Claim batches until one comes back short (nothing more is due) or the time budget is spent.
+
+    One batch per beat run capped the outbox at `limit` texts a minute however many workers ran.
+    Each batch is its own transaction and enqueues on commit, so a broker failure loses nothing.
+    """
+    deadline = monotonic() + budget_seconds
+    total = 0
+    while True:
+        claimed = reminders_dispatch_due(limit=limit)
+        total += claimed
+        if claimed < limit or monotonic() >= deadline:
+            return total
+
+
 def messages_enqueue(*, message_ids: list[int]) -> int:
     """Enqueue send tasks; on a broker failure put this and every later row back to pending."""
     from notifications.tasks import send_message
@@ -502,8 +522,11 @@ def message_send(*, message_id: int) -> None:
 
 def _claim_for_sending(*, message_id: int, now: datetime) -> Message | None:
     with transaction.atomic():
-        message = Message.objects.select_related("visit__plan").filter(id=message_id).first()
-        if message is None or message.status != "queued":
+        try:
+            message = Message.objects.select_related("visit__plan").get(id=message_id)
+        except Message.DoesNotExist:
+            return None
+        if message.status != "queued":
             return None
         # Lock the patient: two texts for one patient never pass the cap check side by side.
         patient = (

@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notifications.services import message_send, missed_checkins_sync, reminders_dispatch_due
+from notifications.services import message_send, missed_checkins_sync, reminders_dispatch_until_done
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ def dispatch_reminders() -> int:
         missed_checkins_sync()
     except Exception:  # noqa: BLE001 - planning check-ins must never hold up sending what is due
         logger.exception("missed check-in planning failed")
-    return reminders_dispatch_due()
+    # Keep claiming while batches come back full (bounded by time): one batch a minute capped the outbox.
+    return reminders_dispatch_until_done()
 
 
 @shared_task(

@@ -143,10 +143,33 @@ _TRANSPORTS: dict[str, type] = {
 }
 
 
+# One transport per worker process and configuration: a Twilio client keeps its HTTP session (and TLS
+# connection) to the provider, the fake provider its Redis connection pool. Keyed on the backend name and
+# what the transport reads when it is built, so a test that switches SMS_BACKEND gets the right one.
+_transports: dict[tuple[object, ...], Transport] = {}
+
+
+def _transport_key(backend: str) -> tuple[str, ...]:
+    if backend == "fake_redis":
+        return (backend, os.environ.get("FAKE_SMS_REDIS_URL") or "", str(settings.REDIS_URL or ""))
+    if backend == "twilio":
+        return (backend, str(settings.TWILIO_ACCOUNT_SID), str(settings.TWILIO_AUTH_TOKEN))
+    return (backend,)
+
+
 def get_transport() -> Transport:
+    backend = settings.SMS_BACKEND
     try:
-        cls = _TRANSPORTS[settings.SMS_BACKEND]
+        cls = _TRANSPORTS[backend]
     except KeyError as exc:
-        raise TransportError(f"unknown SMS_BACKEND {settings.SMS_BACKEND!r}", permanent=False) from exc
-    transport: Transport = cls()
+        raise TransportError(f"unknown SMS_BACKEND {backend!r}", permanent=False) from exc
+    key = (cls, *_transport_key(backend))
+    transport = _transports.get(key)
+    if transport is None:
+        transport = _transports[key] = cls()
     return transport
+
+
+def reset_transports() -> None:
+    """Forget the cached transports (tests that patch a transport class or its settings)."""
+    _transports.clear()

@@ -107,6 +107,11 @@ class Calendar:
         ordered = sorted(self.windows, key=lambda w: (w.start, w.end, w.id or 0))
         return tuple(tuple(w for w in ordered if wd in w.weekdays) for wd in range(7))
 
+    @cached_property
+    def _spans(self) -> dict[tuple[date, str], tuple[tuple[tuple[datetime, datetime, Window], ...], str]]:
+        """_window_spans answers for this calendar: every plan of a clinic asks about the same dates."""
+        return {}
+
     def closure_on(self, d: date, service: str) -> Closure | None:
         for closure in self._closures_by_date.get(d, ()):
             if closure.closes(service):
@@ -221,6 +226,16 @@ def _outside_day(plan: PlanSpec, d: date) -> Day | None:
 
 def _window_spans(calendar: Calendar, d: date, service: str) -> tuple[list[tuple[datetime, datetime, Window]], str]:
     """UTC instants of each window offering `service` on `d`; windows in a DST gap are skipped and named."""
+    cached = calendar._spans.get((d, service))
+    if cached is None:
+        found, notes = _compute_window_spans(calendar, d, service)
+        cached = calendar._spans[(d, service)] = (tuple(found), notes)
+    return list(cached[0]), cached[1]
+
+
+def _compute_window_spans(
+    calendar: Calendar, d: date, service: str
+) -> tuple[list[tuple[datetime, datetime, Window]], str]:
     spans: list[tuple[datetime, datetime, Window]] = []
     notes: list[str] = []
     tz = zone(calendar.tz)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
@@ -157,6 +157,8 @@ def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | 
     The rows are locked first (SKIP LOCKED) and re-checked as still scheduled, so a concurrent sweep,
     check-in or completion that got there first wins and this sweep neither counts nor escalates it.
     """
+    if connection.vendor == "postgresql":
+        return _claim_overdue_pg(ids, now)
     claimed: list[tuple[int, int, int | None]] = []
     for chunk in _chunked(ids, MARK_CHUNK):
         with transaction.atomic():
@@ -170,6 +172,34 @@ def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | 
                 Visit.objects.filter(pk__in=[row[0] for row in rows], status="scheduled").update(
                     status="missed", missed_at=now, updated=now
                 )
+        claimed += rows
+    return claimed
+
+
+_CLAIM_SQL = """
+    UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
+    WHERE id IN (
+        SELECT id FROM visits_visit
+        WHERE id = ANY(%s) AND status = 'scheduled'
+        FOR UPDATE SKIP LOCKED
+    ) AND status = 'scheduled'
+    RETURNING id, clinic_id, plan_id
+"""
+
+
+def _claim_overdue_pg(ids: list[int], now: datetime) -> list[tuple[int, int, int | None]]:
+    """One statement per chunk: lock what no one else holds, re-check `scheduled`, flip, return what changed.
+
+    Same compare-and-swap as the ORM path: rows locked by a concurrent sweep are skipped, and a row a
+    check-in moved first no longer matches `status = 'scheduled'`, so only rows this statement changed
+    come back (and are counted and escalated).
+    """
+    claimed: list[tuple[int, int, int | None]] = []
+    for chunk in _chunked(ids, MARK_CHUNK):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [now, now, chunk])
+            rows = [(int(r[0]), int(r[1]), r[2]) for r in cursor.fetchall()]
+        rows.sort()
         claimed += rows
     return claimed
 
@@ -257,8 +287,9 @@ def escalations_evaluate(
     ids |= set(newly_missed)
     result = EvaluationResult()
     calendars = ClinicCalendars()
+    clinics: dict[int, Clinic] = {}
     for chunk in _chunked(sorted(ids), PLAN_CHUNK):
-        _evaluate_chunk(chunk, now, newly_missed, calendars, result)
+        _evaluate_chunk(chunk, now, newly_missed, calendars, result, clinics)
     return result
 
 
@@ -297,8 +328,16 @@ def _evaluate_chunk(
     newly_missed: dict[int, int],
     calendars: ClinicCalendars,
     result: EvaluationResult,
+    clinics: dict[int, Clinic],
 ) -> None:
-    plans = list(Plan.objects.filter(pk__in=chunk, status="active").select_related("patient__clinic__rule_set"))
+    # Plans with their patient only: each clinic (and its rule set, parsed once in `calendars`) is loaded
+    # once per sweep and attached, instead of joined and JSON-decoded again on every plan row.
+    plans = list(Plan.objects.filter(pk__in=chunk, status="active").select_related("patient"))
+    missing = {plan.patient.clinic_id for plan in plans} - clinics.keys()
+    if missing:
+        clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
+    for plan in plans:
+        plan.patient.clinic = clinics[plan.patient.clinic_id]
     since = now.date() - timedelta(days=RECENT_DAYS + 1)
     ctx = _Context(now, calendars, _recent_rows(chunk, since), _last_done(chunk), pauses_by_plan(chunk))
     existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))

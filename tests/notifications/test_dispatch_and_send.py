@@ -325,3 +325,22 @@ def test_send_message_retries_only_on_database_errors():
 
     assert DatabaseOperationalError in send_message.autoretry_for
     assert TransportError not in send_message.autoretry_for
+
+
+def test_the_dispatch_task_keeps_claiming_full_batches(monkeypatch):
+    """One batch per beat run capped the outbox at `limit` a minute: the task loops until a batch is short."""
+    calls: list[int] = []
+    remaining = [3]
+
+    def fake_dispatch(*, limit):
+        calls.append(limit)
+        n = min(limit, remaining[0])
+        remaining[0] -= n
+        return n
+
+    monkeypatch.setattr(services, "reminders_dispatch_due", fake_dispatch)
+    assert services.reminders_dispatch_until_done(limit=1) == 3
+    assert calls == [1, 1, 1, 1]  # the fourth came back empty
+    remaining[0] = 5
+    calls.clear()
+    assert services.reminders_dispatch_until_done(limit=1, budget_seconds=0) == 1  # the budget is spent

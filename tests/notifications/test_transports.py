@@ -32,6 +32,16 @@ def test_get_transport_follows_the_setting(settings):
     assert isinstance(get_transport(), ConsoleTransport)
 
 
+def test_get_transport_reuses_one_transport_per_backend(settings):
+    settings.SMS_BACKEND = "memory"
+    first = get_transport()
+    assert get_transport() is first  # no new client (Twilio: HTTP session, TLS) per text
+    settings.SMS_BACKEND = "console"
+    assert isinstance(get_transport(), ConsoleTransport)
+    settings.SMS_BACKEND = "memory"
+    assert get_transport() is first
+
+
 @pytest.mark.parametrize(
     ("status", "code", "permanent"),
     [

@@ -9,7 +9,7 @@ import pytest
 
 from scheduler.engine import Calendar, PlanSpec, Window, plan_days
 from scheduler.rules import preset_rules
-from scheduler.timeutil import NonexistentLocalTime, local_date, local_instant
+from scheduler.timeutil import NonexistentLocalTime, local_date, local_instant, utc_instant
 
 RULES = preset_rules()
 EVERY_DAY = frozenset(range(7))
@@ -111,3 +111,18 @@ def test_local_date_is_the_clinic_calendar_date() -> None:
     assert local_date(late_evening, "Europe/London") == date(2026, 3, 8)
     with pytest.raises(ValueError, match="aware"):
         local_date(datetime(2026, 3, 8, 3, 30), "Europe/London")
+
+
+def test_cached_instants_keep_dst_semantics():
+    """utc_instant/local_instant are memoised; repeats, aware inputs and gaps still behave as before."""
+    ny = ZoneInfo("America/New_York")
+    fall_back = date(2026, 11, 1)
+    first = utc_instant(fall_back, time(1, 30), ny)
+    assert first == utc_instant(fall_back, time(1, 30, fold=1), "America/New_York")  # first occurrence
+    assert first.utcoffset() == timedelta(0) and first.hour == 5  # 01:30 EDT
+    assert local_instant(fall_back, time(1, 30), ny).tzinfo is ny
+    # An aware time is taken as a wall time; it must not share a cache entry with the same UTC instant.
+    assert utc_instant(fall_back, time(9, 0, tzinfo=UTC), ny) != utc_instant(fall_back, time(4, 0), ny)
+    for _ in range(2):  # a gap raises every time, cached or not
+        with pytest.raises(NonexistentLocalTime):
+            utc_instant(date(2026, 3, 8), time(2, 30), ny)
