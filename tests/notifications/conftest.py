@@ -63,8 +63,3 @@ def make_visit(plan: Plan, day: date, at: time = time(11, 0), status: str = "sch
 def visit_factory():
     return make_visit
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Staff fixtures hash five passwords per test; the default hasher makes that slow on purpose.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

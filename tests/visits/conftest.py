@@ -57,8 +57,3 @@ def make_visit(patient, *, window: DosingWindow, day: date = MONDAY, plan=None, 
 def visit(patient, plan, oral_window, frozen) -> Visit:
     return make_visit(patient, window=oral_window, plan=plan, source="plan", planned_date=MONDAY)
 
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Staff fixtures hash five passwords per test; the default hasher makes that the slowest part."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -20,8 +20,6 @@ TODAY = date(2026, 11, 16)
 
 @pytest.fixture(autouse=True)
 def _fast_page_settings(settings) -> None:
-    # Five staff users per test: a fast hasher keeps the suite quick (the login test still checks a password).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The manifest storage needs collectstatic; page tests only need {% static %} to resolve.
     settings.STORAGES = {
         **settings.STORAGES,
