@@ -39,7 +39,7 @@ from visits.models import Escalation, Visit
 logger = logging.getLogger(__name__)
 
 MARK_CHUNK = 1000
-PLAN_CHUNK = 500
+PLAN_CHUNK = 2000
 PLAN_KINDS = ("dose", "injection")
 # A plan is re-evaluated while its latest missed visit is this recent and no later visit was attended.
 # Longer streaks have long reached the top of the ladder; re-induction is the last step.
@@ -254,6 +254,50 @@ class _Done(NamedTuple):
     cover_end: _Date
 
 
+class _Plan(NamedTuple):
+    """A plan as plain values (no model instances on the sweep's hot path); `pk` like a model's."""
+
+    pk: int
+    patient_id: int
+    clinic_id: int
+    medication: str
+    start_date: _Date
+    treatment_start: _Date
+    end_date: _Date | None
+    doses_per_day: int
+    min_interval_minutes: int
+    interval_days: int | None
+    attendance_weekdays: list[int]
+    attendance_every_weeks: int
+
+
+_PLAN_FIELDS = (
+    "id",
+    "patient_id",
+    "patient__clinic_id",
+    "medication",
+    "start_date",
+    "treatment_start",
+    "end_date",
+    "doses_per_day",
+    "min_interval_minutes",
+    "interval_days",
+    "attendance_weekdays",
+    "attendance_every_weeks",
+)
+
+
+class _NewEscalation(NamedTuple):
+    patient_id: int
+    plan_id: int
+    clinic_id: int
+    visit_id: int | None
+    kind: str
+    reason: str
+    consecutive_missed: int
+    anchor_date: _Date
+
+
 @dataclass
 class _Context:
     now: datetime
@@ -261,11 +305,15 @@ class _Context:
     rows: dict[int, list[_Row]]
     done: dict[int, _Done]
     pauses: dict[int, list[Pause]]
+    clinics: dict[int, Clinic] = field(default_factory=dict)
+    # Per clinic, computed once per sweep: its local "today" at `now`, and its rules.
+    today: dict[int, _Date] = field(default_factory=dict)
+    rules: dict[int, Rules] = field(default_factory=dict)
 
 
 @dataclass
 class _Outcome:
-    escalations: list[Escalation] = field(default_factory=list)
+    escalations: list[_NewEscalation] = field(default_factory=list)
     decision: Decision | None = None
 
 
@@ -286,10 +334,9 @@ def escalations_evaluate(
     ids = set(plan_ids) if plan_ids is not None else _plans_in_a_streak(now)
     ids |= set(newly_missed)
     result = EvaluationResult()
-    calendars = ClinicCalendars()
-    clinics: dict[int, Clinic] = {}
+    ctx = _Context(now, ClinicCalendars(), {}, {}, {})
     for chunk in _chunked(sorted(ids), PLAN_CHUNK):
-        _evaluate_chunk(chunk, now, newly_missed, calendars, result, clinics)
+        _evaluate_chunk(chunk, newly_missed, ctx, result)
     return result
 
 
@@ -324,24 +371,23 @@ def _plans_in_a_streak(now: datetime) -> set[int]:
 
 def _evaluate_chunk(
     chunk: list[int],
-    now: datetime,
     newly_missed: dict[int, int],
-    calendars: ClinicCalendars,
+    ctx: _Context,
     result: EvaluationResult,
-    clinics: dict[int, Clinic],
 ) -> None:
-    # Plans with their patient only: each clinic (and its rule set, parsed once in `calendars`) is loaded
-    # once per sweep and attached, instead of joined and JSON-decoded again on every plan row.
-    plans = list(Plan.objects.filter(pk__in=chunk, status="active").select_related("patient"))
-    missing = {plan.patient.clinic_id for plan in plans} - clinics.keys()
+    # Plans as plain values: each clinic (and its rule set, parsed once in `calendars`) is loaded once per
+    # sweep, and its local date and rules are computed once per sweep, not per plan.
+    plans = [
+        _Plan(*row)
+        for row in Plan.objects.filter(pk__in=chunk, status="active").order_by("id").values_list(*_PLAN_FIELDS)
+    ]
+    missing = {plan.clinic_id for plan in plans} - ctx.clinics.keys()
     if missing:
-        clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
-    for plan in plans:
-        plan.patient.clinic = clinics[plan.patient.clinic_id]
-    since = now.date() - timedelta(days=RECENT_DAYS + 1)
-    ctx = _Context(now, calendars, _recent_rows(chunk, since), _last_done(chunk), pauses_by_plan(chunk))
+        ctx.clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
+    since = ctx.now.date() - timedelta(days=RECENT_DAYS + 1)
+    ctx.rows, ctx.done, ctx.pauses = _recent_rows(chunk, since), _last_done(chunk), pauses_by_plan(chunk)
     existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))
-    new: list[Escalation] = []
+    new: list[_NewEscalation] = []
     for plan in plans:
         result.plans += 1
         try:
@@ -376,8 +422,25 @@ def _recent_rows(chunk: list[int], since: date) -> dict[int, list[_Row]]:
     return rows
 
 
+_LAST_DONE_SQL = """
+    SELECT DISTINCT ON (plan_id)
+        plan_id, date, start, kind, covered_through, take_home_doses,
+        max(covered_through) OVER (PARTITION BY plan_id)
+    FROM visits_visit
+    WHERE plan_id = ANY(%s) AND kind = ANY(%s) AND status = 'completed'
+    ORDER BY plan_id, date DESC, start DESC NULLS LAST, id DESC
+"""
+
+
 def _last_done(chunk: list[int]) -> dict[int, _Done]:
-    """One query: each plan's latest completed visit (window function) and its furthest covered date."""
+    """One query: each plan's latest completed visit and its furthest covered date.
+
+    On PostgreSQL `DISTINCT ON` with the window max (one sort); elsewhere a row-number window.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LAST_DONE_SQL, [chunk, list(PLAN_KINDS)])
+            return _done_by_plan(cursor.fetchall())
     qs = (
         Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, status="completed")
         .annotate(
@@ -391,8 +454,12 @@ def _last_done(chunk: list[int]) -> dict[int, _Done]:
         .filter(rn=1)
         .values_list("plan_id", "date", "start", "kind", "covered_through", "take_home_doses", "max_through")
     )
+    return _done_by_plan(qs)
+
+
+def _done_by_plan(rows: Iterable[Any]) -> dict[int, _Done]:
     done: dict[int, _Done] = {}
-    for plan_id, day, start, kind, through, doses, max_through in qs:
+    for plan_id, day, start, kind, through, doses, max_through in rows:
         end = ladder.cover_end(day, through, doses)
         if max_through is not None:
             end = max(end, max_through)
@@ -400,7 +467,7 @@ def _last_done(chunk: list[int]) -> dict[int, _Done]:
     return done
 
 
-def _evaluate_plan(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+def _evaluate_plan(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
     if plan.medication in ladder.ORAL_DAILY:
         return _evaluate_oral(plan, ctx, new_visit)
     if plan.medication == ladder.DIAMORPHINE:
@@ -410,11 +477,14 @@ def _evaluate_plan(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome
     return _Outcome()
 
 
-def _clinic_today(plan: Plan, now: datetime) -> date:
-    return local_date(now, plan.patient.clinic.timezone)
+def _clinic_today(plan: _Plan, ctx: _Context) -> date:
+    today = ctx.today.get(plan.clinic_id)
+    if today is None:
+        today = ctx.today[plan.clinic_id] = local_date(ctx.now, ctx.clinics[plan.clinic_id].timezone)
+    return today
 
 
-def _through(plan: Plan, rows: list[_Row], today: date) -> date:
+def _through(plan: _Plan, rows: list[_Row], today: date) -> date:
     """The latest date whose dose opportunity has passed: today once today's visits are all missed, else yesterday."""
     todays = [r.status for r in rows if r.date == today]
     through = today if todays and all(s == "missed" for s in todays) else today - _DAY
@@ -430,7 +500,7 @@ def _latest_missed(rows: list[_Row], after: date) -> int | None:
     return missed[-1] if missed else None
 
 
-def _engine_exempt(plan: Plan, ctx: _Context, first: date, last: date, *, always: bool) -> set[date]:
+def _engine_exempt(plan: _Plan, ctx: _Context, first: date, last: date, *, always: bool) -> set[date]:
     """Dates the engine plans no dose for (pauses: guest dosing, hospital, custody; before the first open day).
 
     The oral engine simulates from the plan's start, so it is only asked when a pause overlaps the
@@ -439,29 +509,42 @@ def _engine_exempt(plan: Plan, ctx: _Context, first: date, last: date, *, always
     pauses = ctx.pauses.get(plan.pk, [])
     if not always and not any(p.start <= last and p.end >= first for p in pauses):
         return set()
-    calendar, rules = ctx.calendars.get(plan.patient.clinic)
-    spec = plan_spec(plan, pauses=pauses)
+    calendar, rules = ctx.calendars.get(ctx.clinics[plan.clinic_id])
+    spec = plan_spec(_plan_instance(plan), pauses=pauses)
     return {d.date for d in engine.plan_days(spec, calendar, rules, first, last) if d.expected == "none"}
 
 
-def _escalation(plan: Plan, kind: str, reason: str, consecutive: int, anchor: date, visit_id: int | None) -> Escalation:
-    return Escalation(
+def _plan_instance(plan: _Plan) -> Plan:
+    """An unsaved Plan carrying the values `plan_spec` reads (only built when the engine is asked)."""
+    return Plan(
+        id=plan.pk,
         patient_id=plan.patient_id,
-        plan_id=plan.pk,
-        clinic_id=plan.patient.clinic_id,
-        visit_id=visit_id,
-        kind=kind,
-        reason=reason[:400],
-        consecutive_missed=consecutive,
-        anchor_date=anchor,
+        medication=plan.medication,
+        start_date=plan.start_date,
+        treatment_start=plan.treatment_start,
+        end_date=plan.end_date,
+        doses_per_day=plan.doses_per_day,
+        min_interval_minutes=plan.min_interval_minutes,
+        interval_days=plan.interval_days,
+        attendance_weekdays=plan.attendance_weekdays,
+        attendance_every_weeks=plan.attendance_every_weeks,
     )
 
 
-def _rules(plan: Plan, ctx: _Context) -> Rules:
-    return ctx.calendars.get(plan.patient.clinic)[1]
+def _escalation(
+    plan: _Plan, kind: str, reason: str, consecutive: int, anchor: date, visit_id: int | None
+) -> _NewEscalation:
+    return _NewEscalation(plan.patient_id, plan.pk, plan.clinic_id, visit_id, kind, reason[:400], consecutive, anchor)
 
 
-def _checkin(plan: Plan, steps: list[str], new_visit: int | None, today: date, consecutive: int) -> Decision | None:
+def _rules(plan: _Plan, ctx: _Context) -> Rules:
+    rules = ctx.rules.get(plan.clinic_id)
+    if rules is None:
+        rules = ctx.rules[plan.clinic_id] = ctx.calendars.get(ctx.clinics[plan.clinic_id])[1]
+    return rules
+
+
+def _checkin(plan: _Plan, steps: list[str], new_visit: int | None, today: date, consecutive: int) -> Decision | None:
     # Only a visit this sweep marked missed can trigger the text, and only on the first step.
     if new_visit is None or not steps or steps[-1] != ladder.CHECKIN_TEXT:
         return None
@@ -469,15 +552,15 @@ def _checkin(plan: Plan, steps: list[str], new_visit: int | None, today: date, c
         kind=ladder.CHECKIN_TEXT,
         plan_id=plan.pk,
         patient_id=plan.patient_id,
-        clinic_id=plan.patient.clinic_id,
+        clinic_id=plan.clinic_id,
         visit_id=new_visit,
         today=today,
         consecutive_missed=consecutive,
     )
 
 
-def _evaluate_oral(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
-    today = _clinic_today(plan, ctx.now)
+def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+    today = _clinic_today(plan, ctx)
     rows = ctx.rows.get(plan.pk, [])
     done = ctx.done.get(plan.pk)
     last_covered = done.cover_end if done else plan.start_date - _DAY
@@ -503,9 +586,9 @@ def _evaluate_oral(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome
     return outcome
 
 
-def _evaluate_diamorphine(plan: Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
+def _evaluate_diamorphine(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
     """Each missed session counts (DOMAIN §4); days without any session call for re-titration."""
-    today = _clinic_today(plan, ctx.now)
+    today = _clinic_today(plan, ctx)
     rows = ctx.rows.get(plan.pk, [])
     done = ctx.done.get(plan.pk)
     last_date = done.date if done else plan.start_date - _DAY
@@ -540,9 +623,9 @@ def _after_session(row: _Row, done: _Done | None) -> bool:
     return row.start > done.start
 
 
-def _evaluate_injection(plan: Plan, ctx: _Context) -> _Outcome:
+def _evaluate_injection(plan: _Plan, ctx: _Context) -> _Outcome:
     """Missed inside the window: overdue (outreach); past it: clinician action before booking (DOMAIN §4)."""
-    today = _clinic_today(plan, ctx.now)
+    today = _clinic_today(plan, ctx)
     done = ctx.done.get(plan.pk)
     missed = [
         r
@@ -560,26 +643,52 @@ def _evaluate_injection(plan: Plan, ctx: _Context) -> _Outcome:
     return outcome
 
 
-def _save(new: list[Escalation], result: EvaluationResult) -> list[Escalation]:
-    """Insert new escalations; the unique (plan, kind, anchor_date) makes a concurrent duplicate a no-op."""
+_INSERT_ESCALATIONS_SQL = """
+    INSERT INTO visits_escalation (
+        patient_id, plan_id, clinic_id, visit_id, kind, reason, consecutive_missed, anchor_date,
+        created, resolved_at, resolved_by_id, resolution_note
+    )
+    SELECT e.patient_id, e.plan_id, e.clinic_id, e.visit_id, e.kind, e.reason, e.consecutive_missed,
+           e.anchor_date, %s, NULL, NULL, ''
+    FROM unnest(
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::integer[], %s::date[]
+    ) AS e(patient_id, plan_id, clinic_id, visit_id, kind, reason, consecutive_missed, anchor_date)
+    ON CONFLICT DO NOTHING
+"""
+
+
+def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscalation]:
+    """Insert new escalations; the unique (plan, kind, anchor_date) makes a concurrent duplicate a no-op.
+
+    On PostgreSQL one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING` per chunk (the same
+    as `bulk_create(ignore_conflicts=True)`, without building model instances); elsewhere `bulk_create`.
+    """
     if not new:
         return []
     try:
-        Escalation.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                columns = [list(column) for column in zip(*new, strict=True)]
+                with connection.cursor() as cursor:
+                    cursor.execute(_INSERT_ESCALATIONS_SQL, [timezone.now(), *columns])
+            else:
+                Escalation.objects.bulk_create(
+                    [Escalation(**e._asdict()) for e in new], batch_size=1000, ignore_conflicts=True
+                )
         return new
     except DatabaseError:
         logger.warning("escalations_evaluate: bulk insert failed, inserting one by one", exc_info=True)
-    saved: list[Escalation] = []
+    saved: list[_NewEscalation] = []
     for escalation in new:
         try:
             with transaction.atomic():
-                escalation.save(force_insert=True)
+                Escalation(**escalation._asdict()).save(force_insert=True)
             saved.append(escalation)
         except IntegrityError:
             continue  # created by a concurrent sweep
         except DatabaseError:
             logger.warning("escalations_evaluate: plan %s escalation failed", escalation.plan_id, exc_info=True)
-            result.failed_plan_ids.append(escalation.plan_id)  # type: ignore[arg-type]
+            result.failed_plan_ids.append(escalation.plan_id)
     return saved
 
 

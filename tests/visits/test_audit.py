@@ -72,5 +72,7 @@ def test_the_actor_does_not_leak_into_the_next_request(staff, visit, frozen):
     job_visit = Visit.objects.get(pk=visit.pk)
     job_visit.reason = "changed by a job"
     job_visit.save(update_fields=["reason"])
-    latest = LogEntry.objects.filter(object_pk=str(visit.pk), action=LogEntry.Action.UPDATE).get()
+    latest = LogEntry.objects.filter(
+        content_type__model="visit", object_pk=str(visit.pk), action=LogEntry.Action.UPDATE
+    ).get()
     assert latest.actor is None

@@ -133,7 +133,9 @@ def test_generation_leaves_an_audit_entry_per_clinic(clinic):
 
 
 @pytest.mark.django_db
-def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_max_num_queries):
+def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_max_num_queries, require_postgres):
+    # PostgreSQL only: SQLite's bind-parameter limit splits bulk inserts into ~33-row batches, so there the
+    # count grows with rows by design of the backend, not of this code.
     for _ in range(3):
         make_plan(clinic)
     with django_assert_max_num_queries(20) as small:

@@ -80,7 +80,9 @@ def test_the_strip_shows_closures_as_take_home_days(client_as, clinic, plan, mor
 
 def test_another_clinics_patient_is_404_and_leaves_no_entry(client_as, other_patient):
     assert client_as("admin").get(f"/patients/{other_patient.pk}/").status_code == 404
-    assert not LogEntry.objects.filter(object_pk=str(other_patient.pk), action=LogEntry.Action.ACCESS).exists()
+    assert not LogEntry.objects.filter(
+        content_type__model="patient", object_pk=str(other_patient.pk), action=LogEntry.Action.ACCESS
+    ).exists()
 
 
 def test_the_patient_page_query_count_does_not_grow_with_history(

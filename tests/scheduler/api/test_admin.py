@@ -63,7 +63,9 @@ def test_opening_a_patient_in_the_admin_is_audited(admin_client_, clinic):
     patient = PatientFactory(clinic=clinic)
 
     assert admin_client_.get(f"/admin/scheduler/patient/{patient.pk}/change/").status_code == 200
-    assert LogEntry.objects.filter(object_pk=str(patient.pk), action=LogEntry.Action.ACCESS).exists()
+    assert LogEntry.objects.filter(
+        content_type__model="patient", object_pk=str(patient.pk), action=LogEntry.Action.ACCESS
+    ).exists()
 
 
 def test_a_plan_page_opens(admin_client_, clinic):
