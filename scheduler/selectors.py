@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any, Protocol
 
 from django.db.models import QuerySet
 
@@ -56,14 +57,39 @@ def pause_value(pause: Pause) -> engine.Pause:
     return engine.Pause(start=pause.start, end=pause.end, reason=pause.reason)
 
 
+class PlanFields(Protocol):
+    """What the engine needs of a plan: a Plan row, or the missed sweep's plain-value tuple."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def medication(self) -> str: ...
+    @property
+    def start_date(self) -> date: ...
+    @property
+    def treatment_start(self) -> date: ...
+    @property
+    def end_date(self) -> date | None: ...
+    @property
+    def doses_per_day(self) -> int: ...
+    @property
+    def min_interval_minutes(self) -> int: ...
+    @property
+    def interval_days(self) -> int | None: ...
+    @property
+    def attendance_weekdays(self) -> Any: ...
+    @property
+    def attendance_every_weeks(self) -> int: ...
+
+
 def plan_spec(
-    plan: Plan,
+    plan: PlanFields,
     *,
     pauses: Iterable[Pause] | None = None,
     last_injection_date: date | None = None,
 ) -> engine.PlanSpec:
     if pauses is None:
-        pauses = plan.pauses.all()
+        pauses = Pause.objects.filter(plan_id=plan.pk)
     return engine.PlanSpec(
         medication=plan.medication,
         start_date=plan.start_date,

@@ -510,25 +510,8 @@ def _engine_exempt(plan: _Plan, ctx: _Context, first: date, last: date, *, alway
     if not always and not any(p.start <= last and p.end >= first for p in pauses):
         return set()
     calendar, rules = ctx.calendars.get(ctx.clinics[plan.clinic_id])
-    spec = plan_spec(_plan_instance(plan), pauses=pauses)
+    spec = plan_spec(plan, pauses=pauses)
     return {d.date for d in engine.plan_days(spec, calendar, rules, first, last) if d.expected == "none"}
-
-
-def _plan_instance(plan: _Plan) -> Plan:
-    """An unsaved Plan carrying the values `plan_spec` reads (only built when the engine is asked)."""
-    return Plan(
-        id=plan.pk,
-        patient_id=plan.patient_id,
-        medication=plan.medication,
-        start_date=plan.start_date,
-        treatment_start=plan.treatment_start,
-        end_date=plan.end_date,
-        doses_per_day=plan.doses_per_day,
-        min_interval_minutes=plan.min_interval_minutes,
-        interval_days=plan.interval_days,
-        attendance_weekdays=plan.attendance_weekdays,
-        attendance_every_weeks=plan.attendance_every_weeks,
-    )
 
 
 def _escalation(
