@@ -9,8 +9,9 @@ One worker subprocess (`celery -A config worker -c 2`, SMS_BACKEND=fake_redis) s
   baseline  M × bench.noop (one Redis INCR) enqueued with apply_async like messages_enqueue does;
             timed from the first enqueue until the worker has run all M.
   dispatch  reminders_dispatch_due(limit=500) called until nothing is due (claim pending→queued with
-            SKIP LOCKED, enqueue send_message on commit); timed until the fake provider has all M texts
-            and every row is `sent` in PostgreSQL.
+            SKIP LOCKED, enqueue one send_messages task per chunk of SMS_SEND_CHUNK rows on commit; each
+            task claims its chunk queued→sending in one transaction and sends row by row); timed until
+            the fake provider has all M texts and every row is `sent` in PostgreSQL.
 Throughput ratio = dispatch msgs/s ÷ no-op tasks/s. Target ≥ 0.5. Exactly-once is checked at the provider.
 """
 

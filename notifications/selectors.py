@@ -73,15 +73,21 @@ def capped_instants(patient_ids: Iterable[int], *, since: datetime) -> dict[int,
     return grouped
 
 
-def sent_capped_instants(patient_id: int, *, since: datetime, exclude_id: int) -> list[datetime]:
+def sent_capped_instants(
+    patient_ids: Iterable[int], *, since: datetime, exclude_ids: Iterable[int] = ()
+) -> dict[int, list[datetime]]:
+    """Instants of each patient's capped texts that left (or are leaving) from `since` on, one query."""
     rows = (
-        Message.objects.filter(patient_id=patient_id, purpose__in=CAPPED_PURPOSES, status__in=SENT_STATUSES)
-        .exclude(id=exclude_id)
+        Message.objects.filter(patient_id__in=list(patient_ids), purpose__in=CAPPED_PURPOSES, status__in=SENT_STATUSES)
+        .exclude(id__in=list(exclude_ids))
         .annotate(at=Coalesce("sent_at", "claimed_at", "scheduled_for"))
         .filter(at__gte=since)
-        .values_list("at", flat=True)
+        .values_list("patient_id", "at")
     )
-    return list(rows)
+    grouped: dict[int, list[datetime]] = defaultdict(list)
+    for patient_id, at in rows:
+        grouped[patient_id].append(at)
+    return grouped
 
 
 def messages_for_api() -> QuerySet[Message]:

@@ -24,9 +24,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from notifications import planning
@@ -485,12 +484,14 @@ def reminders_dispatch_until_done(*, limit: int = 500, budget_seconds: float = D
 
 
 def messages_enqueue(*, message_ids: list[int]) -> int:
-    """Enqueue send tasks; on a broker failure put this and every later row back to pending."""
-    from notifications.tasks import send_message
+    """Enqueue one send task per chunk of rows (settings.SMS_SEND_CHUNK); on a broker failure put this chunk's and every later
+    row back to pending."""
+    from notifications.tasks import send_messages
 
-    for i, message_id in enumerate(message_ids):
+    size = send_chunk()
+    for i in range(0, len(message_ids), size):
         try:
-            send_message.apply_async(args=[message_id], retry=False)
+            send_messages.apply_async(args=[message_ids[i : i + size]], retry=False)
         except Exception as exc:  # noqa: BLE001 - kombu OperationalError, redis errors, OSError: never lose a row
             back = Message.objects.filter(id__in=message_ids[i:], status="queued").update(
                 status="pending", claimed_at=None, updated=timezone.now()
@@ -500,65 +501,130 @@ def messages_enqueue(*, message_ids: list[int]) -> int:
     return len(message_ids)
 
 
-# --- sending one -----------------------------------------------------------------------
+# --- sending ---------------------------------------------------------------------------
+
+# Rows per send task. A task claims its rows in one transaction (the same few queries for 1 row or 25)
+# and then hands them to the provider one by one, writing each provider id the moment the provider
+# answers, so the double-send window stays one text wide. Small enough that a chunk of slow provider
+# calls (Twilio's 15 s timeout each) ends well inside the soft time limit; large enough to share the
+# per-task and per-claim cost. The dispatch sweep claims up to 500 at a time: 20 tasks for the workers.
+SEND_CHUNK = 25
+
+
+def send_chunk() -> int:
+    return max(1, int(getattr(settings, "SMS_SEND_CHUNK", SEND_CHUNK)))
+
+
+# A task that has been sending this long puts its unsent rows back to pending (below the 540 s soft limit).
+SEND_BUDGET_SECONDS = 300.0
 
 
 def message_send(*, message_id: int) -> None:
-    now = timezone.now()
-    message = _claim_for_sending(message_id=message_id, now=now)
-    if message is None:
-        return
-    try:
-        provider_id = get_transport().send(to=message.to_number, body=message.body, message_id=message.pk)
-    except TransportError as exc:
-        _record_transport_error(message, exc, timezone.now())
-        return
-    except Exception as exc:  # noqa: BLE001 - an unclassified transport failure is retried, not lost
-        logger.exception("transport failed unexpectedly for message %s", message.pk)
-        _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
-        return
-    message_record_sent(message_id=message.pk, provider_id=provider_id, now=timezone.now())
+    """Send one queued row (tasks enqueued one per row by an earlier version, tests)."""
+    messages_send(message_ids=[message_id])
 
 
-def _claim_for_sending(*, message_id: int, now: datetime) -> Message | None:
-    with transaction.atomic():
+def messages_send(*, message_ids: list[int], budget_seconds: float = SEND_BUDGET_SECONDS) -> int:
+    """Claim the rows among `message_ids` that are still queued (queued→sending) and send each.
+
+    Returns how many the provider accepted. Rows another worker claimed first, or that a refusal
+    skipped, are not sent. A provider error is recorded on its row alone (retry with backoff, or failed).
+    """
+    deadline = monotonic() + budget_seconds
+    claimed = _claim_for_sending(message_ids=message_ids, now=timezone.now())
+    accepted: list[str] = []
+    for i, message in enumerate(claimed):
+        if monotonic() >= deadline:
+            _put_back(claimed[i:], timezone.now())
+            break
         try:
-            message = Message.objects.select_related("visit__plan").get(id=message_id)
-        except Message.DoesNotExist:
-            return None
-        if message.status != "queued":
-            return None
-        # Lock the patient: two texts for one patient never pass the cap check side by side.
-        patient = (
-            Patient.objects.select_for_update(of=("self",))
-            .select_related("clinic__rule_set")
-            .get(pk=message.patient_id)
+            provider_id = get_transport().send(to=message.to_number, body=message.body, message_id=message.pk)
+        except TransportError as exc:
+            _record_transport_error(message, exc, timezone.now())
+            continue
+        except Exception as exc:  # noqa: BLE001 - an unclassified transport failure is retried, not lost
+            logger.exception("transport failed unexpectedly for message %s", message.pk)
+            _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
+            continue
+        _mark_sent(message.pk, provider_id, timezone.now())
+        accepted.append(provider_id)
+    _replay_early_statuses(accepted, timezone.now())
+    return len(accepted)
+
+
+def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message]:
+    """queued→sending for every row that passes the send-time checks, in one transaction."""
+    ids = sorted(set(message_ids))
+    with transaction.atomic():
+        patient_ids = set(Message.objects.filter(id__in=ids, status="queued").values_list("patient_id", flat=True))
+        if not patient_ids:
+            return []
+        # Lock the patients, in id order so two tasks never deadlock: two texts for one patient never pass
+        # the cap check side by side. Then lock the rows, read after the patient locks: a row another task
+        # claimed while we waited is no longer queued and is left out.
+        patients = Patient.objects.select_for_update(of=("self",)).select_related("clinic__rule_set")
+        by_id = {p.pk: p for p in patients.filter(pk__in=patient_ids).order_by("pk")}
+        messages = list(
+            Message.objects.select_for_update(of=("self",))
+            .select_related("visit__plan")
+            .filter(id__in=ids, status="queued")
+            .order_by("id")
         )
-        reason = _send_refusal(message, patient, now)
-        if reason is not None:
-            Message.objects.filter(id=message.pk, status="queued").update(
-                status="skipped", status_reason=reason[:300], updated=now
+        if not messages:
+            return []
+        instants = sent_capped_instants(
+            {m.patient_id for m in messages}, since=now - timedelta(days=8), exclude_ids=[m.pk for m in messages]
+        )
+        rules: dict[int, Rules] = {}
+        ledgers: dict[int, planning.CapLedger] = {}
+        refused: dict[str, list[int]] = defaultdict(list)
+        approved: list[Message] = []
+        for message in messages:
+            patient = by_id[message.patient_id]
+            if patient.clinic_id not in rules:
+                rules[patient.clinic_id] = rules_for_clinic(patient.clinic)
+            if patient.pk not in ledgers:
+                ledgers[patient.pk] = planning.ledger_for(
+                    instants.get(patient.pk, []),
+                    max_per_day=rules[patient.clinic_id].reminders_max_per_day,
+                    max_per_week=rules[patient.clinic_id].reminders_max_per_week,
+                    tz=patient.effective_timezone,
+                )
+            reason = _send_refusal(message, patient, now, rules[patient.clinic_id], ledgers[patient.pk])
+            if reason is not None:
+                refused[reason[:300]].append(message.pk)
+                continue
+            if message.purpose in CAPPED_PURPOSES:
+                ledgers[patient.pk].add(now)  # the next text for this patient in the chunk counts this one
+            message.patient = patient
+            message.to_number = patient.phone
+            message.attempts += 1
+            approved.append(message)
+        for reason, refused_ids in refused.items():
+            Message.objects.filter(id__in=refused_ids, status="queued").update(
+                status="skipped", status_reason=reason, updated=now
             )
-            return None
-        claimed = Message.objects.filter(id=message.pk, status="queued").update(
-            status="sending", claimed_at=now, attempts=F("attempts") + 1, to_number=patient.phone, updated=now
-        )
-        if claimed != 1:
-            return None
-    message.patient = patient
-    message.to_number = patient.phone
-    message.attempts += 1
-    return message
+        if approved:
+            # The rows are locked by this transaction, so the compare-and-swap takes all of them.
+            Message.objects.filter(id__in=[m.pk for m in approved], status="queued").update(
+                status="sending",
+                claimed_at=now,
+                attempts=F("attempts") + 1,
+                to_number=Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).values("phone")[:1]),
+                updated=now,
+            )
+    return approved
 
 
-def _send_refusal(message: Message, patient: Patient, now: datetime) -> str | None:
+def _send_refusal(
+    message: Message, patient: Patient, now: datetime, rules: Rules, ledger: planning.CapLedger
+) -> str | None:
     reason = unreachable_reason(patient)
     if reason:
         return reason
     word = find_forbidden(message.body)
     if word:
         return f"forbidden word: {word}"
-    rules = rules_for_clinic(patient.clinic)
     if not message.body:
         return "empty text"
     if len(message.body) > rules.sms_max_chars:
@@ -566,12 +632,6 @@ def _send_refusal(message: Message, patient: Patient, now: datetime) -> str | No
     reason = _visit_refusal(message, now)
     if reason or message.purpose not in CAPPED_PURPOSES:
         return reason
-    ledger = planning.ledger_for(
-        sent_capped_instants(patient.pk, since=now - timedelta(days=8), exclude_id=message.pk),
-        max_per_day=rules.reminders_max_per_day,
-        max_per_week=rules.reminders_max_per_week,
-        tz=patient.effective_timezone,
-    )
     return ledger.refusal(now)
 
 
@@ -592,20 +652,49 @@ def _visit_refusal(message: Message, now: datetime) -> str | None:
     return None
 
 
-def message_record_sent(*, message_id: int, provider_id: str, now: datetime) -> None:
-    # One UPDATE writes the provider id and moves the status forward only: a fast "delivered"
-    # callback may already have arrived (and is replayed from the cache below).
-    Message.objects.filter(id=message_id).update(
-        provider_id=provider_id,
-        sent_at=Coalesce(F("sent_at"), Value(now)),
-        status=Case(When(status__in=_BELOW_SENT, then=Value("sent")), default=F("status")),
-        next_attempt_at=None,
-        updated=now,
+def _put_back(messages: list[Message], now: datetime) -> None:
+    """Rows claimed but not sent before the task's time budget ran out: pending again, attempt not counted."""
+    Message.objects.filter(id__in=[m.pk for m in messages], status="sending", provider_id="").update(
+        status="pending", claimed_at=None, attempts=F("attempts") - 1, updated=now
     )
-    early = cache.get(EARLY_STATUS_KEY.format(provider_id))
-    if early:
-        cache.delete(EARLY_STATUS_KEY.format(provider_id))
-        message_status_update(provider_id=provider_id, status=early["status"], error_code=early["error_code"], now=now)
+
+
+def _mark_sent(message_id: int, provider_id: str, now: datetime) -> None:
+    """One UPDATE writes the provider id and moves the status forward only: a fast "delivered"
+    callback may already have arrived (and is replayed from the cache).
+
+    Written as SQL once, not as an ORM update: it runs once per text, and compiling the ORM's
+    Case/Coalesce expressions cost as much as executing the statement (bench/dispatch.py)."""
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_SENT_SQL, [provider_id, stamp, *_BELOW_SENT, stamp, message_id])
+
+
+# Only the table name and placeholders are interpolated; every value is a parameter.
+_BELOW_SENT_PLACEHOLDERS = ", ".join(["%s"] * len(_BELOW_SENT))
+_MARK_SENT_SQL = (
+    f"UPDATE {Message._meta.db_table} SET provider_id = %s, sent_at = COALESCE(sent_at, %s), "  # noqa: S608
+    f"status = CASE WHEN status IN ({_BELOW_SENT_PLACEHOLDERS}) THEN 'sent' ELSE status END, "
+    "next_attempt_at = NULL, updated = %s WHERE id = %s"
+)
+
+
+def _replay_early_statuses(provider_ids: list[str], now: datetime) -> None:
+    """Apply status callbacks that arrived before we had written their provider ids (one cache read)."""
+    if not provider_ids:
+        return
+    keys = {EARLY_STATUS_KEY.format(p): p for p in provider_ids}
+    early = cache.get_many(list(keys))
+    if not early:
+        return
+    cache.delete_many(list(early))
+    for key, value in early.items():
+        message_status_update(provider_id=keys[key], status=value["status"], error_code=value["error_code"], now=now)
+
+
+def message_record_sent(*, message_id: int, provider_id: str, now: datetime) -> None:
+    _mark_sent(message_id, provider_id, now)
+    _replay_early_statuses([provider_id], now)
 
 
 def _record_transport_error(message: Message, exc: TransportError, now: datetime) -> None:

@@ -3,8 +3,9 @@
     DATABASE_URL=… REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/drills/kill_worker.py [--size full]
 
 Worker A (one process, a provider that takes FAKE_SMS_DELAY_SECONDS before accepting a text) is killed
-while a send is in flight: that row is left `sending` with no provider id, the rest `queued`, and A's
-unacknowledged task sits in Redis. Worker B starts; Redis hands A's task back after the visibility
+while a send is in flight. Texts go out in chunks (SMS_SEND_CHUNK, 2 here so one run has several): the
+killed chunk's unsent rows are left `sending` with no provider id, the other chunks' rows `queued`, and
+A's unacknowledged task sits in Redis. Worker B starts; Redis hands A's task back after the visibility
 timeout (the claim sees the row is no longer `queued` and does nothing); B drains the queue; a dispatch
 sweep run as if after the reclaim delay puts the stuck row back to pending and B sends it.
 Check: every reminder accepted by the provider exactly once.
@@ -29,6 +30,7 @@ from bench.drills import _common as drill
 
 SIZES = {"tiny": 8, "full": 200}
 DELAY = 0.6
+CHUNK = 2
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from django.conf import settings
     from django.db.models import Count
+    from django.test import override_settings
     from django.utils import timezone
 
     from bench._worker import (
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         reset_broker_and_provider(url)
         env = worker_env(CELERY_VISIBILITY_TIMEOUT="3")
         a = start_worker({**env, "FAKE_SMS_DELAY_SECONDS": str(DELAY)}, name="doomed", concurrency=1)
-        figures["claimed"] = dispatch_until_empty()[0]
+        with override_settings(SMS_SEND_CHUNK=CHUNK):
+            figures["claimed"] = dispatch_until_empty()[0]
         wait_until(lambda: r.llen(FAKE_SENT_LIST) >= 2, 60)
         seen = r.llen(FAKE_SENT_LIST)
         wait_until(lambda: r.llen(FAKE_SENT_LIST) > seen, 10, 0.01)  # the child just accepted one …

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     try:
         reset_broker_and_provider(provider)
-        env = worker_env(broker=broker.url, fake_sms=provider, FAKE_SMS_DELAY_SECONDS="0.3")
+        # Chunks of two texts, so tasks are still waiting in the broker when it dies.
+        env = worker_env(broker=broker.url, fake_sms=provider, FAKE_SMS_DELAY_SECONDS="0.3", SMS_SEND_CHUNK="2")
         worker = start_worker(env, name="brokerdrill", concurrency=1)
         half = str(count // 2)
         figures["first_dispatch"] = _dispatch({**env, "REDIS_URL": broker.url}, "--once", "--limit", half)

@@ -28,7 +28,8 @@ def _assert_swept_once(sweep: dict) -> None:
 
 def test_a_worker_killed_mid_send_loses_nothing_and_doubles_nothing(live_worker_db, require_redis):
     figures = kill_worker.main(["--size", "tiny"])
-    assert figures["at_kill"].get("sending") == 1  # the kill landed inside a send
+    assert figures["at_kill"].get("sending", 0) >= 1  # the kill landed inside a chunk being sent
+    assert figures["at_kill"].get("queued", 0) >= 1  # other chunks' tasks were waiting in Redis
     assert figures["recovered"]
     _assert_sent_once(figures["sends"])
     assert figures["ok"]

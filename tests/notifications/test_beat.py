@@ -41,4 +41,8 @@ def test_the_notification_tasks_are_registered_under_their_names():
     from config.celery import app
 
     app.loader.import_default_modules()
-    assert {"notifications.tasks.dispatch_reminders", "notifications.tasks.send_message"} <= set(app.tasks)
+    assert {
+        "notifications.tasks.dispatch_reminders",
+        "notifications.tasks.send_messages",
+        "notifications.tasks.send_message",
+    } <= set(app.tasks)

@@ -17,7 +17,7 @@ from notifications.services import (
     reminders_dispatch_due,
     reminders_sync,
 )
-from notifications.tasks import send_message
+from notifications.tasks import send_message, send_messages
 from notifications.transports import TransportError
 from tests.factories import PlanFactory
 from visits.models import StaffTask
@@ -32,7 +32,7 @@ DUE = datetime(2026, 11, 9, 15, 30, tzinfo=UTC)  # 10:30 New York, the day befor
 @pytest.fixture
 def enqueued(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(send_message, "apply_async", lambda args, **kw: calls.append(args[0]))
+    monkeypatch.setattr(send_messages, "apply_async", lambda args, **kw: calls.extend(args[0]))
     return calls
 
 
@@ -83,7 +83,7 @@ def test_broker_down_at_enqueue_puts_the_row_back_to_pending(
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
-    monkeypatch.setattr(send_message, "apply_async", refuse)
+    monkeypatch.setattr(send_messages, "apply_async", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         reminders_dispatch_due(now=DUE)
     due_message.refresh_from_db()
@@ -323,8 +323,9 @@ def test_the_dispatch_task_plans_check_ins_then_dispatches(due_message, enqueued
 def test_send_message_retries_only_on_database_errors():
     from django.db import OperationalError as DatabaseOperationalError
 
-    assert DatabaseOperationalError in send_message.autoretry_for
-    assert TransportError not in send_message.autoretry_for
+    for task in (send_messages, send_message):
+        assert DatabaseOperationalError in task.autoretry_for
+        assert TransportError not in task.autoretry_for
 
 
 def test_the_dispatch_task_keeps_claiming_full_batches(monkeypatch):
