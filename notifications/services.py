@@ -443,7 +443,7 @@ def messages_reclaim_stuck(*, now: datetime) -> int:
 
 
 def reminders_dispatch_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Claim due rows (pending→queued, skip_locked) and enqueue one send task each after commit.
+    """Claim due rows (pending→queued, skip_locked) and enqueue send tasks (one per chunk) after commit.
 
     Returns how many rows were claimed. If the broker is down, the rows go back to pending.
     """
@@ -484,8 +484,8 @@ def reminders_dispatch_until_done(*, limit: int = 500, budget_seconds: float = D
 
 
 def messages_enqueue(*, message_ids: list[int]) -> int:
-    """Enqueue one send task per chunk of rows (settings.SMS_SEND_CHUNK); on a broker failure put this chunk's and every later
-    row back to pending."""
+    """Enqueue one send task per chunk of rows (settings.SMS_SEND_CHUNK). On a broker failure, put the
+    rows of that chunk and of every later one back to pending."""
     from notifications.tasks import send_messages
 
     size = send_chunk()
