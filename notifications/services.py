@@ -556,14 +556,14 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
     """queued→sending for every row that passes the send-time checks, in one transaction."""
     ids = sorted(set(message_ids))
     with transaction.atomic():
-        patient_ids = set(Message.objects.filter(id__in=ids, status="queued").values_list("patient_id", flat=True))
-        if not patient_ids:
-            return []
         # Lock the patients, in id order so two tasks never deadlock: two texts for one patient never pass
         # the cap check side by side. Then lock the rows, read after the patient locks: a row another task
         # claimed while we waited is no longer queued and is left out.
+        queued_for = Message.objects.filter(id__in=ids, status="queued").values("patient_id")
         patients = Patient.objects.select_for_update(of=("self",)).select_related("clinic__rule_set")
-        by_id = {p.pk: p for p in patients.filter(pk__in=patient_ids).order_by("pk")}
+        by_id = {p.pk: p for p in patients.filter(pk__in=Subquery(queued_for)).order_by("pk")}
+        if not by_id:
+            return []
         messages = list(
             Message.objects.select_for_update(of=("self",))
             .select_related("visit__plan")
