@@ -580,7 +580,9 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
         refused: dict[str, list[int]] = defaultdict(list)
         approved: list[Message] = []
         for message in messages:
-            patient = by_id[message.patient_id]
+            patient = by_id.get(message.patient_id)
+            if patient is None:
+                continue  # queued again since the first read (a newer dispatch): its own task sends it
             if patient.clinic_id not in rules:
                 rules[patient.clinic_id] = rules_for_clinic(patient.clinic)
             if patient.pk not in ledgers:
