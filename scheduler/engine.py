@@ -107,9 +107,23 @@ class Calendar:
         ordered = sorted(self.windows, key=lambda w: (w.start, w.end, w.id or 0))
         return tuple(tuple(w for w in ordered if wd in w.weekdays) for wd in range(7))
 
+    # Memos of answers that depend only on this calendar, never on a plan: every plan of a clinic asks about
+    # the same dates. Calendars are built per job run (selectors.ClinicCalendars) or per request, so these
+    # stay small.
+
     @cached_property
     def _spans(self) -> dict[tuple[date, str], tuple[tuple[tuple[datetime, datetime, Window], ...], str]]:
-        """_window_spans answers for this calendar: every plan of a clinic asks about the same dates."""
+        """_window_spans answers."""
+        return {}
+
+    @cached_property
+    def _first_sessions(self) -> dict[tuple[date, str], tuple[tuple[Session, ...], str]]:
+        """_first_window_session answers (Session is frozen, so one instance can serve every plan)."""
+        return {}
+
+    @cached_property
+    def _closed_reasons(self) -> dict[tuple[date, str], str | None]:
+        """closed_reason answers."""
         return {}
 
     def closure_on(self, d: date, service: str) -> Closure | None:
@@ -132,6 +146,14 @@ class Calendar:
 
     def closed_reason(self, d: date, service: str) -> str | None:
         """Why `service` is not offered on `d`, or None if it is."""
+        key = (d, service)
+        reasons = self._closed_reasons
+        if key in reasons:
+            return reasons[key]
+        reason = reasons[key] = self._closed_reason(d, service)
+        return reason
+
+    def _closed_reason(self, d: date, service: str) -> str | None:
         closure = self.closure_on(d, service)
         if closure is not None:
             return closure.text
@@ -252,11 +274,12 @@ def _compute_window_spans(
 
 
 def _first_window_session(calendar: Calendar, d: date, service: str) -> tuple[tuple[Session, ...], str]:
-    spans, notes = _window_spans(calendar, d, service)
-    if not spans:
-        return (), notes
-    start, end, window = spans[0]
-    return (Session(start, end, window.id),), notes
+    cached = calendar._first_sessions.get((d, service))
+    if cached is None:
+        spans, notes = _window_spans(calendar, d, service)
+        sessions = (Session(spans[0][0], spans[0][1], spans[0][2].id),) if spans else ()
+        cached = calendar._first_sessions[(d, service)] = (sessions, notes)
+    return cached
 
 
 # --- oral daily: methadone, sublingual buprenorphine -------------------------------------------------
@@ -285,13 +308,6 @@ def _iso_week(d: date) -> tuple[int, int]:
     return iso.year, iso.week
 
 
-def _attends(plan: PlanSpec, d: date) -> bool:
-    if d.weekday() not in plan.attendance_weekdays:
-        return False
-    first_monday = plan.start_date - timedelta(days=plan.start_date.weekday())
-    return ((d - first_monday).days // 7) % plan.attendance_every_weeks == 0
-
-
 class _Oral:
     """Day-by-day simulation of one oral daily plan from its start date."""
 
@@ -299,12 +315,15 @@ class _Oral:
         self.plan, self.calendar, self.rules = plan, calendar, rules
         self.treatment_start = plan.treatment_start or plan.start_date
         self.supply = _Supply()
+        # Attendance weeks count from the Monday of the start date's week.
+        self._first_monday = plan.start_date - timedelta(days=plan.start_date.weekday())
 
     def marks(self, until: date) -> list[_Mark]:
         """Marks from start_date on, past `until` until the last take-home run there has ended."""
         marks: list[_Mark] = []
         d, last_visit = self.plan.start_date, self.plan.start_date
-        while not _after_end(self.plan, d):
+        end = self.plan.end_date
+        while end is None or d <= end:  # not _after_end(plan, d)
             mark = self.mark(d)
             marks.append(mark)
             last_visit = d if mark.kind == VISIT else last_visit
@@ -314,7 +333,7 @@ class _Oral:
         return marks
 
     def mark(self, d: date) -> _Mark:
-        pause = _pause_on(self.plan, d)
+        pause = _pause_on(self.plan, d) if self.plan.pauses else None
         if pause is not None:
             # A paused date is neither attended nor taken home; counting restarts after it.
             self.supply.visit_day, self.supply.after_pause = None, True
@@ -325,13 +344,18 @@ class _Oral:
         if closed is not None:
             self._count(d, closure=True)
             return _Mark(CLOSURE_TAKE_HOME, closed)
-        if _attends(self.plan, d):
+        if self._attends(d):
             return self._visit(d, "attendance day")
         breach = self._breach(d)
         if breach is not None:
             return self._visit(d, breach)
         self._count(d, closure=False)
         return _Mark(TAKE_HOME, "take-home day")
+
+    def _attends(self, d: date) -> bool:
+        if d.weekday() not in self.plan.attendance_weekdays:
+            return False
+        return ((d - self._first_monday).days // 7) % self.plan.attendance_every_weeks == 0
 
     def _first_visit(self, d: date, closed: str | None) -> _Mark:
         what = "after pause" if self.supply.after_pause else "of treatment"

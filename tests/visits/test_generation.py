@@ -170,3 +170,77 @@ def test_two_concurrent_generations_create_each_visit_once(clinic, require_postg
         t.join()
     assert not errors
     assert Visit.objects.filter(plan__in=plans).count() == 24 * 5
+
+
+@pytest.mark.django_db
+def test_one_run_over_two_clinics_uses_each_clinics_zone_and_windows(clinic, other_clinic):
+    other_clinic.timezone = "America/Los_Angeles"
+    other_clinic.save()
+    here, there = make_plan(clinic), make_plan(other_clinic, attendance_weekdays=list(range(7)))
+    result = visits_generate(horizon_days=7)
+    assert result.created == Visit.objects.count() == 6 + 7
+    la = ZoneInfo("America/Los_Angeles")
+    assert {v.start.astimezone(NY).hour for v in Visit.objects.filter(plan=here)} == {7}
+    assert {v.start.astimezone(la).hour for v in Visit.objects.filter(plan=there)} == {7}
+    assert {v.clinic_id for v in Visit.objects.filter(plan=there)} == {other_clinic.pk}
+    entries = LogEntry.objects.filter(additional_data__job="generate_visits")
+    assert sorted(entries.values_list("object_pk", flat=True)) == sorted([str(clinic.pk), str(other_clinic.pk)])
+
+
+@pytest.mark.django_db
+def test_slots_another_run_filled_after_this_one_read_are_skipped_and_not_counted(
+    clinic, monkeypatch, require_postgres
+):
+    plan = make_plan(clinic)
+    visits_generate(horizon_days=28)
+    gone = list(Visit.objects.filter(plan=plan).order_by("date")[:5].values_list("planned_date", flat=True))
+    Visit.objects.filter(plan=plan, planned_date__in=gone).delete()
+    # As if the other 19 slots were inserted by a concurrent run between this run's read and its insert.
+    monkeypatch.setattr("visits.generation._existing", lambda plan_ids, date_from: {})
+    result = visits_generate(horizon_days=28)
+    assert result.created == 5 == len(result.created_ids)
+    assert Visit.objects.filter(plan=plan).count() == 24
+    assert sorted(Visit.objects.filter(pk__in=result.created_ids).values_list("planned_date", flat=True)) == gone
+
+
+def test_copy_text_escapes_backslash_tab_newline_and_carriage_return_and_writes_null():
+    from visits.generation import _CopyText
+
+    texts = _CopyText()
+    assert texts["a\\b\tc\nd\re"] == "a\\\\b\\tc\\nd\\re"
+    assert texts[None] == "\\N"
+    assert texts[3] == "3"
+    assert texts[date(2026, 11, 16)] == "2026-11-16"
+    assert texts[datetime(2026, 11, 16, 12, 0, tzinfo=ZoneInfo("UTC"))] == "2026-11-16T12:00:00+00:00"
+
+
+@pytest.mark.django_db
+def test_insert_new_writes_what_bulk_create_would_and_returns_the_ids(clinic, require_postgres):
+    from visits.generation import NEW_COLUMNS, _insert_new
+
+    plan = make_plan(clinic)
+    start = datetime(2026, 11, 16, 12, 0, tzinfo=ZoneInfo("UTC"))
+    head = {"patient_id": plan.patient_id, "clinic_id": clinic.pk, "plan_id": plan.pk, "planned_date": MONDAY}
+    slots = [
+        {"session": 0, "kind": "dose", "start": start, "end": start + timedelta(hours=3), "window_id": None},
+        {"session": 1, "kind": "injection", "start": None, "end": None, "window_id": None},
+    ]
+    days = [
+        {"reason": "odd \\ reason\twith\ncontrol\rcharacters", "expected_take_home_doses": 2, "target_date": None},
+        {"reason": "", "expected_take_home_doses": 0, "target_date": MONDAY},
+    ]
+    bounds = [{"earliest": MONDAY, "latest": None}, {"earliest": None, "latest": MONDAY + timedelta(days=7)}]
+    values = [{**head, **slot, **day, **bound, "date": MONDAY} for slot, day, bound in zip(slots, days, bounds)]
+    rows = [tuple(v[name] for name in NEW_COLUMNS) for v in values]
+    ids = _insert_new(rows)
+    assert len(ids) == 2
+    # Again: both slots are taken, nothing is inserted and no id comes back.
+    assert _insert_new(rows) == []
+    skip = {"id", "created", "updated"}
+    for pk, row in zip(ids, rows, strict=True):
+        stored = Visit.objects.get(pk=pk)
+        expected = Visit(**dict(zip(NEW_COLUMNS, row, strict=True)), source="plan", status="scheduled")
+        for field in Visit._meta.concrete_fields:
+            if field.attname not in skip:
+                assert getattr(stored, field.attname) == getattr(expected, field.attname), field.attname
+        assert stored.created == stored.updated
