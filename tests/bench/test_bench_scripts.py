@@ -17,6 +17,9 @@ def test_the_generate_bench_copies_exactly_the_rows_generation_made(require_post
     # One chunk: plans, windows, closures, pauses, injections, existing rows, the insert, the audit entry.
     assert figures["generate_queries"] <= 12
     assert figures["ratio"] > 0
+    # A second run over the same calendar finds every row there and creates nothing, in as few queries.
+    assert figures["steady_state_created"] == 0
+    assert figures["steady_state_queries"] <= figures["generate_queries"]
 
 
 @pytest.mark.django_db
