@@ -12,8 +12,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from auditlog.models import LogEntry
 from django.conf import settings
@@ -109,22 +109,33 @@ def _last_injections(plan_ids: list[int]) -> dict[int, date]:
     return {row["plan_id"]: row["last"] for row in rows}
 
 
-def _existing(plan_ids: list[int], date_from: date) -> dict[int, dict[tuple[date, int], Visit]]:
-    grouped: dict[int, dict[tuple[date, int], Visit]] = defaultdict(dict)
-    rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=date_from).only(
-        "id", "plan_id", "planned_date", "session", "status", "edited", *COMPARED_FIELDS
+class _Existing(NamedTuple):
+    """A generated visit already in the table, as plain values: the hourly run reads every future one."""
+
+    id: int
+    status: str
+    edited: bool
+    values: tuple[Any, ...]  # COMPARED_FIELDS, in that order
+
+
+def _existing(plan_ids: list[int], date_from: date) -> dict[int, dict[tuple[date, int], _Existing]]:
+    grouped: dict[int, dict[tuple[date, int], _Existing]] = defaultdict(dict)
+    rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=date_from).values_list(
+        "plan_id", "planned_date", "session", "id", "status", "edited", *COMPARED_FIELDS
     )
-    for visit in rows:
-        grouped[visit.plan_id][(visit.planned_date, visit.session)] = visit  # type: ignore[index]
+    for plan_id, planned_date, session, visit_id, status, edited, *values in rows:
+        grouped[plan_id][(planned_date, session)] = _Existing(visit_id, status, edited, tuple(values))
     return grouped
 
 
 def _reconcile(
     plan: Plan,
     wanted: dict[tuple[date, int], tuple[Any, ...]],
-    existing: dict[tuple[date, int], Visit],
+    existing: dict[tuple[date, int], _Existing],
+    now: datetime,
 ) -> tuple[list[tuple[Any, ...]], list[Visit], list[int]]:
-    """New rows as NEW_COLUMNS tuples, changed visits (already updated in memory), ids of visits to delete."""
+    """New rows as NEW_COLUMNS tuples, changed visits (unsaved instances carrying the id and the
+    COMPARED_FIELDS to write), ids of visits to delete."""
     to_create: list[tuple[Any, ...]] = []
     to_update: list[Visit] = []
     to_delete: list[int] = []
@@ -135,17 +146,11 @@ def _reconcile(
             # Plain tuples, not Visit instances or dicts: building 100k model instances was a fifth of a
             # full run, and dicts that _insert_new then read back by name cost most of a second more.
             to_create.append(head + key + values)
-        elif (
-            visit.status == "scheduled"
-            and not visit.edited
-            and any(getattr(visit, name) != value for name, value in zip(COMPARED_FIELDS, values, strict=True))
-        ):
-            for name, value in zip(COMPARED_FIELDS, values, strict=True):
-                setattr(visit, name, value)
-            to_update.append(visit)
+        elif visit.status == "scheduled" and not visit.edited and visit.values != values:
+            to_update.append(Visit(id=visit.id, updated=now, **dict(zip(COMPARED_FIELDS, values, strict=True))))
     for key, visit in existing.items():
         if key not in wanted and visit.status == "scheduled" and not visit.edited:
-            to_delete.append(visit.pk)
+            to_delete.append(visit.id)
     return to_create, to_update, to_delete
 
 
@@ -153,6 +158,7 @@ def _generate_chunk(
     plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None
 ) -> GenerationResult:
     result = GenerationResult(plans=len(plans))
+    now = timezone.now()
     plan_ids = [p.pk for p in plans]
     pauses = pauses_by_plan(plan_ids)
     # Only the engine's injection schedule reads the last injection date: no query for an oral-only chunk.
@@ -174,7 +180,7 @@ def _generate_chunk(
             date_to = min(date_to, plan.end_date)
         days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
         plan_existing = {k: v for k, v in existing.get(plan.pk, {}).items() if k[0] >= plan_today}
-        c, u, d = _reconcile(plan, desired_visits(plan, days), plan_existing)
+        c, u, d = _reconcile(plan, desired_visits(plan, days), plan_existing, now)
         creates += c
         updates += u
         deletes += d

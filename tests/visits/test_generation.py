@@ -91,6 +91,25 @@ def test_changing_a_plan_regenerates_future_visits_but_keeps_past_attended_and_e
 
 
 @pytest.mark.django_db
+def test_a_window_moved_later_updates_future_visits_in_place_in_a_bounded_number_of_queries(
+    clinic, django_assert_max_num_queries
+):
+    plans = [make_plan(clinic) for _ in range(5)]
+    visits_generate()
+    before = dict(Visit.objects.filter(plan__in=plans).values_list("id", "start"))
+    window = clinic.windows.get(services__contains=["methadone"], start__lt=datetime.min.time().replace(hour=12))
+    window.start = window.start.replace(hour=window.start.hour + 1)
+    window.save()
+    later = NOW + timedelta(minutes=5)
+    with time_machine.travel(later, tick=False), django_assert_max_num_queries(20):
+        result = clinic_visits_regenerate(clinic=clinic)
+    assert (result.created, result.deleted, result.updated) == (0, 0, len(before))
+    after = Visit.objects.filter(plan__in=plans)
+    assert {v.id: v.start - timedelta(hours=1) for v in after} == before  # same rows, an hour later
+    assert {v.updated for v in after} == {later}
+
+
+@pytest.mark.django_db
 def test_a_pause_removes_the_generated_visits_inside_it(clinic):
     plan = make_plan(clinic)
     visits_generate(horizon_days=14)
