@@ -10,12 +10,14 @@ A checked-in visit is never marked missed: the patient is in the building.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, cast
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -25,12 +27,13 @@ from django.db.models import F, Max, Q
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from psycopg.types.datetime import TimestamptzLoader
 
 from scheduler import engine
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
-from scheduler.rules import Rules
+from scheduler.rules import Ladder, Rules
 from scheduler.selectors import ClinicCalendars, pauses_by_plan, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import ladder
@@ -38,8 +41,13 @@ from visits.models import Escalation, Visit
 
 logger = logging.getLogger(__name__)
 
-MARK_CHUNK = 1000
-PLAN_CHUNK = 2000
+# Visits claimed per transaction: each chunk's statement holds its row locks for about 0.1 s (5,000
+# rows); smaller chunks mostly add commits and re-scans of the `scheduled` index.
+MARK_CHUNK = 5000
+# Plans evaluated per round of queries: most of a round's cost is scanning and grouping the chunk's
+# visits, which does not shrink with the chunk, so rounds are few and large (≈ 2 KB in memory a plan:
+# 12,500 plans peaked at 27 MB).
+PLAN_CHUNK = 20_000
 PLAN_KINDS = ("dose", "injection")
 # A plan is re-evaluated while its latest missed visit is this recent and no later visit was attended.
 # Longer streaks have long reached the top of the ladder; re-induction is the last step.
@@ -99,9 +107,30 @@ class SweepResult:
         }
 
 
+def _postgres() -> bool:
+    """Plain-SQL paths (SKIP LOCKED claims, `= ANY(array)` reads, `INSERT … ON CONFLICT`) on PostgreSQL;
+    the ORM paths elsewhere (SQLite in laptop mode). Tests switch it off to compare the two."""
+    return connection.vendor == "postgresql"
+
+
 def _chunked(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+# Large id lists go to PostgreSQL as one array literal ("{1,2,NULL}") cast in the SQL (`%s::bigint[]`):
+# Django's psycopg cursor binds parameters on the client, and psycopg's list dumper quotes a list
+# element by element (a regular-expression search each), which was a large share of the sweep's own
+# CPU time. `int()` and `isoformat()` admit nothing but digits, a sign and dashes into the literal.
+def _pg_ints(values: Iterable[int | None]) -> str:
+    items = list(values)
+    if None in items:
+        return "{" + ",".join(["NULL" if v is None else str(int(v)) for v in items]) + "}"
+    return "{" + ",".join(map(str, map(int, cast(list[int], items)))) + "}"
+
+
+def _pg_dates(values: Iterable[date]) -> str:
+    return "{" + ",".join(v.isoformat() for v in values) + "}"
 
 
 # --- the sweep -------------------------------------------------------------------------------------------
@@ -157,7 +186,7 @@ def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | 
     The rows are locked first (SKIP LOCKED) and re-checked as still scheduled, so a concurrent sweep,
     check-in or completion that got there first wins and this sweep neither counts nor escalates it.
     """
-    if connection.vendor == "postgresql":
+    if _postgres():
         return _claim_overdue_pg(ids, now)
     claimed: list[tuple[int, int, int | None]] = []
     for chunk in _chunked(ids, MARK_CHUNK):
@@ -180,7 +209,7 @@ _CLAIM_SQL = """
     UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
     WHERE id IN (
         SELECT id FROM visits_visit
-        WHERE id = ANY(%s) AND status = 'scheduled'
+        WHERE id = ANY(%s::bigint[]) AND status = 'scheduled'
         FOR UPDATE SKIP LOCKED
     ) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id
@@ -197,7 +226,7 @@ def _claim_overdue_pg(ids: list[int], now: datetime) -> list[tuple[int, int, int
     claimed: list[tuple[int, int, int | None]] = []
     for chunk in _chunked(ids, MARK_CHUNK):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [now, now, chunk])
+            cursor.execute(_CLAIM_SQL, [now, now, _pg_ints(chunk)])
             rows = [(int(r[0]), int(r[1]), r[2]) for r in cursor.fetchall()]
         rows.sort()
         claimed += rows
@@ -340,8 +369,26 @@ def escalations_evaluate(
     return result
 
 
+# `_plans_in_a_streak` on PostgreSQL: both conditions from one grouped scan, and only the plan ids come back.
+_STREAKS_SQL = """
+    SELECT v.plan_id
+    FROM visits_visit v JOIN scheduler_plan p ON p.id = v.plan_id
+    WHERE p.status = 'active' AND v.kind = ANY(%s) AND v.date >= %s AND v.status IN ('missed', 'completed')
+    GROUP BY v.plan_id
+    HAVING max(v.date) FILTER (WHERE v.status = 'missed')
+               >= coalesce(max(v.date) FILTER (WHERE v.status = 'completed'), '-infinity'::date)
+        OR bool_or(v.kind = 'dose' AND v.status = 'completed' AND v.take_home_doses < v.expected_take_home_doses)
+"""
+
+
 def _plans_in_a_streak(now: datetime) -> set[int]:
+    """Active plans whose latest recent missed visit is not followed by a completed one, and plans with
+    take-homes planned but not handed out (those leave days uncovered without any missed visit)."""
     since = now.date() - timedelta(days=RECENT_DAYS)
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(_STREAKS_SQL, [list(PLAN_KINDS), since])
+            return {row[0] for row in cursor.fetchall()}
     rows = (
         Visit.objects.filter(plan__status="active", kind__in=PLAN_KINDS, date__gte=since)
         .values("plan_id")
@@ -377,16 +424,12 @@ def _evaluate_chunk(
 ) -> None:
     # Plans as plain values: each clinic (and its rule set, parsed once in `calendars`) is loaded once per
     # sweep, and its local date and rules are computed once per sweep, not per plan.
-    plans = [
-        _Plan(*row)
-        for row in Plan.objects.filter(pk__in=chunk, status="active").order_by("id").values_list(*_PLAN_FIELDS)
-    ]
+    since = ctx.now.date() - timedelta(days=RECENT_DAYS + 1)
+    load = _load_chunk_pg if _postgres() else _load_chunk_orm
+    plans, existing = load(chunk, since, ctx)
     missing = {plan.clinic_id for plan in plans} - ctx.clinics.keys()
     if missing:
         ctx.clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
-    since = ctx.now.date() - timedelta(days=RECENT_DAYS + 1)
-    ctx.rows, ctx.done, ctx.pauses = _recent_rows(chunk, since), _last_done(chunk), pauses_by_plan(chunk)
-    existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))
     new: list[_NewEscalation] = []
     for plan in plans:
         result.plans += 1
@@ -409,10 +452,106 @@ def _evaluate_chunk(
         result.created_by_clinic[escalation.clinic_id] += 1
 
 
-def _recent_rows(chunk: list[int], since: date) -> dict[int, list[_Row]]:
+_Key = tuple[int, str, _Date]  # an escalation's unique (plan, kind, anchor_date)
+
+
+def _load_chunk_orm(chunk: list[int], since: date, ctx: _Context) -> tuple[list[_Plan], set[_Key]]:
+    """The chunk's active plans and existing escalation keys; its visits, latest doses and pauses into `ctx`."""
+    plans = [
+        _Plan(*row)
+        for row in Plan.objects.filter(pk__in=chunk, status="active").order_by("id").values_list(*_PLAN_FIELDS)
+    ]
+    ctx.rows, ctx.done = _recent_rows(chunk, since, _rows_until(ctx.now)), _last_done(chunk)
+    ctx.pauses = pauses_by_plan(chunk)
+    existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))
+    return plans, existing
+
+
+# The same five reads as `_load_chunk_orm`, as plain SQL with the chunk passed as one array literal
+# (`= ANY(…)`, see `_pg_ints`): the ORM's `IN (%s, %s, …)` prepares every id, in each of the five queries.
+_PLANS_SQL = """
+    SELECT p.id, p.patient_id, pt.clinic_id, p.medication, p.start_date, p.treatment_start, p.end_date,
+           p.doses_per_day, p.min_interval_minutes, p.interval_days, p.attendance_weekdays,
+           p.attendance_every_weeks
+    FROM scheduler_plan p JOIN scheduler_patient pt ON pt.id = p.patient_id
+    WHERE p.id = ANY(%s::bigint[]) AND p.status = 'active'
+    ORDER BY p.id
+"""
+_RECENT_ROWS_SQL = """
+    SELECT id, plan_id, kind, date, start, status, target_date, latest
+    FROM visits_visit
+    WHERE plan_id = ANY(%s::bigint[]) AND kind = ANY(%s) AND status = ANY(%s) AND date >= %s AND date <= %s
+    ORDER BY plan_id, date, start, id
+"""
+# Each plan's latest completed visit (date, then start, then id, all descending) and its furthest covered
+# date: the latest date and the furthest cover from one hashed grouping (no sort of the whole chunk),
+# then that date's completed visits (one, or a day's sessions), the latest start first.
+_LAST_DONE_SQL = """
+    SELECT DISTINCT ON (v.plan_id)
+        v.plan_id, v.date, v.start, v.kind, v.covered_through, v.take_home_doses, latest.max_through
+    FROM (
+        SELECT plan_id, max(date) AS date, max(covered_through) AS max_through
+        FROM visits_visit
+        WHERE plan_id = ANY(%s::bigint[]) AND kind = ANY(%s) AND status = 'completed'
+        GROUP BY plan_id
+    ) AS latest
+    JOIN visits_visit v ON v.plan_id = latest.plan_id AND v.date = latest.date
+    WHERE v.kind = ANY(%s) AND v.status = 'completed'
+    ORDER BY v.plan_id, v.start DESC NULLS LAST, v.id DESC
+"""
+# Pauses in the model's order (start, id): the engine takes the first pause that covers a date.
+_PAUSES_SQL = (
+    'SELECT id, plan_id, start, "end", reason FROM scheduler_pause WHERE plan_id = ANY(%s::bigint[]) ORDER BY start, id'
+)
+_EXISTING_SQL = "SELECT plan_id, kind, anchor_date FROM visits_escalation WHERE plan_id = ANY(%s::bigint[])"
+
+
+def _load_chunk_pg(chunk: list[int], since: date, ctx: _Context) -> tuple[list[_Plan], set[_Key]]:
+    """`_load_chunk_orm` on PostgreSQL: the same rows, five plain queries, tuples only (pauses are rare: models)."""
+    rows: dict[int, list[_Row]] = defaultdict(list)
+    pauses: dict[int, list[Pause]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        # Visit starts are only compared with each other (diamorphine sessions), never stored: psycopg's own
+        # timestamptz loader gives the same instants (in the session's UTC) at a fraction of the cost of
+        # Django's, which re-labels every value with `datetime.timezone.utc` in Python.
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        ids = _pg_ints(chunk)
+        cursor.execute(_PLANS_SQL, [ids])
+        # The weekdays come as JSON text (Django leaves jsonb to the field); plans share a few patterns,
+        # so each distinct one is decoded once. The lists are only read (`plan_spec`), never changed.
+        weekdays: dict[str, list[int]] = {}
+        plans = []
+        for row in cursor.fetchall():
+            days = weekdays.get(row[10])
+            if days is None:
+                days = weekdays[row[10]] = json.loads(row[10])
+            plans.append(_Plan._make((*row[:10], days, row[11])))
+        statuses = ["missed", "scheduled", *NEUTRAL_STATUSES]
+        cursor.execute(_RECENT_ROWS_SQL, [ids, list(PLAN_KINDS), statuses, since, _rows_until(ctx.now)])
+        for row in cursor.fetchall():
+            rows[row[1]].append(_Row._make(row))
+        cursor.execute(_LAST_DONE_SQL, [ids, list(PLAN_KINDS), list(PLAN_KINDS)])
+        ctx.done = _done_by_plan(cursor.fetchall())
+        cursor.execute(_PAUSES_SQL, [ids])
+        for pk, plan_id, start, end, reason in cursor.fetchall():
+            pauses[plan_id].append(Pause(pk=pk, plan_id=plan_id, start=start, end=end, reason=reason))
+        cursor.execute(_EXISTING_SQL, [ids])
+        existing = set(cursor.fetchall())
+    ctx.rows, ctx.pauses = rows, pauses
+    return plans, existing
+
+
+def _rows_until(now: datetime) -> date:
+    """The last date whose visits the ladder reads: today in the clinic's zone, which is never after the UTC
+    date + 1. Later visits are all still scheduled and the ladder never looks at them (a plan's whole
+    future horizon would otherwise come back with every chunk)."""
+    return now.astimezone(UTC).date() + _DAY
+
+
+def _recent_rows(chunk: list[int], since: date, until: date) -> dict[int, list[_Row]]:
     rows: dict[int, list[_Row]] = defaultdict(list)
     qs = (
-        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, date__gte=since)
+        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, date__gte=since, date__lte=until)
         .filter(status__in=("missed", "scheduled", *NEUTRAL_STATUSES))
         .order_by("plan_id", "date", "start", "id")
         .values_list("id", "plan_id", "kind", "date", "start", "status", "target_date", "latest")
@@ -422,25 +561,8 @@ def _recent_rows(chunk: list[int], since: date) -> dict[int, list[_Row]]:
     return rows
 
 
-_LAST_DONE_SQL = """
-    SELECT DISTINCT ON (plan_id)
-        plan_id, date, start, kind, covered_through, take_home_doses,
-        max(covered_through) OVER (PARTITION BY plan_id)
-    FROM visits_visit
-    WHERE plan_id = ANY(%s) AND kind = ANY(%s) AND status = 'completed'
-    ORDER BY plan_id, date DESC, start DESC NULLS LAST, id DESC
-"""
-
-
 def _last_done(chunk: list[int]) -> dict[int, _Done]:
-    """One query: each plan's latest completed visit and its furthest covered date.
-
-    On PostgreSQL `DISTINCT ON` with the window max (one sort); elsewhere a row-number window.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_LAST_DONE_SQL, [chunk, list(PLAN_KINDS)])
-            return _done_by_plan(cursor.fetchall())
+    """One query: each plan's latest completed visit and its furthest covered date (a row-number window)."""
     qs = (
         Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, status="completed")
         .annotate(
@@ -527,7 +649,9 @@ def _rules(plan: _Plan, ctx: _Context) -> Rules:
     return rules
 
 
-def _checkin(plan: _Plan, steps: list[str], new_visit: int | None, today: date, consecutive: int) -> Decision | None:
+def _checkin(
+    plan: _Plan, steps: Sequence[str], new_visit: int | None, today: date, consecutive: int
+) -> Decision | None:
     # Only a visit this sweep marked missed can trigger the text, and only on the first step.
     if new_visit is None or not steps or steps[-1] != ladder.CHECKIN_TEXT:
         return None
@@ -558,15 +682,27 @@ def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
         last_covered=last_covered,
         through=through,
     )
-    rules = _rules(plan, ctx)
-    steps = ladder.escalation_kinds(rules.ladder, plan.medication, consecutive)
+    steps, rows_to_add = _oral_steps(_rules(plan, ctx).ladder, plan.medication, consecutive)
     visit_id = _latest_missed(rows, last_covered)
     outcome = _Outcome(decision=_checkin(plan, steps, new_visit, today, consecutive))
-    for kind in steps:
-        if kind in ladder.ESCALATION_STEPS:
-            reason = ladder.escalation_reason(kind, consecutive, rules.ladder)
-            outcome.escalations.append(_escalation(plan, kind, reason, consecutive, last_covered, visit_id))
+    for kind, reason in rows_to_add:
+        outcome.escalations.append(_escalation(plan, kind, reason, consecutive, last_covered, visit_id))
     return outcome
+
+
+@functools.lru_cache(maxsize=1024)
+def _oral_steps(
+    ladder_: Ladder, medication: str, consecutive: int
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The steps reached, and (kind, reason) of each that is an Escalation row; the same for every plan
+    with the same ladder, medication and count, so worked out once per combination, not per plan."""
+    steps = tuple(ladder.escalation_kinds(ladder_, medication, consecutive))
+    rows = tuple(
+        (kind, ladder.escalation_reason(kind, consecutive, ladder_))
+        for kind in steps
+        if kind in ladder.ESCALATION_STEPS
+    )
+    return steps, rows
 
 
 def _evaluate_diamorphine(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcome:
@@ -631,10 +767,11 @@ _INSERT_ESCALATIONS_SQL = """
         patient_id, plan_id, clinic_id, visit_id, kind, reason, consecutive_missed, anchor_date,
         created, resolved_at, resolved_by_id, resolution_note
     )
-    SELECT e.patient_id, e.plan_id, e.clinic_id, e.visit_id, e.kind, e.reason, e.consecutive_missed,
-           e.anchor_date, %s, NULL, NULL, ''
-    FROM unnest(
-        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::integer[], %s::date[]
+    SELECT e.patient_id, e.plan_id, e.clinic_id, e.visit_id, texts.t[e.kind], texts.t[e.reason],
+           e.consecutive_missed, e.anchor_date, %s, NULL, NULL, ''
+    FROM (SELECT %s::text[] AS t) AS texts, unnest(
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], %s::integer[],
+        %s::date[]
     ) AS e(patient_id, plan_id, clinic_id, visit_id, kind, reason, consecutive_missed, anchor_date)
     ON CONFLICT DO NOTHING
 """
@@ -645,15 +782,31 @@ def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscal
 
     On PostgreSQL one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING` per chunk (the same
     as `bulk_create(ignore_conflicts=True)`, without building model instances); elsewhere `bulk_create`.
+    Kinds and reasons repeat (one text per step and count), so each distinct text is sent once and
+    rows carry its 1-based position; the other columns go as array literals (`_pg_ints`).
     """
     if not new:
         return []
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                columns = [list(column) for column in zip(*new, strict=True)]
+            if _postgres():
+                texts: dict[str, int] = {}
+                kind = [texts.setdefault(text, len(texts) + 1) for text in (e.kind for e in new)]
+                reason = [texts.setdefault(text, len(texts) + 1) for text in (e.reason for e in new)]
+                params: list[Any] = [
+                    timezone.now(),
+                    list(texts),
+                    _pg_ints(e.patient_id for e in new),
+                    _pg_ints(e.plan_id for e in new),
+                    _pg_ints(e.clinic_id for e in new),
+                    _pg_ints(e.visit_id for e in new),
+                    _pg_ints(kind),
+                    _pg_ints(reason),
+                    _pg_ints(e.consecutive_missed for e in new),
+                    _pg_dates(e.anchor_date for e in new),
+                ]
                 with connection.cursor() as cursor:
-                    cursor.execute(_INSERT_ESCALATIONS_SQL, [timezone.now(), *columns])
+                    cursor.execute(_INSERT_ESCALATIONS_SQL, params)
             else:
                 Escalation.objects.bulk_create(
                     [Escalation(**e._asdict()) for e in new], batch_size=1000, ignore_conflicts=True
