@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -911,4 +912,12 @@ def staff_task_done(*, task: StaffTask, user: Any) -> StaffTask:
     if StaffTask.objects.filter(id=task.pk, done_at__isnull=True).update(done_at=now, done_by=user) != 1:
         raise StateConflict("This task is already done.")
     task.refresh_from_db()
+    # A compare-and-swap UPDATE bypasses auditlog's signals: record who closed the task here.
+    LogEntry.objects.log_create(
+        task,
+        action=LogEntry.Action.UPDATE,
+        changes={"done_at": ["None", now.isoformat()], "done_by": ["None", str(user.pk)]},
+        actor=user,
+        force_log=True,
+    )
     return task

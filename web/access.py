@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 
 from scheduler.models import Clinic, Patient
 from scheduler.permissions import ROLE_ACTION_TEXT, has_role, role_of, scope_to_clinics
-from visits.models import Escalation, Visit
+from visits.models import Escalation, StaffTask, Visit
 
 
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -58,3 +58,8 @@ def visit_or_404(user: Any, visit_id: int) -> Visit:
 def escalation_or_404(user: Any, escalation_id: int) -> Escalation:
     qs = scope_to_clinics(Escalation.objects.select_related("clinic", "patient", "plan"), user)
     return get_object_or_404(qs, pk=escalation_id)
+
+
+def task_or_404(user: Any, task_id: int) -> StaffTask:
+    qs = scope_to_clinics(StaffTask.objects.select_related("clinic", "patient"), user)
+    return get_object_or_404(qs, pk=task_id)

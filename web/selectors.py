@@ -20,7 +20,7 @@ from scheduler import engine
 from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
-from visits.models import Escalation, Visit
+from visits.models import Escalation, StaffTask, Visit
 from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     _rate,
     attendance_by_medication,
@@ -86,6 +86,19 @@ def open_escalations(*, clinic: Clinic) -> QuerySet[Escalation]:
         .select_related("patient", "plan", "visit")
         .order_by("-consecutive_missed", "created", "id")
     )
+
+
+OPEN_TASKS_SHOWN = 200
+
+
+def open_tasks(*, clinic: Clinic) -> list[StaffTask]:
+    """Open front-desk tasks (texts from patients, rejected numbers, guest-dosing requests), oldest first."""
+    qs = StaffTask.objects.filter(clinic=clinic, done_at__isnull=True).select_related("patient", "visit")
+    return list(qs.order_by("created", "id")[:OPEN_TASKS_SHOWN])
+
+
+def open_task_count(*, clinic: Clinic) -> int:
+    return StaffTask.objects.filter(clinic=clinic, done_at__isnull=True).count()
 
 
 # --- patient search ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The escalations inbox: open holds, outreach and re-inductions; clinicians resolve them with a note."""
+"""The escalations inbox: open holds, outreach and re-inductions, which clinicians resolve with a note; and
+the front desk's open tasks (texts from patients, rejected numbers), which the front desk marks done."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from notifications.services import staff_task_done
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
-from scheduler.permissions import CLINICAL
+from scheduler.permissions import CLINICAL, FRONT_DESK
 from visits.missed import escalation_resolve
 from web import selectors
-from web.access import clinic_or_404, escalation_or_404, require, staff_view
+from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
 from web.views.common import page_context
 
 GROUPS = (
@@ -23,12 +25,26 @@ GROUPS = (
 
 
 def render_inbox(
-    request: HttpRequest, clinic: Clinic, *, errors: dict[int, str] | None = None, status: int = 200
+    request: HttpRequest,
+    clinic: Clinic,
+    *,
+    errors: dict[int, str] | None = None,
+    task_errors: dict[int, str] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     open_ = list(selectors.open_escalations(clinic=clinic))
     groups = [{"title": title, "rows": [e for e in open_ if e.kind in kinds]} for title, kinds in GROUPS]
+    tasks = selectors.open_tasks(clinic=clinic)
     context = page_context(
-        request, clinic, nav_active="escalations", groups=groups, total=len(open_), errors=errors or {}
+        request,
+        clinic,
+        nav_active="escalations",
+        groups=groups,
+        total=len(open_),
+        errors=errors or {},
+        tasks=tasks,
+        tasks_total=selectors.open_task_count(clinic=clinic),
+        task_errors=task_errors or {},
     )
     return render(request, "web/escalations.html", context, status=status)
 
@@ -56,3 +72,17 @@ def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
         return render_inbox(request, escalation.clinic, errors={escalation.pk: exc.message}, status=code)
     messages.success(request, f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}.")
     return redirect("web:escalations", clinic_id=escalation.clinic_id)
+
+
+@staff_view
+@require_POST
+def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = task_or_404(request.user, task_id)
+    require(request.user, FRONT_DESK)
+    try:
+        staff_task_done(task=task, user=request.user)
+    except StateConflict as exc:
+        return render_inbox(request, task.clinic, task_errors={task.pk: exc.message}, status=409)
+    what = task.get_kind_display()
+    messages.success(request, f"Done: {what}" + (f" for MRN {task.patient.mrn}." if task.patient else "."))
+    return redirect("web:escalations", clinic_id=task.clinic_id)
