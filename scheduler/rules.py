@@ -68,6 +68,8 @@ class Rules:
     sms_max_chars: int
     missed_grace_minutes: int
     readmission_gap_days: int
+    # DOMAIN §6: a clinician reviews each patient's earned take-homes at least this often.
+    takehome_review_days: int = 90
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -105,6 +107,7 @@ class Rules:
             "sms_max_chars": self.sms_max_chars,
             "missed_grace_minutes": self.missed_grace_minutes,
             "readmission_gap_days": self.readmission_gap_days,
+            "takehome_review_days": self.takehome_review_days,
         }
 
 
@@ -127,6 +130,8 @@ _FIELDS = (
     "missed_grace_minutes",
     "readmission_gap_days",
 )
+# Fields added after rule sets were first stored: a stored rule set without one gets this value.
+_OPTIONAL_FIELDS: dict[str, Any] = {"takehome_review_days": 90}
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -237,7 +242,7 @@ _DIAMORPHINE_INTERVAL = "diamorphine_min_interval_minutes"
 
 def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
     d = _mapping(d, "rules")
-    _only_keys(d, _FIELDS, "rules")
+    _only_keys(d, (*_FIELDS, *_OPTIONAL_FIELDS), "rules")
     missing = [f for f in _FIELDS if f not in d]
     if missing:
         raise ValueError(f"rules: missing field(s) {', '.join(missing)}")
@@ -265,6 +270,9 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
         sms_max_chars=_int(d["sms_max_chars"], "sms_max_chars", 1),
         missed_grace_minutes=_int(d["missed_grace_minutes"], "missed_grace_minutes"),
         readmission_gap_days=_int(d["readmission_gap_days"], "readmission_gap_days", 1),
+        takehome_review_days=_int(
+            d.get("takehome_review_days", _OPTIONAL_FIELDS["takehome_review_days"]), "takehome_review_days", 1
+        ),
     )
 
 
@@ -295,6 +303,7 @@ _COMMON: dict[str, Any] = {
     "sms_max_chars": 160,  # FCC 2015 health-care exemption: at most 160 characters
     "missed_grace_minutes": 60,  # [PRACTICE] a visit counts as missed an hour after its window closes
     "readmission_gap_days": 90,  # [PRACTICE] DOMAIN §3: 90+ days away restarts the time-in-treatment clock
+    "takehome_review_days": 90,  # DOMAIN §6: take-home review at least every 90 days
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

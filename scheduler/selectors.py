@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from django.db.models import QuerySet
@@ -12,6 +13,7 @@ from django.db.models import QuerySet
 from scheduler import engine
 from scheduler.models import Clinic, Closure, DosingWindow, Pause, Plan, RuleSet
 from scheduler.rules import DEFAULT_PRESET, PRESETS, Rules
+from scheduler.timeutil import local_date
 
 
 def rules_for_clinic(clinic: Clinic) -> Rules:
@@ -131,3 +133,67 @@ class ClinicCalendars:
         if clinic.pk not in self._cache:
             self._cache[clinic.pk] = (calendar_for_clinic(clinic), rules_for_clinic(clinic))
         return self._cache[clinic.pk]
+
+
+# --- take-home reviews (DOMAIN §6) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakeHomeReview:
+    """When a plan's earned take-homes were last reviewed by a clinician, and when the next review is due."""
+
+    plan_id: int
+    reviewed_at: datetime | None
+    reviewed_by_id: int | None
+    due_on: date  # the clinic-local date by which a clinician must review
+    overdue: bool  # due_on is today or earlier
+
+
+def earns_takehomes(plan: Plan, open_weekdays: frozenset[int]) -> bool:
+    """An oral plan whose pattern leaves a weekday the clinic doses on without a visit (or skips weeks):
+    those take-homes are earned, a clinician's decision. Days the clinic is closed anyway (closure
+    take-homes, 42 CFR 8.12(i)(1)) are not."""
+    if plan.medication not in engine.ORAL_DAILY or plan.status != "active":
+        return False
+    if plan.attendance_every_weeks > 1:
+        return True
+    return bool(open_weekdays - set(plan.attendance_weekdays))
+
+
+def takehome_reviews(plans: Iterable[Plan], *, now: datetime) -> dict[int, TakeHomeReview]:
+    """Review state for each plan that earns take-homes (others are left out). Plans come with their
+    patient's clinic (and rule set) loaded; the clinics' windows are read in one query."""
+    plans = list(plans)
+    clinics = {p.patient.clinic_id: p.patient.clinic for p in plans}
+    open_days: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for window in DosingWindow.objects.filter(clinic_id__in=list(clinics)):
+        for service in window.services:
+            open_days[(window.clinic_id, service)].update(window.weekdays)
+    rules = {clinic_id: rules_for_clinic(clinic) for clinic_id, clinic in clinics.items()}
+    reviews: dict[int, TakeHomeReview] = {}
+    for plan in plans:
+        clinic = plan.patient.clinic
+        if not earns_takehomes(plan, frozenset(open_days[(clinic.pk, plan.medication)])):
+            continue
+        today = local_date(now, clinic.timezone)
+        reviewed = plan.takehome_approved_at
+        # Never reviewed: due from the plan's start (take-homes need a clinician's decision before any is earned).
+        due = (
+            local_date(reviewed, clinic.timezone) + timedelta(days=rules[clinic.pk].takehome_review_days)
+            if reviewed is not None
+            else plan.start_date
+        )
+        reviews[plan.pk] = TakeHomeReview(plan.pk, reviewed, plan.takehome_approved_by_id, due, due <= today)
+    return reviews
+
+
+def takehome_reviews_due(*, clinic: Clinic, now: datetime) -> list[tuple[Plan, TakeHomeReview]]:
+    """The clinic's active oral plans whose take-home review is due today or overdue, most overdue first."""
+    plans = list(
+        Plan.objects.filter(patient__clinic=clinic, status="active", medication__in=sorted(engine.ORAL_DAILY))
+        .select_related("patient__clinic__rule_set")
+        .order_by("id")
+    )
+    reviews = takehome_reviews(plans, now=now)
+    due = [(plan, reviews[plan.pk]) for plan in plans if plan.pk in reviews and reviews[plan.pk].overdue]
+    return sorted(due, key=lambda item: (item[1].due_on, item[0].pk))

@@ -16,7 +16,7 @@ from typing import Any
 
 import phonenumbers
 from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -564,3 +564,19 @@ def staff_create(*, username: str, password: str, role: str, clinics: Sequence[C
     profile = StaffProfile.objects.create(user=user, role=role)
     profile.clinics.set(clinics)
     return user
+
+
+# --- take-home reviews ------------------------------------------------------------------------------
+
+
+def plan_takehome_review(*, plan: Plan, by: Any) -> Plan:
+    """A clinician records that they reviewed (and keep) the patient's take-homes (DOMAIN §3, §6): who and
+    when, on the plan; the next review falls due the rule set's `takehome_review_days` later."""
+    if not has_role(by, CLINICAL):
+        raise PermissionDenied("Only clinicians and admins may record a take-home review.")
+    if plan.status != "active":
+        raise RuleViolation(f"This plan is {plan.status}: only an active plan's take-homes are reviewed.", "plan")
+    plan.takehome_approved_by = by
+    plan.takehome_approved_at = timezone.now()
+    plan.save(update_fields=["takehome_approved_by", "takehome_approved_at"])  # auditlog records who and when
+    return plan

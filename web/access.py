@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from scheduler.models import Clinic, Patient
+from scheduler.models import Clinic, Patient, Plan
 from scheduler.permissions import ROLE_ACTION_TEXT, has_role, role_of, scope_to_clinics
 from visits.models import Escalation, StaffTask, Visit
 
@@ -63,3 +63,8 @@ def escalation_or_404(user: Any, escalation_id: int) -> Escalation:
 def task_or_404(user: Any, task_id: int) -> StaffTask:
     qs = scope_to_clinics(StaffTask.objects.select_related("clinic", "patient"), user)
     return get_object_or_404(qs, pk=task_id)
+
+
+def plan_or_404(user: Any, plan_id: int) -> Plan:
+    qs = scope_to_clinics(Plan.objects.select_related("patient__clinic__rule_set"), user, "patient__clinic")
+    return get_object_or_404(qs, pk=plan_id)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/patients/search/", patients.search, name="patient-search"),
     path("patients/<int:patient_id>/", patients.patient_detail, name="patient"),
     path("patients/<int:patient_id>/book/", booking.book_page, name="book"),
+    path("plans/<int:plan_id>/takehome-review/", patients.takehome_review, name="takehome-review"),
     path("patients/<int:patient_id>/book/submit/", booking.book, name="book-submit"),
     path("visits/<int:visit_id>/reschedule/", booking.reschedule, name="reschedule"),
     path("visits/<int:visit_id>/cancel/", booking.cancel, name="cancel"),

@@ -136,12 +136,22 @@ class PlanSerializer(serializers.ModelSerializer):
         required=False, allow_empty=True, help_text="Days the patient comes in (oral plans); default every day."
     )
     attendance_every_weeks = serializers.IntegerField(min_value=1, max_value=52, default=1)
+    takehome_reviewed_at = serializers.DateTimeField(
+        source="takehome_approved_at",
+        read_only=True,
+        allow_null=True,
+        help_text="When a clinician last reviewed this plan's take-homes (POST …/takehome-review/).",
+    )
+    takehome_reviewed_by = serializers.IntegerField(
+        source="takehome_approved_by_id", read_only=True, allow_null=True, help_text="Who reviewed them (user id)."
+    )
 
     class Meta:
         model = Plan
         fields = [
             "id", "patient", "medication", "start_date", "treatment_start", "end_date", "doses_per_day",
             "min_interval_minutes", "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
+            "takehome_reviewed_at", "takehome_reviewed_by",
         ]
 
 

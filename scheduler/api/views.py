@@ -256,7 +256,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
-    action_roles = {"create": CLINICAL, "partial_update": CLINICAL}
+    action_roles = {"create": CLINICAL, "partial_update": CLINICAL, "takehome_review": CLINICAL}
 
     def get_queryset(self) -> QuerySet[Plan]:
         queryset = Plan.objects.select_related("patient__clinic__rule_set").order_by("id")
@@ -277,6 +277,16 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         if data.pop("patient", plan.patient).pk != plan.patient_id:
             raise ValidationError({"patient": ["A plan cannot move to another patient; create a new plan."]})
         plan = replanning.plan_update(plan=plan, data=data)
+        return Response(self.get_serializer(plan).data)
+
+    @extend_schema(
+        summary="Record a clinician's take-home review (DOMAIN §6: at least every 90 days, per the rule set)",
+        request=None,
+        responses={200: PlanSerializer, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["post"], url_path="takehome-review", filterset_class=None)
+    def takehome_review(self, request: Request, pk: str | None = None) -> Response:
+        plan = services.plan_takehome_review(plan=self.get_object(), by=request.user)
         return Response(self.get_serializer(plan).data)
 
     @extend_schema(

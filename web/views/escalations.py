@@ -6,17 +6,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications.services import staff_task_done
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
+from scheduler.selectors import takehome_reviews_due
 from visits.missed import escalation_resolve
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
 from web.views.common import page_context
 
+REVIEWS_SHOWN = 200
 GROUPS = (
     ("Holds and clinician reviews", ("hold", "clinician_review", "overdue_injection")),
     ("Re-inductions and re-titrations", ("reinduction", "retitration")),
@@ -35,6 +38,7 @@ def render_inbox(
     open_ = list(selectors.open_escalations(clinic=clinic))
     groups = [{"title": title, "rows": [e for e in open_ if e.kind in kinds]} for title, kinds in GROUPS]
     tasks = selectors.open_tasks(clinic=clinic)
+    reviews_due = takehome_reviews_due(clinic=clinic, now=timezone.now())
     context = page_context(
         request,
         clinic,
@@ -45,6 +49,8 @@ def render_inbox(
         tasks=tasks,
         tasks_total=selectors.open_task_count(clinic=clinic),
         task_errors=task_errors or {},
+        reviews_due=reviews_due[:REVIEWS_SHOWN],
+        reviews_total=len(reviews_due),
     )
     return render(request, "web/escalations.html", context, status=status)
 
