@@ -16,6 +16,7 @@ def test_admins_add_and_delete_windows_and_closures(client_as, clinic, morning):
     client = client_as("admin")
     page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
     assert "Dosing windows" in page and "Rule set" in page and "Reminder templates" in page
+    assert "reviewed by a clinician at least every 90 days" in page
     response = client.post(
         f"/clinics/{clinic.pk}/setup/windows/",
         {"weekdays": ["5", "6"], "start": "09:00", "end": "11:00", "services": ["counselling"], "capacity": "3"},
