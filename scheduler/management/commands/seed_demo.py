@@ -134,6 +134,7 @@ class Command(BaseCommand):
 
     def _patients_and_plans(self, clinic: Clinic) -> None:
         today = local_date(timezone.now(), clinic.timezone)
+        clinician = get_user_model().objects.get(username="demo_clinician")
         rng = random.Random(20261121)  # noqa: S311 - demo data, reproducible
         for n, spec in enumerate(_plan_specs(today)):
             first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
@@ -144,7 +145,16 @@ class Command(BaseCommand):
                 sms_consent_at=timezone.now() if n % 5 != 0 else None, language="es" if n % 6 == 0 else "en",
             )
             start = max(spec["treatment_start"], today - timedelta(days=HISTORY_DAYS))
-            Plan.objects.create(patient=patient, start_date=start, **{"attendance_weekdays": list(range(7)), **spec})
+            # Take-home reviews (DOMAIN §6): most recorded by the demo clinician 0–119 days ago (some due again),
+            # every fourth never recorded, so the escalations page shows reviews due.
+            reviewed = n % 4 != 3 and spec["medication"] in ORAL
+            Plan.objects.create(
+                patient=patient,
+                start_date=start,
+                takehome_approved_by=clinician if reviewed else None,
+                takehome_approved_at=timezone.now() - timedelta(days=(n * 11) % 120) if reviewed else None,
+                **{"attendance_weekdays": list(range(7)), **spec},
+            )
 
     def _history(self, clinic: Clinic) -> None:
         """Three weeks of realistic attendance: most visits attended, a few missed streaks."""
