@@ -22,7 +22,6 @@ from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
-from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -41,6 +40,7 @@ from notifications.selectors import (
     sent_capped_instants,
 )
 from notifications.transports import INVALID_NUMBER_CODES, UNSUBSCRIBED, TransportError, get_transport
+from scheduler.audit import log_closed
 from scheduler.errors import StateConflict
 from scheduler.models import Clinic, Patient
 from scheduler.rules import Rules
@@ -912,12 +912,5 @@ def staff_task_done(*, task: StaffTask, user: Any) -> StaffTask:
     if StaffTask.objects.filter(id=task.pk, done_at__isnull=True).update(done_at=now, done_by=user) != 1:
         raise StateConflict("This task is already done.")
     task.refresh_from_db()
-    # A compare-and-swap UPDATE bypasses auditlog's signals: record who closed the task here.
-    LogEntry.objects.log_create(
-        task,
-        action=LogEntry.Action.UPDATE,
-        changes={"done_at": ["None", now.isoformat()], "done_by": ["None", str(user.pk)]},
-        actor=user,
-        force_log=True,
-    )
+    log_closed(task, when_field="done_at", by_field="done_by", when=now, by=user)
     return task

@@ -30,6 +30,7 @@ from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
 from scheduler import engine
+from scheduler.audit import log_closed
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
@@ -846,11 +847,5 @@ def escalation_resolve(*, escalation: Escalation, by: Any, note: str) -> Escalat
     if changed != 1:
         raise StateConflict(f"Escalation #{escalation.pk} is already resolved.")
     escalation.resolved_at, escalation.resolved_by, escalation.resolution_note = now, by, text
-    LogEntry.objects.log_create(
-        escalation,
-        action=LogEntry.Action.UPDATE,
-        changes={"resolved_at": ["None", now.isoformat()], "resolved_by": ["None", str(by.pk)]},
-        actor=by,
-        force_log=True,
-    )
+    log_closed(escalation, when_field="resolved_at", by_field="resolved_by", when=now, by=by)
     return escalation
