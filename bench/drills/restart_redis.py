@@ -27,6 +27,7 @@ from bench._common import ROOT, machine, run_script
 from bench.drills import _common as drill
 
 SIZES = {"tiny": 12, "full": 300}
+DELAY = 0.3  # the fake provider's delay before it accepts a text
 
 
 def _dispatch(env: dict[str, str], *extra: str) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         reset_broker_and_provider(provider)
         # Chunks of two texts, so tasks are still waiting in the broker when it dies.
-        env = worker_env(broker=broker.url, fake_sms=provider, FAKE_SMS_DELAY_SECONDS="0.3", SMS_SEND_CHUNK="2")
+        env = worker_env(broker=broker.url, fake_sms=provider, FAKE_SMS_DELAY_SECONDS=str(DELAY), SMS_SEND_CHUNK="2")
         worker = start_worker(env, name="brokerdrill", concurrency=1)
         half = str(count // 2)
         figures["first_dispatch"] = _dispatch({**env, "REDIS_URL": broker.url}, "--once", "--limit", half)
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         time.sleep(3)  # the worker reconnects (broker_connection_retry)
         offset = str(reclaim_after().total_seconds() + 1)
         figures["recovery_dispatch"] = _dispatch({**env, "REDIS_URL": broker.url}, "--now-offset", offset)
-        figures["recovered"] = drill.wait_all_sent(s.message_ids, provider, timeout=90)
+        # One worker process sends one text per DELAY: the full size needs about count × DELAY to drain.
+        figures["recovered"] = drill.wait_all_sent(s.message_ids, provider, timeout=max(90.0, count * DELAY * 1.5))
         figures["sends"] = drill.verify_sends(s.message_ids, provider)
         figures["ok"] = drill.ok(figures["sends"], {}) and figures["at_broker_loss"].get("queued", 0) >= 1
     finally:
