@@ -70,3 +70,25 @@ def test_another_clinics_task_is_not_found(other_clinic, reply, morning):
 def test_anonymous_users_are_sent_to_login(reply):
     response = Client().post(f"/tasks/{reply.pk}/done/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_page_costs_the_same_queries_for_3_tasks_and_reviews_or_12(client_as, clinic, morning):
+    from datetime import date
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import PlanFactory
+
+    client = client_as("clinician")
+    counts = []
+    for n in (3, 9):
+        for i in range(n):
+            patient = PatientFactory(clinic=clinic)
+            StaffTask.objects.create(clinic=clinic, patient=patient, kind="late", detail=f"Text from the patient: {i}")
+            PlanFactory(patient=patient, medication="methadone", start_date=date(2026, 9, 1), attendance_weekdays=[0])
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(f"/clinics/{clinic.pk}/escalations/")
+        assert page.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
