@@ -92,3 +92,12 @@ def test_the_page_costs_the_same_queries_for_3_tasks_and_reviews_or_12(client_as
         assert page.status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_the_patient_page_shows_the_patients_open_tasks_and_marks_them_done(client_as, reply, morning):
+    client = client_as("front_desk")
+    page = client.get(f"/patients/{reply.patient_id}/").content.decode()
+    assert "Open front-desk tasks" in page and "Text from the patient: R" in page
+    response = client.post(f"/tasks/{reply.pk}/done/", {"next": f"/patients/{reply.patient_id}/"})
+    assert response.status_code == 302 and response["Location"] == f"/patients/{reply.patient_id}/"
+    assert "Open front-desk tasks" not in client.get(f"/patients/{reply.patient_id}/").content.decode()

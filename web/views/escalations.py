@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,7 +18,7 @@ from scheduler.selectors import takehome_reviews_due
 from visits.missed import escalation_resolve
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
-from web.views.common import page_context
+from web.views.common import page_context, safe_next
 
 REVIEWS_SHOWN = 200
 GROUPS = (
@@ -91,4 +92,4 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
         return render_inbox(request, task.clinic, task_errors={task.pk: exc.message}, status=409)
     what = task.get_kind_display()
     messages.success(request, f"Done: {what}" + (f" for MRN {task.patient.mrn}." if task.patient else "."))
-    return redirect("web:escalations", clinic_id=task.clinic_id)
+    return redirect(safe_next(request, reverse("web:escalations", args=[task.clinic_id])))

@@ -77,6 +77,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         take_homes=selectors.patient_take_homes(patient=patient),
         sms_messages=selectors.patient_messages(patient=patient),
         escalations=list(patient.escalations.filter(resolved_at__isnull=True).select_related("plan")),
+        tasks=list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id")),
         history=selectors.patient_history(patient=patient),
     )
     return render(request, "web/patient.html", context)
