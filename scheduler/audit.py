@@ -5,6 +5,7 @@ from typing import Any
 
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
+from django.contrib.contenttypes.models import ContentType
 
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
 
@@ -26,4 +27,23 @@ def log_closed(instance: Any, *, when_field: str, by_field: str, when: datetime,
         changes={when_field: ["None", when.isoformat()], by_field: ["None", str(by.pk)]},
         actor=by,
         force_log=True,
+    )
+
+
+def log_clinic_job(job: str, summaries: dict[int, dict[str, Any]]) -> None:
+    """A bulk job (generation, the missed sweep) bypasses model signals: one summary entry per clinic it changed."""
+    if not summaries:
+        return
+    content_type = ContentType.objects.get_for_model(Clinic)
+    LogEntry.objects.bulk_create(
+        LogEntry(
+            content_type=content_type,
+            object_pk=str(clinic_id),
+            object_id=clinic_id,
+            object_repr=f"Clinic #{clinic_id}",
+            action=LogEntry.Action.UPDATE,
+            changes={job: [None, summary]},
+            additional_data={"job": job, **summary},
+        )
+        for clinic_id, summary in sorted(summaries.items())
     )

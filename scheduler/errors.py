@@ -6,6 +6,8 @@ from __future__ import annotations
 class RuleViolation(Exception):
     """Bad input or a rule that refuses an action → 400 {field: [message]} or {detail: message}."""
 
+    status_code = 400
+
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -14,6 +16,8 @@ class RuleViolation(Exception):
 
 class StateConflict(Exception):
     """The action conflicts with the current state (slot full, already completed, on hold) → 409."""
+
+    status_code = 409
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from auditlog.models import LogEntry
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from scheduler import engine
+from scheduler.audit import log_clinic_job
 from scheduler.models import Clinic, Plan
 from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
 from scheduler.timeutil import local_date
@@ -295,22 +294,8 @@ def _audit(result: GenerationResult, clinics: set[int], what: str) -> None:
     """Bulk writes bypass model signals, so they leave their own audit entry per clinic."""
     if not (result.created or result.updated or result.deleted):
         return
-    content_type = ContentType.objects.get_for_model(Clinic)
     summary = {"created": result.created, "updated": result.updated, "deleted": result.deleted}
-    LogEntry.objects.bulk_create(
-        [
-            LogEntry(
-                content_type=content_type,
-                object_pk=str(clinic_id),
-                object_id=clinic_id,
-                object_repr=f"Clinic #{clinic_id}",
-                action=LogEntry.Action.UPDATE,
-                changes={what: [None, summary]},
-                additional_data={"job": what, **summary},
-            )
-            for clinic_id in sorted(clinics)
-        ]
-    )
+    log_clinic_job(what, dict.fromkeys(clinics, summary))
 
 
 def visits_generate(

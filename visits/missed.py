@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from auditlog.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
@@ -30,7 +28,7 @@ from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
 from scheduler import engine
-from scheduler.audit import log_closed
+from scheduler.audit import log_clinic_job, log_closed
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
@@ -237,28 +235,15 @@ def _claim_overdue_pg(ids: list[int], now: datetime) -> list[tuple[int, int, int
 def _audit(result: SweepResult) -> None:
     """Bulk writes bypass auditlog's signals: one summary entry per clinic per sweep."""
     clinics = set(result.missed_by_clinic) | set(result.escalations_by_clinic)
-    if not clinics:
-        return
-    content_type = ContentType.objects.get_for_model(Clinic)
-    entries = []
-    for clinic_id in sorted(clinics):
-        summary = {
+    summaries = {
+        clinic_id: {
             "missed": result.missed_by_clinic.get(clinic_id, 0),
             "escalations": result.escalations_by_clinic.get(clinic_id, 0),
             "now": result.now.isoformat(),
         }
-        entries.append(
-            LogEntry(
-                content_type=content_type,
-                object_pk=str(clinic_id),
-                object_id=clinic_id,
-                object_repr=f"Clinic #{clinic_id}",
-                action=LogEntry.Action.UPDATE,
-                changes={"mark_missed_visits": [None, summary]},
-                additional_data={"job": "mark_missed_visits", **summary},
-            )
-        )
-    LogEntry.objects.bulk_create(entries)
+        for clinic_id in clinics
+    }
+    log_clinic_job("mark_missed_visits", summaries)
 
 
 # --- evaluation ------------------------------------------------------------------------------------------

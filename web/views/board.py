@@ -129,8 +129,7 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
         bottles = {"yes": True, "no": False}.get(request.POST.get("bottles_returned", ""))
         visit_check_in(visit=visit, by=request.user, bottles_returned=bottles)
     except (RuleViolation, StateConflict) as exc:
-        code = 409 if isinstance(exc, StateConflict) else 400
-        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=code)
+        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=exc.status_code)
     messages.success(request, f"Checked in: {visit.patient.first_name} {visit.patient.last_name}.")
     return _back_to_board(visit)
 
@@ -151,8 +150,7 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     try:
         visit_complete(visit=visit, by=request.user, take_home_doses=take_homes)
     except (RuleViolation, StateConflict) as exc:
-        code = 409 if isinstance(exc, StateConflict) else 400
-        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=code)
+        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=exc.status_code)
     suffix = f" with {take_homes} take-home dose{'s' if take_homes != 1 else ''}" if take_homes else ""
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
     return _back_to_board(visit)

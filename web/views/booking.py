@@ -119,10 +119,6 @@ def book_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render_book(request, patient)
 
 
-def _error_status(exc: Exception) -> int:
-    return 409 if isinstance(exc, StateConflict) else 400
-
-
 @staff_view
 @require_POST
 def book(request: HttpRequest, patient_id: int) -> HttpResponse:
@@ -144,7 +140,7 @@ def book(request: HttpRequest, patient_id: int) -> HttpResponse:
     try:
         visit = visit_book(patient=patient, kind=kind, date=day, plan=plan, start=start, by=request.user)
     except (RuleViolation, StateConflict) as exc:
-        return render_book(request, patient, error=exc.message, status=_error_status(exc))
+        return render_book(request, patient, error=exc.message, status=exc.status_code)
     messages.success(request, f"Booked {visit.get_kind_display().lower()} on {_when(visit)}.")
     return redirect("web:book", patient_id=patient.pk)
 
@@ -168,7 +164,7 @@ def reschedule(request: HttpRequest, visit_id: int) -> HttpResponse:
     try:
         moved = visit_reschedule(visit=visit, date=day, start=start, by=request.user)
     except (RuleViolation, StateConflict) as exc:
-        return render_book(request, visit.patient, error=exc.message, status=_error_status(exc))
+        return render_book(request, visit.patient, error=exc.message, status=exc.status_code)
     messages.success(request, f"Moved visit to {_when(moved)}.")
     return redirect("web:book", patient_id=visit.patient_id)
 
@@ -181,6 +177,6 @@ def cancel(request: HttpRequest, visit_id: int) -> HttpResponse:
     try:
         visit_cancel(visit=visit, reason=request.POST.get("reason", ""), by=request.user)
     except (RuleViolation, StateConflict) as exc:
-        return render_book(request, visit.patient, error=exc.message, status=_error_status(exc))
+        return render_book(request, visit.patient, error=exc.message, status=exc.status_code)
     messages.success(request, f"Cancelled the visit on {_when(visit)}.")
     return redirect("web:book", patient_id=visit.patient_id)

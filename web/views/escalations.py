@@ -48,7 +48,8 @@ def render_inbox(
         total=len(open_),
         errors=errors or {},
         tasks=tasks,
-        tasks_total=selectors.open_task_count(clinic=clinic),
+        # Counted only when the list was cut at its limit.
+        tasks_total=len(tasks) if len(tasks) < selectors.OPEN_TASKS_SHOWN else selectors.open_task_count(clinic=clinic),
         task_errors=task_errors or {},
         reviews_due=reviews_due[:REVIEWS_SHOWN],
         reviews_total=len(reviews_due),
@@ -75,8 +76,7 @@ def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
     try:
         escalation_resolve(escalation=escalation, by=request.user, note=note)
     except (RuleViolation, StateConflict) as exc:
-        code = 409 if isinstance(exc, StateConflict) else 400
-        return render_inbox(request, escalation.clinic, errors={escalation.pk: exc.message}, status=code)
+        return render_inbox(request, escalation.clinic, errors={escalation.pk: exc.message}, status=exc.status_code)
     messages.success(request, f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}.")
     return redirect("web:escalations", clinic_id=escalation.clinic_id)
 
@@ -89,7 +89,7 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
     try:
         staff_task_done(task=task, user=request.user)
     except StateConflict as exc:
-        return render_inbox(request, task.clinic, task_errors={task.pk: exc.message}, status=409)
+        return render_inbox(request, task.clinic, task_errors={task.pk: exc.message}, status=exc.status_code)
     what = task.get_kind_display()
     messages.success(request, f"Done: {what}" + (f" for MRN {task.patient.mrn}." if task.patient else "."))
     return redirect(safe_next(request, reverse("web:escalations", args=[task.clinic_id])))

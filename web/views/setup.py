@@ -107,7 +107,7 @@ def setup(request: HttpRequest, clinic_id: int) -> HttpResponse:
 
 def _refused(request: HttpRequest, clinic: Clinic, exc: RuleViolation | StateConflict, **forms: Any) -> HttpResponse:
     return render_setup(
-        request, clinic, error=exc.message, status=409 if isinstance(exc, StateConflict) else 400, **forms
+        request, clinic, error=exc.message, status=exc.status_code, **forms
     )
 
 
