@@ -18,9 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench._clock import offset_env
 from bench._common import ROOT
 
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+# Through bench._clock, so a worker or beat started by a test shares the test's (shifted) clock.
+CELERY = [str(ROOT / ".venv" / "bin" / "python"), "-m", "bench._clock", "celery"]
 FAKE_SENT_LIST = "dosewise:fake_sms:sent"
 FAKE_COUNT_PATTERN = "dosewise:fake_sms:count:*"
 
@@ -51,6 +53,7 @@ def worker_env(*, broker: str | None = None, fake_sms: str | None = None, **extr
         CELERY_TASK_TIME_LIMIT=extra.pop("CELERY_TASK_TIME_LIMIT", "60"),
         CELERY_TASK_SOFT_TIME_LIMIT=extra.pop("CELERY_TASK_SOFT_TIME_LIMIT", "50"),
     )
+    env.update(offset_env())
     env.update(extra)
     return env
 
@@ -109,7 +112,7 @@ def start_worker(
     timeout: float = 90,
 ) -> Proc:
     args = [
-        CELERY,
+        *CELERY,
         "-A",
         "config",
         "worker",
@@ -135,7 +138,7 @@ def start_worker(
 def start_beat(env: dict[str, str], *, name: str = "beat", timeout: float = 60) -> Proc:
     schedule = tempfile.mkdtemp(prefix="dosewise-beat-")
     args = [
-        CELERY,
+        *CELERY,
         "-A",
         "config",
         "beat",

@@ -30,6 +30,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._clock import offset_env
 from bench._common import ROOT, count_queries, machine, parser, run_script
 
 SIZES = {"tiny": {"users": 4, "seconds": 6}, "full": {"users": 10, "seconds": 60}}
@@ -94,7 +95,10 @@ def _serve(env: dict[str, str], port: int) -> Any:
     from bench._worker import Proc
 
     args = [
-        str(ROOT / ".venv/bin/gunicorn"),
+        str(ROOT / ".venv/bin/python"),
+        "-m",
+        "bench._clock",
+        "gunicorn",
         "config.wsgi",
         "-w",
         "2",
@@ -195,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "THROTTLE_USER": "1000000/min",
             "LOG_LEVEL": "WARNING",
             "BENCH_LOCUST_CONFIG": str(workdir / "config.json"),
+            **offset_env(),
         }
         gunicorn = _serve(env, port)
         prefix = str(workdir / "api")

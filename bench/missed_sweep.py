@@ -54,7 +54,7 @@ def _layout(overdue: int) -> tuple[int, int]:
 
 def _setup(clinic: Any, overdue: int, today: Any) -> tuple[list[int], dict[str, int]]:
     """Plans with generated history; all past visits attended except each plan's last 1 or STREAK."""
-    from scheduler.models import Patient, Plan
+    from scheduler.models import Closure, Patient, Plan
     from visits.generation import visits_generate
     from visits.models import Visit
 
@@ -67,6 +67,10 @@ def _setup(clinic: Any, overdue: int, today: Any) -> tuple[list[int], dict[str, 
         batch_size=5000,
     )
     start = today - timedelta(days=HISTORY_DAYS)
+    # The layout counts STREAK missed days per streak plan. A holiday inside the history (Thanksgiving) would
+    # add a closure day without medication to a streak and push it up the ladder (re-induction): the bench
+    # clinic keeps its holidays everywhere else, but none in the days this bench lays out.
+    Closure.objects.filter(clinic=clinic, date__range=(start - timedelta(days=1), today + timedelta(days=1))).delete()
     Plan.objects.bulk_create(
         [
             Plan(

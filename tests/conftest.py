@@ -7,16 +7,44 @@ instead of skipping tests.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from datetime import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
 
 import pytest
+import time_machine
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import ClinicFactory, WindowFactory, make_staff
 
 ROLES = ("front_desk", "nurse", "clinician", "manager", "admin")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--today",
+        default=os.environ.get("DOSEWISE_TEST_TODAY", ""),
+        metavar="YYYY-MM-DD",
+        help="Run the whole suite as if today were this date (the clock ticks from 12:00 UTC that day). "
+        "CI runs the suite a second time with a far-off date near a holiday: no test may depend on the real date.",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shifted_today(request: pytest.FixtureRequest) -> Iterator[date | None]:
+    """`--today` moves the clock of the whole run (and, through bench._clock, of the workers it starts)."""
+    raw = request.config.getoption("--today")
+    if not raw:
+        yield None
+        return
+    day = date.fromisoformat(raw)
+    with time_machine.travel(datetime.combine(day, time(12, 0), tzinfo=UTC), tick=True):
+        yield day
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    raw = config.getoption("--today")
+    return f"dosewise: the clock is shifted to {raw} (--today)" if raw else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

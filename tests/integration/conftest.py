@@ -20,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench._clock import offset_env
 from notifications.transports import FAKE_COUNT_KEY, FAKE_SENT_LIST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,7 @@ def subprocess_env(db_url: str, **extra: str) -> dict[str, str]:
         "DOSEWISE_DEV": "1",
         "DB_CONN_MAX_AGE": "0",
         "PYTHONPATH": str(ROOT),
+        **offset_env(),
     }
     env.update(extra)
     return env
@@ -86,6 +88,7 @@ def start_worker(worker_db, redis_client, tmp_path) -> Iterator[Callable[..., su
             [
                 sys.executable,
                 "-m",
+                "bench._clock",
                 "celery",
                 "-A",
                 "config",
