@@ -133,6 +133,8 @@ class StaffTask(models.Model):
         ("inbox", "Other reply"),
         ("phone_invalid", "Phone number rejected"),
         ("guest_dosing", "Guest dosing request"),
+        # The hourly generation found no room in any window for some of the patient's visits.
+        ("unplaced_visit", "Visits without room"),
     ]
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="tasks")
     patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
