@@ -1,15 +1,20 @@
-"""One exception handler for the API: Django's ValidationError and integrity races answer 400/409, never 500."""
+"""One exception handler for the API: Django's ValidationError and integrity races answer 400/409, an oversized
+body 413, never 500. Errors under /api/ that never reach DRF (unknown paths, 500s) are made JSON by
+config.middleware.ApiEdgeMiddleware.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.parsers import body_limit, too_large
 from scheduler.errors import RuleViolation, StateConflict
 
 
@@ -31,6 +36,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, RequestDataTooBig):
+        exc = too_large(body_limit())
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This change conflicts with existing data (a duplicate or a concurrent change).")
     return drf_exception_handler(exc, context)
