@@ -9,6 +9,8 @@ ticking, then runs the program in-process (prefork children inherit the shifted 
     python -m bench._clock celery -A config worker ...
     python -m bench._clock gunicorn config.wsgi ...
 
+Scripts started by drills (bench/drills/dispatcher.py) call `travel_from_env` through `bench._common.setup_django`.
+
 Bench, drill and test code only: the production entry points never import this module.
 """
 
@@ -32,18 +34,21 @@ def offset_env() -> dict[str, str]:
     return {OFFSET_ENV: repr(time.time() - time_machine.escape_hatch.time.time())}
 
 
-def _travel() -> None:
+def travel_from_env() -> None:
+    """Travel by DOSEWISE_CLOCK_OFFSET seconds (ticking) if it is set and this process is not travelling yet."""
     offset = float(os.environ.get(OFFSET_ENV) or 0)
     if offset:
         import time_machine
 
+        if time_machine.escape_hatch.is_travelling():
+            return
         time_machine.travel(time.time() + offset, tick=True).start()
 
 
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in ("celery", "gunicorn"):
         raise SystemExit("usage: python -m bench._clock celery|gunicorn ARGS...")
-    _travel()
+    travel_from_env()
     program, args = sys.argv[1], sys.argv[2:]
     sys.argv = [program, *args]
     if program == "celery":

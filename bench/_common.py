@@ -29,6 +29,9 @@ def setup_django() -> None:
     import django
     from django.apps import apps
 
+    from bench._clock import travel_from_env
+
+    travel_from_env()  # a drill's helper process shares the clock of the test that started it
     if not apps.ready:
         django.setup()
 

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from notifications.models import Message
 from notifications.services import staff_task_done
+from scheduler.api.filters import ScopedIdFilter, clinic_filter, patient_filter
 from scheduler.permissions import ALL_ROLES, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
-from visits.models import StaffTask
+from visits.models import StaffTask, Visit
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -39,8 +40,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class MessageFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    visit = django_filters.NumberFilter(field_name="visit_id")
+    patient = patient_filter()
+    visit = ScopedIdFilter(field_name="visit_id", model=Visit, scope_field="clinic")
     status = django_filters.ChoiceFilter(choices=Message._meta.get_field("status").choices)
     purpose = django_filters.CharFilter()
 
@@ -68,8 +69,8 @@ class StaffTaskSerializer(serializers.ModelSerializer):
 
 
 class StaffTaskFilter(django_filters.FilterSet):
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
+    clinic = clinic_filter()
+    patient = patient_filter()
     kind = django_filters.CharFilter()
     open = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull")
 

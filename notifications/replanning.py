@@ -87,9 +87,13 @@ def window_delete(*, window: DosingWindow) -> None:
         clinic_changed(clinic=clinic)
 
 
-def closure_create(*, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = ()) -> Closure:
+def closure_create(
+    *, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = (), confirm_past: bool = False
+) -> Closure:
     with transaction.atomic():
-        closure = calendar.closure_create(clinic=clinic, date=date, reason=reason, services=services)
+        closure = calendar.closure_create(
+            clinic=clinic, date=date, reason=reason, services=services, confirm_past=confirm_past
+        )
         clinic_changed(clinic=clinic)
         return closure
 

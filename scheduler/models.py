@@ -6,6 +6,7 @@ scheduler/engine.py turns these rows into plain values and answers "which days, 
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import date
 from typing import Any
@@ -28,11 +29,22 @@ VISIT_KIND_SERVICES = ["counselling", "assessment", "callback"]
 SERVICES = MEDICATIONS + VISIT_KIND_SERVICES
 
 
+# Names the tz database ships that are not places: the host's own zone (`localtime`, which follows
+# whatever machine runs us), the POSIX default rules file, and `Factory` (a placeholder whose
+# abbreviation is "-00"). zoneinfo opens them all, so a clinic could be set to one.
+_NOT_CLINIC_ZONES = frozenset({"localtime", "posixrules", "posix/localtime", "Factory", "right/localtime"})
+
+
+@functools.cache
+def _canonical_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk: once per process is enough.
+    return frozenset(zoneinfo.available_timezones()) - _NOT_CLINIC_ZONES
+
+
 def validate_timezone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"{value!r} is not an IANA time zone (for example America/New_York).") from exc
+    """An IANA zone name such as America/New_York; the host's `localtime`, `posixrules`, `Factory` are refused."""
+    if not isinstance(value, str) or value not in _canonical_zones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example America/New_York).")
 
 
 def validate_weekdays(value: Any) -> None:

@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scheduler import engine
+from scheduler import bounds, engine
 from scheduler.errors import RuleViolation
 from scheduler.models import (
     MEDICATIONS,
@@ -256,10 +256,32 @@ def _other_windows(clinic: Clinic, exclude_id: int) -> list[engine.Window]:
     return [window_value(w) for w in DosingWindow.objects.filter(clinic=clinic).exclude(pk=exclude_id)]
 
 
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _check_window_overlap(window: DosingWindow) -> None:
+    """Two windows offering one service on one weekday may not overlap in time: capacity and the
+    engine's choice of window would be ambiguous (touching ends, 10:00–10:00, are fine)."""
+    others = DosingWindow.objects.filter(clinic_id=window.clinic_id, start__lt=window.end, end__gt=window.start)
+    if window.pk is not None:
+        others = others.exclude(pk=window.pk)
+    for other in others.order_by("start", "id"):
+        days = sorted(set(other.weekdays) & set(window.weekdays))
+        shared = [s for s in window.services if s in other.services]
+        if days and shared:
+            raise RuleViolation(
+                f"This window overlaps the {other.start:%H:%M}–{other.end:%H:%M} window for {', '.join(shared)} "
+                f"on {', '.join(_WEEKDAY_NAMES[d] for d in days)}; change its hours, days or services, "
+                "or change that window's capacity instead.",
+                field="start",
+            )
+
+
 @transaction.atomic
 def window_create(*, clinic: Clinic, value: WindowInput) -> DosingWindow:
     window = DosingWindow(clinic=clinic)
     _apply_window(window, value)
+    _check_window_overlap(window)
     window.save()
     return window
 
@@ -285,6 +307,7 @@ def window_update(*, window: DosingWindow, changes: dict[str, Any]) -> DosingWin
     )
     _apply_window(window, value)
     _guard_diamorphine_windows(window.clinic, [*_other_windows(window.clinic, window.pk), window_value(window)])
+    _check_window_overlap(window)
     window.save()
     return window
 
@@ -326,9 +349,42 @@ def _guard_closure(clinic: Clinic, value: engine.Closure) -> None:
         )
 
 
+def _closures_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Two closures of one date overlap unless both name services and share none (empty = whole clinic)."""
+    return not a or not b or bool(set(a) & set(b))
+
+
+def _check_closure_date(clinic: Clinic, day: date, services: Sequence[str], *, confirm_past: bool) -> None:
+    try:
+        bounds.schedule_range().check(day)
+    except bounds.BoundError as exc:
+        raise RuleViolation(exc.message, field="date") from exc
+    today = clinic_today(clinic)
+    if day < today and not confirm_past:
+        # Visits already completed that day would turn into "missed (closed)" ones: the admin must mean it.
+        raise RuleViolation(
+            f"{day.isoformat()} is in the past (today is {today.isoformat()}): patients may already have been "
+            "dosed that day. Confirm the past closure (confirm_past=true) to add it anyway; the answer lists "
+            "the visits it affects.",
+            field="date",
+        )
+    for other in Closure.objects.filter(clinic=clinic, date=day).order_by("id"):
+        if _closures_overlap(other.services, services):
+            closed = ", ".join(other.services) or "the whole clinic"
+            raise RuleViolation(
+                f"There is already a closure on {day.isoformat()} ({closed}"
+                f"{': ' + other.reason if other.reason else ''}); remove it first or close other services.",
+                field="date",
+            )
+
+
 @transaction.atomic
-def closure_create(*, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = ()) -> Closure:
+def closure_create(
+    *, clinic: Clinic, date: date, reason: str = "", services: Sequence[str] = (), confirm_past: bool = False
+) -> Closure:
+    """A closure of a date that is not in the past (unless confirmed) and overlaps no closure of that date."""
     _check_services(services)
+    _check_closure_date(clinic, date, services, confirm_past=confirm_past)
     value = engine.Closure(date=date, services=frozenset(services), reason=reason)
     _guard_closure(clinic, value)
     closure = Closure.objects.create(clinic=clinic, date=date, reason=reason, services=list(services))
@@ -360,6 +416,11 @@ def holidays_import(
 
     services = list(services or [])
     _check_services(services)
+    allowed = bounds.schedule_range()
+    if not allowed.earliest.year <= year <= allowed.latest.year:
+        raise RuleViolation(
+            f"Import the holidays of a year from {allowed.earliest.year} to {allowed.latest.year}.", field="year"
+        )
     try:
         calendar = holidays.country_holidays(clinic.country, subdiv=clinic.subdivision or None, years=year)
     except NotImplementedError as exc:
@@ -368,11 +429,12 @@ def holidays_import(
             field="country",
         ) from exc
     result = HolidayImport()
-    existing = {
-        (c.date, frozenset(c.services)) for c in Closure.objects.filter(clinic=clinic, date__year=year)
-    }
+    existing: dict[date, list[list[str]]] = {}
+    for c in Closure.objects.filter(clinic=clinic, date__year=year):
+        existing.setdefault(c.date, []).append(c.services)
     for day, name in sorted(calendar.items()):
-        if (day, frozenset(services)) in existing:
+        # A date already closed for any of these services keeps its closure: no duplicates.
+        if any(_closures_overlap(other, services) for other in existing.get(day, [])):
             result.existing.append(day)
             continue
         try:

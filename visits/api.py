@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,14 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import replanning
+from scheduler import bounds
 from scheduler.api.audit import AuditActorMixin, audit_access
+from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filter, plan_filter
+from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits import selectors, services
 from visits.models import KIND_CHOICES, STATUS_CHOICES, Visit
-
-# Dates outside this range are typing mistakes, and instants for them could leave datetime's range.
-MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
 
 # --- serializers -----------------------------------------------------------------------------------
 
@@ -46,14 +46,6 @@ class LocalInstantField(serializers.DateTimeField):
 
     def to_representation(self, value: Any) -> Any:
         return value.isoformat() if value is not None else None
-
-
-class ClinicDateField(serializers.DateField):
-    def to_internal_value(self, value: Any) -> date:
-        parsed = super().to_internal_value(value)
-        if not MIN_DATE <= parsed <= MAX_DATE:
-            raise serializers.ValidationError(f"Give a date between {MIN_DATE} and {MAX_DATE}.")
-        return parsed
 
 
 INSTANT_FIELDS = ("start", "end", "checked_in_at", "completed_at", "missed_at", "created", "updated")
@@ -83,15 +75,15 @@ class VisitSerializer(serializers.ModelSerializer):
 
 
 class VisitBookSerializer(serializers.Serializer):
-    patient = serializers.IntegerField(min_value=1)
+    patient = BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX)
     kind = serializers.ChoiceField(choices=KIND_CHOICES)
-    date = ClinicDateField(help_text="Clinic-local date.")
-    plan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    date = BoundedDateField(help_text="Clinic-local date.")
+    plan = BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX, required=False, allow_null=True)
     start = InstantField(required=False, allow_null=True, help_text="Picks the window containing it; booked time.")
 
 
 class VisitRescheduleSerializer(serializers.Serializer):
-    date = ClinicDateField(help_text="Clinic-local date.")
+    date = BoundedDateField(help_text="Clinic-local date.")
     start = InstantField(required=False, allow_null=True)
 
 
@@ -103,8 +95,8 @@ class VisitCheckInSerializer(serializers.Serializer):
 
 
 class VisitCompleteSerializer(serializers.Serializer):
-    take_home_doses = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=366,
+    take_home_doses = BoundedIntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=bounds.TAKE_HOME_DOSES_MAX,
         help_text="Doses handed out at this visit (default 0), within the rule set's limit.",
     )
 
@@ -114,7 +106,7 @@ class VisitReasonSerializer(serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    date = ClinicDateField()
+    date = BoundedDateField(help_text="Clinic-local date.")
     service = serializers.ChoiceField(choices=SERVICES)
 
 
@@ -135,12 +127,12 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class VisitFilter(django_filters.FilterSet):
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    plan = django_filters.NumberFilter(field_name="plan_id")
-    date = django_filters.DateFilter(field_name="date")
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    clinic = clinic_filter()
+    patient = patient_filter()
+    plan = plan_filter()
+    date = BoundedDateFilter(field_name="date")
+    date_from = BoundedDateFilter(field_name="date", lookup_expr="gte")
+    date_to = BoundedDateFilter(field_name="date", lookup_expr="lte")
     status = django_filters.ChoiceFilter(choices=STATUS_CHOICES)
     kind = django_filters.ChoiceFilter(choices=KIND_CHOICES)
 
@@ -272,7 +264,9 @@ class AvailabilityView(AuditActorMixin, APIView):
     @extend_schema(
         summary="Windows offering a service on a clinic-local date, with capacity and bookings",
         parameters=[
-            OpenApiParameter("date", OpenApiTypes.DATE, required=True, description="Clinic-local date."),
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, required=True, description=f"Clinic-local date. {bounds.SCHEDULE_RANGE_TEXT}"
+            ),
             OpenApiParameter("service", str, required=True, enum=SERVICES, description="Medication or visit kind."),
         ],
         responses={

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from scheduler.api.audit import AuditActorMixin
+from scheduler.api.filters import clinic_filter, patient_filter, plan_filter
 from scheduler.permissions import ALL_ROLES, CLINICAL, ActionRoles, IsStaffMember, scope_to_clinics
 from visits.missed import escalation_resolve
 from visits.models import Escalation
@@ -53,9 +54,9 @@ class EscalationErrorSerializer(serializers.Serializer):
 
 
 class EscalationFilter(django_filters.FilterSet):
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    plan = django_filters.NumberFilter(field_name="plan_id")
+    clinic = clinic_filter()
+    patient = patient_filter()
+    plan = plan_filter()
     kind = django_filters.ChoiceFilter(choices=Escalation.KIND_CHOICES)
     open = django_filters.BooleanFilter(
         field_name="resolved_at",

@@ -170,3 +170,22 @@ def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, 
         "by_patient": [_patient_row(dict(r)) for r in by_patient],
         "by_day": attendance_by_day(clinic_ids=clinic_ids, date_from=date_from, date_to=date_to, medication=medication),
     }
+
+
+def closure_affected_visits(*, clinic: Clinic, day: date, services: list[str]) -> list[dict[str, Any]]:
+    """Visits (not cancelled) on `day` of the services a closure would close (empty = all): the list an admin
+    sees when confirming a closure in the past, whose patients may already have been dosed."""
+    rows = (
+        Visit.objects.filter(clinic=clinic, date=day)
+        .exclude(status="cancelled")
+        .values("id", "patient_id", "kind", "status", "plan__medication")
+        .order_by("id")
+    )
+    affected = []
+    for row in rows:
+        medication = row["plan__medication"] if row["kind"] in ("dose", "injection") else None
+        if not services or (medication or row["kind"]) in services:
+            affected.append(
+                {"id": row["id"], "patient": row["patient_id"], "kind": row["kind"], "status": row["status"]}
+            )
+    return affected

@@ -17,12 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scheduler import bounds
+from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import MEDICATIONS, Clinic
 from scheduler.permissions import REPORTS, ActionRoles, IsStaffMember, clinic_ids_for
 from scheduler.timeutil import local_date
 from visits.reports import attendance_report
 
-MAX_RANGE_DAYS = 400
+MAX_RANGE_DAYS = bounds.MAX_RANGE_DAYS
 DEFAULT_RANGE_DAYS = 28
 COUNTS = ("expected", "completed", "missed", "excused", "cancelled", "attendance_rate")
 CSV_COLUMNS = ("scope", "date", "patient", "mrn", "first_name", "last_name", *COUNTS)
@@ -65,9 +67,9 @@ class AttendanceCSVRenderer(renderers.BaseRenderer):
 
 
 class ReportQuery(serializers.Serializer):
-    clinic = serializers.IntegerField(required=False, min_value=1)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    clinic = BoundedIntegerField(required=False, min_value=1, max_value=bounds.ID_MAX)
+    date_from = BoundedDateField(required=False)
+    date_to = BoundedDateField(required=False)
     medication = serializers.ChoiceField(choices=MEDICATIONS, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +136,13 @@ class AttendanceReportView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("clinic", OpenApiTypes.INT),
-            OpenApiParameter("date_from", OpenApiTypes.DATE),
-            OpenApiParameter("date_to", OpenApiTypes.DATE),
+            OpenApiParameter("clinic", OpenApiTypes.INT, description="A clinic of yours; another id answers 404."),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description=bounds.SCHEDULE_RANGE_TEXT),
+            OpenApiParameter(
+                "date_to",
+                OpenApiTypes.DATE,
+                description=f"{bounds.SCHEDULE_RANGE_TEXT} At most {MAX_RANGE_DAYS} days from date_from.",
+            ),
             OpenApiParameter("medication", OpenApiTypes.STR, enum=MEDICATIONS),
         ],
         responses={200: ReportSerializer},

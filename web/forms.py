@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from scheduler import bounds
 from scheduler.models import SERVICES
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -17,11 +18,11 @@ class WindowForm(forms.Form):
     start = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Opens")
     end = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}), label="Closes")
     services = forms.MultipleChoiceField(choices=SERVICE_CHOICES, widget=forms.CheckboxSelectMultiple)
-    capacity = forms.IntegerField(min_value=1, max_value=10000, label="Capacity (visits per date)")
+    capacity = bounds.WholeNumberField(min_value=1, max_value=bounds.CAPACITY_MAX, label="Capacity (visits per date)")
 
 
 class ClosureForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = bounds.BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(max_length=200, required=False)
     services = forms.MultipleChoiceField(
         choices=SERVICE_CHOICES,
@@ -30,10 +31,34 @@ class ClosureForm(forms.Form):
         help_text="Leave all unticked to close the whole clinic.",
         label="Services closed",
     )
+    confirm_past = forms.BooleanField(
+        required=False,
+        label="The date is in the past: add it anyway",
+        help_text="Patients may already have been dosed that day; their visits are listed after adding.",
+    )
 
 
 class HolidayImportForm(forms.Form):
-    year = forms.IntegerField(min_value=2000, max_value=2100)
+    year = bounds.WholeNumberField(min_value=2000, max_value=2100)
     whole_clinic = forms.BooleanField(
         required=False, label="Close the whole clinic (default: oral dosing only; diamorphine sessions run)"
     )
+
+
+class TakeHomeForm(forms.Form):
+    """The take-home doses typed at the dosing window (empty: none)."""
+
+    take_home_doses = bounds.WholeNumberField(min_value=0, max_value=bounds.TAKE_HOME_DOSES_MAX, required=False)
+
+
+class DateRangeForm(forms.Form):
+    """The dashboard's date_from/date_to (GET); both optional, each within scheduler.bounds."""
+
+    date_from = bounds.BoundedDateField(required=False, input_formats=["%Y-%m-%d"])
+    date_to = bounds.BoundedDateField(required=False, input_formats=["%Y-%m-%d"])
+
+
+class DayForm(forms.Form):
+    """One clinic-local date (booking, rescheduling, availability)."""
+
+    date = bounds.BoundedDateField(input_formats=["%Y-%m-%d"])

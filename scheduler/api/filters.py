@@ -1,14 +1,72 @@
-"""Query filters for the scheduler API; bad values answer 400 naming the parameter (django-filter)."""
+"""Query filters for the API; bad values answer 400 naming the parameter (django-filter).
+
+Every id filter (`clinic`, `patient`, `plan`, `visit`) is a ScopedIdFilter: an id of another clinic (or
+no such id) answers 404, as it does in a URL (API.md), instead of an empty page. Dates are BoundedDateFilters
+(scheduler.bounds), ids ASCII digits within a bigint.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
-from scheduler.models import Patient, Plan
+from scheduler import bounds
+from scheduler.models import Clinic, Patient, Plan
+from scheduler.permissions import scope_to_clinics
+
+
+class ScopedIdFilter(django_filters.NumberFilter):
+    """`?clinic=`, `?patient=`, ...: an id the user may see; another clinic's (or no such) id answers 404."""
+
+    field_class = bounds.WholeNumberField
+
+    def __init__(self, *, model: type[Model], scope_field: str, **kwargs: Any) -> None:
+        name = model._meta.verbose_name
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", bounds.ID_MAX)
+        kwargs.setdefault("help_text", f"A {name} id of your clinics; another clinic's id answers 404.")
+        super().__init__(**kwargs)
+        self.scope_model, self.scope_field = model, scope_field
+
+    def get_max_validator(self) -> None:
+        return None  # WholeNumberField bounds the value itself
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value is None:
+            return qs
+        user = getattr(self.parent.request, "user", None)
+        visible = scope_to_clinics(self.scope_model.objects.filter(pk=value), user, field=self.scope_field)
+        if not visible.exists():
+            param = self.field_name.removesuffix("_id")
+            raise NotFound(f"No {self.scope_model._meta.verbose_name} with id {value} in your clinics (?{param}=).")
+        return super().filter(qs, value)
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    """A query date within scheduler.bounds.schedule_range (checked when the request is read)."""
+
+    field_class = bounds.BoundedDateField
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["help_text"] = " ".join(t for t in (kwargs.get("help_text", ""), bounds.SCHEDULE_RANGE_TEXT) if t)
+        super().__init__(**kwargs)
+
+
+def clinic_filter() -> ScopedIdFilter:
+    return ScopedIdFilter(field_name="clinic_id", model=Clinic, scope_field="id")
+
+
+def patient_filter(field_name: str = "patient_id") -> ScopedIdFilter:
+    return ScopedIdFilter(field_name=field_name, model=Patient, scope_field="clinic")
+
+
+def plan_filter(field_name: str = "plan_id") -> ScopedIdFilter:
+    return ScopedIdFilter(field_name=field_name, model=Plan, scope_field="patient__clinic")
 
 
 def patient_search(queryset: QuerySet[Patient], q: str) -> QuerySet[Patient]:
@@ -30,7 +88,7 @@ def patient_search(queryset: QuerySet[Patient], q: str) -> QuerySet[Patient]:
 
 
 class PatientFilter(django_filters.FilterSet):
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    clinic = clinic_filter()
     q = django_filters.CharFilter(method="search", label="Name, MRN or date of birth (YYYY-MM-DD)")
 
     class Meta:
@@ -42,7 +100,7 @@ class PatientFilter(django_filters.FilterSet):
 
 
 class PlanFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient_id")
+    patient = patient_filter()
     active = django_filters.TypedChoiceFilter(
         choices=[("true", "true"), ("false", "false")], coerce=lambda v: v == "true",
         method="filter_active", label="true: active and not ended before today; false: the others",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -10,12 +12,52 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
+from scheduler import bounds
 from scheduler.models import MEDICATION_CHOICES, SERVICES, Clinic, Closure, DosingWindow, Patient, Pause, Plan
 from scheduler.permissions import ALL_ROLES, scope_to_clinics
 from scheduler.rules import DEFAULT_PRESET, PRESETS
 
 HHMM = "%H:%M"
 TIME_INPUTS = [HHMM, "%H:%M:%S"]
+
+
+class BoundedIntegerField(serializers.IntegerField):
+    """An integer read through scheduler.bounds.parse_int (ASCII digits only), between min and max value."""
+
+    def __init__(self, *, min_value: int, max_value: int, **kwargs: Any) -> None:
+        super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return bounds.parse_int(data, lo=self.min_value, hi=self.max_value)  # type: ignore[arg-type]
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError(exc.message, code="bound") from exc
+
+
+class BoundedDateField(serializers.DateField):
+    """A date within a range computed per request (scheduler.bounds); the schema describes the range."""
+
+    def __init__(
+        self,
+        *,
+        date_range: Callable[[], bounds.DateRange] = bounds.schedule_range,
+        range_text: str = bounds.SCHEDULE_RANGE_TEXT,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["help_text"] = " ".join(t for t in (kwargs.get("help_text", ""), range_text) if t)
+        super().__init__(**kwargs)
+        self.date_range = date_range
+
+    def to_internal_value(self, value: Any) -> date:
+        parsed = super().to_internal_value(value)
+        try:
+            return self.date_range().check(parsed)
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError(exc.message, code="bound") from exc
+
+
+def birth_date_field(**kwargs: Any) -> BoundedDateField:
+    return BoundedDateField(date_range=bounds.birth_range, range_text=bounds.BIRTH_RANGE_TEXT, **kwargs)
 
 
 class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -31,16 +73,21 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return scope_to_clinics(queryset, getattr(request, "user", None), field=self.scope_field)
 
     def to_internal_value(self, data: Any) -> Model:
-        if isinstance(data, bool) or not str(data).isdigit():
-            self.fail("incorrect_type", data_type=type(data).__name__)
         try:
-            return self.get_queryset().get(pk=int(data))
+            pk = bounds.parse_int(data, lo=1, hi=bounds.ID_MAX)
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError(f"Give an id: {exc.message}", code="incorrect_type") from exc
+        try:
+            return self.get_queryset().get(pk=pk)
         except Exception as exc:  # noqa: BLE001 - DoesNotExist of any model
             raise NotFound(f"No {self.field_name} with id {data}.") from exc
 
 
 class WeekdaysField(serializers.ListField):
-    child = serializers.IntegerField(min_value=0, max_value=6)
+    child = BoundedIntegerField(min_value=0, max_value=6)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=7, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[int]:
         value = super().to_internal_value(data)
@@ -51,6 +98,9 @@ class WeekdaysField(serializers.ListField):
 
 class ServicesField(serializers.ListField):
     child = serializers.ChoiceField(choices=SERVICES)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=len(SERVICES), **kwargs)
 
 
 # --- clinics ----------------------------------------------------------------------------------------
@@ -81,12 +131,14 @@ class WindowSerializer(serializers.ModelSerializer):
     start = LocalTimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
     end = LocalTimeField(format=HHMM, input_formats=TIME_INPUTS, help_text="HH:MM clinic-local")
     services = ServicesField(allow_empty=False)
-    capacity = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True,
+    capacity = BoundedIntegerField(
+        min_value=1, max_value=bounds.CAPACITY_MAX, required=False, allow_null=True,
         help_text="Visits on one date; omit to compute stations × window minutes ÷ minutes_per_visit.",
     )
-    stations = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    minutes_per_visit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    stations = BoundedIntegerField(min_value=1, max_value=bounds.STATIONS_MAX, required=False, allow_null=True)
+    minutes_per_visit = BoundedIntegerField(
+        min_value=1, max_value=bounds.MINUTES_PER_VISIT_MAX, required=False, allow_null=True
+    )
 
     class Meta:
         model = DosingWindow
@@ -94,11 +146,34 @@ class WindowSerializer(serializers.ModelSerializer):
 
 
 class ClosureSerializer(serializers.ModelSerializer):
+    date = BoundedDateField(help_text="Clinic-local date.")
     services = ServicesField(required=False, default=list, help_text="Empty = the whole clinic is closed.")
+    confirm_past = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="A date before today is refused unless this is true (patients may already have been dosed "
+        "that day); the answer then lists the visits the closure affects.",
+    )
 
     class Meta:
         model = Closure
-        fields = ["id", "date", "reason", "services"]
+        fields = ["id", "date", "reason", "services", "confirm_past"]
+
+
+class AffectedVisitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ClosureCreatedSerializer(ClosureSerializer):
+    affected_visits = AffectedVisitSerializer(
+        many=True, read_only=True,
+        help_text="Visits (not cancelled) on that date of the services it closes, as they were before it.",
+    )
+
+    class Meta(ClosureSerializer.Meta):
+        fields = [*ClosureSerializer.Meta.fields, "affected_visits"]
 
 
 # --- patients ---------------------------------------------------------------------------------------
@@ -110,6 +185,7 @@ class PatientSerializer(serializers.ModelSerializer):
         required=False, allow_blank=True, max_length=40,
         help_text="E.164 out; national formats in, parsed with the clinic's country.",
     )
+    date_of_birth = birth_date_field(required=False, allow_null=True)
 
     class Meta:
         model = Patient
@@ -128,14 +204,20 @@ class PatientSerializer(serializers.ModelSerializer):
 class PlanSerializer(serializers.ModelSerializer):
     patient = ScopedPrimaryKeyField(queryset=Patient.objects.all(), scope_field="clinic")
     medication = serializers.ChoiceField(choices=MEDICATION_CHOICES)
-    treatment_start = serializers.DateField(required=False, help_text="Day 1 for take-home limits; default start_date.")
-    doses_per_day = serializers.IntegerField(min_value=1, max_value=3, default=1)
-    min_interval_minutes = serializers.IntegerField(min_value=0, default=0)
-    interval_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    start_date = BoundedDateField()
+    treatment_start = BoundedDateField(required=False, help_text="Day 1 for take-home limits; default start_date.")
+    end_date = BoundedDateField(required=False, allow_null=True, help_text="Empty: no end.")
+    doses_per_day = BoundedIntegerField(
+        min_value=bounds.DOSES_PER_DAY_MIN, max_value=bounds.DOSES_PER_DAY_MAX, default=1
+    )
+    min_interval_minutes = BoundedIntegerField(min_value=0, max_value=bounds.MIN_INTERVAL_MINUTES_MAX, default=0)
+    interval_days = BoundedIntegerField(
+        min_value=1, max_value=bounds.INTERVAL_DAYS_MAX, required=False, allow_null=True
+    )
     attendance_weekdays = WeekdaysField(
         required=False, allow_empty=True, help_text="Days the patient comes in (oral plans); default every day."
     )
-    attendance_every_weeks = serializers.IntegerField(min_value=1, max_value=52, default=1)
+    attendance_every_weeks = BoundedIntegerField(min_value=1, max_value=bounds.ATTENDANCE_EVERY_WEEKS_MAX, default=1)
     takehome_reviewed_at = serializers.DateTimeField(
         source="takehome_approved_at",
         read_only=True,
@@ -156,6 +238,9 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PauseSerializer(serializers.ModelSerializer):
+    start = BoundedDateField()
+    end = BoundedDateField()
+
     class Meta:
         model = Pause
         fields = ["id", "start", "end", "reason", "note"]
@@ -176,8 +261,15 @@ class CalendarDaySerializer(serializers.Serializer):
 
 
 class CalendarQuerySerializer(serializers.Serializer):
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = BoundedDateField()
+    date_to = BoundedDateField(help_text=f"At most {bounds.MAX_RANGE_DAYS} days from date_from.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            bounds.check_span(attrs["date_from"], attrs["date_to"])
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError({"date_to": [exc.message]}) from exc
+        return attrs
 
 
 class HistoryEntrySerializer(serializers.Serializer):
@@ -214,4 +306,6 @@ class StaffSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
     role = serializers.ChoiceField(choices=sorted(ALL_ROLES))
-    clinics = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    clinics = serializers.ListField(
+        child=BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX), allow_empty=False, max_length=1000
+    )

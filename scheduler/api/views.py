@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,13 +22,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import replanning
-from scheduler import engine, services
+from scheduler import bounds, engine, services
 from scheduler.api.base import ScopedViewSet, audit_patient_list
 from scheduler.api.filters import PatientFilter, PlanFilter
 from scheduler.api.serializers import (
     CalendarDaySerializer,
     CalendarQuerySerializer,
     ClinicSerializer,
+    ClosureCreatedSerializer,
     ClosureSerializer,
     HistoryEntrySerializer,
     PatientSerializer,
@@ -44,8 +44,8 @@ from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan
 from scheduler.permissions import ADMIN, CLINICAL, FRONT_DESK, clinic_ids_for, scope_to_clinics
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from visits.models import Visit
+from visits.reports import closure_affected_visits
 
-CALENDAR_MAX_DAYS = 400
 ERRORS = {400: OpenApiResponse(description="Bad input; the body names the field"),
           403: OpenApiResponse(description="Your role may not do this"),
           404: OpenApiResponse(description="No such id in your clinics")}
@@ -120,8 +120,8 @@ class ClinicNestedViewSet(ScopedViewSet):
     def clinic(self) -> Clinic:
         scoped = scope_to_clinics(Clinic.objects.select_related("rule_set"), self.request.user, field="id")
         try:
-            return scoped.get(pk=int(self.kwargs["clinic_pk"]))
-        except (Clinic.DoesNotExist, ValueError) as exc:
+            return scoped.get(pk=bounds.parse_int(self.kwargs["clinic_pk"], lo=1, hi=bounds.ID_MAX))
+        except (Clinic.DoesNotExist, bounds.BoundError) as exc:
             raise NotFound("No such clinic.") from exc
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -168,8 +168,10 @@ class WindowViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="Closures of a clinic", parameters=[CLINIC_ID]),
-    create=extend_schema(summary="Add a closure (admin)", parameters=[CLINIC_ID],
-                         responses={201: ClosureSerializer, **ERRORS}),
+    create=extend_schema(
+        summary="Add a closure (admin); a past date needs confirm_past=true, a duplicate is refused",
+        parameters=[CLINIC_ID], request=ClosureSerializer, responses={201: ClosureCreatedSerializer, **ERRORS},
+    ),
     destroy=extend_schema(summary="Remove a closure (admin)", parameters=[CLINIC_ID],
                           responses={204: None, **ERRORS}),
 )
@@ -183,8 +185,12 @@ class ClosureViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
     def create(self, request: Request, clinic_pk: str) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        closure = replanning.closure_create(clinic=self.clinic, **serializer.validated_data)
-        return Response(self.get_serializer(closure).data, status=status.HTTP_201_CREATED)
+        data = dict(serializer.validated_data)
+        confirm_past = data.pop("confirm_past", False)
+        affected = closure_affected_visits(clinic=self.clinic, day=data["date"], services=data.get("services", []))
+        closure = replanning.closure_create(clinic=self.clinic, confirm_past=confirm_past, **data)
+        closure.affected_visits = affected  # type: ignore[attr-defined]
+        return Response(ClosureCreatedSerializer(closure).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, clinic_pk: str, pk: str) -> Response:
         closure = self.get_object()
@@ -290,10 +296,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         return Response(self.get_serializer(plan).data)
 
     @extend_schema(
-        summary="The engine's answer for a date range (at most 400 days; not paginated)",
+        summary=f"The engine's answer for a date range (at most {bounds.MAX_RANGE_DAYS} days; not paginated)",
         parameters=[
-            OpenApiParameter("date_from", OpenApiTypes.DATE, required=True),
-            OpenApiParameter("date_to", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, required=True, description=bounds.SCHEDULE_RANGE_TEXT),
+            OpenApiParameter(
+                "date_to", OpenApiTypes.DATE, required=True,
+                description=f"{bounds.SCHEDULE_RANGE_TEXT} On or after date_from, at most {bounds.MAX_RANGE_DAYS} "
+                f"days from it, and at most {bounds.MAX_YEARS_AFTER_PLAN_START} years after the plan's start.",
+            ),
         ],
         responses={200: CalendarDaySerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
     )
@@ -303,10 +313,11 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         query = CalendarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         date_from, date_to = query.validated_data["date_from"], query.validated_data["date_to"]
-        if date_to < date_from:
-            raise ValidationError({"date_to": ["date_to is before date_from."]})
-        if (date_to - date_from) + timedelta(days=1) > timedelta(days=CALENDAR_MAX_DAYS):
-            raise ValidationError({"date_to": [f"Ask for at most {CALENDAR_MAX_DAYS} days at once."]})
+        try:
+            # The engine simulates the plan from its start: its work is bounded by the distance, too.
+            bounds.check_after_plan_start(plan.start_date, date_to)
+        except bounds.BoundError as exc:
+            raise ValidationError({"date_to": [exc.message]}) from exc
         return Response(self._calendar_rows(plan, date_from, date_to))
 
     def _calendar_rows(self, plan: Plan, date_from: Any, date_to: Any) -> list[dict[str, Any]]:
@@ -370,8 +381,8 @@ class PauseViewSet(mixins.ListModelMixin, ScopedViewSet):
         scoped = scope_to_clinics(Plan.objects.select_related("patient__clinic"), self.request.user,
                                   field="patient__clinic")
         try:
-            return scoped.get(pk=int(self.kwargs["plan_pk"]))
-        except (Plan.DoesNotExist, ValueError) as exc:
+            return scoped.get(pk=bounds.parse_int(self.kwargs["plan_pk"], lo=1, hi=bounds.ID_MAX))
+        except (Plan.DoesNotExist, bounds.BoundError) as exc:
             raise NotFound("No such plan.") from exc
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

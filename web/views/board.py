@@ -20,6 +20,7 @@ from visits.models import Visit
 from visits.services import visit_check_in, visit_complete
 from web import selectors
 from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
+from web.forms import TakeHomeForm
 from web.views.common import page_context
 
 STATUS_BADGES = {
@@ -139,14 +140,11 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
 def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_or_404(request.user, visit_id)
     require(request.user, DOSING)
-    raw = (request.POST.get("take_home_doses") or "").strip()
-    take_homes: int | None = None
-    if raw:
-        if not raw.isdigit():
-            return render_board(
-                request, visit.clinic, row_errors={visit.pk: "Take-home doses must be a whole number."}, status=400
-            )
-        take_homes = int(raw)
+    form = TakeHomeForm(request.POST)
+    if not form.is_valid():
+        message = f"Take-home doses must be a whole number. {' '.join(form.errors['take_home_doses'])}"
+        return render_board(request, visit.clinic, row_errors={visit.pk: message}, status=400)
+    take_homes: int | None = form.cleaned_data["take_home_doses"]
     try:
         visit_complete(visit=visit, by=request.user, take_home_doses=take_homes)
     except (RuleViolation, StateConflict) as exc:

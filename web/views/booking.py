@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from notifications.replanning import visit_book, visit_cancel, visit_reschedule
+from scheduler import bounds
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import FRONT_DESK
@@ -21,16 +22,18 @@ from visits.models import KIND_CHOICES, Visit
 from visits.selectors import availability, closure_for, no_window_reason, slots_for
 from web import selectors
 from web.access import clinic_or_404, patient_or_404, require, staff_view, visit_or_404
+from web.forms import DayForm
 from web.views.common import page_context
 
 PLAN_KINDS = ("dose", "injection")
 
 
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw)
-    except (TypeError, ValueError):
-        return None
+def _parse_date(raw: str) -> tuple[date | None, str]:
+    """A clinic-local date YYYY-MM-DD within scheduler.bounds, or None and why not."""
+    form = DayForm({"date": raw})
+    if form.is_valid():
+        return form.cleaned_data["date"], ""
+    return None, " ".join(form.errors["date"])
 
 
 def availability_rows(clinic: Clinic, day: date, service: str) -> list[dict[str, Any]]:
@@ -58,10 +61,10 @@ def availability_rows(clinic: Clinic, day: date, service: str) -> list[dict[str,
 @require_GET
 def availability_json(request: HttpRequest, clinic_id: int) -> JsonResponse:
     clinic = clinic_or_404(request.user, clinic_id)
-    day = _parse_date(request.GET.get("date", ""))
+    day, why = _parse_date(request.GET.get("date", ""))
     service = request.GET.get("service", "")
     if day is None:
-        return JsonResponse({"date": ["Give a date as YYYY-MM-DD."]}, status=400)
+        return JsonResponse({"date": [f"Give a date as YYYY-MM-DD. {why}".strip()]}, status=400)
     if service not in SERVICES:
         return JsonResponse({"service": [f"Give one of: {', '.join(SERVICES)}."]}, status=400)
     rows = availability_rows(clinic, day, service)
@@ -76,16 +79,26 @@ def _closed_reason(clinic: Clinic, day: date, service: str) -> str:
     return no_window_reason(day, service)
 
 
+def _plan_id(raw: str) -> int:
+    """A plan id typed into the form; anything else matches no plan (0)."""
+    try:
+        return bounds.parse_int(raw, lo=1, hi=bounds.ID_MAX)
+    except bounds.BoundError:
+        return 0
+
+
 def _service_for(kind: str, plan: Plan | None) -> str:
     return plan.medication if kind in PLAN_KINDS and plan is not None else kind
 
 
 def _start_for(clinic: Clinic, day: date, service: str, window_id: str) -> datetime | None:
     """The instant to book in the chosen window: its start, or now if it has already begun today."""
-    if not window_id.isdigit():
+    try:
+        wanted = bounds.parse_int(window_id, lo=1, hi=bounds.ID_MAX)
+    except bounds.BoundError:
         return None
     for slot in slots_for(clinic, day, service):
-        if slot.window.pk == int(window_id):
+        if slot.window.pk == wanted:
             return max(slot.start, timezone.now() + timedelta(minutes=1))
     return None
 
@@ -125,17 +138,17 @@ def book(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request.user, patient_id)
     require(request.user, FRONT_DESK)
     kind = request.POST.get("kind", "")
-    day = _parse_date(request.POST.get("date", ""))
+    day, why = _parse_date(request.POST.get("date", ""))
     plan: Plan | None = None
     plan_id = request.POST.get("plan", "")
     if plan_id:
-        plan = patient.plans.filter(pk=plan_id).first() if plan_id.isdigit() else None
+        plan = patient.plans.filter(pk=_plan_id(plan_id)).first()
         if plan is None:
             return render_book(request, patient, error="Choose one of this patient's plans.", status=400)
     if kind not in dict(KIND_CHOICES):
         return render_book(request, patient, error="Choose what the visit is for.", status=400)
     if day is None:
-        return render_book(request, patient, error="Choose a date.", status=400)
+        return render_book(request, patient, error=f"Choose a date. {why}".strip(), status=400)
     start = _start_for(patient.clinic, day, _service_for(kind, plan), request.POST.get("window", ""))
     try:
         visit = visit_book(patient=patient, kind=kind, date=day, plan=plan, start=start, by=request.user)
@@ -157,9 +170,9 @@ def _when(visit: Visit) -> str:
 def reschedule(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_or_404(request.user, visit_id)
     require(request.user, FRONT_DESK)
-    day = _parse_date(request.POST.get("date", ""))
+    day, why = _parse_date(request.POST.get("date", ""))
     if day is None:
-        return render_book(request, visit.patient, error="Choose the new date.", status=400)
+        return render_book(request, visit.patient, error=f"Choose the new date. {why}".strip(), status=400)
     start = _start_for(visit.clinic, day, _service_for(visit.kind, visit.plan), request.POST.get("window", ""))
     try:
         moved = visit_reschedule(visit=visit, date=day, start=start, by=request.user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,32 +15,41 @@ from scheduler.models import Clinic
 from scheduler.permissions import REPORTS
 from web import charts, selectors
 from web.access import clinic_or_404, require, staff_view
+from web.forms import DateRangeForm
 from web.views.common import page_context
 
 DEFAULT_WEEKS = 8
 MAX_DAYS = 366
 
 
-def date_range(request: HttpRequest, clinic: Clinic) -> tuple[date, date, str]:
+@dataclass(frozen=True)
+class Span:
+    date_from: date
+    date_to: date
+    error: str = ""
+    status: int = 200  # 400 when a date lies outside scheduler.bounds (the page still shows the default range)
+
+
+def _default_span(today: date, error: str = "", status: int = 200) -> Span:
+    return Span(today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1), today, error, status)
+
+
+def date_range(request: HttpRequest, clinic: Clinic) -> Span:
     """date_from/date_to from GET (no personal data in them); defaults to the last 8 weeks."""
     today = selectors.clinic_today(clinic)
-    error = ""
-    try:
-        date_to = date.fromisoformat(request.GET["date_to"]) if request.GET.get("date_to") else today
-        date_from = (
-            date.fromisoformat(request.GET["date_from"])
-            if request.GET.get("date_from")
-            else date_to - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
-        )
-    except ValueError:
-        date_to, date_from = today, today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
-        error = "Dates must be YYYY-MM-DD; showing the last 8 weeks."
+    form = DateRangeForm(request.GET)
+    if not form.is_valid():
+        if any(e.code == "bound" for errors in form.errors.as_data().values() for e in errors):
+            fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+            return _default_span(today, f"{fields} Showing the last 8 weeks.", status=400)
+        return _default_span(today, "Dates must be YYYY-MM-DD; showing the last 8 weeks.")
+    date_to = form.cleaned_data["date_to"] or today
+    date_from = form.cleaned_data["date_from"] or date_to - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
     if date_from > date_to:
         date_from, date_to = date_to, date_from
     if (date_to - date_from).days > MAX_DAYS:
-        date_from = date_to - timedelta(days=MAX_DAYS)
-        error = "The range is limited to one year."
-    return date_from, date_to, error
+        return Span(date_to - timedelta(days=MAX_DAYS), date_to, "The range is limited to one year.")
+    return Span(date_from, date_to)
 
 
 def all_weeks(rows: list[dict[str, Any]], date_from: date, date_to: date) -> list[dict[str, Any]]:
@@ -65,7 +75,8 @@ def _pct(value: float | None) -> str:
 def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
     clinic = clinic_or_404(request.user, clinic_id)
     require(request.user, REPORTS)
-    date_from, date_to, error = date_range(request, clinic)
+    chosen = date_range(request, clinic)
+    date_from, date_to, error = chosen.date_from, chosen.date_to, chosen.error
     span: dict[str, Any] = {"clinic": clinic, "date_from": date_from, "date_to": date_to}
     weeks = all_weeks(selectors.attendance_by_week(**span), date_from, date_to)
     meds = selectors.attendance_by_medication(**span)
@@ -93,7 +104,7 @@ def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
         delivery_rate=_pct(sms["delivery_rate"]),
         opt_out_rate=_pct(sms["opt_out_rate"]),
     )
-    return render(request, "web/dashboard.html", context)
+    return render(request, "web/dashboard.html", context, status=chosen.status)
 
 
 CSV_HEADER = [
@@ -122,7 +133,10 @@ def _csv_safe(value: Any) -> Any:
 def attendance_csv(request: HttpRequest, clinic_id: int) -> HttpResponse:
     clinic = clinic_or_404(request.user, clinic_id)
     require(request.user, REPORTS)
-    date_from, date_to, _ = date_range(request, clinic)
+    chosen = date_range(request, clinic)
+    if chosen.status != 200:
+        return HttpResponse(chosen.error, status=chosen.status, content_type="text/plain; charset=utf-8")
+    date_from, date_to = chosen.date_from, chosen.date_to
     rows = selectors.attendance_by_patient(clinic=clinic, date_from=date_from, date_to=date_to)
     filename = f"attendance-clinic{clinic.pk}-{date_from.isoformat()}-{date_to.isoformat()}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")

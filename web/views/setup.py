@@ -26,6 +26,7 @@ from scheduler.permissions import ADMIN
 from scheduler.rules import Rules
 from scheduler.selectors import rules_for_clinic
 from scheduler.services import WindowInput
+from visits.reports import closure_affected_visits
 from web import selectors
 from web.access import clinic_or_404, require, staff_view
 from web.forms import WEEKDAY_CHOICES, ClosureForm, HolidayImportForm, WindowForm
@@ -147,11 +148,18 @@ def closure_add(request: HttpRequest, clinic_id: int) -> HttpResponse:
     form = ClosureForm(request.POST)
     if not form.is_valid():
         return render_setup(request, clinic, closure_form=form, status=400)
+    data = form.cleaned_data
+    affected = closure_affected_visits(clinic=clinic, day=data["date"], services=data["services"])
     try:
-        closure = closure_create(clinic=clinic, **form.cleaned_data)
+        closure = closure_create(clinic=clinic, **data)
     except (RuleViolation, StateConflict) as exc:
         return _refused(request, clinic, exc, closure_form=form)
     messages.success(request, f"Added the closure on {closure.date.isoformat()}.")
+    if data["confirm_past"] and affected:
+        # The visits of a past date stay as they were: the admin decides what each one needs.
+        listed = ", ".join(f"#{v['id']} ({v['kind']}, {v['status']})" for v in affected[:50])
+        more = f" and {len(affected) - 50} more" if len(affected) > 50 else ""
+        messages.warning(request, f"{len(affected)} visits on that date are affected: {listed}{more}.")
     return redirect("web:setup", clinic_id=clinic.pk)
 
 
