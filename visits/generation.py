@@ -1,19 +1,55 @@
-"""Materialise the engine's answer as Visit rows for a rolling horizon.
+"""Materialise the engine's answer as Visit rows for a rolling horizon, never past a window's capacity.
 
 Idempotent: every generated visit is keyed by (plan, planned_date, session) under a unique
 constraint, so running twice (or two workers at once) creates nothing new. Regeneration only
 touches *future, scheduled, untouched* generated visits: past, attended, cancelled and
 hand-edited visits never change (DOMAIN.md §1).
+
+Capacity (API.md v1.1: "generation never takes a window past its capacity"). The engine says which
+days and sessions a plan needs; this module decides where they sit:
+
+- A window's `capacity` is the number of visits it takes on one clinic-local date, for every service
+  it offers. A visit holds its place unless cancelled (visits.selectors.FREES_ITS_PLACE, the rule
+  booking uses too); generated visits this run may move are counted once, where they end up.
+- Oral doses and injections go to the engine's window (the day's first window offering the service);
+  when it is full, to the next window offering that service that day by start time, then to the
+  earlier ones. The visit's start and end are that window's.
+- Diamorphine sessions also need a booth (DOMAIN §1: each session occupies an injection booth for about
+  30 minutes, engine.SESSION_MINUTES). A diamorphine window is a grid of 30-minute booth slots from its
+  start, the last one ending at the window's end; each slot takes `stations` sessions at once (the
+  window's booths), or, when `stations` is not set, ceil(capacity ÷ slots) — the fewest booths that
+  can take `capacity` sessions spread over the window, which is DOMAIN §2's capacity = stations ×
+  window minutes ÷ minutes per visit read backwards. `capacity` still bounds the sessions of the date.
+  A session's `start` is the first slot with a free booth at least the plan's interval (elapsed time:
+  max of the plan's min_interval_minutes, the rule set's floor and 30 minutes) after the patient's
+  previous session that day; its `end` stays the window's end, as the engine gives it. A visit of
+  another kind in a window that also offers diamorphine uses a booth from its start like a session.
+- A visit this run may move that already sits on a spot that is still valid (same window, a slot of
+  it, interval kept, room left) stays there: nothing moves without need, so a later cancellation does
+  not reshuffle a whole clinic and the hourly run changes nothing on an unchanged calendar.
+- The windows of the chunk's clinics are locked (SELECT … FOR UPDATE, id order, after a FOR KEY SHARE
+  on the chunk's patients so that the lock order matches booking's: patient, then windows) before their
+  visits are counted, so a booking and a generation never both take the last place.
+
+A visit with no room anywhere that day is *refused* when a person changed something (`refuse="plan"`:
+creating or changing a plan or its pauses; `refuse="calendar"`: a window, closure, zone or rule-set
+change): StateConflict (409) names the date and the window, and the caller's transaction rolls back.
+A calendar change that leaves a window with more visits generation cannot move (booked by hand,
+attended, edited) than its new capacity is refused the same way. The rolling job (`refuse=None`)
+leaves such a visit out (not created; one already there whose window shrank behind generation's back is
+removed like any visit the engine no longer wants, so the window is back within capacity), logs a warning
+without names and opens one "unplaced_visit" StaffTask per patient for staff, unless one is open already.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,10 +58,13 @@ from django.utils import timezone
 
 from scheduler import engine
 from scheduler.audit import log_clinic_job
-from scheduler.models import Clinic, Plan
+from scheduler.errors import StateConflict
+from scheduler.models import Clinic, DosingWindow, Plan
+from scheduler.rules import Rules
 from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
-from scheduler.timeutil import local_date
-from visits.models import Visit
+from scheduler.timeutil import NonexistentLocalTime, local_date, utc_instant, zone
+from visits.models import StaffTask, Visit
+from visits.selectors import window_bookings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +92,7 @@ class GenerationResult:
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    unplaced: int = 0  # visits the rolling job left out for lack of room
     created_ids: list[int] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
 
@@ -61,6 +101,7 @@ class GenerationResult:
         self.created += other.created
         self.updated += other.updated
         self.deleted += other.deleted
+        self.unplaced += other.unplaced
         self.created_ids += other.created_ids
         self.changed_ids += other.changed_ids
 
@@ -153,8 +194,11 @@ def _reconcile(
     return to_create, to_update, to_delete
 
 
+Refusal = Literal["plan", "calendar"]
+
+
 def _generate_chunk(
-    plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None
+    plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None, refuse: Refusal | None
 ) -> GenerationResult:
     result = GenerationResult(plans=len(plans))
     now = timezone.now()
@@ -164,10 +208,8 @@ def _generate_chunk(
     injection_plans = [p.pk for p in plans if p.medication in engine.INJECTIONS]
     last_injections = _last_injections(injection_plans) if injection_plans else {}
     earliest_today = min(today or _today_for(p.patient.clinic) for p in plans)
-    existing = _existing(plan_ids, earliest_today)
-    creates: list[tuple[Any, ...]] = []
-    updates: list[Visit] = []
-    deletes: list[int] = []
+    works: list[_Work] = []
+    latest = earliest_today
     for plan in plans:
         clinic = plan.patient.clinic
         plan_today = today or _today_for(clinic)
@@ -178,12 +220,24 @@ def _generate_chunk(
         if plan.end_date is not None:
             date_to = min(date_to, plan.end_date)
         days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
-        plan_existing = {k: v for k, v in existing.get(plan.pk, {}).items() if k[0] >= plan_today}
-        c, u, d = _reconcile(plan, desired_visits(plan, days), plan_existing, now)
-        creates += c
-        updates += u
-        deletes += d
+        latest = max(latest, date_to)
+        works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), desired_visits(plan, days)))
+    creates: list[tuple[Any, ...]] = []
+    updates: list[Visit] = []
+    deletes: list[int] = []
     with transaction.atomic():
+        # Read under the window locks: what is already there is what this run counts and may move.
+        room = _Room.load(works, earliest_today, latest)
+        existing = _existing(plan_ids, earliest_today)
+        for work in works:
+            work.existing = {k: v for k, v in existing.get(work.plan.pk, {}).items() if k[0] >= work.today}
+        room.release(works)
+        unplaced = room.place(works, refuse)
+        for work in works:
+            c, u, d = _reconcile(work.plan, work.wanted, work.existing, now)
+            creates += c
+            updates += u
+            deletes += d
         if deletes:
             result.deleted = Visit.objects.filter(id__in=deletes, status="scheduled", edited=False).delete()[0]
         if updates:
@@ -198,6 +252,9 @@ def _generate_chunk(
             ]
             made = Visit.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
             result.created = len(made)
+        if unplaced:
+            result.unplaced = len(unplaced)
+            _report_unplaced(unplaced)
     if creates and connection.vendor != "postgresql":
         # ignore_conflicts gives no ids back on every backend: look the new rows up by their keys.
         keys = {row[2:5] for row in creates}  # plan_id, planned_date, session
@@ -206,6 +263,357 @@ def _generate_chunk(
         )
         result.created_ids = [row[0] for row in rows if (row[1], row[2], row[3]) in keys]
     return result
+
+
+# --- capacity: where each visit sits --------------------------------------------------------------------
+
+_SLOT = timedelta(minutes=engine.SESSION_MINUTES)
+_WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _day_text(day: date) -> str:
+    """The clinic's way of writing a date in a message: "Tue 8 Dec"."""
+    return f"{_WEEKDAY_ABBR[day.weekday()]} {day.day} {day:%b}"
+
+
+def _interval(plan: Plan, rules: Rules) -> timedelta:
+    """Diamorphine: the least elapsed time between two session starts, as the engine reckons it."""
+    if plan.medication != engine.DIAMORPHINE:
+        return timedelta(0)
+    minutes = max(plan.min_interval_minutes, rules.diamorphine_min_interval_minutes, engine.SESSION_MINUTES)
+    return timedelta(minutes=minutes)
+
+
+@dataclass
+class _Work:
+    """One plan of a chunk: what the engine wants and what is there (filled in under the locks)."""
+
+    plan: Plan
+    today: date
+    calendar: engine.Calendar
+    interval: timedelta
+    wanted: dict[tuple[date, int], tuple[Any, ...]]
+    existing: dict[tuple[date, int], _Existing] = field(default_factory=dict)
+    # Start of each session already settled (kept where it was, or a visit generation never moves).
+    settled: dict[tuple[date, int], datetime | None] = field(default_factory=dict)
+    pending: bool = False
+
+
+def _movable(visit: _Existing) -> bool:
+    return visit.status == "scheduled" and not visit.edited
+
+
+class _Slot(NamedTuple):
+    """A window on one date, as UTC instants."""
+
+    window_id: int
+    start: datetime
+    end: datetime
+
+
+class _Unplaced(NamedTuple):
+    plan: Plan
+    day: date
+    why: str
+
+
+@dataclass(frozen=True)
+class _WindowRoom:
+    capacity: int
+    booths: int  # diamorphine sessions at once
+    start: time
+    end: time
+    services: tuple[str, ...]
+
+    @property
+    def hours(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+def _booths(capacity: int, stations: int | None, start: time, end: time) -> int:
+    if stations:
+        return stations
+    minutes = (datetime.combine(date.min, end) - datetime.combine(date.min, start)) // timedelta(minutes=1)
+    return max(1, math.ceil(capacity / max(minutes // engine.SESSION_MINUTES, 1)))
+
+
+class _Room:
+    """The places left in the chunk's windows per date: counts loaded once per chunk, kept in memory."""
+
+    def __init__(self, windows: dict[int, _WindowRoom], date_from: date, date_to: date) -> None:
+        self.windows = windows
+        self.date_from, self.date_to = date_from, date_to
+        self.count: defaultdict[tuple[int, date], int] = defaultdict(int)
+        self.starts: defaultdict[tuple[int, date], Counter[datetime]] = defaultdict(Counter)
+        self._slots: dict[tuple[int, date, str], tuple[_Slot, ...]] = {}
+
+    @classmethod
+    def load(cls, works: list[_Work], date_from: date, date_to: date) -> _Room:
+        clinic_ids = sorted({w.plan.patient.clinic_id for w in works})
+        if connection.vendor == "postgresql":
+            # Booking locks the patient, then the windows; so does this (FOR KEY SHARE: other readers and
+            # plain updates of patients go on), so the two never wait on each other in a circle.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM scheduler_patient WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                    [sorted({w.plan.patient_id for w in works})],
+                )
+        rows = (
+            DosingWindow.objects.select_for_update()
+            .filter(clinic_id__in=clinic_ids)
+            .order_by("id")
+            .values_list("id", "capacity", "stations", "start", "end", "services")
+        )
+        windows = {
+            pk: _WindowRoom(capacity, _booths(capacity, stations, start, end), start, end, tuple(services))
+            for pk, capacity, stations, start, end, services in rows
+        }
+        room = cls(windows, date_from, date_to)
+        for booking in window_bookings(list(windows), date_from, date_to):
+            room.add(booking.window_id, booking.date, booking.start, booking.visits)
+        return room
+
+    def add(self, window_id: int, day: date, start: datetime | None, n: int = 1) -> None:
+        self.count[(window_id, day)] += n
+        if start is not None:
+            self.starts[(window_id, day)][start] += n
+
+    def release(self, works: list[_Work]) -> None:
+        """Take out the visits this chunk may move: each is counted again where it ends up."""
+        for work in works:
+            for visit in work.existing.values():
+                _kind, day, start, _end, window_id = visit.values[:5]
+                if window_id in self.windows and self.date_from <= day <= self.date_to and _movable(visit):
+                    self.add(window_id, day, start, -1)
+
+    # --- spots ---------------------------------------------------------------------------------------
+
+    def slots(self, work: _Work, day: date) -> tuple[_Slot, ...]:
+        """The windows offering the plan's service on `day`, by start; closures and DST gaps left out."""
+        key = (work.plan.patient.clinic_id, day, work.plan.medication)
+        found = self._slots.get(key)
+        if found is None:
+            calendar, spans = work.calendar, []
+            for window in calendar.windows_for(day, work.plan.medication):
+                if window.id not in self.windows:
+                    continue  # deleted since the calendar was read
+                try:
+                    start, end = utc_instant(day, window.start, calendar.tz), utc_instant(day, window.end, calendar.tz)
+                except NonexistentLocalTime:
+                    continue
+                spans.append(_Slot(window.id, start, end))
+            found = self._slots[key] = tuple(spans)
+        return found
+
+    def has_room(self, window_id: int, day: date) -> bool:
+        return self.count[(window_id, day)] < self.windows[window_id].capacity
+
+    def booth_free(self, window_id: int, day: date, start: datetime) -> bool:
+        """A session from `start` overlaps every visit that starts less than 30 minutes before or after it."""
+        starts = self.starts.get((window_id, day))
+        if not starts:
+            return True
+        busy = sum(n for at, n in starts.items() if start - _SLOT < at < start + _SLOT)
+        return busy < self.windows[window_id].booths
+
+    def keep(self, work: _Work, day: date, values: tuple[Any, ...], after: datetime | None) -> _Slot | None:
+        """The visit's current spot if it is still valid and has room (then taken), else None."""
+        start, end, window_id = values[2], values[3], values[4]
+        if window_id is None or start is None:
+            return None
+        for slot in self.slots(work, day):
+            if slot.window_id != window_id:
+                continue
+            if end != slot.end or not self.has_room(window_id, day):
+                return None
+            if work.interval:
+                offset = start - slot.start
+                if offset < timedelta(0) or offset % _SLOT or start + _SLOT > slot.end:
+                    return None
+                if (after is not None and start < after + work.interval) or not self.booth_free(window_id, day, start):
+                    return None
+            elif start != slot.start:
+                return None
+            self.add(window_id, day, start)
+            return _Slot(window_id, start, end)
+        return None
+
+    def find(self, work: _Work, day: date, planned: int | None, after: datetime | None) -> _Slot | str:
+        """A spot for a new or moved visit (then taken), or why there is none."""
+        slots = self.slots(work, day)
+        if work.interval:
+            return self._session(work, day, slots, after)
+        first = next((i for i, slot in enumerate(slots) if slot.window_id == planned), 0)
+        for slot in slots[first:] + slots[:first]:
+            if self.has_room(slot.window_id, day):
+                self.add(slot.window_id, day, slot.start)
+                return slot
+        return self._full(work, day, slots)
+
+    def _session(self, work: _Work, day: date, slots: tuple[_Slot, ...], after: datetime | None) -> _Slot | str:
+        earliest = after + work.interval if after is not None else None
+        tried: list[_Slot] = []
+        for slot in slots:
+            at = slot.start
+            if earliest is not None and earliest > at:
+                at += math.ceil((earliest - at) / _SLOT) * _SLOT
+            if at + _SLOT > slot.end:
+                continue
+            tried.append(slot)
+            if not self.has_room(slot.window_id, day):
+                continue
+            while at + _SLOT <= slot.end:
+                if self.booth_free(slot.window_id, day, at):
+                    self.add(slot.window_id, day, at)
+                    return _Slot(slot.window_id, at, slot.end)
+                at += _SLOT
+        if not tried:
+            # An earlier session of the day was pushed so late that no slot is left after it: say which
+            # windows pushed it (the full ones) along with the interval.
+            minutes = int(work.interval.total_seconds() // 60)
+            at = f" at {after.astimezone(zone(work.calendar.tz)):%H:%M}" if after else ""
+            full = [self._describe(work, day, slot) for slot in slots if not self.has_room(slot.window_id, day)]
+            because = f", as {' and '.join(full)}" if full else ""
+            return (
+                f"no {work.plan.medication} booth slot on {_day_text(day)} at least {minutes} minutes after "
+                f"the session{at}{because}"
+            )
+        return "; ".join(self._describe(work, day, slot) for slot in tried)
+
+    def _full(self, work: _Work, day: date, slots: tuple[_Slot, ...]) -> str:
+        if not slots:
+            return f"no window offers {work.plan.medication} on {_day_text(day)}"
+        return "; ".join(self._describe(work, day, slot) for slot in slots)
+
+    def _describe(self, work: _Work, day: date, slot: _Slot) -> str:
+        window = self.windows[slot.window_id]
+        used = self.count[(slot.window_id, day)]
+        name = f"the {window.hours} {work.plan.medication} window on {_day_text(day)}"
+        if used >= window.capacity:
+            return f"{name} is full ({used} of {window.capacity})"
+        return (
+            f"every booth of {name} is taken at the times the plan's interval allows "
+            f"({window.booths} at once, {used} of {window.capacity} visits)"
+        )
+
+    # --- the chunk -----------------------------------------------------------------------------------
+
+    def place(self, works: list[_Work], refuse: Refusal | None) -> list[_Unplaced]:
+        """Keep what may stay, then place the rest plan by plan, date by date, session by session."""
+        for work in works:
+            self._keep_all(work)
+        unplaced: list[_Unplaced] = []
+        for work in works:
+            if work.pending:
+                unplaced += self._place_pending(work, refuse)
+        return unplaced
+
+    def _keep_all(self, work: _Work) -> None:
+        day: date | None = None
+        after: datetime | None = None
+        blocked = False
+        for key, values in work.wanted.items():
+            if key[0] != day:
+                day, after, blocked = key[0], None, False
+            old = work.existing.get(key)
+            if old is not None and not _movable(old):
+                # Attended, missed or moved by staff: reconciliation leaves it, the room counts it already.
+                work.settled[key] = old.values[2]
+                after = _later(after, old.values[2])
+                continue
+            if not blocked and old is not None:
+                spot = self.keep(work, key[0], old.values, after)
+                if spot is not None:
+                    work.wanted[key] = _at(values, spot)
+                    work.settled[key] = after = spot.start
+                    continue
+            blocked = True  # later sessions that day are placed after this one
+            work.pending = True
+
+    def _place_pending(self, work: _Work, refuse: Refusal | None) -> list[_Unplaced]:
+        unplaced: list[_Unplaced] = []
+        day: date | None = None
+        after: datetime | None = None
+        why: str | None = None
+        for key, values in list(work.wanted.items()):
+            if key[0] != day:
+                day, after, why = key[0], None, None
+            if key in work.settled:
+                after = _later(after, work.settled[key])
+                continue
+            spot = why if why is not None else self.find(work, key[0], values[4], after)
+            if isinstance(spot, _Slot):
+                work.wanted[key] = _at(values, spot)
+                after = spot.start
+                continue
+            why = spot  # the day's later sessions would come after this one: no room for them either
+            if refuse == "plan":
+                raise StateConflict(f"No room for this plan: {why}.")
+            if refuse == "calendar":
+                raise StateConflict(
+                    f"No room after this change for the visits of plan #{work.plan.pk} "
+                    f"(MRN {work.plan.patient.mrn}): {why}."
+                )
+            # The rolling job leaves it out: never created, or (a window shrunk behind generation's back)
+            # removed by reconciliation like any visit the engine no longer wants; staff are told.
+            del work.wanted[key]
+            unplaced.append(_Unplaced(work.plan, key[0], why))
+        return unplaced
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def _at(values: tuple[Any, ...], spot: _Slot) -> tuple[Any, ...]:
+    """COMPARED_FIELDS values with the spot's start, end and window (the same tuple when nothing moved)."""
+    if values[2] == spot.start and values[3] == spot.end and values[4] == spot.window_id:
+        return values
+    return (*values[:2], spot.start, spot.end, spot.window_id, *values[5:])
+
+
+def _report_unplaced(unplaced: list[_Unplaced]) -> None:
+    """The rolling job's visits without room: a warning per clinic (ids, no names), a task per patient."""
+    by_patient: dict[int, list[_Unplaced]] = defaultdict(list)
+    by_clinic: Counter[int] = Counter()
+    for item in unplaced:
+        by_patient[item.plan.patient_id].append(item)
+        by_clinic[item.plan.patient.clinic_id] += 1
+    for clinic_id, n in sorted(by_clinic.items()):
+        first = next(u for u in unplaced if u.plan.patient.clinic_id == clinic_id)
+        logger.warning(
+            "generate_visits: clinic %s: %d visits left out, no room (first: plan %s on %s)",
+            clinic_id,
+            n,
+            first.plan.pk,
+            first.day.isoformat(),
+        )
+    already = set(
+        StaffTask.objects.filter(
+            kind="unplaced_visit", done_at__isnull=True, patient_id__in=list(by_patient)
+        ).values_list("patient_id", flat=True)
+    )
+    tasks = []
+    for patient_id, items in by_patient.items():
+        if patient_id in already:
+            continue
+        plan = items[0].plan
+        count = f"{len(items)} visit{'s' if len(items) != 1 else ''}"
+        tasks.append(
+            StaffTask(
+                clinic_id=plan.patient.clinic_id,
+                patient_id=patient_id,
+                kind="unplaced_visit",
+                detail=(
+                    f"No room for {count} of the {plan.medication} plan (#{plan.pk}), first {_day_text(items[0].day)}: "
+                    f"{items[0].why}. Raise the window's capacity, add a window or book the visits by hand; "
+                    "the hourly run places them as soon as there is room."
+                ),
+            )
+        )
+    StaffTask.objects.bulk_create(tasks)
 
 
 def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
@@ -295,6 +703,8 @@ def _audit(result: GenerationResult, clinics: set[int], what: str) -> None:
     if not (result.created or result.updated or result.deleted):
         return
     summary = {"created": result.created, "updated": result.updated, "deleted": result.deleted}
+    if result.unplaced:
+        summary["unplaced"] = result.unplaced
     log_clinic_job(what, dict.fromkeys(clinics, summary))
 
 
@@ -305,8 +715,13 @@ def visits_generate(
     plans: Iterable[Plan] | None = None,
     today: date | None = None,
     progress: Callable[[int], None] | None = None,
+    refuse: Refusal | None = None,
 ) -> GenerationResult:
-    """Generate (or regenerate) visits for active plans over the horizon. Safe to run twice."""
+    """Generate (or regenerate) visits for active plans over the horizon. Safe to run twice.
+
+    `refuse`: raise StateConflict when a visit finds no room ("plan" or "calendar" says what changed);
+    None (the rolling job): leave it out and tell staff.
+    """
     horizon = horizon_days or settings.GENERATION_HORIZON_DAYS
     calendars = ClinicCalendars()
     result = GenerationResult()
@@ -329,7 +744,7 @@ def visits_generate(
         active = [p for p in chunk if p.status == "active"]
         clinics.update(p.patient.clinic_id for p in chunk)
         if active:
-            result.merge(_generate_chunk(active, calendars, horizon, today))
+            result.merge(_generate_chunk(active, calendars, horizon, today, refuse))
         inactive = [p.pk for p in chunk if p.status != "active"]
         if inactive:
             result.merge(_clear_future(inactive, today))
@@ -337,11 +752,12 @@ def visits_generate(
             progress(len(chunk))
     _audit(result, clinics, "generate_visits")
     logger.info(
-        "generate_visits: %d plans, %d created, %d updated, %d deleted",
+        "generate_visits: %d plans, %d created, %d updated, %d deleted, %d left out for lack of room",
         result.plans,
         result.created,
         result.updated,
         result.deleted,
+        result.unplaced,
     )
     return result
 
@@ -363,14 +779,37 @@ def _clear_future(plan_ids: list[int], today: date | None) -> GenerationResult:
 
 
 def plan_visits_regenerate(
-    *, plan: Plan, today: date | None = None, horizon_days: int | None = None
+    *, plan: Plan, today: date | None = None, horizon_days: int | None = None, refuse: bool = True
 ) -> GenerationResult:
-    """Called at once when a plan or its pauses change."""
+    """Called at once when a plan or its pauses change: a visit without room refuses the change (409)
+    unless `refuse` is False (a change no person asked for, e.g. a hold suspending take-homes)."""
     plan = Plan.objects.select_related("patient__clinic__rule_set").get(pk=plan.pk)
-    return visits_generate(plans=[plan], today=today, horizon_days=horizon_days)
+    return visits_generate(plans=[plan], today=today, horizon_days=horizon_days, refuse="plan" if refuse else None)
 
 
-def clinic_visits_regenerate(*, clinic: Clinic, today: date | None = None) -> GenerationResult:
-    """Called at once when a clinic's windows or closures change."""
+def clinic_visits_regenerate(*, clinic: Clinic, today: date | None = None, refuse: bool = True) -> GenerationResult:
+    """Called at once when a clinic's windows or closures change: a visit stranded without room refuses the
+    change (409) unless `refuse` is False, and so does a window left with more visits than it takes."""
     plans = active_plans(clinic_ids=[clinic.pk])
-    return visits_generate(plans=list(plans), today=today)
+    with transaction.atomic():
+        if refuse:
+            _refuse_overbooked(clinic, today or _today_for(clinic))
+        return visits_generate(plans=list(plans), today=today, refuse="calendar" if refuse else None)
+
+
+def _refuse_overbooked(clinic: Clinic, today: date) -> None:
+    """Visits generation cannot move (booked by hand, attended, moved by staff) that no longer fit their window
+    from today on: the change that shrank the window is refused."""
+    windows = {w.pk: w for w in DosingWindow.objects.filter(clinic=clinic)}
+    stuck: Counter[tuple[date, int]] = Counter()
+    for booking in window_bookings(list(windows), today, date.max):
+        if not booking.movable:
+            stuck[(booking.date, booking.window_id)] += booking.visits
+    for (day, window_id), n in sorted(stuck.items()):
+        window = windows[window_id]
+        if n > window.capacity:
+            raise StateConflict(
+                f"This change leaves the {window.start:%H:%M}–{window.end:%H:%M} {', '.join(window.services)} "
+                f"window on {_day_text(day)} with {n} visits booked (by hand, attended or moved by staff) for "
+                f"{window.capacity} places; move or cancel some of them first."
+            )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Count, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 
 from scheduler.models import Clinic, Closure, DosingWindow
 from scheduler.permissions import scope_to_clinics
@@ -64,18 +64,48 @@ def no_window_reason(day: date, service: str) -> str:
     return f"No window offers {service} on {_WEEKDAYS[day.weekday()]}s."
 
 
-def booked_counts(window_ids: list[int], day: date, *, exclude_visit: int | None = None) -> dict[int, int]:
-    """Non-cancelled visits per window on `day`, in one aggregate query.
+# Every status but cancelled holds its place in a window: a missed or excused visit still used the slot that
+# day. Booking (booked_counts) and generation (window_bookings) count with this one rule.
+FREES_ITS_PLACE = ("cancelled",)
 
-    Every status but cancelled holds its place: a missed or excused visit still used the slot that day.
-    """
+
+def booked_counts(window_ids: list[int], day: date, *, exclude_visit: int | None = None) -> dict[int, int]:
+    """Visits holding a place (FREES_ITS_PLACE) per window on `day`, in one aggregate query."""
     if not window_ids:
         return {}
-    qs = Visit.objects.filter(window_id__in=window_ids, date=day).exclude(status="cancelled")
+    qs = Visit.objects.filter(window_id__in=window_ids, date=day).exclude(status__in=FREES_ITS_PLACE)
     if exclude_visit is not None:
         qs = qs.exclude(pk=exclude_visit)
     rows = qs.order_by().values("window_id").annotate(n=Count("id"))
     return {row["window_id"]: row["n"] for row in rows}
+
+
+class WindowBooking(NamedTuple):
+    window_id: int
+    date: date
+    start: datetime | None
+    movable: bool  # a generated visit regeneration may still move (scheduled, untouched)
+    visits: int
+
+
+def window_bookings(window_ids: list[int], date_from: date, date_to: date) -> list[WindowBooking]:
+    """Visits holding a place per (window, date, start) over a date range, in one aggregate query.
+
+    Generation loads this once per chunk of plans (never a query per visit); `start` tells it which
+    diamorphine booth slots are taken, `movable` which visits a calendar change may still move.
+    """
+    if not window_ids:
+        return []
+    movable = ExpressionWrapper(Q(source="plan", status="scheduled", edited=False), output_field=BooleanField())
+    rows = (
+        Visit.objects.filter(window_id__in=window_ids, date__range=(date_from, date_to))
+        .exclude(status__in=FREES_ITS_PLACE)
+        .order_by()
+        .annotate(movable=movable)
+        .values_list("window_id", "date", "start", "movable")
+        .annotate(n=Count("id"))
+    )
+    return [WindowBooking(*row) for row in rows]
 
 
 def availability(*, clinic: Clinic, date: date, service: str) -> list[dict[str, Any]]:
