@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/venv.sh"
 export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
+# Only this machine can reach the demo server unless HOST says otherwise (e.g. HOST=0.0.0.0).
+HOST="${HOST:-127.0.0.1}"
 VAR="${DOSEWISE_VAR_DIR:-var}"
 mkdir -p "$VAR/broker/queue" "$VAR/broker/processed" "$VAR/static"
 
@@ -22,7 +24,7 @@ celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" &
 pids+=($!)
 celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule &
 pids+=($!)
-python manage.py runserver "0.0.0.0:$PORT" --noreload &
+python manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)
 
 sleep 3
