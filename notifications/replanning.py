@@ -35,15 +35,23 @@ def reminders_visits(*, visit_ids: Iterable[int]) -> int:
     return reminders_sync(visit_ids=ids) if ids else 0
 
 
-def clinic_changed(*, clinic: Clinic) -> GenerationResult:
-    """A clinic's windows, closures, zone or rules changed: regenerate its plans, re-plan reminders."""
+def clinic_changed(*, clinic: Clinic, refuse: bool = True) -> GenerationResult:
+    """A clinic's windows, closures, zone or rules changed: regenerate its plans, re-plan reminders.
+
+    A visit the change leaves without room in any window (or a window left holding more visits than its
+    capacity) raises StateConflict (409) naming the date and the window, and the caller's transaction
+    rolls the change back (API.md v1.1). `refuse=False` is for changes no person is waiting on: visits
+    without room are left out and staff get a task instead.
+    """
     with transaction.atomic():
-        return _follow(clinic_visits_regenerate(clinic=clinic))
+        return _follow(clinic_visits_regenerate(clinic=clinic, refuse=refuse))
 
 
-def plan_changed(*, plan: Plan) -> GenerationResult:
+def plan_changed(*, plan: Plan, refuse: bool = True) -> GenerationResult:
+    """A plan or its pauses changed: regenerate its visits, re-plan reminders. A visit without room refuses the
+    change (409 naming the date and the window) unless `refuse` is False, as in clinic_changed."""
     with transaction.atomic():
-        return _follow(plan_visits_regenerate(plan=plan))
+        return _follow(plan_visits_regenerate(plan=plan, refuse=refuse))
 
 
 # --- the calendar -------------------------------------------------------------------------------

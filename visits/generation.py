@@ -471,12 +471,12 @@ class _Room:
             # An earlier session of the day was pushed so late that no slot is left after it: say which
             # windows pushed it (the full ones) along with the interval.
             minutes = int(work.interval.total_seconds() // 60)
-            at = f" at {after.astimezone(zone(work.calendar.tz)):%H:%M}" if after else ""
+            when = f" at {after.astimezone(zone(work.calendar.tz)):%H:%M}" if after else ""
             full = [self._describe(work, day, slot) for slot in slots if not self.has_room(slot.window_id, day)]
             because = f", as {' and '.join(full)}" if full else ""
             return (
                 f"no {work.plan.medication} booth slot on {_day_text(day)} at least {minutes} minutes after "
-                f"the session{at}{because}"
+                f"the session{when}{because}"
             )
         return "; ".join(self._describe(work, day, slot) for slot in tried)
 
