@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from scheduler.models import Clinic, Closure, Patient, Plan, StaffProfile
-from visits.models import Visit
+from scheduler.models import Clinic, Closure, DosingWindow, Patient, Plan, StaffProfile
+from visits.models import StaffTask, Visit
 
 
 def counts() -> tuple[int, ...]:
@@ -36,6 +37,16 @@ def test_seed_demo_builds_the_demo_clinic_and_is_idempotent(rf):
     text = out.getvalue()
     assert "demo_front_desk" in text and "dosewise-demo" in text
     assert authenticate(rf.post("/login/"), username="demo_nurse", password="dosewise-demo") is not None
+
+    # Sized for its patients (issue 11): no window over capacity, diamorphine sessions four booths at a time,
+    # nothing left out for lack of room.
+    capacity = dict(DosingWindow.objects.filter(clinic=clinic).values_list("id", "capacity"))
+    placed = Visit.objects.filter(clinic=clinic, window__isnull=False).exclude(status="cancelled")
+    per_window = Counter(placed.values_list("window_id", "date"))
+    assert max(n - capacity[window_id] for (window_id, _), n in per_window.items()) <= 0
+    booths = Counter(placed.filter(plan__medication="diamorphine").values_list("window_id", "start"))
+    assert max(booths.values()) == 4
+    assert not StaffTask.objects.filter(kind="unplaced_visit").exists()
 
     before = counts()
     call_command("seed_demo", stdout=StringIO())

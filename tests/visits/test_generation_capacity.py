@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from scheduler.errors import StateConflict
-from scheduler.models import DosingWindow, Plan
+from scheduler.models import Clinic, DosingWindow, Plan
 from tests.factories import PatientFactory, PlanFactory, WindowFactory
 from visits.generation import clinic_visits_regenerate, plan_visits_regenerate, visits_generate
 from visits.models import StaffTask, Visit
@@ -65,6 +67,14 @@ def assert_no_window_over_capacity() -> None:
         assert n <= capacity[window_id]
 
 
+def assert_booths_respected() -> None:
+    """Generated diamorphine sessions start on 30-minute slots: no more at one start than the window's booths."""
+    stations = dict(DosingWindow.objects.filter(stations__isnull=False).values_list("id", "stations"))
+    sessions = Visit.objects.filter(window_id__in=stations, plan__medication="diamorphine").exclude(status="cancelled")
+    for (window_id, _start), n in Counter(sessions.values_list("window_id", "start")).items():
+        assert n <= stations[window_id]
+
+
 def local(instant: datetime) -> time:
     return instant.astimezone(NY).time()
 
@@ -81,6 +91,7 @@ def test_seven_twice_daily_diamorphine_patients_get_booth_slots_four_at_a_time_w
     assert result.unplaced == 0
     assert Visit.objects.filter(plan__in=plans).count() == 7 * 2 * 7
     assert_no_window_over_capacity()
+    assert_booths_respected()
     monday = Visit.objects.filter(date=MONDAY)
     starts = Counter(local(v.start) for v in monday)
     assert starts == {time(8, 0): 4, time(8, 30): 3, time(14, 0): 4, time(14, 30): 3}
@@ -353,6 +364,24 @@ def test_a_calendar_change_through_generation_with_refuse_off_leaves_out_instead
 
     assert result.unplaced > 0
     assert_no_window_over_capacity()
+
+
+# --- seeded data -------------------------------------------------------------------------------------
+
+
+def test_seed_scale_sizes_its_windows_so_its_rows_and_a_later_generation_stay_within_capacity(require_postgres):
+    call_command("seed_scale", "--clinics", "1", "--patients", "150", "--days", "7", "--future", "3",
+                 "--no-progress", stdout=StringIO())
+    clinic = Clinic.objects.get(name__startswith="Scale clinic")
+    assert Plan.objects.filter(patient__clinic=clinic, medication="diamorphine").count() > 3
+    assert_no_window_over_capacity()
+    assert_booths_respected()
+
+    result = visits_generate(horizon_days=14)
+
+    assert result.unplaced == 0 and result.created > 0
+    assert_no_window_over_capacity()
+    assert_booths_respected()
 
 
 # --- cost -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from scheduler.engine import SESSION_MINUTES
 from scheduler.models import Clinic, DosingWindow, Patient, Plan, RuleSet, StaffProfile
 from scheduler.rules import DEFAULT_PRESET, PRESETS
 from scheduler.timeutil import local_date
@@ -40,16 +41,20 @@ class WindowSpec:
     end: time
     services: list[str]
     capacity: int
+    stations: int | None = None  # diamorphine booths: sessions at once, 30 minutes each (visits.generation)
 
 
+# Sized for the patients of _plan_specs, so generation never refuses or leaves out a demo visit: 22 oral
+# patients fit the first window of any day, 6 twice-daily diamorphine patients take 4 booths at 08:00 and
+# 2 at 08:30 (then 15:00 and 15:30), 12 injection patients fit the appointments window.
 WINDOWS = [
     # Oral dosing: 06:00–10:00 and 13:00–15:00 on weekdays, shorter on Saturday, closed Sunday.
     WindowSpec([0, 1, 2, 3, 4], time(6), time(10), ORAL, 80),
     WindowSpec([0, 1, 2, 3, 4], time(13), time(15), ORAL, 40),
     WindowSpec([5], time(8), time(10, 30), ORAL, 60),
     # Supervised injection: morning and afternoon sessions every day of the year, 4 booths × 30 min.
-    WindowSpec([0, 1, 2, 3, 4, 5, 6], time(8), time(10), ["diamorphine"], 16),
-    WindowSpec([0, 1, 2, 3, 4, 5, 6], time(15), time(17), ["diamorphine"], 16),
+    WindowSpec([0, 1, 2, 3, 4, 5, 6], time(8), time(10), ["diamorphine"], 16, stations=4),
+    WindowSpec([0, 1, 2, 3, 4, 5, 6], time(15), time(17), ["diamorphine"], 16, stations=4),
     # Injections and appointments on weekdays.
     WindowSpec([0, 1, 2, 3, 4], time(10, 30), time(12, 30), INJECTIONS + OTHER, 12),
 ]
@@ -121,7 +126,8 @@ class Command(BaseCommand):
     def _windows(self, clinic: Clinic) -> None:
         DosingWindow.objects.bulk_create(
             DosingWindow(clinic=clinic, weekdays=w.weekdays, start=w.start, end=w.end, services=w.services,
-                         capacity=w.capacity)
+                         capacity=w.capacity, stations=w.stations,
+                         minutes_per_visit=SESSION_MINUTES if w.stations else None)
             for w in WINDOWS
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -147,15 +148,17 @@ class WindowSpec:
     start: time
     end: time
     services: list[str]
-    share: float  # capacity as a share of the clinic's patients
+    share: float  # capacity as a share of the clinic's patients (fit_windows raises it to what they need)
 
 
 WINDOWS = [
     # seed_demo's windows, with capacity scaled to the clinic, and a midday diamorphine session so
-    # three-a-day diamorphine plans (180 min apart) fit: 08:00, 12:00, 16:00.
-    WindowSpec([0, 1, 2, 3, 4], time(6), time(10), ORAL, 0.55),
+    # three-a-day diamorphine plans (180 min apart) fit: 08:00, 12:00, 16:00. The engine puts every oral
+    # dose in the day's first window, so that one takes all the clinic's patients (bench clinics are all
+    # daily methadone); diamorphine windows get booths for every session (visits.generation).
+    WindowSpec([0, 1, 2, 3, 4], time(6), time(10), ORAL, 1.0),
     WindowSpec([0, 1, 2, 3, 4], time(13), time(15), ORAL, 0.30),
-    WindowSpec([5], time(8), time(10, 30), ORAL, 0.60),
+    WindowSpec([5], time(8), time(10, 30), ORAL, 1.0),
     WindowSpec([0, 1, 2, 3, 4, 5, 6], time(8), time(10), ["diamorphine"], 0.08),
     WindowSpec([0, 1, 2, 3, 4, 5, 6], time(12), time(14), ["diamorphine"], 0.08),
     WindowSpec([0, 1, 2, 3, 4, 5, 6], time(16), time(18), ["diamorphine"], 0.08),
@@ -319,6 +322,7 @@ def _seed(
     bar = tqdm(total=patients, unit="patient", disable=not progress, file=sys.stdout)
     for clinic, size in created:
         plans = _patients_and_plans(clinic, size, days, now, rng)
+        fit_windows(clinic, plans)
         made["clinics"] += 1
         made["patients"] += size
         made["plans"] += len(plans)
@@ -340,22 +344,65 @@ def clinic_create(*, name: str, index: int, size: int, now: datetime) -> Clinic:
         subdivision="NY",
         rule_set=rules,
     )
-    DosingWindow.objects.bulk_create(
-        DosingWindow(
-            clinic=clinic,
-            weekdays=w.weekdays,
-            start=w.start,
-            end=w.end,
-            services=w.services,
-            capacity=max(10, math.ceil(size * w.share)),
+    windows = []
+    for w in WINDOWS:
+        capacity = max(10, math.ceil(size * w.share))
+        stations = math.ceil(capacity / _slots(w.start, w.end)) if "diamorphine" in w.services else None
+        windows.append(
+            DosingWindow(
+                clinic=clinic,
+                weekdays=w.weekdays,
+                start=w.start,
+                end=w.end,
+                services=w.services,
+                capacity=capacity,
+                stations=stations,
+                minutes_per_visit=engine.SESSION_MINUTES if stations else None,
+            )
         )
-        for w in WINDOWS
-    )
+    DosingWindow.objects.bulk_create(windows)
     from scheduler.services import holidays_import
 
     for year in range(now.year - 1, now.year + 2):
         holidays_import(clinic=clinic, year=year, services=ORAL)
     return clinic
+
+
+def _slots(start: time, end: time) -> int:
+    """30-minute diamorphine booth slots in a window (engine.SESSION_MINUTES, as visits.generation counts them)."""
+    minutes = (datetime.combine(date.min, end) - datetime.combine(date.min, start)) // timedelta(minutes=1)
+    return max(minutes // engine.SESSION_MINUTES, 1)
+
+
+def fit_windows(clinic: Clinic, plans: list[Plan]) -> None:
+    """Size the clinic's windows for its patients, so that neither these rows nor a later generation is ever
+    over a window's capacity or refused: every window takes every patient who may need it on one date (an upper
+    bound), and a diamorphine window has booths for all its sessions in its 30-minute slots (each diamorphine
+    patient has at most one session a window: the windows are 4 h apart, the plans' interval 3 h)."""
+    need = Counter(plan.medication for plan in plans)
+    for window in DosingWindow.objects.filter(clinic=clinic).order_by("id"):
+        changed = []
+        wanted = sum(need[service] for service in window.services)
+        if wanted > window.capacity:
+            window.capacity = wanted
+            changed.append("capacity")
+        if "diamorphine" in window.services:
+            stations = max(window.stations or 1, math.ceil(need["diamorphine"] / _slots(window.start, window.end)))
+            if stations != window.stations:
+                window.stations = stations
+                changed.append("stations")
+        if changed:
+            window.save(update_fields=changed)
+
+
+def _booth_offsets(clinic: Clinic, plans: list[Plan]) -> dict[int, timedelta]:
+    """Diamorphine sessions share a window's booths 30 minutes at a time, as visits.generation places them: the
+    n-th diamorphine patient of the clinic takes slot n // booths in each of their windows (the same offset in
+    every window keeps the interval between their sessions)."""
+    windows = DosingWindow.objects.filter(clinic=clinic).values_list("services", "stations")
+    stations = min((n or 1 for services, n in windows if "diamorphine" in services), default=1)
+    diamorphine = [plan.pk for plan in plans if plan.medication == "diamorphine"]
+    return {pk: timedelta(minutes=engine.SESSION_MINUTES) * (n // stations) for n, pk in enumerate(diamorphine)}
 
 
 def _staff(clinics: list[Clinic]) -> None:
@@ -451,12 +498,14 @@ def _visits(
     # Read before COPY starts: the connection can run nothing else until COPY ends.
     calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
     kind_for = {p[1]: "injection" if p[1] in engine.INJECTIONS else "dose" for p in PROGRAMS}
+    offsets = _booth_offsets(clinic, plans)
     count = 0
     sql = f"COPY visits_visit ({QUOTED_COLUMNS}) FROM STDIN"
     with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for plan in plans:
             plan.patient.clinic = clinic
-            for row in _plan_rows(plan, _shape_days(_shape(plan), calendar, rules, date_to, cache), kind_for, now, rng):
+            shape_days = _shape_days(_shape(plan), calendar, rules, date_to, cache)
+            for row in _plan_rows(plan, shape_days, kind_for, now, rng, offsets.get(plan.pk)):
                 copy.write_row(row)
                 count += 1
             bar.update(1)
@@ -464,10 +513,18 @@ def _visits(
 
 
 def _plan_rows(
-    plan: Plan, days: list[engine.Day], kind_for: dict[str, str], now: datetime, rng: random.Random
+    plan: Plan,
+    days: list[engine.Day],
+    kind_for: dict[str, str],
+    now: datetime,
+    rng: random.Random,
+    offset: timedelta | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """One patient's visits: the engine's days with attendance drawn on top, oldest first."""
+    """One patient's visits: the engine's days with attendance drawn on top, oldest first; diamorphine
+    sessions moved `offset` into their window (their booth slot)."""
     sessions = [(day, i, s) for day in days for i, s in enumerate(day.sessions)]
+    if offset:
+        sessions = [(day, i, engine.Session(s.start + offset, s.end, s.window_id)) for day, i, s in sessions]
     decided = [x for x in sessions if x[2].end + GRACE <= now]
     streak = len(decided) - rng.randint(2, 7) if rng.random() < STREAKS else len(decided)
     previous_take_homes = 0
