@@ -66,6 +66,16 @@ def _shift_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+# RFC 3339 full-date, as `format: date` in the schema says: Python's parsers also take "2026-1-5" and "20261105".
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def check_date_text(value: Any) -> None:
+    """Text dates are YYYY-MM-DD exactly (date objects pass)."""
+    if isinstance(value, str) and value.strip() and not _FULL_DATE.fullmatch(value.strip()):
+        raise BoundError("Give a date as YYYY-MM-DD.")
+
+
 def today_utc() -> date:
     return timezone.now().date()
 
@@ -174,6 +184,10 @@ class BoundedDateField(forms.DateField):
         self.date_range = date_range
 
     def to_python(self, value: Any) -> date | None:
+        try:
+            check_date_text(value)
+        except BoundError as exc:
+            raise forms.ValidationError(exc.message, code="invalid") from exc
         parsed = super().to_python(value)
         if parsed is None:
             return None

@@ -13,6 +13,7 @@ from typing import Any
 import django_filters
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import NotFound
 
 from scheduler import bounds
@@ -20,6 +21,14 @@ from scheduler.models import Clinic, Patient, Plan
 from scheduler.permissions import scope_to_clinics
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": bounds.ID_MAX,
+        "description": "An id of your clinics; another clinic's (or no such) id answers 404.",
+    }
+)
 class ScopedIdFilter(django_filters.NumberFilter):
     """`?clinic=`, `?patient=`, ...: an id the user may see; another clinic's (or no such) id answers 404."""
 
@@ -40,7 +49,7 @@ class ScopedIdFilter(django_filters.NumberFilter):
         if value is None:
             return qs
         user = getattr(self.parent.request, "user", None)
-        visible = scope_to_clinics(self.scope_model.objects.filter(pk=value), user, field=self.scope_field)
+        visible = scope_to_clinics(self.scope_model._default_manager.filter(pk=value), user, field=self.scope_field)
         if not visible.exists():
             param = self.field_name.removesuffix("_id")
             raise NotFound(f"No {self.scope_model._meta.verbose_name} with id {value} in your clinics (?{param}=).")

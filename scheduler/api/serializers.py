@@ -49,6 +49,10 @@ class BoundedDateField(serializers.DateField):
         self.date_range = date_range
 
     def to_internal_value(self, value: Any) -> date:
+        try:
+            bounds.check_date_text(value)
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
         parsed = super().to_internal_value(value)
         try:
             return self.date_range().check(parsed)

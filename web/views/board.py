@@ -142,7 +142,7 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     require(request.user, DOSING)
     form = TakeHomeForm(request.POST)
     if not form.is_valid():
-        message = f"Take-home doses must be a whole number. {' '.join(form.errors['take_home_doses'])}"
+        message = f"Take-home doses must be a whole number. {' '.join(str(m) for m in form.errors['take_home_doses'])}"
         return render_board(request, visit.clinic, row_errors={visit.pk: message}, status=400)
     take_homes: int | None = form.cleaned_data["take_home_doses"]
     try:

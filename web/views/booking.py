@@ -33,7 +33,7 @@ def _parse_date(raw: str) -> tuple[date | None, str]:
     form = DayForm({"date": raw})
     if form.is_valid():
         return form.cleaned_data["date"], ""
-    return None, " ".join(form.errors["date"])
+    return None, " ".join(str(m) for m in form.errors["date"])
 
 
 def availability_rows(clinic: Clinic, day: date, service: str) -> list[dict[str, Any]]:

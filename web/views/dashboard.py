@@ -40,7 +40,7 @@ def date_range(request: HttpRequest, clinic: Clinic) -> Span:
     form = DateRangeForm(request.GET)
     if not form.is_valid():
         if any(e.code == "bound" for errors in form.errors.as_data().values() for e in errors):
-            fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+            fields = "; ".join(f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in form.errors.items())
             return _default_span(today, f"{fields} Showing the last 8 weeks.", status=400)
         return _default_span(today, "Dates must be YYYY-MM-DD; showing the last 8 weeks.")
     date_to = form.cleaned_data["date_to"] or today
