@@ -22,7 +22,9 @@ def calendar(api, plan, **params):
 
 
 def test_a_year_far_in_the_future_is_refused_fast_naming_date_from(api_as, plan):
-    response, seconds = timed(lambda: calendar(api_as("front_desk"), plan, date_from="9998-01-01", date_to="9998-12-31"))
+    response, seconds = timed(
+        lambda: calendar(api_as("front_desk"), plan, date_from="9998-01-01", date_to="9998-12-31")
+    )
 
     assert response.status_code == 400
     assert response.json()["date_from"] == ["Give a date from 2021-11-16 to 2029-11-16 (got 9998-01-01)."]

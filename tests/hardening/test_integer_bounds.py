@@ -74,7 +74,14 @@ def test_an_integer_given_as_ascii_digits_is_read(api_as, patient):
 
 @pytest.mark.parametrize("field", ["capacity", "stations", "minutes_per_visit"])
 def test_window_sizes_are_bounded(api_as, clinic, field):
-    body = {"weekdays": [6], "start": "18:00", "end": "19:00", "services": ["counselling"], "capacity": 5, field: 10**12}
+    body = {
+        "weekdays": [6],
+        "start": "18:00",
+        "end": "19:00",
+        "services": ["counselling"],
+        "capacity": 5,
+        field: 10**12,
+    }
 
     response = api_as("admin").post(f"/api/v1/clinics/{clinic.pk}/windows/", body, format="json")
 

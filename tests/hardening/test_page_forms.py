@@ -19,8 +19,24 @@ FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthChe
 # Text a person, a scanner or a script might put in a field: anything, numbers of any size, digits of other
 # scripts, and dates near and far.
 NASTY = st.sampled_from(
-    ["٣", "²", "①", "99999999999999999999999", "-1", "1e3", "3.0", " 7 ", "0001-01-01", "9999-12-31",
-     "2026-11-5", "20261116", "2026-02-30", "", "\x00", "NaN"]
+    [
+        "٣",
+        "²",
+        "①",
+        "99999999999999999999999",
+        "-1",
+        "1e3",
+        "3.0",
+        " 7 ",
+        "0001-01-01",
+        "9999-12-31",
+        "2026-11-5",
+        "20261116",
+        "2026-02-30",
+        "",
+        "\x00",
+        "NaN",
+    ]
 )
 VALUES = st.one_of(
     NASTY,
@@ -112,7 +128,9 @@ def test_fuzz_the_take_home_field_never_answers_500(client_as, today_visit, type
 @FUZZ
 @given(date_from=VALUES, date_to=VALUES)
 def test_fuzz_the_dashboard_dates_never_answer_500(client_as, clinic, date_from, date_to):
-    response = client_as("manager").get(f"/clinics/{clinic.pk}/dashboard/", {"date_from": date_from, "date_to": date_to})
+    response = client_as("manager").get(
+        f"/clinics/{clinic.pk}/dashboard/", {"date_from": date_from, "date_to": date_to}
+    )
 
     assert response.status_code in (200, 400)
 
@@ -121,7 +139,9 @@ def test_fuzz_the_dashboard_dates_never_answer_500(client_as, clinic, date_from,
 @given(day=VALUES, window=VALUES, plan=VALUES)
 def test_fuzz_booking_never_answers_500(client_as, patient, day, window, plan):
     client = client_as("front_desk")
-    booked = client.post(f"/patients/{patient.pk}/book/submit/", {"kind": "dose", "date": day, "window": window, "plan": plan})
+    booked = client.post(
+        f"/patients/{patient.pk}/book/submit/", {"kind": "dose", "date": day, "window": window, "plan": plan}
+    )
     available = client.get(f"/clinics/{patient.clinic_id}/availability.json", {"date": day, "service": "methadone"})
 
     assert booked.status_code in (302, 400, 409)
