@@ -137,6 +137,17 @@ def plan_update(*, plan: Plan, data: dict[str, Any]) -> Plan:
         return plan
 
 
+def plan_takehome_review(*, plan: Plan, by: Any, approved: bool = True, note: str = "") -> Plan:
+    """A clinician's take-home decision (API.md v1.1): approving or suspending changes the plan's calendar
+    (take-home days or visit days), so its future visits follow at once."""
+    with transaction.atomic():
+        was = plan.takehome_approved
+        plan = calendar.plan_takehome_review(plan=plan, by=by, approved=approved, note=note)
+        if plan.takehome_approved != was:
+            plan_changed(plan=plan)
+        return plan
+
+
 def pause_create(*, plan: Plan, start: date, end: date, reason: str, note: str = "", actor: Any = None) -> Pause:
     with transaction.atomic():
         pause = calendar.pause_create(plan=plan, start=start, end=end, reason=reason, note=note, actor=actor)

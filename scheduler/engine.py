@@ -185,6 +185,9 @@ class PlanSpec:
     attendance_every_weeks: int = 1
     pauses: tuple[Pause, ...] = ()
     last_injection_date: date | None = None
+    # API.md v1.1: while a hold (or review, re-induction) has suspended earned take-homes, take-home days
+    # on or after this date are visit days; closure take-homes stay.
+    takehome_suspended_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,9 @@ class _Oral:
             return _Mark(CLOSURE_TAKE_HOME, closed)
         if self._attends(d):
             return self._visit(d, "attendance day")
+        suspended = self.plan.takehome_suspended_from
+        if suspended is not None and d >= suspended:
+            return self._visit(d, "take-homes suspended until a clinician approves them again")
         breach = self._breach(d)
         if breach is not None:
             return self._visit(d, breach)

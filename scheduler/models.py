@@ -205,6 +205,14 @@ class Plan(TimeStamped):
         help_text="Clinician who decided the patient may have take-homes.",
     )
     takehome_approved_at = models.DateTimeField(null=True, blank=True)
+    # API.md v1.1: the attendance pattern is the clinician's standing take-home decision. A hold, clinician
+    # review or re-induction suspends it (the calendar turns take-home days into visit days from that
+    # date) until a clinician approves again.
+    takehome_approved = models.BooleanField(default=True)
+    takehome_suspended_on = models.DateField(
+        null=True, blank=True, help_text="Clinic-local date from which earned take-homes are suspended."
+    )
+    takehome_note = models.CharField(max_length=300, blank=True, default="", help_text="The last review's note.")
 
     class Meta:
         ordering = ["id"]

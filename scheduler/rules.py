@@ -70,6 +70,8 @@ class Rules:
     readmission_gap_days: int
     # DOMAIN §6: a clinician reviews each patient's earned take-homes at least this often.
     takehome_review_days: int = 90
+    # API.md v1.1, DOMAIN §6: guest dosing needs 24–48 h notice; clinicians may approve shorter.
+    guest_dosing_notice_hours: int = 24
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -108,6 +110,7 @@ class Rules:
             "missed_grace_minutes": self.missed_grace_minutes,
             "readmission_gap_days": self.readmission_gap_days,
             "takehome_review_days": self.takehome_review_days,
+            "guest_dosing_notice_hours": self.guest_dosing_notice_hours,
         }
 
 
@@ -131,7 +134,7 @@ _FIELDS = (
     "readmission_gap_days",
 )
 # Fields added after rule sets were first stored: a stored rule set without one gets this value.
-_OPTIONAL_FIELDS: dict[str, Any] = {"takehome_review_days": 90}
+_OPTIONAL_FIELDS: dict[str, Any] = {"takehome_review_days": 90, "guest_dosing_notice_hours": 24}
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -273,6 +276,10 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
         takehome_review_days=_int(
             d.get("takehome_review_days", _OPTIONAL_FIELDS["takehome_review_days"]), "takehome_review_days", 1
         ),
+        guest_dosing_notice_hours=_int(
+            d.get("guest_dosing_notice_hours", _OPTIONAL_FIELDS["guest_dosing_notice_hours"]),
+            "guest_dosing_notice_hours",
+        ),
     )
 
 
@@ -304,6 +311,7 @@ _COMMON: dict[str, Any] = {
     "missed_grace_minutes": 60,  # [PRACTICE] a visit counts as missed an hour after its window closes
     "readmission_gap_days": 90,  # [PRACTICE] DOMAIN §3: 90+ days away restarts the time-in-treatment clock
     "takehome_review_days": 90,  # DOMAIN §6: take-home review at least every 90 days
+    "guest_dosing_notice_hours": 24,  # DOMAIN §6: guest dosing needs 24–48 h notice (the shorter end)
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -104,7 +104,15 @@ def plan_spec(
         attendance_every_weeks=plan.attendance_every_weeks or 1,
         pauses=tuple(pause_value(p) for p in pauses),
         last_injection_date=last_injection_date,
+        takehome_suspended_from=_takehome_suspended_from(plan),
     )
+
+
+def _takehome_suspended_from(plan: Any) -> date | None:
+    """The date earned take-homes are suspended from, or None (the sweep's value rows carry no such field)."""
+    if getattr(plan, "takehome_approved", True):
+        return None
+    return getattr(plan, "takehome_suspended_on", None) or date.min
 
 
 def active_plans(*, clinic_ids: Iterable[int] | None = None, on: date | None = None) -> QuerySet[Plan]:

@@ -9,6 +9,7 @@ notifications.replanning, which every shell calls: imports go notifications → 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,6 +19,7 @@ import phonenumbers
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from scheduler import bounds, engine
@@ -537,11 +539,49 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
     if plan.treatment_start > plan.start_date:
         raise RuleViolation("Treatment cannot start after the plan starts.", field="treatment_start")
     if plan.status == "active":
+        _check_one_active_plan(plan)
         clinic = plan.patient.clinic
+        _check_injection_interval(plan, rules_for_clinic(clinic))
         try:
             engine.check_plan(plan_spec(plan, pauses=pauses), calendar_for_clinic(clinic), rules_for_clinic(clinic))
         except engine.PlanNotSatisfiable as exc:
             raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
+
+
+def _check_one_active_plan(plan: Plan) -> None:
+    """API.md v1.1: at most one active plan per patient and medication over any date range (two methadone plans
+    would let a nurse dose twice a day). The patient row is locked so two clinicians cannot both add one."""
+    Patient.objects.select_for_update().filter(pk=plan.patient_id).values_list("pk", flat=True).first()
+    others = Plan.objects.filter(patient_id=plan.patient_id, medication=plan.medication, status="active")
+    if plan.pk is not None:
+        others = others.exclude(pk=plan.pk)
+    if plan.end_date is not None:
+        others = others.filter(start_date__lte=plan.end_date)
+    clash = others.filter(Q(end_date__isnull=True) | Q(end_date__gte=plan.start_date)).order_by("id").first()
+    if clash is not None:
+        until = f"until {clash.end_date.isoformat()}" if clash.end_date else "with no end date"
+        raise RuleViolation(
+            f"The patient already has an active {plan.get_medication_display()} plan (plan #{clash.pk}, from "
+            f"{clash.start_date.isoformat()} {until}): one active plan per medication. End or change that plan "
+            "first.",
+            field="medication",
+        )
+
+
+def _check_injection_interval(plan: Plan, rules: Any) -> None:
+    """API.md v1.1: an injection plan's interval is never below its medication's minimum (Sublocade label:
+    at least 26 days between doses), which is the rule set's interval less its early window."""
+    window = rules.injection_windows.get(plan.medication) if plan.medication in engine.INJECTIONS else None
+    if window is None or plan.interval_days is None:
+        return
+    minimum = window.interval_days - window.early_days
+    if plan.interval_days < minimum:
+        raise RuleViolation(
+            f"{plan.get_medication_display()}: injections at least {minimum} days apart ({rules.name}: every "
+            f"{window.interval_days} days, at most {window.early_days} days early); {plan.interval_days} is too "
+            "short.",
+            field="interval_days",
+        )
 
 
 @transaction.atomic
@@ -585,19 +625,30 @@ def pause_create(
     reasons = [value for value, _ in Pause.REASON_CHOICES]
     if reason not in reasons:
         raise RuleViolation(f"Reason is one of {', '.join(reasons)}.", field="reason")
-    today = clinic_today(plan.patient.clinic)
-    if reason == "guest_dosing" and start <= today and not has_role(actor, CLINICAL):
-        # DOMAIN §6: guest dosing needs 24–48 h notice; a clinician may approve it at shorter notice.
-        raise RuleViolation(
-            "Guest dosing needs 24–48 h notice (DOMAIN §6): it can start tomorrow at the earliest; "
-            "a clinician can approve shorter notice.",
-            field="start",
-        )
+    clinic = plan.patient.clinic
+    if reason == "guest_dosing" and not has_role(actor, CLINICAL):
+        # API.md v1.1, DOMAIN §6: guest dosing needs 24–48 h notice; a clinician may approve shorter notice.
+        hours = rules_for_clinic(clinic).guest_dosing_notice_hours
+        notice_ends = timezone.now() + timedelta(hours=hours)
+        if _local_midnight(start, clinic.timezone) < notice_ends:
+            earliest = local_date(notice_ends, clinic.timezone)
+            if _local_midnight(earliest, clinic.timezone) < notice_ends:
+                earliest += timedelta(days=1)
+            raise RuleViolation(
+                f"Guest dosing needs at least {hours} hours' notice (DOMAIN §6): it can start on "
+                f"{earliest.isoformat()} at the earliest; a clinician can approve shorter notice.",
+                field="start",
+            )
     pause = Pause.objects.create(
         plan=plan, start=start, end=end, reason=reason, note=note,
         approved_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     return pause
+
+
+def _local_midnight(day: date, tz: str) -> datetime:
+    """The instant a clinic-local date begins (a pause starts at the start of its first date)."""
+    return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(tz))
 
 
 # --- staff ------------------------------------------------------------------------------------------
@@ -631,14 +682,37 @@ def staff_create(*, username: str, password: str, role: str, clinics: Sequence[C
 # --- take-home reviews ------------------------------------------------------------------------------
 
 
-def plan_takehome_review(*, plan: Plan, by: Any) -> Plan:
-    """A clinician records that they reviewed (and keep) the patient's take-homes (DOMAIN §3, §6): who and
-    when, on the plan; the next review falls due the rule set's `takehome_review_days` later."""
+def plan_takehome_review(*, plan: Plan, by: Any, approved: bool = True, note: str = "") -> Plan:
+    """A clinician records a take-home review (DOMAIN §3, §6): who and when, on the plan; the next review falls
+    due the rule set's `takehome_review_days` later. `approved` is the clinician's take-home decision
+    (API.md v1.1): true restores the plan's earned take-homes after a hold suspended them, false suspends
+    them (the calendar turns take-home days into visit days until approved again)."""
     if not has_role(by, CLINICAL):
         raise PermissionDenied("Only clinicians and admins may record a take-home review.")
     if plan.status != "active":
         raise RuleViolation(f"This plan is {plan.status}: only an active plan's take-homes are reviewed.", "plan")
     plan.takehome_approved_by = by
     plan.takehome_approved_at = timezone.now()
-    plan.save(update_fields=["takehome_approved_by", "takehome_approved_at"])  # auditlog records who and when
+    plan.takehome_approved = approved
+    plan.takehome_suspended_on = None if approved else clinic_today(plan.patient.clinic)
+    plan.takehome_note = (note or "").strip()[:300]
+    fields = ["takehome_approved_by", "takehome_approved_at", "takehome_approved", "takehome_suspended_on",
+              "takehome_note"]
+    plan.save(update_fields=fields)  # auditlog records who, when, the decision and its note
     return plan
+
+
+def takehomes_suspend(*, patient_ids: Iterable[int], on: date | None = None) -> list[int]:
+    """API.md v1.1: a hold, clinician review or re-induction suspends the earned take-homes of every plan of
+    the patient, from `on` (the clinic-local date; default today at each clinic). Returns the plans changed."""
+    plans = list(
+        Plan.objects.select_for_update(of=("self",))
+        .filter(patient_id__in=list(patient_ids), takehome_approved=True)
+        .select_related("patient__clinic")
+        .order_by("id")
+    )
+    for plan in plans:
+        plan.takehome_approved = False
+        plan.takehome_suspended_on = on or clinic_today(plan.patient.clinic)
+        plan.save(update_fields=["takehome_approved", "takehome_suspended_on", "updated"])
+    return [p.pk for p in plans]

@@ -99,6 +99,11 @@ class VisitCompleteSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, min_value=0, max_value=bounds.TAKE_HOME_DOSES_MAX,
         help_text="Doses handed out at this visit (default 0), within the rule set's limit.",
     )
+    take_home_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=300,
+        help_text="Why a clinician or admin hands out more take-homes than the plan's calendar expects "
+        "(API.md v1.1); without it, more than the calendar expects answers 409.",
+    )
 
 
 class VisitReasonSerializer(serializers.Serializer):
@@ -215,7 +220,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def complete(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitCompleteSerializer, request)
         visit = services.visit_complete(
-            visit=self.get_object(), by=request.user, take_home_doses=data["take_home_doses"]
+            visit=self.get_object(), by=request.user, take_home_doses=data["take_home_doses"],
+            take_home_reason=data["take_home_reason"],
         )
         return Response(VisitSerializer(visit).data)
 

@@ -106,6 +106,19 @@ def injection_kinds(*, visit_date: date, latest: date | None, today: date) -> li
     return kinds
 
 
+def restart_needed(*, target: date, today: date, restart_after_days: int | None) -> bool:
+    """DOMAIN §1 (naltrexone XR practice): about 14+ days late is a re-start, not a late injection."""
+    return restart_after_days is not None and (today - target).days >= restart_after_days
+
+
+def restart_reason(*, target: date, today: date, restart_after_days: int) -> str:
+    return (
+        f"{(today - target).days} days past the injection due {target.isoformat()} (re-start at "
+        f"{restart_after_days} days late: a clinician decides the opioid-free check and re-start before the "
+        "next injection)"
+    )
+
+
 _STEP_TEXT = {
     "checkin_text": "check-in text at {n}: no change to dosing",
     "outreach": "outreach at {n}: staff call the patient",

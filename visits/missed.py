@@ -81,6 +81,7 @@ class EvaluationResult:
     created_by_clinic: Counter[int] = field(default_factory=Counter)
     decisions: list[Decision] = field(default_factory=list)
     failed_plan_ids: list[int] = field(default_factory=list)
+    takehomes_suspended: int = 0
 
 
 @dataclass
@@ -433,9 +434,25 @@ def _evaluate_chunk(
                 new.append(escalation)
         if outcome.decision is not None:
             result.decisions.append(outcome.decision)
+    suspend: dict[int, set[int]] = defaultdict(set)
     for escalation in _save(new, result):
         result.created += 1
         result.created_by_clinic[escalation.clinic_id] += 1
+        if escalation.kind in ladder.BLOCKING_KINDS:
+            suspend[escalation.clinic_id].add(escalation.patient_id)
+    _suspend_take_homes(suspend, ctx, result)
+
+
+def _suspend_take_homes(patients_by_clinic: Mapping[int, set[int]], ctx: _Context, result: EvaluationResult) -> None:
+    """API.md v1.1: a new hold, clinician review or re-induction suspends the patient's earned take-homes on
+    every plan from today (clinic-local) until a clinician approves them again; one UPDATE per clinic. The
+    sweep's per-clinic audit entry counts them (`takehomes_suspended`)."""
+    for clinic_id, patient_ids in sorted(patients_by_clinic.items()):
+        today = local_date(ctx.now, ctx.clinics[clinic_id].timezone)
+        changed = Plan.objects.filter(patient_id__in=sorted(patient_ids), takehome_approved=True).update(
+            takehome_approved=False, takehome_suspended_on=today, updated=ctx.now
+        )
+        result.takehomes_suspended += changed
 
 
 _Key = tuple[int, str, _Date]  # an escalation's unique (plan, kind, anchor_date)
@@ -745,6 +762,12 @@ def _evaluate_injection(plan: _Plan, ctx: _Context) -> _Outcome:
     for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today):
         reason = ladder.injection_reason(kind, target=anchor, latest=visit.latest, today=today)
         outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
+    window = _rules(plan, ctx).injection_windows.get(plan.medication)
+    restart_after = window.restart_after_days if window is not None else None
+    if ladder.restart_needed(target=anchor, today=today, restart_after_days=restart_after):
+        assert restart_after is not None
+        reason = ladder.restart_reason(target=anchor, today=today, restart_after_days=restart_after)
+        outcome.escalations.append(_escalation(plan, "restart", reason, len(missed), anchor, visit.id))
     return outcome
 
 

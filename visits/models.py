@@ -95,6 +95,7 @@ class Escalation(models.Model):
         ("reinduction", "Re-induction"),
         ("overdue_injection", "Overdue injection"),
         ("retitration", "Re-titration"),
+        ("restart", "Re-start (injection too late)"),
     ]
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="escalations")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="escalations", null=True, blank=True)

@@ -9,7 +9,7 @@ signals, so each service writes its own audit entry with the acting user.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,13 +17,17 @@ from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from scheduler import engine
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
-from scheduler.rules import INJECTIONS, takehome_limit, treatment_day
-from scheduler.selectors import calendar_for_clinic, rules_for_clinic
+from scheduler.permissions import CLINICAL, has_role
+from scheduler.rules import INJECTIONS, Rules, takehome_limit, treatment_day
+from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
+from visits import guard
 from visits.models import KIND_CHOICES, OPEN_STATUSES, Escalation, Visit
 from visits.selectors import Slot, booked_counts, closure_for, no_window_reason, slots_for
 
@@ -88,6 +92,110 @@ def _state_text(status: str) -> str:
 def _require_status(visit: Visit, allowed: Iterable[str]) -> None:
     if visit.status not in tuple(allowed):
         raise StateConflict(_state_text(visit.status))
+
+
+# --- the dosing guard ------------------------------------------------------------------------------
+# Whether a dose may be booked, checked in or given is decided in one place, visits.guard.check. These
+# load its plain values under a lock on the patient row, so two nurses dosing one patient under two
+# plans at the same moment are serialised: the second sees the first's dose and is refused.
+
+# Completed doses read back this far (take-homes cover at most a month; injection minimums are shorter);
+# a rule set with a longer injection minimum widens it (see _lookback_days).
+_DOSE_LOOKBACK_DAYS = 62
+_GUARD_ESCALATIONS = (*HOLD_KINDS, guard.RETITRATION, guard.RESTART)
+
+
+def _lock_patient(patient_id: int) -> None:
+    Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True).first()
+
+
+def _lookback_days(rules: Rules) -> int:
+    minimums = [w.interval_days for w in rules.injection_windows.values()]
+    return max([_DOSE_LOOKBACK_DAYS, *(m + 1 for m in minimums)])
+
+
+def _dose_facts(patient_id: int, day: date, rules: Rules) -> list[guard.DoseFacts]:
+    since = day - timedelta(days=_lookback_days(rules))
+    rows = (
+        Visit.objects.filter(patient_id=patient_id, status="completed", kind__in=PLAN_KINDS, plan__isnull=False)
+        .filter(Q(date__gte=since) | Q(covered_through__gte=day))
+        .values_list("id", "plan_id", "plan__medication", "date", "completed_at", "covered_through", "take_home_doses")
+    )
+    return [guard.DoseFacts(*row) for row in rows]
+
+
+def _open_escalations(patient_id: int) -> list[guard.OpenEscalation]:
+    rows = Escalation.objects.filter(
+        patient_id=patient_id, resolved_at=None, kind__in=_GUARD_ESCALATIONS
+    ).values_list("id", "plan_id", "plan__medication", "kind", "reason", "created")
+    return [guard.OpenEscalation(*row) for row in rows]
+
+
+def _plan_facts(plan: Plan) -> guard.PlanFacts:
+    return guard.PlanFacts(
+        id=plan.pk, medication=plan.medication, doses_per_day=plan.doses_per_day,
+        min_interval_minutes=plan.min_interval_minutes, interval_days=plan.interval_days,
+    )
+
+
+def dose_guard(
+    *,
+    plan: Plan,
+    clinic: Clinic,
+    step: str,
+    day: date,
+    visit_id: int | None = None,
+    take_home_doses: int = 0,
+    take_home_reason: str = "",
+    by: Any = None,
+    expected_take_homes: int | None = None,
+) -> None:
+    """Lock the patient row, load what the guard needs and raise its refusal (409, or 400 with a field)."""
+    _lock_patient(plan.patient_id)
+    rules = rules_for_clinic(clinic)
+    attempt = guard.Attempt(
+        step=step, plan=_plan_facts(plan), date=day, at=timezone.now(), visit_id=visit_id,
+        take_home_doses=take_home_doses, take_home_reason=take_home_reason,
+        may_exceed_calendar=has_role(by, CLINICAL), expected_take_homes=expected_take_homes,
+    )
+    refusal = guard.check(
+        attempt, doses=_dose_facts(plan.patient_id, day, rules), escalations=_open_escalations(plan.patient_id),
+        rules=rules, tz=clinic.timezone,
+    )
+    if refusal is None:
+        return
+    if refusal.status_code == 400:
+        raise RuleViolation(refusal.message, refusal.field)
+    raise StateConflict(refusal.message)
+
+
+def effective_treatment_start(plan: Plan, day: date, rules: Rules) -> date:
+    """Re-admission (API.md v1.1, DOMAIN §3): after the rule set's `readmission_gap_days` without a completed
+    dose of this medication, treatment day 1 restarts at the next completed dose."""
+    last = Visit.objects.filter(
+        patient_id=plan.patient_id, status="completed", plan__medication=plan.medication, date__lt=day
+    ).aggregate(last_date=Max("date"), last_cover=Max("covered_through"))
+    if last["last_date"] is None:
+        return plan.treatment_start
+    covered = max(d for d in (last["last_date"], last["last_cover"]) if d is not None)
+    days_without = (day - covered).days - 1
+    if days_without >= rules.readmission_gap_days:
+        return max(plan.treatment_start, day)
+    return plan.treatment_start
+
+
+def expected_take_homes(plan: Plan, clinic: Clinic, day: date, treatment_start: date, rules: Rules) -> int:
+    """The take-home days the plan's calendar expects right after a visit on `day`: the clinician's standing
+    decision (take_home days, suspended while take-homes are not approved) and the closure days after it."""
+    spec = replace(plan_spec(plan), treatment_start=treatment_start)
+    calendar = calendar_for_clinic(clinic)
+    ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=_DOSE_LOOKBACK_DAYS))
+    expected = 0
+    for d in ahead:
+        if d.expected not in (engine.TAKE_HOME, engine.CLOSURE_TAKE_HOME):
+            break
+        expected += 1
+    return expected
 
 
 # --- booking ---------------------------------------------------------------------------------------
@@ -228,6 +336,8 @@ def visit_book(
     """Book a manual visit into the window of `date` offering its service (409 if full or double-booked)."""
     plan = _plan_for(patient=patient, kind=kind, day=date, plan=plan)
     clinic = patient.clinic
+    if plan is not None and kind in PLAN_KINDS:
+        dose_guard(plan=plan, clinic=clinic, step=guard.BOOK, day=date, by=by)
     booking = _reserve(
         clinic=clinic, patient=patient, day=date, service=_service(kind, plan), start=start, exclude_visit=None
     )
@@ -243,11 +353,14 @@ def visit_book(
 @transaction.atomic
 def visit_reschedule(*, visit: Visit, date: date, start: datetime | None = None, by: Any) -> Visit:
     """Move a scheduled visit to another date or window; regeneration leaves it alone afterwards."""
+    _lock_patient(visit.patient_id)  # patient before visit, like every other path: no deadlock
     visit = _locked(visit)
     _require_status(visit, ["scheduled"])
     service = visit.plan.medication if visit.plan is not None and visit.kind in PLAN_KINDS else visit.kind
     if visit.plan is not None and not visit.plan.active_on(date):
         raise RuleViolation(f"Plan #{visit.plan_id} is not active on {date.isoformat()}.", "date")
+    if visit.plan is not None and visit.kind in PLAN_KINDS:
+        dose_guard(plan=visit.plan, clinic=visit.clinic, step=guard.BOOK, day=date, visit_id=visit.pk, by=by)
     booking = _reserve(
         clinic=visit.clinic, patient=visit.patient, day=date, service=service, start=start, exclude_visit=visit.pk
     )
@@ -277,24 +390,16 @@ def _not_in_future(visit: Visit, what: str) -> None:
 @transaction.atomic
 def visit_check_in(*, visit: Visit, by: Any, bottles_returned: bool | None = None, bottles_note: str = "") -> Visit:
     """scheduled → checked_in. A failed take-home bottle return (DOMAIN §6) is recorded on the visit."""
+    _lock_patient(visit.patient_id)
+    visit = _locked(visit)
     _require_status(visit, ["scheduled"])
     _not_in_future(visit, "checked in")
+    if visit.plan is not None and visit.kind in PLAN_KINDS:
+        dose_guard(plan=visit.plan, clinic=visit.clinic, step=guard.CHECK_IN, day=visit.date, visit_id=visit.pk, by=by)
     return _swap(
         visit, ["scheduled"], by, status="checked_in", checked_in_at=timezone.now(), checked_in_by=by,
         bottles_returned=bottles_returned, bottles_note=(bottles_note or "")[:300],
     )
-
-
-def _check_not_on_hold(visit: Visit) -> None:
-    if visit.plan_id is None:
-        return
-    hold = (
-        Escalation.objects.filter(plan_id=visit.plan_id, kind__in=HOLD_KINDS, resolved_at=None)
-        .order_by("created", "id")
-        .first()
-    )
-    if hold is not None:
-        raise StateConflict(f"plan on hold: {hold.get_kind_display().lower()} — {hold.reason} (escalation #{hold.pk}).")
 
 
 def _counted_days(visit: Visit, service: str, days: list[date], closure_doses_count: bool) -> list[date]:
@@ -326,7 +431,7 @@ def _week_take_homes(visit: Visit, weeks: set[tuple[int, int]]) -> list[date]:
     return [d for d in days if _iso_week(d) in weeks]
 
 
-def _check_take_homes(visit: Visit, doses: int) -> None:
+def _check_take_homes(visit: Visit, doses: int, *, treatment_start: date | None = None) -> None:
     if doses < 0:
         raise RuleViolation("take_home_doses cannot be negative.", "take_home_doses")
     if doses == 0:
@@ -337,7 +442,7 @@ def _check_take_homes(visit: Visit, doses: int) -> None:
     if plan.medication == "diamorphine":
         raise RuleViolation("Diamorphine is always given under supervision, never taken home.", "take_home_doses")
     rules = rules_for_clinic(visit.clinic)
-    limit = takehome_limit(rules, plan.medication, treatment_day(plan.treatment_start, visit.date))
+    limit = takehome_limit(rules, plan.medication, treatment_day(treatment_start or plan.treatment_start, visit.date))
     if limit.max_supply is None:
         return
     covered = [visit.date + timedelta(days=i) for i in range(1, doses + 1)]
@@ -357,28 +462,71 @@ def _check_take_homes(visit: Visit, doses: int) -> None:
                 )
 
 
-def _check_not_dosed_today(visit: Visit) -> None:
-    # DOMAIN §4: never double-dose. Diamorphine has several sessions a day, each its own visit.
-    if visit.kind != "dose" or visit.plan is None or visit.plan.medication == "diamorphine":
-        return
-    other = Visit.objects.filter(plan=visit.plan, date=visit.date, status="completed").exclude(pk=visit.pk)
-    if other.exists():
-        raise StateConflict(f"The patient was already dosed on {visit.date.isoformat()} for this plan.")
-
-
 @transaction.atomic
-def visit_complete(*, visit: Visit, by: Any, take_home_doses: int | None = None) -> Visit:
-    """scheduled/checked_in → completed, handing out `take_home_doses` within the rule set's limit."""
+def visit_complete(
+    *, visit: Visit, by: Any, take_home_doses: int | None = None, take_home_reason: str = ""
+) -> Visit:
+    """scheduled/checked_in → completed, handing out `take_home_doses` within the rule set's limit.
+
+    The dosing guard decides first (holds, covered dates, one dose a day, injection minimums, session
+    intervals, take-homes above the plan's calendar). Take-homes then excuse the scheduled visits on the
+    dates they cover, so the missed sweep never counts them.
+    """
     doses = 0 if take_home_doses is None else take_home_doses
+    _lock_patient(visit.patient_id)
+    visit = _locked(visit)
     _require_status(visit, OPEN_STATUSES)
     _not_in_future(visit, "completed")
-    _check_not_on_hold(visit)
-    _check_take_homes(visit, doses)
-    _check_not_dosed_today(visit)
-    return _swap(
+    plan = visit.plan
+    start = None
+    if plan is not None and visit.kind in PLAN_KINDS:
+        rules = rules_for_clinic(visit.clinic)
+        start = effective_treatment_start(plan, visit.date, rules)
+        # The rule set's limit first (400 naming take_home_doses): it binds everyone, whatever the calendar.
+        _check_take_homes(visit, doses, treatment_start=start)
+        expected = None
+        if doses > 0 and visit.kind == "dose" and plan.medication != "diamorphine":
+            expected = expected_take_homes(plan, visit.clinic, visit.date, start, rules)
+        dose_guard(
+            plan=plan, clinic=visit.clinic, step=guard.COMPLETE, day=visit.date, visit_id=visit.pk,
+            take_home_doses=doses, take_home_reason=take_home_reason, by=by, expected_take_homes=expected,
+        )
+    else:
+        _check_take_homes(visit, doses)
+    fields: dict[str, Any] = {}
+    if doses > 0 and take_home_reason.strip():
+        fields["status_reason"] = f"take-homes: {take_home_reason.strip()}"[:300]
+    visit = _swap(
         visit, OPEN_STATUSES, by, status="completed", take_home_doses=doses,
-        covered_through=visit.date + timedelta(days=doses), completed_at=timezone.now(), completed_by=by,
+        covered_through=visit.date + timedelta(days=doses), completed_at=timezone.now(), completed_by=by, **fields,
     )
+    if plan is not None and start is not None and start > plan.treatment_start:
+        _restart_treatment(plan, start)
+    if doses > 0 and plan is not None:
+        _excuse_covered(visit, plan, by)
+    return visit
+
+
+def _restart_treatment(plan: Plan, start: date) -> None:
+    """Re-admission: treatment day 1 is this dose (auditlog records the change with the request's actor)."""
+    plan.treatment_start = start
+    plan.save(update_fields=["treatment_start", "updated"])
+
+
+def _excuse_covered(visit: Visit, plan: Plan, by: Any) -> None:
+    """API.md v1.1: the scheduled visits on dates the take-homes cover become excused."""
+    assert visit.covered_through is not None
+    covered = (
+        Visit.objects.select_for_update()
+        .filter(
+            patient_id=visit.patient_id, kind="dose", plan__medication=plan.medication, status="scheduled",
+            date__gt=visit.date, date__lte=visit.covered_through,
+        )
+        .order_by("id")
+    )
+    reason = f"covered by take-homes from {visit.date.isoformat()}"
+    for other in covered:
+        _swap(other, ["scheduled"], by, status="excused", status_reason=reason, edited=True)
 
 
 def _reason(reason: str) -> str:

@@ -231,13 +231,19 @@ class PlanSerializer(serializers.ModelSerializer):
     takehome_reviewed_by = serializers.IntegerField(
         source="takehome_approved_by_id", read_only=True, allow_null=True, help_text="Who reviewed them (user id)."
     )
+    takehome_approved = serializers.BooleanField(
+        read_only=True,
+        help_text="The clinician's standing take-home decision (API.md v1.1): false while a hold, clinician review "
+        "or re-induction has suspended earned take-homes, until a clinician approves again.",
+    )
+    takehome_suspended_on = serializers.DateField(read_only=True, allow_null=True)
 
     class Meta:
         model = Plan
         fields = [
             "id", "patient", "medication", "start_date", "treatment_start", "end_date", "doses_per_day",
             "min_interval_minutes", "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
-            "takehome_reviewed_at", "takehome_reviewed_by",
+            "takehome_reviewed_at", "takehome_reviewed_by", "takehome_approved", "takehome_suspended_on",
         ]
 
 
@@ -297,8 +303,9 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    # Bounded before authenticate(): django-axes records the username in a varchar(255) (a 256-character one was a 500).
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, max_length=4096)
 
 
 class TokenSerializer(serializers.Serializer):
@@ -313,3 +320,10 @@ class StaffSerializer(serializers.Serializer):
     clinics = serializers.ListField(
         child=BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX), allow_empty=False, max_length=1000
     )
+
+
+class TakeHomeReviewSerializer(serializers.Serializer):
+    """API.md v1.1: `POST /api/v1/plans/{id}/takehome-review/` `{"approved": true|false, "note": "..."}`."""
+
+    approved = serializers.BooleanField(default=True, help_text="true approves earned take-homes; false suspends them.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)

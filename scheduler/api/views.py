@@ -13,7 +13,6 @@ from django.db.models import Max, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
@@ -21,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.tokens import token_issue
 from notifications import replanning
 from scheduler import bounds, engine, services
 from scheduler.api.base import ScopedViewSet, audit_patient_list
@@ -36,6 +36,7 @@ from scheduler.api.serializers import (
     PauseSerializer,
     PlanSerializer,
     StaffSerializer,
+    TakeHomeReviewSerializer,
     TokenRequestSerializer,
     TokenSerializer,
     WindowSerializer,
@@ -79,7 +80,7 @@ class TokenView(APIView):
             )
         if user is None:
             raise ValidationError({"detail": "Unable to sign in with that username and password."})
-        token, _ = Token.objects.get_or_create(user=user)
+        token = token_issue(user=user)  # a fresh token in place of an expired one (config/tokens.py)
         return Response({"token": token.key})
 
 
@@ -286,13 +287,19 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         return Response(self.get_serializer(plan).data)
 
     @extend_schema(
-        summary="Record a clinician's take-home review (DOMAIN §6: at least every 90 days, per the rule set)",
-        request=None,
+        summary="Record a clinician's take-home review and decision (DOMAIN §6: at least every 90 days; API.md "
+        "v1.1: approved=true restores earned take-homes after a hold, false suspends them)",
+        request=TakeHomeReviewSerializer,
         responses={200: PlanSerializer, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
     )
     @action(detail=True, methods=["post"], url_path="takehome-review", filterset_class=None)
     def takehome_review(self, request: Request, pk: str | None = None) -> Response:
-        plan = services.plan_takehome_review(plan=self.get_object(), by=request.user)
+        review = TakeHomeReviewSerializer(data=request.data or {})
+        review.is_valid(raise_exception=True)
+        plan = replanning.plan_takehome_review(
+            plan=self.get_object(), by=request.user, approved=review.validated_data["approved"],
+            note=review.validated_data["note"],
+        )
         return Response(self.get_serializer(plan).data)
 
     @extend_schema(

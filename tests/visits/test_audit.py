@@ -26,7 +26,7 @@ def entries(visit, action):
     ("suffix", "body", "role", "field"),
     [
         ("check-in/", {"bottles_returned": False}, "front_desk", "status"),
-        ("complete/", {"take_home_doses": 1}, "nurse", "take_home_doses"),
+        ("complete/", {"take_home_doses": 1, "take_home_reason": "travel"}, "clinician", "take_home_doses"),
         ("cancel/", {"reason": "patient called"}, "front_desk", "status_reason"),
         ("excuse/", {"reason": "hospital"}, "clinician", "status"),
         ("reschedule/", {"date": "2026-11-04"}, "front_desk", "date"),

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from scheduler.models import Plan
 from tests.visits.conftest import MONDAY, make_visit
 from visits.models import Escalation, Visit
 
@@ -16,7 +17,9 @@ def complete(api, visit, **body):
     return api.post(f"/api/v1/visits/{visit.pk}/complete/", body, format="json")
 
 
-def test_a_nurse_completes_a_checked_in_visit(api_as, visit, staff):
+def test_a_nurse_completes_a_checked_in_visit(api_as, visit, plan, staff):
+    # Monday and Wednesday: Tuesday is a take-home day, so the calendar expects one take-home on Monday.
+    Plan.objects.filter(pk=plan.pk).update(attendance_weekdays=[0, 2])
     Visit.objects.filter(pk=visit.pk).update(status="checked_in")
     response = complete(api_as("nurse"), visit, take_home_doses=1)
     assert response.status_code == 200, response.content

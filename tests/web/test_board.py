@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from scheduler.models import Plan
 from scheduler.rules import takehome_limit, treatment_day
 from scheduler.selectors import rules_for_clinic
 from tests.factories import PatientFactory, PlanFactory
@@ -57,7 +58,9 @@ def test_the_board_query_count_does_not_grow_with_rows(client_as, clinic, mornin
     assert response.content.decode().count("badge badge-on_hold") == 4
 
 
-def test_check_in_and_complete_with_take_homes_through_the_page(client_as, clinic, today_visit):
+def test_check_in_and_complete_with_take_homes_through_the_page(client_as, clinic, plan, today_visit):
+    # Mondays and Thursdays: Tuesday and Wednesday are take-home days the calendar expects.
+    Plan.objects.filter(pk=plan.pk).update(attendance_weekdays=[0, 3])
     front = client_as("front_desk")
     response = front.post(f"/visits/{today_visit.pk}/check-in/")
     assert response.status_code == 302

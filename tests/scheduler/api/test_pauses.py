@@ -57,12 +57,15 @@ def test_the_front_desk_needs_notice_for_guest_dosing(api_as, plan):
     response = api_as("front_desk").post(url(plan), body, format="json")
 
     assert response.status_code == 400
-    assert "24–48 h" in response.json()["start"][0]
+    assert "at least 24 hours' notice" in response.json()["start"][0]
     assert not Pause.objects.exists()
 
 
-def test_the_front_desk_approves_guest_dosing_from_tomorrow(api_as, plan, staff):
-    body = {**HOSPITAL, "reason": "guest_dosing", "start": "2026-11-03"}
+def test_the_front_desk_approves_guest_dosing_24_hours_ahead(api_as, plan, staff):
+    # API.md v1.1: at least the rule set's guest_dosing_notice_hours (24) after now; tomorrow is sooner here.
+    assert api_as("front_desk").post(url(plan), {**HOSPITAL, "reason": "guest_dosing", "start": "2026-11-03"},
+                                     format="json").status_code == 400
+    body = {**HOSPITAL, "reason": "guest_dosing", "start": "2026-11-04", "end": "2026-11-06"}
 
     response = api_as("front_desk").post(url(plan), body, format="json")
 
