@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,4 +43,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This change conflicts with existing data (a duplicate or a concurrent change).")
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        # An error is JSON whatever the client asked for (?format=csv, Accept: text/csv): the renderer
+        # negotiated for the answer it wanted would turn the field messages into a CSV table.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
