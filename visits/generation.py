@@ -59,7 +59,7 @@ from django.utils import timezone
 from scheduler import engine
 from scheduler.audit import log_clinic_job
 from scheduler.errors import StateConflict
-from scheduler.models import Clinic, DosingWindow, Plan
+from scheduler.models import MEDICATION_CHOICES, Clinic, DosingWindow, Plan
 from scheduler.rules import Rules
 from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
 from scheduler.timeutil import NonexistentLocalTime, local_date, utc_instant, zone
@@ -276,6 +276,15 @@ def _day_text(day: date) -> str:
     return f"{_WEEKDAY_ABBR[day.weekday()]} {day.day} {day:%b}"
 
 
+_SERVICE_NAMES = {value: label.split(" (")[0] for value, label in MEDICATION_CHOICES}
+
+
+def _service_name(service: str) -> str:
+    """Clinic words for a service inside a sentence: "diamorphine", "naltrexone XR", "counselling"."""
+    name = _SERVICE_NAMES.get(service, service)
+    return name[:1].lower() + name[1:]
+
+
 def _interval(plan: Plan, rules: Rules) -> timedelta:
     """Diamorphine: the least elapsed time between two session starts, as the engine reckons it."""
     if plan.medication != engine.DIAMORPHINE:
@@ -475,20 +484,21 @@ class _Room:
             full = [self._describe(work, day, slot) for slot in slots if not self.has_room(slot.window_id, day)]
             because = f", as {' and '.join(full)}" if full else ""
             return (
-                f"no {work.plan.medication} booth slot on {_day_text(day)} at least {minutes} minutes after "
+                f"no {_service_name(work.plan.medication)} booth slot on {_day_text(day)} at least {minutes} minutes "
+                "after "
                 f"the session{when}{because}"
             )
         return "; ".join(self._describe(work, day, slot) for slot in tried)
 
     def _full(self, work: _Work, day: date, slots: tuple[_Slot, ...]) -> str:
         if not slots:
-            return f"no window offers {work.plan.medication} on {_day_text(day)}"
+            return f"no window offers {_service_name(work.plan.medication)} on {_day_text(day)}"
         return "; ".join(self._describe(work, day, slot) for slot in slots)
 
     def _describe(self, work: _Work, day: date, slot: _Slot) -> str:
         window = self.windows[slot.window_id]
         used = self.count[(slot.window_id, day)]
-        name = f"the {window.hours} {work.plan.medication} window on {_day_text(day)}"
+        name = f"the {window.hours} {_service_name(work.plan.medication)} window on {_day_text(day)}"
         if used >= window.capacity:
             return f"{name} is full ({used} of {window.capacity})"
         return (
@@ -607,7 +617,8 @@ def _report_unplaced(unplaced: list[_Unplaced]) -> None:
                 patient_id=patient_id,
                 kind="unplaced_visit",
                 detail=(
-                    f"No room for {count} of the {plan.medication} plan (#{plan.pk}), first {_day_text(items[0].day)}: "
+                    f"No room for {count} of the {_service_name(plan.medication)} plan (#{plan.pk}), first "
+                    f"{_day_text(items[0].day)}: "
                     f"{items[0].why}. Raise the window's capacity, add a window or book the visits by hand; "
                     "the hourly run places them as soon as there is room."
                 ),
@@ -809,7 +820,8 @@ def _refuse_overbooked(clinic: Clinic, today: date) -> None:
         window = windows[window_id]
         if n > window.capacity:
             raise StateConflict(
-                f"This change leaves the {window.start:%H:%M}–{window.end:%H:%M} {', '.join(window.services)} "
+                f"This change leaves the {window.start:%H:%M}–{window.end:%H:%M} "
+                f"{', '.join(_service_name(service) for service in window.services)} "
                 f"window on {_day_text(day)} with {n} visits booked (by hand, attended or moved by staff) for "
                 f"{window.capacity} places; move or cancel some of them first."
             )

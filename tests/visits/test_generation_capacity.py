@@ -287,6 +287,27 @@ def test_deleting_a_window_whose_visits_have_nowhere_else_to_go_is_refused(api_a
     assert spare.pk  # untouched
 
 
+def test_a_closure_that_moves_an_injection_to_a_full_day_is_refused(api_as, clinic):
+    window = clinic.windows.get(start=time(11, 0))  # injections and appointments, Mon–Fri, 6 places
+    wednesday, thursday = MONDAY + timedelta(days=2), MONDAY + timedelta(days=3)
+    for _ in range(window.capacity):
+        Visit.objects.create(patient=PatientFactory(clinic=clinic), clinic=clinic, kind="counselling", date=thursday,
+                             window=window, source="manual", edited=True)
+    plan = PlanFactory(patient=PatientFactory(clinic=clinic), medication="naltrexone_xr", start_date=wednesday)
+    plan_visits_regenerate(plan=plan)
+    assert Visit.objects.get(plan=plan).date == wednesday
+
+    response = api_as("admin").post(f"/api/v1/clinics/{clinic.pk}/closures/",
+                                    {"date": wednesday.isoformat(), "reason": "Staff training",
+                                     "services": ["naltrexone_xr"]}, format="json")
+
+    # The engine moves the injection to the nearest open day after the plan's start: Thursday, which is full.
+    assert response.status_code == 409, response.json()
+    assert "the 11:00–13:00 naltrexone XR window on Thu 10 Dec is full (6 of 6)" in response.json()["detail"]
+    assert not clinic.closures.filter(date=wednesday).exists()
+    assert Visit.objects.get(plan=plan).date == wednesday
+
+
 def test_regenerating_a_plan_directly_raises_a_state_conflict_with_status_409(clinic):
     with_booths(clinic, capacity=1, stations=None)
     diamorphine_plan(clinic)  # both windows, every date
