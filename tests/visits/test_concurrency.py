@@ -102,3 +102,30 @@ def test_two_nurses_completing_one_visit_at_once_complete_it_once(require_postgr
     assert visit.status == "completed"
     assert visit.take_home_doses == winners[0].take_home_doses
     assert visit.completed_by_id == winners[0].completed_by.pk
+
+
+def test_two_nurses_dosing_one_patient_under_two_plans_at_once_give_one_dose(require_postgres, clinic):
+    """Legacy data with two active methadone plans: the dosing guard locks the patient row, so the second
+    completion sees the first dose and is refused (API.md v1.1: one observed dose per medication and date)."""
+    import time_machine
+
+    from tests.visits.conftest import MONDAY, NOW
+
+    with time_machine.travel(NOW, tick=True):
+        window = clinic.windows.get(services__contains=["methadone"])
+        patient = PatientFactory(clinic=clinic)
+        plans = [PlanFactory(patient=patient, medication="methadone", start_date=MONDAY) for _ in range(2)]
+        visit_ids = [make_visit(patient, window=window, plan=plan, day=MONDAY).pk for plan in plans]
+        nurses = [make_staff("nurse", [clinic]) for _ in range(2)]
+
+        def complete(i: int) -> Visit:
+            visit = Visit.objects.select_related("plan", "clinic", "patient").get(pk=visit_ids[i])
+            return services.visit_complete(visit=visit, by=nurses[i])
+
+        results = run_at_once(complete, 2)
+
+    done = [r for r in results if isinstance(r, Visit)]
+    refused = [r for r in results if isinstance(r, StateConflict)]
+    assert len(done) == 1 and len(refused) == 1, results
+    assert "already given on Mon 2 Nov" in refused[0].message
+    assert Visit.objects.filter(patient=patient, status="completed").count() == 1
