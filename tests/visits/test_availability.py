@@ -9,7 +9,8 @@ import pytest
 from tests.factories import ClosureFactory, PatientFactory
 from tests.visits.conftest import make_visit
 
-pytestmark = pytest.mark.django_db
+# Query dates are bounded around today (scheduler.bounds): the clock is frozen at the dates these tests ask about.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 
 def url(clinic, query="date=2026-11-02&service=diamorphine"):

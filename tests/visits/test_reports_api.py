@@ -11,6 +11,9 @@ import pytest
 from tests.factories import PatientFactory, PlanFactory
 from visits.models import Visit
 
+# Query dates are bounded around today (scheduler.bounds): the clock is frozen at the dates these tests ask about.
+pytestmark = pytest.mark.usefixtures("frozen")
+
 URL = "/api/v1/reports/attendance/"
 DAY = date(2026, 11, 2)
 

@@ -9,7 +9,8 @@ import pytest
 from tests.factories import PatientFactory
 from tests.visits.conftest import MONDAY, make_visit
 
-pytestmark = pytest.mark.django_db
+# Query dates are bounded around today (scheduler.bounds): the clock is frozen at the dates these tests ask about.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 CONTRACT_FIELDS = {
     "id", "patient", "clinic", "plan", "kind", "date", "start", "end", "status", "take_home_doses", "source",
