@@ -353,7 +353,9 @@ class _Room:
         self.windows = windows
         self.date_from, self.date_to = date_from, date_to
         self.count: defaultdict[tuple[int, date], int] = defaultdict(int)
+        # Starts are only needed where booths are shared, i.e. in windows offering diamorphine.
         self.starts: defaultdict[tuple[int, date], Counter[datetime]] = defaultdict(Counter)
+        self.booth_windows = {pk for pk, window in windows.items() if engine.DIAMORPHINE in window.services}
         self._slots: dict[tuple[int, date, str], tuple[_Slot, ...]] = {}
 
     @classmethod
@@ -384,7 +386,7 @@ class _Room:
 
     def add(self, window_id: int, day: date, start: datetime | None, n: int = 1) -> None:
         self.count[(window_id, day)] += n
-        if start is not None:
+        if start is not None and window_id in self.booth_windows:
             self.starts[(window_id, day)][start] += n
 
     def release(self, works: list[_Work]) -> None:
@@ -452,9 +454,14 @@ class _Room:
         slots = self.slots(work, day)
         if work.interval:
             return self._session(work, day, slots, after)
-        first = next((i for i, slot in enumerate(slots) if slot.window_id == planned), 0)
-        for slot in slots[first:] + slots[:first]:
-            if self.has_room(slot.window_id, day):
+        if not slots or slots[0].window_id == planned:
+            order = slots  # the common case, no new tuple: the engine chose the day's first window
+        else:
+            first = next((i for i, slot in enumerate(slots) if slot.window_id == planned), 0)
+            order = slots[first:] + slots[:first]
+        count, windows = self.count, self.windows
+        for slot in order:
+            if count[(slot.window_id, day)] < windows[slot.window_id].capacity:
                 self.add(slot.window_id, day, slot.start)
                 return slot
         return self._full(work, day, slots)
