@@ -9,6 +9,7 @@ the errors come from, so they hold for every view without each one repeating the
 - 409 on every authenticated write (state conflicts, and integrity races: scheduler/api/errors.py);
 - 413 and 415 on writes and wherever a body is read (config.middleware, config.parsers; DRF's media types).
 Every error body is `Error` (`{"detail": "..."}`); a 400 may instead be `ValidationError` (field → messages).
+A body a view declares itself is kept, unless it is just "an object".
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ DESCRIPTIONS = {
     "429": "Too many requests, or too many failed sign-ins: wait and try again.",
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+FREE_FORM = {"type": "object", "additionalProperties": {}}
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -63,7 +65,10 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for code in self._error_codes(operation):
             response = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
-            response.setdefault("content", {"application/json": {"schema": self._error_body(code)}})
+            declared = response.get("content", {}).get("application/json", {}).get("schema")
+            if declared is None or declared == FREE_FORM:
+                # No body, or "some object" (OpenApiTypes.OBJECT): say which.
+                response["content"] = {"application/json": {"schema": self._error_body(code)}}
         return operation
 
     def _error_codes(self, operation: dict[str, Any]) -> list[str]:
