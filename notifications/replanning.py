@@ -144,7 +144,9 @@ def plan_takehome_review(*, plan: Plan, by: Any, approved: bool = True, note: st
         was = plan.takehome_approved
         plan = calendar.plan_takehome_review(plan=plan, by=by, approved=approved, note=note)
         if plan.takehome_approved != was:
-            plan_changed(plan=plan)
+            # Suspending take-homes is a safety decision: full windows never block it. The visit days it adds
+            # that find no room are left out and staff get a task to book them (visits.generation).
+            plan_changed(plan=plan, refuse=plan.takehome_approved)
         return plan
 
 

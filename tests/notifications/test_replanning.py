@@ -63,3 +63,35 @@ def test_cancelling_a_visit_skips_its_pending_reminders(api_as, clinic):
     assert response.status_code == 200
     statuses = set(Message.objects.filter(visit=visit, purpose="reminder").values_list("status", flat=True))
     assert statuses == {"skipped"}
+
+
+@pytest.mark.django_db
+def test_a_clinician_suspending_take_homes_is_never_refused_for_lack_of_room_staff_book_what_does_not_fit(
+    api_as, clinic
+):
+    from datetime import time, timedelta
+
+    from tests.factories import PlanFactory
+    from visits.generation import visits_generate
+    from visits.models import StaffTask
+
+    window = clinic.windows.get(start=time(7, 0))
+    window.capacity = 1
+    window.save()
+    tuesday = date(2026, 11, 3)
+    Visit.objects.create(patient=PatientFactory(clinic=clinic), clinic=clinic, kind="counselling", date=tuesday,
+                         window=window, source="manual", edited=True)
+    plan = PlanFactory(patient=PatientFactory(clinic=clinic), medication="methadone", start_date=date(2026, 11, 2),
+                       treatment_start=date(2026, 11, 2) - timedelta(days=60), attendance_weekdays=[0, 2, 4])
+    visits_generate(horizon_days=7)
+    assert not Visit.objects.filter(plan=plan, date=tuesday).exists()  # a take-home day
+
+    response = api_as("clinician").post(f"/api/v1/plans/{plan.pk}/takehome-review/", {"approved": False},
+                                        format="json")
+
+    assert response.status_code == 200, response.json()
+    # Take-home days became visit days; Tuesday's window is full, so that visit is left out and staff are told.
+    assert Visit.objects.filter(plan=plan, date=date(2026, 11, 5)).exists()
+    assert not Visit.objects.filter(plan=plan, date=tuesday).exists()
+    task = StaffTask.objects.get(kind="unplaced_visit", patient=plan.patient)
+    assert "Tue 3 Nov" in task.detail
