@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from notifications.models import Message
 from notifications.services import staff_task_done
-from scheduler.api.filters import ScopedIdFilter, clinic_filter, patient_filter
+from scheduler.api.filters import ScopedIdFilter, StrictBooleanFilter, clinic_filter, patient_filter
 from scheduler.permissions import ALL_ROLES, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits.models import StaffTask, Visit
 
@@ -72,7 +72,7 @@ class StaffTaskFilter(django_filters.FilterSet):
     clinic = clinic_filter()
     patient = patient_filter()
     kind = django_filters.CharFilter()
-    open = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull")
+    open = StrictBooleanFilter(field_name="done_at", lookup_expr="isnull", help_text="true: open tasks; false: done.")
 
     class Meta:
         model = StaffTask

@@ -4,18 +4,22 @@ The engine simulates a plan day by day from its start, so a date far from today 
 do years of work (a plan from 0001-01-01 took 2.5 s per patient page; a calendar asked for 9998
 took 8–12 s of CPU, and 9999-12-31 overflowed). Nothing a clinic does needs dates that far off:
 - plans, pauses and closures are written from a few years back (a transfer, records entered late)
-  to a few years ahead (a planned start, a holiday calendar), and so are the dates a query asks about;
-- a date of birth is between 1900-01-01 and today (clinic-local; the service checks the clinic's today).
+  to a few years ahead (a planned start, a holiday calendar), and so are the dates a query asks about:
+  whole calendar years, from 1 January five years ago to 31 December three years ahead;
+- a date of birth is between 1900-01-01 and today.
 Integers are bounded likewise, and read from ASCII digits only: `int()` also takes "٣" (Arabic-Indic 3),
 and `str.isdigit()` also passes "²", which `int()` then refuses.
 
 Shells (serializers, filters, page forms) call the functions here; each refusal names the field and
-the bound. "Today" for the plan/query window is the UTC date: the bounds are years wide, so a clinic's
-offset from UTC does not matter to them.
+the bound. The schema states each date bound as an exact `pattern` (date_pattern), computed when the
+schema is generated. "Today" is the UTC date for the plan/query years (they are whole years, so a clinic's
+offset does not matter), and the earliest date anywhere (UTC-12) for birth dates, so that no clinic's
+today is refused.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,9 +31,9 @@ from django.utils import timezone
 # --- dates --------------------------------------------------------------------------------------------
 
 BIRTH_DATE_MIN = date(1900, 1, 1)
-# Plans (start_date, treatment_start, end_date), pauses, closures and query dates: from 5 years back
-# (a patient transferred in, a back-dated record; every take-home tier, the longest being 42 CFR
-# 8.12(i)(3)(vi) (2001) from day 731, is reached within 5 years of treatment_start) to 3 years ahead.
+# Plans (start_date, treatment_start, end_date), pauses, closures and query dates: the calendar years from
+# 5 years back (a patient transferred in, a back-dated record; every take-home tier, the longest being
+# 42 CFR 8.12(i)(3)(vi) (2001) from day 731, is reached within 5 years of treatment_start) to 3 years ahead.
 YEARS_BACK = 5
 YEARS_AHEAD = 3
 # One calendar or report request covers at most 400 days (a year with the weeks on either side) ...
@@ -72,7 +76,8 @@ _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def check_date_text(value: Any) -> None:
     """Text dates are YYYY-MM-DD exactly (date objects pass)."""
-    if isinstance(value, str) and value.strip() and not _FULL_DATE.fullmatch(value.strip()):
+    # Not stripped: "2026-11-16\n" is no YYYY-MM-DD to the schema's pattern either.
+    if isinstance(value, str) and value and not _FULL_DATE.fullmatch(value):
         raise BoundError("Give a date as YYYY-MM-DD.")
 
 
@@ -95,20 +100,102 @@ class DateRange:
 
 
 def schedule_range(today: date | None = None) -> DateRange:
-    """Plans, pauses, closures and query dates: today − 5 years … today + 3 years."""
-    today = today or today_utc()
-    return DateRange(_shift_years(today, -YEARS_BACK), _shift_years(today, YEARS_AHEAD))
+    """Plans, pauses, closures and query dates: 1 January (this year − 5) … 31 December (this year + 3)."""
+    year = (today or today_utc()).year
+    return DateRange(date(year - YEARS_BACK, 1, 1), date(year + YEARS_AHEAD, 12, 31))
 
 
 def birth_range(today: date | None = None) -> DateRange:
-    """1900-01-01 … today. Without a clinic at hand, "today" is the latest date anywhere (UTC+14);
-    the patient service then checks against the clinic's own today."""
-    latest = today or (timezone.now() + timedelta(hours=14)).date()
+    """1900-01-01 … today, where "today" is the earliest date anywhere (UTC-12): a date no clinic calls
+    the future (the patient service then checks the clinic's own today, which is never earlier)."""
+    latest = today or (timezone.now() - timedelta(hours=12)).date()
     return DateRange(BIRTH_DATE_MIN, latest)
 
 
-SCHEDULE_RANGE_TEXT = f"From {YEARS_BACK} years before today to {YEARS_AHEAD} years after today."
-BIRTH_RANGE_TEXT = f"From {BIRTH_DATE_MIN.isoformat()} to today (clinic-local)."
+SCHEDULE_RANGE_TEXT = (
+    f"From 1 January {YEARS_BACK} years ago to 31 December {YEARS_AHEAD} years ahead (in requests; the "
+    "pattern states the dates exactly)."
+)
+BIRTH_RANGE_TEXT = f"From {BIRTH_DATE_MIN.isoformat()} to today (in requests; the pattern states the dates exactly)."
+
+
+# --- the bounds as a regular expression (for the schema) ---------------------------------------------
+
+
+def _two_digits(lo: int, hi: int) -> str:
+    """lo..hi (1..31) as a regular expression over two-digit numbers, grouped by their tens digit."""
+    parts = []
+    for tens in range(lo // 10, hi // 10 + 1):
+        first, last = max(lo, tens * 10) % 10, min(hi, tens * 10 + 9) % 10
+        parts.append(f"{tens}{first}" if first == last else f"{tens}[{first}-{last}]")
+    return "|".join(parts)
+
+
+def _month_days(first: date, last: date) -> str:
+    """Month-day alternatives from first to last, both in one year."""
+    parts = []
+    for month in range(first.month, last.month + 1):
+        lo = first.day if month == first.month else 1
+        hi = last.day if month == last.month else calendar.monthrange(first.year, month)[1]
+        parts.append(f"{month:02d}-(?:{_two_digits(lo, hi)})")
+    return "|".join(parts)
+
+
+# Every day of a year but 29 February, and the years that have one.
+_COMMON_YEAR = "(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31"
+
+
+def _years(years: list[int]) -> str:
+    return "|".join(str(y) for y in years)
+
+
+def date_pattern(bound: DateRange) -> str:
+    """An exact regular expression for the YYYY-MM-DD dates in bound: what the schema states and
+    the server accepts are the same set of strings."""
+    first, last = bound.earliest, bound.latest
+    if first.year == last.year:
+        return f"^{first.year}-(?:{_month_days(first, last)})$"
+    parts = []
+    whole_from, whole_to = first.year, last.year
+    if (first.month, first.day) != (1, 1):
+        parts.append(f"{first.year}-(?:{_month_days(first, date(first.year, 12, 31))})")
+        whole_from += 1
+    if (last.month, last.day) != (12, 31):
+        parts.append(f"{last.year}-(?:{_month_days(date(last.year, 1, 1), last)})")
+        whole_to -= 1
+    whole = list(range(whole_from, whole_to + 1))
+    if whole:
+        parts.append(f"(?:{_years(whole)})-(?:{_COMMON_YEAR})")
+        leap = [y for y in whole if calendar.isleap(y)]
+        if leap:
+            parts.append(f"(?:{_years(leap)})-02-29")
+    return f"^(?:{'|'.join(parts)})$"
+
+
+# An RFC 3339 instant with its offset, as Python reads it (no leap second, at most microseconds).
+_INSTANT_TAIL = (
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+    r"(?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+INSTANT_TEXT = re.compile(r"[0-9]{4}" + _INSTANT_TAIL)
+
+
+def instant_pattern(bound: DateRange) -> str:
+    """Instants whose own date lies in the years of bound (with `format: date-time` for the day of month)."""
+    return f"^(?:{_years(list(range(bound.earliest.year, bound.latest.year + 1)))}){_INSTANT_TAIL}$"
+
+
+def check_instant_text(value: Any) -> None:
+    """A text instant is YYYY-MM-DDThh:mm[:ss[.ffffff]] with Z or ±hh:mm, its date within schedule_range."""
+    if not isinstance(value, str):
+        return
+    if not INSTANT_TEXT.fullmatch(value):
+        raise BoundError("Give an instant as YYYY-MM-DDThh:mm[:ss] with its UTC offset, e.g. 2026-11-02T07:30-05:00.")
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise BoundError(f"{value[:10]} is not a date.") from exc
+    schedule_range().check(day)
 
 
 def check_span(date_from: date, date_to: date, *, max_days: int = MAX_RANGE_DAYS) -> None:

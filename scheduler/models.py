@@ -36,14 +36,14 @@ _NOT_CLINIC_ZONES = frozenset({"localtime", "posixrules", "posix/localtime", "Fa
 
 
 @functools.cache
-def _canonical_zones() -> frozenset[str]:
+def canonical_timezones() -> frozenset[str]:
     # available_timezones() walks the tz database on disk: once per process is enough.
     return frozenset(zoneinfo.available_timezones()) - _NOT_CLINIC_ZONES
 
 
 def validate_timezone(value: str) -> None:
     """An IANA zone name such as America/New_York; the host's `localtime`, `posixrules`, `Factory` are refused."""
-    if not isinstance(value, str) or value not in _canonical_zones():
+    if not isinstance(value, str) or value not in canonical_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone (for example America/New_York).")
 
 

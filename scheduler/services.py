@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduler import bounds, engine
-from scheduler.errors import RuleViolation
+from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import (
     MEDICATIONS,
     SERVICES,
@@ -271,11 +271,11 @@ def _check_window_overlap(window: DosingWindow) -> None:
         days = sorted(set(other.weekdays) & set(window.weekdays))
         shared = [s for s in window.services if s in other.services]
         if days and shared:
-            raise RuleViolation(
-                f"This window overlaps the {other.start:%H:%M}–{other.end:%H:%M} window for {', '.join(shared)} "
-                f"on {', '.join(_WEEKDAY_NAMES[d] for d in days)}; change its hours, days or services, "
-                "or change that window's capacity instead.",
-                field="start",
+            # 409: the input is well formed; it conflicts with a window the clinic already has.
+            raise StateConflict(
+                f"start/end: this window overlaps the {other.start:%H:%M}–{other.end:%H:%M} window for "
+                f"{', '.join(shared)} on {', '.join(_WEEKDAY_NAMES[d] for d in days)}; change its hours, days or "
+                "services, or change that window's capacity instead."
             )
 
 
@@ -362,21 +362,20 @@ def _check_closure_date(clinic: Clinic, day: date, services: Sequence[str], *, c
     except bounds.BoundError as exc:
         raise RuleViolation(exc.message, field="date") from exc
     today = clinic_today(clinic)
+    # Both refusals are 409s: the date is well formed; it conflicts with what has happened or exists.
     if day < today and not confirm_past:
         # Visits already completed that day would turn into "missed (closed)" ones: the admin must mean it.
-        raise RuleViolation(
-            f"{day.isoformat()} is in the past (today is {today.isoformat()}): patients may already have been "
-            "dosed that day. Confirm the past closure (confirm_past=true) to add it anyway; the answer lists "
-            "the visits it affects.",
-            field="date",
+        raise StateConflict(
+            f"date: {day.isoformat()} is in the past (today is {today.isoformat()}): patients may already have "
+            "been dosed that day. Confirm the past closure (confirm_past=true) to add it anyway; the answer lists "
+            "the visits it affects."
         )
     for other in Closure.objects.filter(clinic=clinic, date=day).order_by("id"):
         if _closures_overlap(other.services, services):
             closed = ", ".join(other.services) or "the whole clinic"
-            raise RuleViolation(
-                f"There is already a closure on {day.isoformat()} ({closed}"
-                f"{': ' + other.reason if other.reason else ''}); remove it first or close other services.",
-                field="date",
+            raise StateConflict(
+                f"date: there is already a closure on {day.isoformat()} ({closed}"
+                f"{': ' + other.reason if other.reason else ''}); remove it first or close other services."
             )
 
 

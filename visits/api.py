@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -31,7 +32,15 @@ from visits.models import KIND_CHOICES, STATUS_CHOICES, Visit
 
 
 class InstantField(serializers.DateTimeField):
-    """An instant: input must carry its UTC offset (a wall time alone is ambiguous across clinics)."""
+    """An instant: input must carry its UTC offset (a wall time alone is ambiguous across clinics); its date
+    lies within scheduler.bounds (year 1 with an offset east of UTC overflowed datetime)."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        try:
+            bounds.check_instant_text(value)
+        except bounds.BoundError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
+        return super().to_internal_value(value)
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
@@ -39,6 +48,18 @@ class InstantField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
     default_error_messages = {"naive": "Give an instant with its UTC offset, e.g. 2026-11-02T07:30:00-05:00."}
+
+
+class InstantFieldSchema(OpenApiSerializerFieldExtension):
+    """The instant's years as a pattern, computed when the schema is generated (requests only)."""
+
+    target_class = InstantField
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = {"type": "string", "format": "date-time"}
+        if direction == "request":
+            schema["pattern"] = bounds.instant_pattern(bounds.schedule_range())
+        return schema
 
 
 class LocalInstantField(serializers.DateTimeField):
@@ -112,7 +133,7 @@ class VisitReasonSerializer(serializers.Serializer):
 
 class AvailabilityQuerySerializer(serializers.Serializer):
     date = BoundedDateField(help_text="Clinic-local date.")
-    service = serializers.ChoiceField(choices=SERVICES)
+    service = serializers.ChoiceField(choices=SERVICES, help_text="Medication or visit kind.")
 
 
 class AvailabilitySerializer(serializers.Serializer):
@@ -269,12 +290,7 @@ class AvailabilityView(AuditActorMixin, APIView):
 
     @extend_schema(
         summary="Windows offering a service on a clinic-local date, with capacity and bookings",
-        parameters=[
-            OpenApiParameter(
-                "date", OpenApiTypes.DATE, required=True, description=f"Clinic-local date. {bounds.SCHEDULE_RANGE_TEXT}"
-            ),
-            OpenApiParameter("service", str, required=True, enum=SERVICES, description="Medication or visit kind."),
-        ],
+        parameters=[AvailabilityQuerySerializer],
         responses={
             200: AvailabilitySerializer(many=True),
             400: _ERRORS[400],

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from scheduler.api.audit import AuditActorMixin
-from scheduler.api.filters import clinic_filter, patient_filter, plan_filter
+from scheduler.api.filters import StrictBooleanFilter, clinic_filter, patient_filter, plan_filter
 from scheduler.permissions import ALL_ROLES, CLINICAL, ActionRoles, IsStaffMember, scope_to_clinics
 from visits.missed import escalation_resolve
 from visits.models import Escalation
@@ -58,10 +58,9 @@ class EscalationFilter(django_filters.FilterSet):
     patient = patient_filter()
     plan = plan_filter()
     kind = django_filters.ChoiceFilter(choices=Escalation.KIND_CHOICES)
-    open = django_filters.BooleanFilter(
+    open = StrictBooleanFilter(
         field_name="resolved_at",
         lookup_expr="isnull",
-        widget=django_filters.widgets.BooleanWidget,
         help_text="true: only unresolved escalations; false: only resolved ones.",
     )
 

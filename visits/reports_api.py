@@ -9,8 +9,7 @@ from typing import Any
 
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -67,9 +66,14 @@ class AttendanceCSVRenderer(renderers.BaseRenderer):
 
 
 class ReportQuery(serializers.Serializer):
-    clinic = BoundedIntegerField(required=False, min_value=1, max_value=bounds.ID_MAX)
-    date_from = BoundedDateField(required=False)
-    date_to = BoundedDateField(required=False)
+    clinic = BoundedIntegerField(
+        required=False, min_value=1, max_value=bounds.ID_MAX, help_text="A clinic of yours; another id answers 404."
+    )
+    date_from = BoundedDateField(required=False, help_text="Default: 27 days before date_to.")
+    date_to = BoundedDateField(
+        required=False,
+        help_text=f"Default: today, or 27 days after date_from; at most {MAX_RANGE_DAYS} days from date_from.",
+    )
     medication = serializers.ChoiceField(choices=MEDICATIONS, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -135,16 +139,7 @@ class AttendanceReportView(APIView):
         return date_from or date_to - timedelta(days=DEFAULT_RANGE_DAYS - 1), date_to
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("clinic", OpenApiTypes.INT, description="A clinic of yours; another id answers 404."),
-            OpenApiParameter("date_from", OpenApiTypes.DATE, description=bounds.SCHEDULE_RANGE_TEXT),
-            OpenApiParameter(
-                "date_to",
-                OpenApiTypes.DATE,
-                description=f"{bounds.SCHEDULE_RANGE_TEXT} At most {MAX_RANGE_DAYS} days from date_from.",
-            ),
-            OpenApiParameter("medication", OpenApiTypes.STR, enum=MEDICATIONS),
-        ],
+        parameters=[ReportQuery],
         responses={200: ReportSerializer},
         description="Attendance totals, by patient and by day; `?format=csv` or `Accept: text/csv` for CSV.",
     )

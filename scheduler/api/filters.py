@@ -11,12 +11,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import NotFound
 
 from scheduler import bounds
+from scheduler.api.serializers import BoundedDateField
 from scheduler.models import Clinic, Patient, Plan
 from scheduler.permissions import scope_to_clinics
 
@@ -56,6 +58,7 @@ class ScopedIdFilter(django_filters.NumberFilter):
         return super().filter(qs, value)
 
 
+@extend_schema_field(BoundedDateField)  # its exact pattern, computed when the schema is generated
 class BoundedDateFilter(django_filters.DateFilter):
     """A query date within scheduler.bounds.schedule_range (checked when the request is read)."""
 
@@ -63,6 +66,19 @@ class BoundedDateFilter(django_filters.DateFilter):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs["help_text"] = " ".join(t for t in (kwargs.get("help_text", ""), bounds.SCHEDULE_RANGE_TEXT) if t)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "boolean"})
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """`true` or `false`; anything else answers 400 (django-filter's BooleanWidget ignored other values)."""
+
+    field_class = forms.TypedChoiceField
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        kwargs.setdefault("empty_value", None)
         super().__init__(**kwargs)
 
 

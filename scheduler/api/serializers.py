@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from scheduler import bounds
-from scheduler.models import MEDICATION_CHOICES, SERVICES, Clinic, Closure, DosingWindow, Patient, Pause, Plan
+from scheduler.models import (
+    MEDICATION_CHOICES,
+    SERVICES,
+    Clinic,
+    Closure,
+    DosingWindow,
+    Patient,
+    Pause,
+    Plan,
+    canonical_timezones,
+    validate_timezone,
+)
 from scheduler.permissions import ALL_ROLES, scope_to_clinics
 from scheduler.rules import DEFAULT_PRESET, PRESETS
 
@@ -64,6 +78,34 @@ def birth_date_field(**kwargs: Any) -> BoundedDateField:
     return BoundedDateField(date_range=bounds.birth_range, range_text=bounds.BIRTH_RANGE_TEXT, **kwargs)
 
 
+class BoundedDateFieldSchema(OpenApiSerializerFieldExtension):
+    """The bound as an exact pattern, computed when the schema is generated (the bounds move with today).
+    Requests only: a stored date may lie outside today's bounds, and answers show it as it is."""
+
+    target_class = BoundedDateField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = {"type": "string", "format": "date"}
+        if direction == "request":
+            schema["pattern"] = bounds.date_pattern(self.target.date_range())
+        return schema
+
+
+@extend_schema_field({"type": "string", "enum": sorted(canonical_timezones())})
+class TimezoneField(serializers.CharField):
+    """An IANA zone name (scheduler.models.validate_timezone, the check of every shell), listed in the schema."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            validate_timezone(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code="invalid") from exc
+        return value
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": bounds.ID_MAX})
 class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A related id the user may see; another clinic's (or a missing) id answers 404, as in the URL."""
 
@@ -91,7 +133,7 @@ class WeekdaysField(serializers.ListField):
     child = BoundedIntegerField(min_value=0, max_value=6)
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=7, **kwargs)
+        super().__init__(max_length=7, min_length=0 if kwargs.get("allow_empty", True) else 1, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[int]:
         value = super().to_internal_value(data)
@@ -104,13 +146,41 @@ class ServicesField(serializers.ListField):
     child = serializers.ChoiceField(choices=SERVICES)
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=len(SERVICES), **kwargs)
+        super().__init__(max_length=len(SERVICES), min_length=0 if kwargs.get("allow_empty", True) else 1, **kwargs)
+
+
+class DistinctItemsSchema(OpenApiSerializerFieldExtension):
+    """Weekdays and services: each at most once (the service refuses repeats), as the schema says."""
+
+    target_class = serializers.ListField
+    match_subclasses = True
+    priority = 1
+
+    @classmethod
+    def _matches(cls, target: Any) -> bool:
+        return isinstance(target, WeekdaysField | ServicesField)
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        field = self.target
+        schema: dict[str, Any] = {
+            "type": "array",
+            "items": auto_schema._map_serializer_field(field.child, direction),
+            "uniqueItems": True,
+            "maxItems": field.max_length,
+        }
+        if field.min_length:
+            schema["minItems"] = field.min_length
+        return schema
 
 
 # --- clinics ----------------------------------------------------------------------------------------
 
 
 class ClinicSerializer(serializers.ModelSerializer):
+    timezone = TimezoneField(required=False, max_length=64, help_text="IANA time zone, e.g. America/New_York.")
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", required=False, max_length=2, help_text="ISO 3166 two-letter country code, e.g. US."
+    )
     preset = serializers.ChoiceField(
         choices=list(PRESETS), default=DEFAULT_PRESET, write_only=True,
         help_text="Rule-set preset the new clinic gets its own copy of (create only).",
@@ -125,9 +195,18 @@ class ClinicSerializer(serializers.ModelSerializer):
 # --- windows and closures ---------------------------------------------------------------------------
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$"})
+HHMM_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": HHMM_PATTERN})
 class LocalTimeField(serializers.TimeField):
-    """Clinic-local wall time, "HH:MM" out (API.md), described as such in the schema (not format: time)."""
+    """Clinic-local wall time, "HH:MM" out (API.md), described as such in the schema (not format: time).
+    Input is read by the same pattern (strptime would also take "7:5" and " 07:00")."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(HHMM_PATTERN[1:-1], value):
+            self.fail("invalid", format="HH:MM")
+        return super().to_internal_value(value)
 
 
 class WindowSerializer(serializers.ModelSerializer):
@@ -272,7 +351,10 @@ class CalendarDaySerializer(serializers.Serializer):
 
 class CalendarQuerySerializer(serializers.Serializer):
     date_from = BoundedDateField()
-    date_to = BoundedDateField(help_text=f"At most {bounds.MAX_RANGE_DAYS} days from date_from.")
+    date_to = BoundedDateField(
+        help_text=f"On or after date_from, at most {bounds.MAX_RANGE_DAYS} days from it, and at most "
+        f"{bounds.MAX_YEARS_AFTER_PLAN_START} years after the plan's start."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -318,7 +400,8 @@ class StaffSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
     role = serializers.ChoiceField(choices=sorted(ALL_ROLES))
     clinics = serializers.ListField(
-        child=BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX), allow_empty=False, max_length=1000
+        child=BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX), allow_empty=False, min_length=1,
+        max_length=1000,
     )
 
 

@@ -304,14 +304,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
 
     @extend_schema(
         summary=f"The engine's answer for a date range (at most {bounds.MAX_RANGE_DAYS} days; not paginated)",
-        parameters=[
-            OpenApiParameter("date_from", OpenApiTypes.DATE, required=True, description=bounds.SCHEDULE_RANGE_TEXT),
-            OpenApiParameter(
-                "date_to", OpenApiTypes.DATE, required=True,
-                description=f"{bounds.SCHEDULE_RANGE_TEXT} On or after date_from, at most {bounds.MAX_RANGE_DAYS} "
-                f"days from it, and at most {bounds.MAX_YEARS_AFTER_PLAN_START} years after the plan's start.",
-            ),
-        ],
+        parameters=[CalendarQuerySerializer],
         responses={200: CalendarDaySerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)

@@ -11,7 +11,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-# Monday 16 November 2026, 08:00 in New York (the clinic fixture's zone): the bounds run 2021-11-16 … 2029-11-16.
+# Monday 16 November 2026, 08:00 in New York (the clinic fixture's zone): plans, pauses, closures and query dates
+# run 2021-01-01 … 2029-12-31, birth dates 1900-01-01 … 2026-11-16.
 NOW = datetime(2026, 11, 16, 13, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 16)
 

@@ -47,9 +47,10 @@ def dosed_yesterday(clinic) -> Visit:
 def test_a_closure_in_the_past_is_refused_naming_date_and_how_to_confirm(api_as, clinic, dosed_yesterday):
     response = api_as("admin").post(closures(clinic), {"date": YESTERDAY, "reason": "Storm"}, format="json")
 
-    assert response.status_code == 400
-    assert "2026-11-15 is in the past (today is 2026-11-16)" in response.json()["date"][0]
-    assert "confirm_past=true" in response.json()["date"][0]
+    # 409: a well-formed date that conflicts with what has already happened (API.md: conflicts are 409).
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("date: 2026-11-15 is in the past (today is 2026-11-16)")
+    assert "confirm_past=true" in response.json()["detail"]
     assert not Closure.objects.exists()
 
 
@@ -86,7 +87,7 @@ def test_the_setup_page_refuses_a_past_closure_and_keeps_the_form(client_as, cli
     response = client_as("admin").post(f"/clinics/{clinic.pk}/setup/closures/", {"date": YESTERDAY})
 
     html = response.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "2026-11-15 is in the past" in html
     assert "The date is in the past: add it anyway" in html
     assert not Closure.objects.exists()
@@ -114,8 +115,8 @@ def test_a_closure_overlapping_one_of_the_same_date_is_refused(api_as, clinic, e
 
     response = api_as("admin").post(closures(clinic), {"date": "2026-12-25", "services": new}, format="json")
 
-    assert response.status_code == 400
-    assert "already a closure on 2026-12-25" in response.json()["date"][0]
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("date: there is already a closure on 2026-12-25")
     assert Closure.objects.filter(clinic=clinic).count() == 1
 
 
@@ -156,11 +157,11 @@ def test_a_window_overlapping_another_for_one_service_on_a_shared_weekday_is_ref
 
     response = api_as("admin").post(windows(clinic), body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["start"] == [
-        "This window overlaps the 07:00–10:00 window for methadone on Saturday; change its hours, days or "
-        "services, or change that window's capacity instead."
-    ]
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        "start/end: this window overlaps the 07:00–10:00 window for methadone on Saturday; change its hours, days "
+        "or services, or change that window's capacity instead."
+    )
     assert not DosingWindow.objects.filter(clinic=clinic, start="09:30").exists()
 
 
@@ -185,8 +186,8 @@ def test_moving_a_window_onto_another_is_refused(api_as, clinic):
         f"{windows(clinic)}{counselling.pk}/", {"start": "09:00", "services": ["buprenorphine"]}, format="json"
     )
 
-    assert response.status_code == 400
-    assert "overlaps the 07:00–10:00 window for buprenorphine" in response.json()["start"][0]
+    assert response.status_code == 409
+    assert "overlaps the 07:00–10:00 window for buprenorphine" in response.json()["detail"]
     counselling.refresh_from_db()
     assert str(counselling.start) == "11:00:00"
 
@@ -197,7 +198,7 @@ def test_the_setup_page_refuses_an_overlapping_window(client_as, clinic):
         {"weekdays": ["0"], "start": "08:00", "end": "09:00", "services": ["methadone"], "capacity": "3"},
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "overlaps the 07:00–10:00 window for methadone on Monday" in response.content.decode()
 
 
