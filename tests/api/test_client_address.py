@@ -6,7 +6,6 @@ import pytest
 from axes.models import AccessAttempt
 from django.core.cache import cache
 from django.test import RequestFactory
-from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from config.lockout import client_ip
@@ -16,15 +15,12 @@ URL = "/api/v1/auth/token/"
 
 
 @pytest.fixture
-def two_per_minute(settings):
+def two_per_minute(monkeypatch):
     """A small anonymous rate, on a fresh cache, for this test only."""
-    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "1000/min", "anon": "2/min"}}
-    settings.REST_FRAMEWORK = rest
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"user": "1000/min", "anon": "2/min"})
     cache.clear()
-    AnonRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     yield
     cache.clear()
-    AnonRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
 
 
 def request_with(remote: str, forwarded: str | None = None):
