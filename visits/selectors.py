@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 
 from scheduler.models import Clinic, Closure, DosingWindow
 from scheduler.permissions import scope_to_clinics
+from scheduler.rules import Rules
 from scheduler.timeutil import NonexistentLocalTime, local_instant
-from visits.models import Visit
+from visits import guard
+from visits.models import Escalation, Visit
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -128,3 +132,79 @@ def availability(*, clinic: Clinic, date: date, service: str) -> list[dict[str, 
             }
         )
     return rows
+
+
+# --- the dosing guard's facts (read by visits.services under a lock, and by the pages before anyone clicks) ----
+
+# Completed doses read back this far (take-homes cover at most a month; injection minimums are shorter); a rule
+# set with a longer injection interval widens it (guard_lookback_days).
+DOSE_LOOKBACK_DAYS = 62
+GUARD_ESCALATIONS = (*guard.BLOCKING_KINDS, guard.RETITRATION, guard.RESTART)
+
+
+def guard_lookback_days(rules: Rules) -> int:
+    return max([DOSE_LOOKBACK_DAYS, *(w.interval_days + 1 for w in rules.injection_windows.values())])
+
+
+def guard_doses(patient_ids: Iterable[int], day: date, lookback_days: int) -> dict[int, list[guard.DoseFacts]]:
+    """Completed dose and injection visits per patient from `lookback_days` before `day`, and any whose
+    take-homes still cover `day` or later."""
+    since = day - timedelta(days=lookback_days)
+    rows = (
+        Visit.objects.filter(patient_id__in=list(patient_ids), status="completed", kind__in=("dose", "injection"))
+        .exclude(plan=None)
+        .filter(Q(date__gte=since) | Q(covered_through__gte=day))
+        .values_list(
+            "patient_id", "id", "plan_id", "plan__medication", "date", "completed_at", "covered_through",
+            "take_home_doses",
+        )
+    )
+    by_patient: dict[int, list[guard.DoseFacts]] = defaultdict(list)
+    for patient_id, pk, plan_id, medication, day_, completed_at, covered_through, take_homes in rows:
+        by_patient[patient_id].append(
+            guard.DoseFacts(pk, plan_id, medication, day_, completed_at, covered_through, take_homes)
+        )
+    return by_patient
+
+
+def guard_escalations(patient_ids: Iterable[int]) -> dict[int, list[guard.OpenEscalation]]:
+    """Open escalations that block dosing, per patient."""
+    rows = Escalation.objects.filter(
+        patient_id__in=list(patient_ids), resolved_at=None, kind__in=GUARD_ESCALATIONS
+    ).values_list("patient_id", "id", "plan_id", "plan__medication", "kind", "reason", "created")
+    by_patient: dict[int, list[guard.OpenEscalation]] = defaultdict(list)
+    for patient_id, pk, plan_id, medication, kind, reason, created in rows:
+        by_patient[patient_id].append(guard.OpenEscalation(pk, plan_id, medication, kind, reason, created))
+    return by_patient
+
+
+def plan_facts(plan: Any) -> guard.PlanFacts:
+    return guard.PlanFacts(
+        id=plan.pk, medication=plan.medication, doses_per_day=plan.doses_per_day,
+        min_interval_minutes=plan.min_interval_minutes, interval_days=plan.interval_days,
+    )
+
+
+def dose_blockers(*, visits: Iterable[Visit], now: datetime) -> dict[int, str]:
+    """Why each open dose or injection visit could not be completed now (no take-homes), by visit id: the
+    dosing guard's own refusal, so the today board and the patient page say it before anyone clicks.
+    Three queries whatever the number of visits (doses, escalations, and the clinics' rule sets)."""
+    rows = [v for v in visits if v.plan_id is not None and v.kind in ("dose", "injection")
+            and v.status in ("scheduled", "checked_in")]
+    if not rows:
+        return {}
+    from scheduler.selectors import rules_for_clinic
+
+    rules = {v.clinic_id: rules_for_clinic(v.clinic) for v in rows}
+    lookback = max(guard_lookback_days(r) for r in rules.values())
+    patients = {v.patient_id for v in rows}
+    doses = guard_doses(patients, min(v.date for v in rows), lookback)
+    escalations = guard_escalations(patients)
+    blockers: dict[int, str] = {}
+    for v in rows:
+        attempt = guard.Attempt(step=guard.COMPLETE, plan=plan_facts(v.plan), date=v.date, at=now, visit_id=v.pk)
+        refusal = guard.check(attempt, doses=doses.get(v.patient_id, []), escalations=escalations.get(v.patient_id, []),
+                              rules=rules[v.clinic_id], tz=v.clinic.timezone)
+        if refusal is not None:
+            blockers[v.pk] = refusal.message
+    return blockers

@@ -17,7 +17,7 @@ from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from scheduler import engine
@@ -28,8 +28,19 @@ from scheduler.rules import INJECTIONS, Rules, takehome_limit, treatment_day
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import guard
-from visits.models import KIND_CHOICES, OPEN_STATUSES, Escalation, Visit
-from visits.selectors import Slot, booked_counts, closure_for, no_window_reason, slots_for
+from visits.models import KIND_CHOICES, OPEN_STATUSES, Visit
+from visits.selectors import (
+    DOSE_LOOKBACK_DAYS,
+    Slot,
+    booked_counts,
+    closure_for,
+    guard_doses,
+    guard_escalations,
+    guard_lookback_days,
+    no_window_reason,
+    plan_facts,
+    slots_for,
+)
 
 KINDS = frozenset(value for value, _ in KIND_CHOICES)
 PLAN_KINDS = frozenset({"dose", "injection"})
@@ -99,43 +110,8 @@ def _require_status(visit: Visit, allowed: Iterable[str]) -> None:
 # load its plain values under a lock on the patient row, so two nurses dosing one patient under two
 # plans at the same moment are serialised: the second sees the first's dose and is refused.
 
-# Completed doses read back this far (take-homes cover at most a month; injection minimums are shorter);
-# a rule set with a longer injection minimum widens it (see _lookback_days).
-_DOSE_LOOKBACK_DAYS = 62
-_GUARD_ESCALATIONS = (*HOLD_KINDS, guard.RETITRATION, guard.RESTART)
-
-
 def _lock_patient(patient_id: int) -> None:
     Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True).first()
-
-
-def _lookback_days(rules: Rules) -> int:
-    minimums = [w.interval_days for w in rules.injection_windows.values()]
-    return max([_DOSE_LOOKBACK_DAYS, *(m + 1 for m in minimums)])
-
-
-def _dose_facts(patient_id: int, day: date, rules: Rules) -> list[guard.DoseFacts]:
-    since = day - timedelta(days=_lookback_days(rules))
-    rows = (
-        Visit.objects.filter(patient_id=patient_id, status="completed", kind__in=PLAN_KINDS, plan__isnull=False)
-        .filter(Q(date__gte=since) | Q(covered_through__gte=day))
-        .values_list("id", "plan_id", "plan__medication", "date", "completed_at", "covered_through", "take_home_doses")
-    )
-    return [guard.DoseFacts(*row) for row in rows]
-
-
-def _open_escalations(patient_id: int) -> list[guard.OpenEscalation]:
-    rows = Escalation.objects.filter(
-        patient_id=patient_id, resolved_at=None, kind__in=_GUARD_ESCALATIONS
-    ).values_list("id", "plan_id", "plan__medication", "kind", "reason", "created")
-    return [guard.OpenEscalation(*row) for row in rows]
-
-
-def _plan_facts(plan: Plan) -> guard.PlanFacts:
-    return guard.PlanFacts(
-        id=plan.pk, medication=plan.medication, doses_per_day=plan.doses_per_day,
-        min_interval_minutes=plan.min_interval_minutes, interval_days=plan.interval_days,
-    )
 
 
 def dose_guard(
@@ -154,12 +130,14 @@ def dose_guard(
     _lock_patient(plan.patient_id)
     rules = rules_for_clinic(clinic)
     attempt = guard.Attempt(
-        step=step, plan=_plan_facts(plan), date=day, at=timezone.now(), visit_id=visit_id,
+        step=step, plan=plan_facts(plan), date=day, at=timezone.now(), visit_id=visit_id,
         take_home_doses=take_home_doses, take_home_reason=take_home_reason,
         may_exceed_calendar=has_role(by, CLINICAL), expected_take_homes=expected_take_homes,
     )
     refusal = guard.check(
-        attempt, doses=_dose_facts(plan.patient_id, day, rules), escalations=_open_escalations(plan.patient_id),
+        attempt,
+        doses=guard_doses([plan.patient_id], day, guard_lookback_days(rules)).get(plan.patient_id, []),
+        escalations=guard_escalations([plan.patient_id]).get(plan.patient_id, []),
         rules=rules, tz=clinic.timezone,
     )
     if refusal is None:
@@ -189,7 +167,7 @@ def expected_take_homes(plan: Plan, clinic: Clinic, day: date, treatment_start: 
     decision (take_home days, suspended while take-homes are not approved) and the closure days after it."""
     spec = replace(plan_spec(plan), treatment_start=treatment_start)
     calendar = calendar_for_clinic(clinic)
-    ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=_DOSE_LOOKBACK_DAYS))
+    ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=DOSE_LOOKBACK_DAYS))
     expected = 0
     for d in ahead:
         if d.expected not in (engine.TAKE_HOME, engine.CLOSURE_TAKE_HOME):

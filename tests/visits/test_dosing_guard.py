@@ -280,3 +280,34 @@ def test_naltrexone_fourteen_days_late_raises_a_restart_distinct_from_the_clinic
         escalations_evaluate(plan_ids=[plan.pk])
     restart = Escalation.objects.get(plan=plan, kind="restart")
     assert "14 days past the injection due 2026-10-15 (re-start at 14 days late" in restart.reason
+
+
+# --- what the pages show before anyone clicks --------------------------------------------------------------
+
+
+def test_dose_blockers_give_the_guards_reason_for_each_visit_in_three_queries(
+    patient, plan, clinic, oral_window, frozen, django_assert_max_num_queries
+):
+    from django.utils import timezone
+
+    from tests.factories import PatientFactory
+    from visits.selectors import dose_blockers
+
+    held = make_visit(patient, window=oral_window, plan=plan)
+    hold(patient, plan)
+    others = []
+    for _ in range(5):
+        other = PatientFactory(clinic=clinic)
+        other_plan = PlanFactory(patient=other, start_date=MONDAY - timedelta(days=30), attendance_weekdays=[0, 3])
+        make_visit(other, window=oral_window, plan=other_plan, day=MONDAY - timedelta(days=1), status="completed",
+                   take_home_doses=2, covered_through=MONDAY + timedelta(days=1))
+        others.append(make_visit(other, window=oral_window, plan=other_plan))
+    free = make_visit(PatientFactory(clinic=clinic), window=oral_window,
+                      plan=PlanFactory(patient=PatientFactory(clinic=clinic), start_date=MONDAY))
+    visits = list(Visit.objects.filter(pk__in=[held.pk, free.pk, *[o.pk for o in others]])
+                  .select_related("plan", "clinic__rule_set"))
+    with django_assert_max_num_queries(3):
+        blockers = dose_blockers(visits=visits, now=timezone.now())
+    assert blockers[held.pk].startswith("plan on hold: hold since")
+    assert all("covered by take-homes until Tue 3 Nov" in blockers[o.pk] for o in others)
+    assert free.pk not in blockers
