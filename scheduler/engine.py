@@ -31,6 +31,7 @@ __all__ = [
     "Window",
     "check_plan",
     "plan_days",
+    "takehome_breaches",
     "uncovered_by_closure",
 ]
 
@@ -680,3 +681,43 @@ def uncovered_by_closure(plan: PlanSpec, calendar: Calendar, rules: Rules, closu
         return False
     with_closure = Calendar(calendar.tz, calendar.windows, (*calendar.closures, closure))
     return len(_diamorphine_day(plan, with_closure, rules, closure.date).sessions) < plan.doses_per_day
+
+
+def _day_text(d: date) -> str:
+    return f"{d:%a} {d.day} {d:%b}"
+
+
+def takehome_breaches(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[str]:
+    """Visits in [date_from, date_to] whose planned take-homes the rule set's limit would refuse at the window.
+
+    The engine adds visits to keep every run of take-home days within the limit, but it cannot put a visit on a
+    closure day: a run of closures longer than the tier allows (8 closed days on treatment day 14 under the
+    2024 table) can only be settled when the plan or the closure is saved (issue #11: "never at the window").
+    Counted the way completion counts them (visits.services): closure days count only when the rule set says
+    so, and weekly caps add up the take-home days of every visit in an ISO week.
+    """
+    if plan.medication not in ORAL_DAILY or date_to < date_from:
+        return []
+    start = plan.treatment_start or plan.start_date
+    week_used: dict[tuple[int, int], int] = {}
+    breaches: list[str] = []
+    for day in plan_days(plan, calendar, rules, date_from, date_to):
+        if day.expected != VISIT or day.take_home_doses == 0:
+            continue
+        limit = takehome_limit(rules, plan.medication, treatment_day(start, day.date))
+        covered = [day.date + timedelta(days=i) for i in range(1, day.take_home_doses + 1)]
+        counted = covered if rules.closure_doses_count else [
+            d for d in covered if calendar.closed_reason(d, plan.medication) is None
+        ]
+        if limit.max_supply is not None and len(counted) > limit.max_supply:
+            breaches.append(
+                f"the visit on {_day_text(day.date)} would hand out {len(counted)} take-home doses "
+                f"({day.take_home_doses} days until the next open day): {limit.rule} "
+                f"(treatment day {limit.treatment_day})"
+            )
+            continue
+        for d in counted:
+            week_used[_iso_week(d)] = week_used.get(_iso_week(d), 0) + 1
+        if limit.max_per_week is not None and any(week_used[_iso_week(d)] > limit.max_per_week for d in counted):
+            breaches.append(f"the visit on {_day_text(day.date)} would pass the weekly cap: {limit.rule}")
+    return breaches

@@ -349,6 +349,58 @@ def _guard_closure(clinic: Clinic, value: engine.Closure) -> None:
             f"This closure would leave {uncovered} diamorphine patient{'s' if uncovered != 1 else ''} without a "
             f"session on {value.date.isoformat()}; limit it to other services or open a diamorphine window."
         )
+    over = take_home_patients_over_limit(clinic=clinic, closure=value)
+    if over:
+        count, example = over
+        raise RuleViolation(
+            f"This closure would give {count} patient{'s' if count != 1 else ''} more take-home doses at once than "
+            f"the rule set allows ({example}); open one of those days for dosing, or limit the closure to other "
+            "services."
+        )
+
+
+def _closed_run(calendar: engine.Calendar, day: date, service: str) -> int:
+    """The number of consecutive days around `day` on which `service` is not offered."""
+    run, d = 0, day
+    while run < 62 and calendar.closed_reason(d, service) is not None:
+        run, d = run + 1, d - timedelta(days=1)
+    d = day + timedelta(days=1)
+    while run < 62 and calendar.closed_reason(d, service) is not None:
+        run, d = run + 1, d + timedelta(days=1)
+    return run
+
+
+def take_home_patients_over_limit(*, clinic: Clinic, closure: engine.Closure) -> tuple[int, str] | None:
+    """How many patients an extra closure would give more take-homes at once than their tier allows, and one
+    example of the breach (issue #11: closure runs are settled when the closure is saved, never at the window).
+
+    Only a run of closed days longer than the smallest tier can do that (the engine moves a visit before any
+    shorter run), so most closures cost one calendar walk and no plan is simulated."""
+    rules = rules_for_clinic(clinic)
+    if not rules.closure_doses_count:
+        return None  # 42 CFR 8.12(i)(3) (2001): closure doses are beyond the limits
+    calendar = calendar_for_clinic(clinic)
+    with_closure = engine.Calendar(calendar.tz, calendar.windows, (*calendar.closures, closure))
+    smallest = min(t.max_supply for t in rules.takehome_tiers)
+    services = [m for m in rules.takehome_medications if m in engine.ORAL_DAILY and closure.closes(m)]
+    if not any(_closed_run(with_closure, closure.date, m) > smallest for m in services):
+        return None
+    plans = list(
+        Plan.objects.filter(patient__clinic=clinic, status="active", medication__in=services)
+        .exclude(end_date__lt=closure.date)
+        .filter(start_date__lte=closure.date)
+    )
+    pauses = pauses_by_plan([p.pk for p in plans])
+    patients: set[int] = set()
+    example = ""
+    for plan in plans:
+        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []))
+        around = (closure.date - timedelta(days=62), closure.date)
+        breaches = engine.takehome_breaches(spec, with_closure, rules, max(around[0], plan.start_date), around[1])
+        if breaches:
+            patients.add(plan.patient_id)
+            example = example or f"MRN {plan.patient.mrn}: {breaches[0]}"
+    return (len(patients), example) if patients else None
 
 
 def _closures_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
@@ -540,11 +592,32 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
     if plan.status == "active":
         _check_one_active_plan(plan)
         clinic = plan.patient.clinic
-        _check_injection_interval(plan, rules_for_clinic(clinic))
+        rules, calendar = rules_for_clinic(clinic), calendar_for_clinic(clinic)
+        _check_injection_interval(plan, rules)
+        spec = plan_spec(plan, pauses=pauses)
         try:
-            engine.check_plan(plan_spec(plan, pauses=pauses), calendar_for_clinic(clinic), rules_for_clinic(clinic))
+            engine.check_plan(spec, calendar, rules)
         except engine.PlanNotSatisfiable as exc:
             raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
+        _check_take_home_runs(plan, spec, calendar, rules)
+
+
+# A plan's take-home runs are checked this far ahead when it is saved; later closures are checked when saved.
+TAKE_HOME_CHECK_DAYS = 366
+
+
+def _check_take_home_runs(plan: Plan, spec: engine.PlanSpec, calendar: engine.Calendar, rules: Any) -> None:
+    """Issue #11: for every plan the engine accepts, completing each visit with the take-homes its calendar
+    expects is accepted — so a closure run longer than the tier allows refuses the plan here, not at the window."""
+    today = clinic_today(plan.patient.clinic)
+    first = max(plan.start_date, today)
+    breaches = engine.takehome_breaches(spec, calendar, rules, first, today + timedelta(days=TAKE_HOME_CHECK_DAYS))
+    if breaches:
+        raise RuleViolation(
+            f"This plan's calendar would hand out more take-homes than the rule set allows: {breaches[0]}. "
+            "Open the clinic on one of those days, or start the plan later.",
+            field="start_date",
+        )
 
 
 def _check_one_active_plan(plan: Plan) -> None:

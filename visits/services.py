@@ -163,10 +163,14 @@ def effective_treatment_start(plan: Plan, day: date, rules: Rules) -> date:
 
 
 def expected_take_homes(plan: Plan, clinic: Clinic, day: date, treatment_start: date, rules: Rules) -> int:
-    """The take-home days the plan's calendar expects right after a visit on `day`: the clinician's standing
-    decision (take_home days, suspended while take-homes are not approved) and the closure days after it."""
+    """The take-home days the plan's calendar expects at a visit on `day`: the clinician's standing decision
+    (take_home days, suspended while take-homes are not approved) and the closure days after it — the engine's
+    own count on a planned visit day, else the run of take-home days that follows a visit booked by hand."""
     spec = replace(plan_spec(plan), treatment_start=treatment_start)
     calendar = calendar_for_clinic(clinic)
+    planned = engine.plan_days(spec, calendar, rules, day, day)[0]
+    if planned.expected == engine.VISIT:
+        return planned.take_home_doses
     ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=DOSE_LOOKBACK_DAYS))
     expected = 0
     for d in ahead:
