@@ -46,9 +46,11 @@ class HolidayImportForm(forms.Form):
 
 
 class TakeHomeForm(forms.Form):
-    """The take-home doses typed at the dosing window (empty: none)."""
+    """The take-home doses typed at the dosing window (empty: none), and a clinician's reason for handing out
+    more than the plan's calendar expects (API.md v1.1; the guard decides who may and when)."""
 
     take_home_doses = bounds.WholeNumberField(min_value=0, max_value=bounds.TAKE_HOME_DOSES_MAX, required=False)
+    take_home_reason = forms.CharField(max_length=300, required=False, strip=True)
 
 
 class DateRangeForm(forms.Form):

@@ -12,14 +12,16 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from notifications.models import Message
 from scheduler import engine
 from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
+from scheduler.rules import INJECTIONS
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
+from visits import guard
 from visits.models import Escalation, StaffTask, Visit
 from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     _rate,
@@ -31,7 +33,8 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     injection_on_time,
     missed_heatmap,
 )
-from visits.services import HOLD_KINDS
+from visits.selectors import dose_blockers
+from visits.services import effective_treatment_start, expected_take_homes
 
 SEARCH_LIMIT = 20
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
@@ -42,34 +45,87 @@ def clinic_today(clinic: Clinic) -> date:
 
 
 # --- today board -------------------------------------------------------------------------------
+# Whether a row's dose may be given is the dosing guard's answer alone (visits.selectors.dose_blockers), read
+# before anyone clicks; the page never decides it (STYLE.md: never let a rule live only in a page).
+
+# The guard's refusal for an open hold, clinician review, re-induction or re-titration (visits.guard._on_hold)
+# opens with these words: the board names such rows "On hold", every other refusal "Blocked".
+HOLD_REFUSAL = "plan on hold"
+BOARD_STATES = ("expected", "on_hold", "blocked", "checked_in", "completed", "missed", "excused")
 
 
-def _hold_exists() -> Exists:
-    """The same test visit_complete applies: an open hold-kind escalation on the visit's plan."""
-    return Exists(Escalation.objects.filter(plan=OuterRef("plan"), kind__in=HOLD_KINDS, resolved_at__isnull=True))
-
-
-def _day_visits(clinic: Clinic, day: date) -> QuerySet[Visit]:
-    return Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled").annotate(on_hold=_hold_exists())
+def _on_clinic(visits: list[Visit], clinic: Clinic) -> list[Visit]:
+    """One clinic object (and its rule set, loaded once) for every row: the guard reads the rule set per row."""
+    for visit in visits:
+        visit.clinic = clinic
+    return visits
 
 
 def board_visits(*, clinic: Clinic, day: date) -> list[Visit]:
-    qs = _day_visits(clinic, day).select_related("patient", "plan", "window")
-    return list(qs.order_by("start", "patient__last_name", "patient__first_name", "id"))
+    qs = Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled")
+    qs = qs.select_related("patient", "plan", "window")
+    return _on_clinic(list(qs.order_by("start", "patient__last_name", "patient__first_name", "id")), clinic)
+
+
+def board_blockers(*, visits: list[Visit]) -> dict[int, str]:
+    """The guard's refusal for each open dose or injection row, as if it were completed now (three queries)."""
+    return dose_blockers(visits=visits, now=timezone.now())
+
+
+def board_state(visit: Visit, blockers: dict[int, str]) -> str:
+    """A scheduled row is expected, on hold or blocked by the guard; any other row shows its status."""
+    if visit.status != "scheduled":
+        return visit.status
+    reason = blockers.get(visit.pk)
+    if reason is None:
+        return "expected"
+    return "on_hold" if reason.startswith(HOLD_REFUSAL) else "blocked"
+
+
+def count_states(visits: list[Visit], blockers: dict[int, str]) -> dict[str, int]:
+    counts = dict.fromkeys(BOARD_STATES, 0)
+    for visit in visits:
+        state = board_state(visit, blockers)
+        counts[state] = counts.get(state, 0) + 1
+    counts["total"] = len(visits)
+    return counts
 
 
 def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
-    hold = _hold_exists()
-    qs = Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled")
-    return qs.aggregate(
-        expected=Count("id", filter=Q(~hold, status="scheduled")),
-        on_hold=Count("id", filter=Q(hold, status="scheduled")),
-        checked_in=Count("id", filter=Q(status="checked_in")),
-        completed=Count("id", filter=Q(status="completed")),
-        missed=Count("id", filter=Q(status="missed")),
-        excused=Count("id", filter=Q(status="excused")),
-        total=Count("id"),
+    """The live counts: one query for the day's rows (only what the guard reads) and the guard's three."""
+    qs = (
+        Visit.objects.filter(clinic=clinic, date=day)
+        .exclude(status="cancelled")
+        .select_related("plan")
+        .only(
+            "id", "status", "kind", "date", "patient_id", "clinic_id", "plan__id", "plan__medication",
+            "plan__doses_per_day", "plan__min_interval_minutes", "plan__interval_days",
+        )
     )
+    visits = _on_clinic(list(qs), clinic)
+    return count_states(visits, board_blockers(visits=visits))
+
+
+def planned_take_homes(*, clinic: Clinic, visits: list[Visit]) -> dict[int, int]:
+    """The take-homes the plan's calendar expects at each open oral dose row: the number the guard holds a
+    completion to (API.md v1.1), shown next to the field before anyone clicks.
+
+    A checked-in row (the patient is at the window) asks the services' own computation, live: re-admission,
+    suspended take-homes and closures since the visit was generated all count. It costs four queries a row,
+    so a scheduled row shows what generation stored from the same calendar instead.
+    """
+    rules = rules_for_clinic(clinic)
+    planned: dict[int, int] = {}
+    for visit in visits:
+        plan = visit.plan
+        if plan is None or visit.kind != "dose" or plan.medication not in guard.ORAL:
+            continue
+        if visit.status == "checked_in":
+            start = effective_treatment_start(plan, visit.date, rules)
+            planned[visit.pk] = expected_take_homes(plan, clinic, visit.date, start, rules)
+        elif visit.status == "scheduled":
+            planned[visit.pk] = visit.expected_take_home_doses
+    return planned
 
 
 def open_escalations_by_patient(*, clinic: Clinic, patient_ids: list[int]) -> dict[int, list[Escalation]]:
@@ -214,6 +270,43 @@ def attendance_strip(*, patient: Patient, date_from: date, date_to: date) -> lis
             cells.append(StripCell(date=day.date, state=state, label=label))
         rows.append(StripRow(plan=plan, cells=cells))
     return rows
+
+
+@dataclass(frozen=True)
+class DosingToday:
+    """One active plan on the patient page: whether a dose under it could be given today, in the guard's words."""
+
+    plan: Plan
+    visit: Visit | None  # today's open visit under the plan, if one is booked
+    reason: str  # the guard's refusal ("" when nothing blocks a dose today)
+
+
+def _probe(plan: Plan, patient: Patient, day: date) -> Visit:
+    """An unsaved visit standing for "a dose under this plan today" (a negative id matches no dose), so a plan
+    with no visit today (a take-home day, say) still gets the guard's answer: covered, on hold, too soon."""
+    kind = "injection" if plan.medication in INJECTIONS else "dose"
+    return Visit(
+        id=-plan.pk, patient=patient, clinic=patient.clinic, plan=plan, kind=kind, status="scheduled", date=day
+    )
+
+
+def dosing_today(
+    *, patient: Patient, plans: list[Plan], next_visits: list[Visit], today: date
+) -> tuple[list[DosingToday], dict[int, str]]:
+    """Per active plan the guard's answer for a dose today, and for each of the next visits its own refusal:
+    one call to the guard's selector (three queries), whatever the number of plans and visits."""
+    active = [p for p in plans if p.status == "active" and p.active_on(today)]
+    todays = {v.plan_id: v for v in next_visits if v.date == today and v.plan_id is not None}
+    asked = [todays.get(p.pk) or _probe(p, patient, today) for p in active]
+    for visit in [*asked, *next_visits]:
+        visit.clinic = patient.clinic
+        visit.patient = patient
+    blockers = dose_blockers(visits=[*asked, *next_visits], now=timezone.now())
+    rows = [
+        DosingToday(plan=p, visit=todays.get(p.pk), reason=blockers.get(visit.pk, ""))
+        for p, visit in zip(active, asked, strict=True)
+    ]
+    return rows, {v.pk: blockers[v.pk] for v in next_visits if v.pk in blockers}
 
 
 def patient_next_visits(*, patient: Patient, today: date, limit: int = 10) -> list[Visit]:

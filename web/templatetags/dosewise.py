@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django import template
 
@@ -18,3 +19,9 @@ def weekday_names(days: Iterable[int] | None) -> str:
     if len(values) == 7:
         return "every day"
     return ", ".join(_DAYS[d] for d in values)
+
+
+@register.filter
+def get_item(mapping: Mapping[Any, Any] | None, key: Any) -> Any:
+    """`mapping[key]`, or an empty dict when there is none (a refused form's typed values, by id)."""
+    return (mapping or {}).get(key, {})

@@ -26,6 +26,7 @@ from web.views.common import page_context
 STATUS_BADGES = {
     "expected": "Expected",
     "on_hold": "On hold",
+    "blocked": "Blocked",
     "checked_in": "Checked in",
     "completed": "Completed",
     "missed": "Missed",
@@ -42,12 +43,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:today", clinic_id=clinic.pk)
 
 
-def board_status(visit: Visit) -> str:
-    if visit.status == "scheduled":
-        return "on_hold" if getattr(visit, "on_hold", False) else "expected"
-    return visit.status
-
-
 def _window_label(visit: Visit, tz: ZoneInfo) -> tuple[Any, str]:
     if visit.window is not None:
         w = visit.window
@@ -61,25 +56,37 @@ def _window_label(visit: Visit, tz: ZoneInfo) -> tuple[Any, str]:
 
 
 def render_board(
-    request: HttpRequest, clinic: Clinic, *, row_errors: dict[int, str] | None = None, status: int = 200
+    request: HttpRequest,
+    clinic: Clinic,
+    *,
+    row_errors: dict[int, str] | None = None,
+    typed: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
+    """The board; `row_errors` and `typed` put a refusal and what the user typed back on their row."""
     day = selectors.clinic_today(clinic)
     tz = ZoneInfo(clinic.timezone)
     visits = selectors.board_visits(clinic=clinic, day=day)
+    blockers = selectors.board_blockers(visits=visits)
+    planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
     groups: OrderedDict[Any, dict[str, Any]] = OrderedDict()
     for visit in sorted(visits, key=lambda v: (_sort_key(_window_label(v, tz)[0]), v.patient.last_name, v.pk)):
         key, label = _window_label(visit, tz)
         group = groups.setdefault(key, {"label": label, "rows": []})
-        badge = board_status(visit)
+        badge = selectors.board_state(visit, blockers)
+        values = (typed or {}).get(visit.pk, {})
         group["rows"].append(
             {
                 "visit": visit,
                 "badge": badge,
                 "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
+                "blocker": blockers.get(visit.pk, ""),
                 "escalations": escalations.get(visit.patient_id, []),
                 "error": (row_errors or {}).get(visit.pk, ""),
-                "take_home_default": visit.expected_take_home_doses,
+                "planned": planned.get(visit.pk),
+                "take_home_value": values.get("take_home_doses", planned.get(visit.pk, 0)),
+                "take_home_reason": values.get("take_home_reason", ""),
             }
         )
     context = page_context(
@@ -87,7 +94,7 @@ def render_board(
         clinic,
         day=day,
         groups=list(groups.values()),
-        counts=selectors.board_counts(clinic=clinic, day=day),
+        counts=selectors.count_states(visits, blockers),
         nav_active="today",
     )
     return render(request, "web/today.html", context, status=status)
@@ -135,20 +142,32 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
     return _back_to_board(visit)
 
 
+def _form_error(form: TakeHomeForm) -> str:
+    if "take_home_doses" in form.errors:
+        return f"Take-home doses must be a whole number. {' '.join(str(m) for m in form.errors['take_home_doses'])}"
+    return f"Reason: {' '.join(str(m) for m in form.errors.get('take_home_reason', []))}"
+
+
 @staff_view
 @require_POST
 def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_or_404(request.user, visit_id)
     require(request.user, DOSING)
     form = TakeHomeForm(request.POST)
+    # STYLE.md: a refusal keeps what the user typed (the number and the reason stay in their fields).
+    typed = {visit.pk: {k: request.POST.get(k, "")[:400] for k in ("take_home_doses", "take_home_reason")}}
     if not form.is_valid():
-        message = f"Take-home doses must be a whole number. {' '.join(str(m) for m in form.errors['take_home_doses'])}"
-        return render_board(request, visit.clinic, row_errors={visit.pk: message}, status=400)
+        return render_board(request, visit.clinic, row_errors={visit.pk: _form_error(form)}, typed=typed, status=400)
     take_homes: int | None = form.cleaned_data["take_home_doses"]
+    reason: str = form.cleaned_data["take_home_reason"]
     try:
-        visit_complete(visit=visit, by=request.user, take_home_doses=take_homes)
+        visit_complete(visit=visit, by=request.user, take_home_doses=take_homes, take_home_reason=reason)
     except (RuleViolation, StateConflict) as exc:
-        return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=exc.status_code)
+        return render_board(
+            request, visit.clinic, row_errors={visit.pk: exc.message}, typed=typed, status=exc.status_code
+        )
     suffix = f" with {take_homes} take-home dose{'s' if take_homes != 1 else ''}" if take_homes else ""
+    if take_homes and reason:
+        suffix += f" (reason: {reason})"
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
     return _back_to_board(visit)

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scheduler import services as scheduler_services
-from scheduler.errors import RuleViolation
+from notifications import replanning
+from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Patient
 from scheduler.permissions import CLINICAL
 from scheduler.selectors import takehome_reviews
+from visits.guard import ORAL
 from web import selectors
 from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
 from web.views.common import page_context, safe_next
@@ -48,14 +49,17 @@ def search(request: HttpRequest, clinic_id: int) -> HttpResponse:
     return render(request, "web/search.html", context)
 
 
-@never_cache
-@staff_view
-@require_http_methods(["GET", "HEAD"])
-def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = patient_or_404(request.user, patient_id)
-    clinic = patient.clinic
+def render_patient(
+    request: HttpRequest,
+    patient: Patient,
+    *,
+    takehome_typed: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The patient page; `takehome_typed` puts a refused take-home decision (its note and error) back on its plan."""
     # Every read of a patient's record leaves an access entry; AuditlogMiddleware supplies the actor.
     accessed.send(sender=Patient, instance=patient)
+    clinic = patient.clinic
     today = selectors.clinic_today(clinic)
     date_from, date_to = today - timedelta(days=STRIP_DAYS_BACK), today + timedelta(days=STRIP_DAYS_AHEAD)
     strip = selectors.attendance_strip(patient=patient, date_from=date_from, date_to=date_to)
@@ -63,6 +67,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         patient.plans.select_related("takehome_approved_by").prefetch_related("pauses").order_by("-status", "id")
     )
     reviews = takehome_reviews(plans, now=timezone.now())
+    next_visits = selectors.patient_next_visits(patient=patient, today=today)
+    dosing, visit_blockers = selectors.dosing_today(patient=patient, plans=plans, next_visits=next_visits, today=today)
     context = page_context(
         request,
         clinic,
@@ -70,30 +76,56 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         patient=patient,
         today=today,
         plans=plans,
+        dosing=dosing,
+        oral=ORAL,
+        takehome_typed=takehome_typed or {},
         takehome_reviews=[(p, reviews[p.pk]) for p in plans if p.pk in reviews],
         strip=strip,
         strip_dates=strip[0].cells if strip and strip[0].cells else [],
-        next_visits=selectors.patient_next_visits(patient=patient, today=today),
+        next_visits=[(v, visit_blockers.get(v.pk, "")) for v in next_visits],
         take_homes=selectors.patient_take_homes(patient=patient),
         sms_messages=selectors.patient_messages(patient=patient),
         escalations=list(patient.escalations.filter(resolved_at__isnull=True).select_related("plan")),
         tasks=list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id")),
         history=selectors.patient_history(patient=patient),
     )
-    return render(request, "web/patient.html", context)
+    return render(request, "web/patient.html", context, status=status)
+
+
+@never_cache
+@staff_view
+@require_http_methods(["GET", "HEAD"])
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    return render_patient(request, patient_or_404(request.user, patient_id))
+
+
+# The take-home decision form on the patient page says where it came from: a refusal is shown there again,
+# with the note as typed (STYLE.md); the escalations page's one-button review goes back with a message.
+FROM_PATIENT_PAGE = "patient"
+APPROVED_VALUES = {"": True, "1": True, "true": True, "0": False, "false": False}
 
 
 @staff_view
 @require_POST
 def takehome_review(request: HttpRequest, plan_id: int) -> HttpResponse:
-    """A clinician records the take-home review of a plan (DOMAIN §6); back to the page it came from."""
+    """A clinician records the take-home review of a plan (DOMAIN §6) and its decision (API.md v1.1): approve
+    the plan's earned take-homes or suspend them, with a note. The calendar follows at once (replanning);
+    auditlog records who, when, the decision and the note."""
     plan = plan_or_404(request.user, plan_id)
     require(request.user, CLINICAL)
     back = safe_next(request, reverse("web:patient", args=[plan.patient_id]))
+    note = (request.POST.get("note") or "")[:300]
+    approved = APPROVED_VALUES.get((request.POST.get("approved") or "").strip().lower())
     try:
-        scheduler_services.plan_takehome_review(plan=plan, by=request.user)
-    except RuleViolation as exc:
+        if approved is None:
+            raise RuleViolation("Choose approve or suspend.", "approved")
+        replanning.plan_takehome_review(plan=plan, by=request.user, approved=approved, note=note)
+    except (RuleViolation, StateConflict) as exc:
+        if request.POST.get("from") == FROM_PATIENT_PAGE:
+            typed = {plan.pk: {"note": note, "error": exc.message}}
+            return render_patient(request, plan.patient, takehome_typed=typed, status=exc.status_code)
         messages.error(request, exc.message)
         return redirect(back)
-    messages.success(request, f"Take-home review recorded for MRN {plan.patient.mrn}.")
+    what = "approved" if approved else "suspended"
+    messages.success(request, f"Take-home review recorded for MRN {plan.patient.mrn}. Take-homes {what}.")
     return redirect(back)
