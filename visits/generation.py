@@ -9,7 +9,7 @@ Capacity (API.md v1.1: "generation never takes a window past its capacity"). The
 days and sessions a plan needs; this module decides where they sit:
 
 - A window's `capacity` is the number of visits it takes on one clinic-local date, for every service
-  it offers. A visit holds its place unless cancelled (visits.selectors.FREES_ITS_PLACE, the rule
+  it offers. A visit holds its place unless cancelled or excused (visits.selectors.FREES_ITS_PLACE, the rule
   booking uses too); generated visits this run may move are counted once, where they end up.
 - Oral doses and injections go to the engine's window (the day's first window offering the service);
   when it is full, to the next window offering that service that day by start time, then to the

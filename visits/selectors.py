@@ -68,9 +68,11 @@ def no_window_reason(day: date, service: str) -> str:
     return f"No window offers {service} on {_WEEKDAYS[day.weekday()]}s."
 
 
-# Every status but cancelled holds its place in a window: a missed or excused visit still used the slot that
-# day. Booking (booked_counts) and generation (window_bookings) count with this one rule.
-FREES_ITS_PLACE = ("cancelled",)
+# A cancelled visit frees its place in the window, and so does an excused one: nobody will come for it (the
+# patient need not attend: covered by take-homes handed out earlier, API.md v1.1, or excused by a person). A
+# missed visit keeps its place: the slot was held that day. Booking (booked_counts) and generation
+# (window_bookings) count with this one rule.
+FREES_ITS_PLACE = ("cancelled", "excused")
 
 
 def booked_counts(window_ids: list[int], day: date, *, exclude_visit: int | None = None) -> dict[int, int]:

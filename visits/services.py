@@ -31,6 +31,7 @@ from visits import guard
 from visits.models import KIND_CHOICES, OPEN_STATUSES, Visit
 from visits.selectors import (
     DOSE_LOOKBACK_DAYS,
+    FREES_ITS_PLACE,
     Slot,
     booked_counts,
     closure_for,
@@ -265,7 +266,7 @@ def _zone(clinic: Clinic) -> Any:
 
 def _overlapping(patient: Patient, day: date, exclude_visit: int | None) -> list[Visit]:
     qs = Visit.objects.filter(patient=patient, date__range=(day - timedelta(days=1), day + timedelta(days=1)))
-    qs = qs.exclude(status="cancelled").exclude(start=None).exclude(end=None)
+    qs = qs.exclude(status__in=FREES_ITS_PLACE).exclude(start=None).exclude(end=None)
     if exclude_visit is not None:
         qs = qs.exclude(pk=exclude_visit)
     return list(qs.only("id", "start", "end", "kind", "date"))

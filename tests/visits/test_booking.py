@@ -115,13 +115,14 @@ def test_a_full_window_answers_409(api_as, patient, clinic, counselling_window, 
     assert "full" in response.json()["detail"]
 
 
-def test_cancelled_visits_free_their_place_and_every_other_status_holds_it(
+def test_cancelled_and_excused_visits_free_their_place_and_missed_ones_hold_it(
     api_as, patient, clinic, counselling_window, frozen
 ):
     counselling_window.capacity = 2
     counselling_window.save()
     make_visit(PatientFactory(clinic=clinic), window=counselling_window, kind="counselling", status="cancelled")
     make_visit(PatientFactory(clinic=clinic), window=counselling_window, kind="counselling", status="excused")
+    make_visit(PatientFactory(clinic=clinic), window=counselling_window, kind="counselling", status="missed")
     assert book(api_as("front_desk"), patient=patient.pk, kind="counselling", date="2026-11-02").status_code == 201
     late = PatientFactory(clinic=clinic)
     assert book(api_as("front_desk"), patient=late.pk, kind="counselling", date="2026-11-02").status_code == 409
