@@ -81,7 +81,8 @@ class EvaluationResult:
     created_by_clinic: Counter[int] = field(default_factory=Counter)
     decisions: list[Decision] = field(default_factory=list)
     failed_plan_ids: list[int] = field(default_factory=list)
-    takehomes_suspended: int = 0
+    # Plans whose earned take-homes a new hold suspended: their calendars changed (the shells regenerate them).
+    suspended_plan_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +96,7 @@ class SweepResult:
     escalations_by_clinic: Counter[int] = field(default_factory=Counter)
     decisions: list[Decision] = field(default_factory=list)
     failed_plan_ids: list[int] = field(default_factory=list)
+    suspended_plan_ids: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,7 @@ class SweepResult:
             "escalations_created": self.escalations_created,
             "checkin_decisions": len(self.decisions),
             "failed_plans": len(self.failed_plan_ids),
+            "takehomes_suspended": len(self.suspended_plan_ids),
         }
 
 
@@ -154,6 +157,7 @@ def visits_mark_missed(*, now: datetime | None = None) -> SweepResult:
     result.escalations_by_clinic = evaluation.created_by_clinic
     result.decisions = evaluation.decisions
     result.failed_plan_ids = evaluation.failed_plan_ids
+    result.suspended_plan_ids = evaluation.suspended_plan_ids
     _audit(result)
     logger.info(
         "mark_missed_visits: %d missed, %d plans evaluated, %d escalations, %d failed plans",
@@ -446,13 +450,15 @@ def _evaluate_chunk(
 def _suspend_take_homes(patients_by_clinic: Mapping[int, set[int]], ctx: _Context, result: EvaluationResult) -> None:
     """API.md v1.1: a new hold, clinician review or re-induction suspends the patient's earned take-homes on
     every plan from today (clinic-local) until a clinician approves them again; one UPDATE per clinic. The
-    sweep's per-clinic audit entry counts them (`takehomes_suspended`)."""
+    sweep's result lists them (`suspended_plan_ids`) so the shell can regenerate their visits."""
     for clinic_id, patient_ids in sorted(patients_by_clinic.items()):
         today = local_date(ctx.now, ctx.clinics[clinic_id].timezone)
-        changed = Plan.objects.filter(patient_id__in=sorted(patient_ids), takehome_approved=True).update(
+        plans = Plan.objects.filter(patient_id__in=sorted(patient_ids), takehome_approved=True)
+        plan_ids = list(plans.values_list("id", flat=True))
+        Plan.objects.filter(id__in=plan_ids, takehome_approved=True).update(
             takehome_approved=False, takehome_suspended_on=today, updated=ctx.now
         )
-        result.takehomes_suspended += changed
+        result.suspended_plan_ids += plan_ids
 
 
 _Key = tuple[int, str, _Date]  # an escalation's unique (plan, kind, anchor_date)

@@ -16,8 +16,9 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from notifications.replanning import plan_changed
 from notifications.services import missed_checkin_create, reminders_plan_missing
-from scheduler.models import Patient
+from scheduler.models import Patient, Plan
 from visits.generation import GenerationResult, visits_generate
 from visits.missed import Decision, SweepResult, visits_mark_missed
 from visits.models import Visit
@@ -60,8 +61,23 @@ def send_checkins(decisions: Iterable[Decision]) -> int:
 
 def run_mark_missed(*, now: datetime | None = None, notify: bool = True) -> tuple[SweepResult, int]:
     result = visits_mark_missed(now=now)
+    regenerate_suspended(result.suspended_plan_ids)
     checkins = send_checkins(result.decisions) if notify else 0
     return result, checkins
+
+
+def regenerate_suspended(plan_ids: Iterable[int]) -> int:
+    """A new hold suspended these plans' earned take-homes (API.md v1.1): their take-home days are visit days
+    now, so their visits and reminders follow at once. Nobody waits on this change, so a visit without room
+    is left out and reported to staff instead of refusing (replanning.plan_changed(refuse=False))."""
+    done = 0
+    for plan in Plan.objects.filter(id__in=list(plan_ids)).select_related("patient__clinic__rule_set"):
+        try:
+            plan_changed(plan=plan, refuse=False)
+            done += 1
+        except Exception:  # noqa: BLE001 — one bad plan never stops a sweep (STYLE.md)
+            logger.warning("mark_missed_visits: regenerating plan %s failed", plan.pk, exc_info=True)
+    return done
 
 
 @shared_task(name="visits.tasks.generate_visits")

@@ -311,3 +311,21 @@ def test_dose_blockers_give_the_guards_reason_for_each_visit_in_three_queries(
     assert blockers[held.pk].startswith("plan on hold: hold since")
     assert all("covered by take-homes until Tue 3 Nov" in blockers[o.pk] for o in others)
     assert free.pk not in blockers
+
+
+def test_the_sweep_that_opens_a_hold_turns_take_home_days_into_visits_at_once(patient, mwf_plan, oral_window):
+    from visits.generation import visits_generate
+    from visits.tasks import run_mark_missed
+
+    with time_machine.travel(datetime(2026, 10, 26, 10, 0, tzinfo=UTC), tick=False):  # Monday 26 Oct
+        visits_generate(clinic_ids=[patient.clinic_id], horizon_days=28)
+    make_visit(patient, window=oral_window, plan=mwf_plan, day=MONDAY - timedelta(days=7), status="completed",
+               take_home_doses=1, covered_through=MONDAY - timedelta(days=6),
+               completed_at=datetime(2026, 10, 26, 13, 0, tzinfo=UTC))
+    tuesday = MONDAY + timedelta(days=1)
+    assert not Visit.objects.filter(plan=mwf_plan, date=tuesday).exists()  # a take-home day
+    with time_machine.travel(datetime(2026, 11, 2, 11, 0, tzinfo=UTC), tick=False):
+        result, _ = run_mark_missed(notify=False)
+    assert result.suspended_plan_ids == [mwf_plan.pk]
+    assert Escalation.objects.filter(plan=mwf_plan, kind="hold", resolved_at=None).exists()
+    assert Visit.objects.get(plan=mwf_plan, date=tuesday).status == "scheduled"
