@@ -8,13 +8,66 @@ from auditlog.signals import accessed
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
 from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
+
+REFUSED_FORM_NOTE = "Nothing was saved: see the message above. Your changes are still in the form."
+
+
+class RefusalsShown(admin.ModelAdmin):
+    """A save that replanning refuses (StateConflict 409: "No room for this plan …"; RuleViolation 400) is no
+    server error: changeform_view's own transaction has rolled everything back, the admin sees the rule as a
+    message and the form again with what they typed (STYLE.md), marked invalid so nothing is saved."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (RuleViolation, StateConflict) as exc:
+            if request.method != "POST":
+                raise
+            self.message_user(request, exc.message, messages.ERROR)
+            request._dosewise_refused = True  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not getattr(request, "_dosewise_refused", False):
+            return form
+
+        class Refused(form):  # type: ignore[valid-type,misc]
+            def clean(self) -> Any:
+                super().clean()
+                raise forms.ValidationError(REFUSED_FORM_NOTE, code="refused")
+
+        return Refused
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (RuleViolation, StateConflict) as exc:  # delete_view's transaction rolled the deletion back
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        """Bulk actions (delete_selected) run in one transaction, so a refusal leaves nothing half done."""
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset, *args, **kwargs)
+        except (RuleViolation, StateConflict) as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ClinicActionForm(ActionForm):
@@ -22,7 +75,7 @@ class ClinicActionForm(ActionForm):
 
 
 @admin.register(RuleSet)
-class RuleSetAdmin(admin.ModelAdmin):
+class RuleSetAdmin(RefusalsShown):
     list_display = ("name", "is_preset", "updated")
     list_filter = ("is_preset",)
     search_fields = ("name",)
@@ -64,7 +117,7 @@ class WindowInline(admin.TabularInline):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(RefusalsShown):
     list_display = ("name", "timezone", "country", "subdivision", "rule_set")
     search_fields = ("name", "sms_name")
     inlines = [WindowInline]
@@ -99,7 +152,7 @@ class ClinicAdmin(admin.ModelAdmin):
         self._import(request, queryset, timezone.now().year + 1)
 
 
-class RegeneratesClinic(admin.ModelAdmin):
+class RegeneratesClinic(RefusalsShown):
     """Window and closure edits move visits: regenerate the clinic after each change."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -157,7 +210,7 @@ class PauseInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(RefusalsShown):
     list_display = ("id", "patient", "medication", "start_date", "end_date", "status")
     list_filter = ("medication", "status")
     raw_id_fields = ("patient", "takehome_approved_by")
@@ -169,7 +222,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pause)
-class PauseAdmin(admin.ModelAdmin):
+class PauseAdmin(RefusalsShown):
     list_display = ("plan", "start", "end", "reason")
     list_filter = ("reason",)
     raw_id_fields = ("plan", "approved_by")

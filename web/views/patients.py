@@ -69,6 +69,10 @@ def render_patient(
     reviews = takehome_reviews(plans, now=timezone.now())
     next_visits = selectors.patient_next_visits(patient=patient, today=today)
     dosing, visit_blockers = selectors.dosing_today(patient=patient, plans=plans, next_visits=next_visits, today=today)
+    typed = takehome_typed or {}
+    # A refused decision on a plan that has no form on the page (ended, say) is said at the top instead.
+    with_form = {d.plan.pk for d in dosing if d.plan.medication in ORAL and d.plan.status == "active"}
+    banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
     context = page_context(
         request,
         clinic,
@@ -78,7 +82,8 @@ def render_patient(
         plans=plans,
         dosing=dosing,
         oral=ORAL,
-        takehome_typed=takehome_typed or {},
+        takehome_typed=typed,
+        takehome_banner=banner,
         takehome_reviews=[(p, reviews[p.pk]) for p in plans if p.pk in reviews],
         strip=strip,
         strip_dates=strip[0].cells if strip and strip[0].cells else [],
