@@ -116,12 +116,19 @@ def site(transactional_db):
 
 @pytest.fixture
 def dosing_patient(site):
-    """A methadone patient on treatment day 5 today (at most 7 take-homes), with a visit today."""
+    """A methadone patient on treatment day 5 today (at most 7 take-homes), with a visit today.
+
+    The patient attends today's weekday and the weekday three days on (Mon/Thu when today is a Monday): the two
+    days between are take-home days, so the plan's calendar expects 2 take-homes at today's visit (API.md v1.1:
+    a nurse may hand out what the calendar expects, never more)."""
     from visits.generation import visits_generate
 
     today = local_today()
     patient = PatientFactory(clinic=site["clinic"], first_name="Jordan", last_name="Okafor", mrn="MRN-4711")
-    plan = PlanFactory(patient=patient, start_date=today, treatment_start=today - timedelta(days=4))
+    attends = [today.weekday(), (today + timedelta(days=3)).weekday()]
+    plan = PlanFactory(
+        patient=patient, start_date=today, treatment_start=today - timedelta(days=4), attendance_weekdays=attends
+    )
     visits_generate(plans=[plan], today=today, horizon_days=2)
     return patient
 

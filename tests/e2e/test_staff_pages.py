@@ -76,10 +76,13 @@ def test_check_in_and_complete_a_dose_with_take_homes(page: Page, live_server, s
     row.get_by_role("button", name="Check in").click()
     row = page.locator("tr", has_text="Okafor, Jordan")
     expect(row.locator(".badge").first).to_have_text("Checked in")
+    # The plan's calendar (today, then two take-home days) is shown next to the field before anyone clicks.
+    expect(row.locator(".planned")).to_have_text("Planned take-homes: 2")
     row.get_by_label("Take-homes").fill("9")
     row.get_by_role("button", name="Complete").click()
     row = page.locator("tr", has_text="Okafor, Jordan")
     expect(row.get_by_role("alert")).to_contain_text("take-home")
+    expect(row.get_by_label("Take-homes")).to_have_value("9")  # the refusal keeps what the nurse typed
     shot("complete-limit-error")
     row.get_by_label("Take-homes").fill("2")
     row.get_by_role("button", name="Complete").click()
@@ -92,6 +95,55 @@ def test_check_in_and_complete_a_dose_with_take_homes(page: Page, live_server, s
     shot("complete-done")
     page.set_viewport_size({"width": 768, "height": 1000})
     shot("complete-done-768")
+
+
+def test_the_board_says_why_a_dose_is_blocked_before_anyone_clicks(page: Page, live_server, site, login, shot):
+    """A hold on the patient's injection plan blocks today's methadone dose: the reason stands beside the name,
+    the button is marked and described by it, and pressing it from the keyboard gets the server's refusal."""
+    from visits.generation import visits_generate
+
+    today = local_today()
+    patient = PatientFactory(clinic=site["clinic"], first_name="Rae", last_name="Held", mrn="MRN-0007")
+    plan = PlanFactory(patient=patient, start_date=today - timedelta(days=3))
+    visits_generate(plans=[plan], today=today, horizon_days=1)
+    injection = PlanFactory(patient=patient, medication="naltrexone_xr", interval_days=28, start_date=today)
+    Escalation.objects.create(
+        patient=patient, plan=injection, clinic=site["clinic"], kind="hold", reason="3 days without medication",
+        consecutive_missed=3, anchor_date=today - timedelta(days=4),
+    )
+    login("nurse")
+    row = page.locator("tr", has_text="Held, Rae")
+    expect(row.locator(".badge").first).to_have_text("On hold")
+    expect(row.locator(".blocker")).to_contain_text("plan on hold: hold since")
+    button = row.get_by_role("button", name="Complete visit for Rae Held (blocked)")
+    expect(button).to_be_enabled()
+    shot("board-blocked-row")
+    button.focus()
+    page.keyboard.press("Enter")
+    row = page.locator("tr", has_text="Held, Rae")
+    expect(row.get_by_role("alert")).to_contain_text("plan on hold")
+    assert Visit.objects.get(plan=plan, date=today).status == "scheduled"
+
+
+def test_a_clinician_hands_out_more_take_homes_than_planned_with_a_reason(
+    page: Page, live_server, site, login, shot
+):
+    from visits.generation import visits_generate
+
+    today = local_today()
+    patient = PatientFactory(clinic=site["clinic"], first_name="Lee", last_name="Travels", mrn="MRN-0008")
+    plan = PlanFactory(patient=patient, start_date=today - timedelta(days=3))
+    visits_generate(plans=[plan], today=today, horizon_days=3)
+    login("clinician")
+    row = page.locator("tr", has_text="Travels, Lee")
+    expect(row.locator(".planned")).to_have_text("Planned take-homes: 0")
+    row.get_by_label("Take-homes", exact=True).fill("2")
+    row.get_by_label("Reason (if more take-homes than planned)").fill("Family funeral out of state")
+    row.get_by_role("button", name="Complete").click()
+    expect(page.get_by_text("Completed: Lee Travels with 2 take-home doses (reason: Family funeral")).to_be_visible()
+    visit = Visit.objects.get(plan=plan, date=today)
+    assert (visit.status, visit.take_home_doses) == ("completed", 2)
+    shot("complete-with-reason")
 
 
 def test_the_missed_sweep_shows_missed_visits_and_the_hold_on_the_board(page: Page, live_server, site, login, shot):
