@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "visits",
     "notifications",
     "web",
+    "fhir",
 ]
 
 MIDDLEWARE = [

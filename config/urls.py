@@ -22,5 +22,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("health/", health, name="health"),
+    path("fhir/R4/", include("fhir.urls")),
     path("", include("web.urls")),
 ]
