@@ -4,7 +4,7 @@ references, tokens, and offset paging with Bundle links."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -123,7 +123,7 @@ def parse_bound(prefix: str, value: str, name: str) -> DateBound:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError("no offset")
-        moment.timestamp()  # year 1 with an offset east of UTC overflows here, not later in the database
+        moment.astimezone(UTC)  # year 1 with an offset east of UTC overflows here, not later in the database
         return DateBound(prefix, None, moment)
     except (ValueError, OverflowError) as exc:
         raise FhirError(
