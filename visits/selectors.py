@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet
 
+from scheduler import engine
 from scheduler.models import Clinic, Closure, DosingWindow
 from scheduler.permissions import scope_to_clinics
 from scheduler.rules import Rules
+from scheduler.selectors import calendar_for_clinic, pauses_by_plan, plan_spec
 from scheduler.timeutil import NonexistentLocalTime, local_instant
 from visits import guard
 from visits.models import Escalation, Visit
@@ -210,3 +212,82 @@ def dose_blockers(*, visits: Iterable[Visit], now: datetime) -> dict[int, str]:
         if refusal is not None:
             blockers[v.pk] = refusal.message
     return blockers
+
+
+# --- the calendar's take-home expectation (what the guard holds a completion to) -----------------------------
+
+
+def readmission_start(treatment_start: date, day: date, last_covered: date | None, rules: Rules) -> date:
+    """Re-admission (API.md v1.1, DOMAIN §3): after the rule set's `readmission_gap_days` without a completed
+    dose of this medication, treatment day 1 restarts at the next completed dose."""
+    if last_covered is None:
+        return treatment_start
+    days_without = (day - last_covered).days - 1
+    return max(treatment_start, day) if days_without >= rules.readmission_gap_days else treatment_start
+
+
+def last_covered_dates(pairs: Iterable[tuple[int, str]], before: date) -> dict[tuple[int, str], date]:
+    """The last date covered by a completed dose (its own date or its take-homes) before `before`, per
+    (patient, medication), in one grouped query."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    rows = (
+        Visit.objects.filter(patient_id__in={p for p, _ in pairs}, status="completed", date__lt=before)
+        .exclude(plan=None)
+        .values("patient_id", "plan__medication")
+        .annotate(last_date=Max("date"), last_cover=Max("covered_through"))
+    )
+    found: dict[tuple[int, str], date] = {}
+    for row in rows:
+        key = (row["patient_id"], row["plan__medication"])
+        if key in pairs:
+            found[key] = max(d for d in (row["last_date"], row["last_cover"]) if d is not None)
+    return found
+
+
+def effective_treatment_start(plan: Any, day: date, rules: Rules) -> date:
+    last = last_covered_dates([(plan.patient_id, plan.medication)], day).get((plan.patient_id, plan.medication))
+    return readmission_start(plan.treatment_start, day, last, rules)
+
+
+def expected_take_homes(
+    plan: Any, clinic: Clinic, day: date, treatment_start: date, rules: Rules, *,
+    calendar: engine.Calendar | None = None, pauses: list[Any] | None = None,
+) -> int:
+    """The take-home days the plan's calendar expects at a visit on `day`: the clinician's standing decision
+    (take_home days, suspended while take-homes are not approved) and the closure days after it — the engine's
+    own count on a planned visit day, else the run of take-home days that follows a visit booked by hand."""
+    spec = replace(plan_spec(plan, pauses=pauses), treatment_start=treatment_start)
+    calendar = calendar or calendar_for_clinic(clinic)
+    planned = engine.plan_days(spec, calendar, rules, day, day)[0]
+    if planned.expected == engine.VISIT:
+        return planned.take_home_doses
+    ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=DOSE_LOOKBACK_DAYS))
+    expected = 0
+    for d in ahead:
+        if d.expected not in (engine.TAKE_HOME, engine.CLOSURE_TAKE_HOME):
+            break
+        expected += 1
+    return expected
+
+
+def planned_take_homes(*, clinic: Clinic, visits: Iterable[Visit], rules: Rules) -> dict[int, int]:
+    """`expected_take_homes` for each open oral dose visit of one clinic (with re-admission), in a fixed number
+    of queries whatever the number of visits: the clinic's calendar, the plans' pauses, the last doses."""
+    rows = [v for v in visits if v.plan is not None and v.kind == "dose" and v.plan.medication in guard.ORAL
+            and v.status in ("scheduled", "checked_in")]
+    if not rows:
+        return {}
+    calendar = calendar_for_clinic(clinic)
+    pauses = pauses_by_plan([v.plan_id for v in rows if v.plan_id is not None])
+    day = max(v.date for v in rows) + timedelta(days=1)
+    last = last_covered_dates({(v.patient_id, v.plan.medication) for v in rows if v.plan is not None}, day)
+    planned: dict[int, int] = {}
+    for v in rows:
+        plan = v.plan
+        assert plan is not None
+        start = readmission_start(plan.treatment_start, v.date, last.get((v.patient_id, plan.medication)), rules)
+        planned[v.pk] = expected_take_homes(plan, clinic, v.date, start, rules, calendar=calendar,
+                                            pauses=pauses.get(plan.pk, []))
+    return planned

@@ -9,7 +9,7 @@ signals, so each service writes its own audit entry with the acting user.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,24 +17,23 @@ from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from scheduler import engine
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
 from scheduler.permissions import CLINICAL, has_role
-from scheduler.rules import INJECTIONS, Rules, takehome_limit, treatment_day
-from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
+from scheduler.rules import INJECTIONS, takehome_limit, treatment_day
+from scheduler.selectors import calendar_for_clinic, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import guard
 from visits.models import KIND_CHOICES, OPEN_STATUSES, Visit
 from visits.selectors import (
-    DOSE_LOOKBACK_DAYS,
     FREES_ITS_PLACE,
     Slot,
     booked_counts,
     closure_for,
+    effective_treatment_start,
+    expected_take_homes,
     guard_doses,
     guard_escalations,
     guard_lookback_days,
@@ -146,39 +145,6 @@ def dose_guard(
     if refusal.status_code == 400:
         raise RuleViolation(refusal.message, refusal.field)
     raise StateConflict(refusal.message)
-
-
-def effective_treatment_start(plan: Plan, day: date, rules: Rules) -> date:
-    """Re-admission (API.md v1.1, DOMAIN §3): after the rule set's `readmission_gap_days` without a completed
-    dose of this medication, treatment day 1 restarts at the next completed dose."""
-    last = Visit.objects.filter(
-        patient_id=plan.patient_id, status="completed", plan__medication=plan.medication, date__lt=day
-    ).aggregate(last_date=Max("date"), last_cover=Max("covered_through"))
-    if last["last_date"] is None:
-        return plan.treatment_start
-    covered = max(d for d in (last["last_date"], last["last_cover"]) if d is not None)
-    days_without = (day - covered).days - 1
-    if days_without >= rules.readmission_gap_days:
-        return max(plan.treatment_start, day)
-    return plan.treatment_start
-
-
-def expected_take_homes(plan: Plan, clinic: Clinic, day: date, treatment_start: date, rules: Rules) -> int:
-    """The take-home days the plan's calendar expects at a visit on `day`: the clinician's standing decision
-    (take_home days, suspended while take-homes are not approved) and the closure days after it — the engine's
-    own count on a planned visit day, else the run of take-home days that follows a visit booked by hand."""
-    spec = replace(plan_spec(plan), treatment_start=treatment_start)
-    calendar = calendar_for_clinic(clinic)
-    planned = engine.plan_days(spec, calendar, rules, day, day)[0]
-    if planned.expected == engine.VISIT:
-        return planned.take_home_doses
-    ahead = engine.plan_days(spec, calendar, rules, day + timedelta(days=1), day + timedelta(days=DOSE_LOOKBACK_DAYS))
-    expected = 0
-    for d in ahead:
-        if d.expected not in (engine.TAKE_HOME, engine.CLOSURE_TAKE_HOME):
-            break
-        expected += 1
-    return expected
 
 
 # --- booking ---------------------------------------------------------------------------------------

@@ -107,6 +107,31 @@ def test_the_board_query_count_stays_fixed_when_the_guard_blocks_rows(
     assert html.count("badge badge-on_hold") == 4 and html.count("badge badge-blocked") == 3
 
 
+def test_planned_take_homes_for_checked_in_rows_cost_the_same_for_two_rows_or_ten(
+    client_as, clinic, morning
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def checked_in_rows(n):
+        for _ in range(n):
+            plan = PlanFactory(patient=PatientFactory(clinic=clinic), start_date=date(2026, 11, 1),
+                               attendance_weekdays=[0, 3])
+            visits_generate(plans=[plan], today=TODAY, horizon_days=1)
+        Visit.objects.filter(clinic=clinic, date=TODAY, status="scheduled").update(status="checked_in")
+
+    client = client_as("nurse")
+    checked_in_rows(2)
+    client.get(f"/clinics/{clinic.pk}/today/")
+    with CaptureQueriesContext(connection) as two:
+        client.get(f"/clinics/{clinic.pk}/today/")
+    checked_in_rows(8)
+    with CaptureQueriesContext(connection) as ten:
+        html = client.get(f"/clinics/{clinic.pk}/today/").content.decode()
+    assert len(ten.captured_queries) == len(two.captured_queries)
+    assert html.count("Planned take-homes: 2") == 10
+
+
 # --- take-homes at the window ----------------------------------------------------------------------
 
 
