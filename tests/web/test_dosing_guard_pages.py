@@ -382,3 +382,58 @@ def test_the_admin_cannot_change_a_visits_kind_or_status(admin_client, clinic, t
     html = admin_client.get(f"/admin/visits/visit/{today_visit.pk}/change/").content.decode()
     assert 'name="kind"' not in html and 'name="status"' not in html and 'name="window"' not in html
     assert 'name="date"' in html
+
+
+# --- every rule through the page's complete form (the same service and guard as the API) -------------------
+
+
+def _window(clinic, service: str) -> DosingWindow:
+    return clinic.windows.filter(services__contains=[service]).order_by("start").first()
+
+
+def _open(plan: Plan, window: DosingWindow, *, day: date = TODAY, status: str = "checked_in") -> Visit:
+    from scheduler.timeutil import local_instant
+
+    tz = plan.patient.clinic.timezone
+    return Visit.objects.create(
+        patient=plan.patient, clinic=plan.patient.clinic, plan=plan, kind="dose", date=day, window=window,
+        start=local_instant(day, window.start, tz), end=local_instant(day, window.end, tz), status=status,
+        source="manual",
+    )
+
+
+def test_each_guard_rule_is_refused_through_the_page_with_its_reason(client_as, clinic, plan, morning):
+    nurse = client_as("nurse")
+    # One dose a day across plans: a second methadone plan (legacy data) already dosed today.
+    second = PlanFactory(patient=plan.patient, medication="methadone", start_date=date(2026, 11, 10))
+    _taken(second, TODAY)
+    visit = _open(plan, _window(clinic, "methadone"))
+    response = nurse.post(f"/visits/{visit.pk}/complete/", {"take_home_doses": "0"})
+    assert response.status_code == 409
+    assert "already given on Mon 16 Nov" in response.content.decode()
+
+    # Sublocade ten days after the last injection.
+    sublocade = PlanFactory(patient=PatientFactory(clinic=clinic), medication="buprenorphine_xr_monthly",
+                            start_date=date(2026, 10, 1))
+    _taken(sublocade, TODAY - timedelta(days=10), kind="injection")
+    injection = _open(sublocade, _window(clinic, "buprenorphine_xr_monthly"))
+    Visit.objects.filter(pk=injection.pk).update(kind="injection")
+    response = client_as("clinician").post(f"/visits/{injection.pk}/complete/", {"take_home_doses": ""})
+    assert response.status_code == 409
+    assert "Sublocade: at least 26 days between injections (label)" in response.content.decode()
+
+    # Diamorphine 2 minutes after the last session, and under a re-titration flag.
+    diamorphine = PlanFactory(patient=PatientFactory(clinic=clinic), medication="diamorphine", doses_per_day=2,
+                              min_interval_minutes=360, start_date=date(2026, 11, 10))
+    Visit.objects.create(
+        patient=diamorphine.patient, clinic=clinic, plan=diamorphine, kind="dose", date=TODAY, status="completed",
+        source="manual", completed_at=datetime(2026, 11, 16, 12, 58, tzinfo=UTC),
+    )
+    session = _open(diamorphine, _window(clinic, "diamorphine"))
+    response = nurse.post(f"/visits/{session.pk}/complete/", {"take_home_doses": ""})
+    assert response.status_code == 409
+    assert "at least 6 h 00 min between sessions" in response.content.decode()
+    _hold(diamorphine, kind="retitration")
+    response = nurse.post(f"/visits/{session.pk}/complete/", {"take_home_doses": ""})
+    assert "re-titration" in response.content.decode()
+    assert Visit.objects.filter(pk__in=[visit.pk, injection.pk, session.pk], status="completed").count() == 0
