@@ -183,3 +183,13 @@ def test_a_patch_may_change_only_the_status(fhir_as, plan):
     response = _patch(fhir_as("nurse"), visit, {"status": "checked-in", "start": "2026-11-02T09:00:00-05:00"})
     assert response.status_code == 400
     assert Visit.objects.get(pk=visit.pk).status == "scheduled"
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status",
+    [("{not json", FHIR, 400), ("[" * 40 + "]" * 40, FHIR, 400), ("status=booked", "text/plain", 415)],
+)
+def test_a_body_that_is_not_fhir_json_answers_an_operation_outcome(fhir_as, body, content_type, status):
+    response = fhir_as("front_desk").post("/fhir/R4/Appointment", body, content_type=content_type)
+    assert response.status_code == status
+    valid(response.json())
