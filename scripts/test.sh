@@ -9,7 +9,7 @@ failed=()
 echo "== ruff"
 ruff check . || failed+=(ruff)
 echo "== mypy"
-mypy config scheduler visits notifications web || failed+=(mypy)
+mypy config scheduler visits notifications web fhir || failed+=(mypy)
 echo "== pytest"
 python -m pytest "$@" || failed+=(pytest)
 if [ ${#failed[@]} -gt 0 ]; then
