@@ -226,12 +226,6 @@ def parse_put(body: Any, visit: Visit) -> Change:
     return Change(str(body.get("status", "")), _reason_text(body.get("cancelationReason")))
 
 
-NOSHOW_REFUSAL = (
-    "Dosewise marks a visit missed (noshow) only in the missed-visit sweep, once its window has closed and the rule "
-    "set's grace period has passed, because a missed dose drives the missed-dose ladder (outreach, hold, "
-    "re-induction; DOMAIN §4); no person marks it by hand. If the patient will not come, cancel the Appointment "
-    "(status cancelled with a cancelationReason)."
-)
 FULFIL_REFUSAL = (
     "A dose or injection is completed in Dosewise by a nurse or clinician (take-home decisions and the dosing "
     "guard); the FHIR interface does not complete visits."
@@ -252,7 +246,7 @@ def change_status(visit: Visit, change: Change, user: Any) -> Visit:
                             code="required", expression=["Appointment.cancelationReason"])
         return replanning.visit_cancel(visit=visit, reason=change.reason, by=user)
     if target == "noshow":
-        raise FhirError(NOSHOW_REFUSAL, code="business-rule", expression=["Appointment.status"])
+        return ledger.visit_mark_missed(visit=visit, by=user)
     if target == "fulfilled":
         raise FhirError(FULFIL_REFUSAL, code="not-supported", expression=["Appointment.status"])
     raise FhirError(

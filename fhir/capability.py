@@ -24,8 +24,8 @@ _DOCS: dict[str, str] = {
     "Patient": "Identifier: the MRN under urn:dosewise:clinic:<clinic id>:mrn. telecom only for front desk, nurses, "
     "clinicians and admins.",
     "Appointment": "One per visit. Create books through Dosewise's services (capacity and the dosing guard); "
-    "PATCH/PUT changes status to checked-in or cancelled (with cancelationReason). noshow is set by the "
-    "missed-visit sweep only.",
+    "PATCH/PUT changes status to checked-in, cancelled (with cancelationReason) or noshow (once the visit's "
+    "window has ended; the missed-visit sweep then applies the missed-dose ladder).",
     "CarePlan": "One per plan: the attendance pattern as activity.detail.scheduledTiming.",
     "MedicationAdministration": "One per completed dose or injection visit (no amounts recorded yet).",
     "MedicationDispense": "One per take-home batch (a completed visit that handed out take-home doses).",

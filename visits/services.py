@@ -478,6 +478,19 @@ def _excuse_covered(visit: Visit, plan: Plan, by: Any) -> None:
         _swap(other, ["scheduled"], by, status="excused", status_reason=reason, edited=True)
 
 
+@transaction.atomic
+def visit_mark_missed(*, visit: Visit, by: Any) -> Visit:
+    """A person records a no-show (FHIR `noshow`): scheduled → missed, once the visit's window has ended — the
+    same change the missed sweep makes; the next sweep applies the missed-dose ladder to it (DOMAIN §4). A
+    checked-in visit is never missed: the patient is in the building."""
+    _require_status(visit, ["scheduled"])
+    now = timezone.now()
+    if visit.end is not None and visit.end > now:
+        local = timezone.localtime(visit.end, timezone=_zone(visit.clinic)).strftime("%H:%M")
+        raise RuleViolation(f"This visit's window is still open until {local}: it can be marked missed after that.")
+    return _swap(visit, ["scheduled"], by, status="missed", missed_at=now)
+
+
 def _reason(reason: str) -> str:
     text = (reason or "").strip()
     if not text:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 
@@ -165,16 +165,21 @@ def test_a_put_changes_the_status_but_not_the_time(fhir_as, plan):
     assert Visit.objects.get(pk=visit.pk).status == "checked_in"
 
 
-def test_noshow_is_refused_with_why_because_only_the_missed_sweep_marks_visits_missed(fhir_as, plan):
+def test_noshow_marks_a_visit_missed_once_its_window_has_ended(fhir_as, plan):
+    import time_machine
+
     visit = Visit.objects.get(plan=plan, date=date(2026, 11, 2))
-    response = _patch(fhir_as("nurse"), visit, {"status": "noshow"})
-    assert response.status_code == 400
+    response = _patch(fhir_as("front_desk"), visit, {"status": "noshow"})
+    assert response.status_code == 400  # the 07:00–10:00 window is still ahead
     outcome = response.json()
     valid(outcome)
-    assert outcome["issue"][0]["code"] == "business-rule"
-    assert "missed-visit sweep" in outcome["issue"][0]["diagnostics"]
+    assert "window is still open until 10:00" in outcome["issue"][0]["diagnostics"]
     assert Visit.objects.get(pk=visit.pk).status == "scheduled"
-    Visit.objects.filter(pk=visit.pk).update(status="missed")
+    with time_machine.travel(visit.end + timedelta(minutes=1), tick=False):
+        response = _patch(fhir_as("front_desk"), visit, {"status": "noshow"})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "noshow"
+    assert Visit.objects.get(pk=visit.pk).status == "missed"
     assert _patch(fhir_as("nurse"), visit, {"status": "noshow"}).status_code == 200  # already so: nothing to do
 
 
