@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from notifications.models import Message
 from notifications.services import staff_task_done
+from scheduler.api.base import ID_PATH
 from scheduler.api.filters import ScopedIdFilter, StrictBooleanFilter, clinic_filter, patient_filter
 from scheduler.permissions import ALL_ROLES, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits.models import StaffTask, Visit
@@ -54,6 +55,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
     permission_classes = [IsStaffMember, ActionRoles]
+    lookup_value_regex = ID_PATH
     action_roles = {"read": ALL_ROLES}
 
     def get_queryset(self) -> QuerySet[Message]:
@@ -83,6 +85,7 @@ class StaffTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = StaffTaskSerializer
     filterset_class = StaffTaskFilter
     permission_classes = [IsStaffMember, ActionRoles]
+    lookup_value_regex = ID_PATH
     action_roles = {"read": ALL_ROLES, "done": FRONT_DESK}
 
     def get_queryset(self) -> QuerySet[StaffTask]:

@@ -7,11 +7,11 @@ from scheduler.api import views
 
 router = SimpleRouter()
 router.register("clinics", views.ClinicViewSet, basename="clinic")
-router.register(r"clinics/(?P<clinic_pk>\d+)/windows", views.WindowViewSet, basename="clinic-window")
-router.register(r"clinics/(?P<clinic_pk>\d+)/closures", views.ClosureViewSet, basename="clinic-closure")
+router.register("clinics/(?P<clinic_pk>[0-9]+)/windows", views.WindowViewSet, basename="clinic-window")
+router.register("clinics/(?P<clinic_pk>[0-9]+)/closures", views.ClosureViewSet, basename="clinic-closure")
 router.register("patients", views.PatientViewSet, basename="patient")
 router.register("plans", views.PlanViewSet, basename="plan")
-router.register(r"plans/(?P<plan_pk>\d+)/pauses", views.PauseViewSet, basename="plan-pause")
+router.register("plans/(?P<plan_pk>[0-9]+)/pauses", views.PauseViewSet, basename="plan-pause")
 router.register("staff", views.StaffViewSet, basename="staff")
 
 urlpatterns = [

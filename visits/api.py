@@ -18,9 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import rules
 from notifications import replanning
 from scheduler import bounds
 from scheduler.api.audit import AuditActorMixin, audit_access
+from scheduler.api.base import ID_PATH
 from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filter, plan_filter
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
@@ -128,7 +130,7 @@ class VisitCompleteSerializer(serializers.Serializer):
 
 
 class VisitReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True, max_length=300)
+    reason = serializers.CharField(max_length=300, help_text="Why; required, not blank.")
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
@@ -175,10 +177,44 @@ _ERRORS: dict[int, Any] = {
     404: OpenApiResponse(ErrorSerializer, description="No such visit in your clinics."),
     409: OpenApiResponse(ErrorSerializer, description="Conflicts with the visit's state (full, completed, hold)."),
 }
+# API.md v1.1: the dosing guard decides every booking, reschedule, check-in and completion.
+_GUARDED_409 = OpenApiResponse(
+    ErrorSerializer,
+    description="Conflicts with the current state: the visit is no longer scheduled (or already completed), its "
+    "window is full, or the dosing guard refuses it (API.md v1.1), naming the rule and its source: a second "
+    "observed dose of a medication on one date, a date covered by take-homes, an injection before its minimum "
+    "interval, diamorphine sessions too close together, an open hold, clinician review or re-induction, or more "
+    "take-home doses than the plan's calendar expects without a clinician's `take_home_reason`.",
+)
+_DATE_RULE = (
+    f"today or later at the clinic and at most {services.MAX_DAYS_AHEAD} days ahead, within the plan's dates, on a "
+    "date the clinic is open for the service, with a window offering it that has not ended."
+)
+_START_RULE = "not in the past, and inside a window offering the service on that date."
+_NOT_BEFORE = "not before the visit's date."
+BOOK_RULES = rules(
+    date=_DATE_RULE,
+    start=_START_RULE,
+    plan="the patient's own active plan; a dose or injection visit without one needs an active plan of that kind.",
+    kind="matches the plan: injection plans have injection visits, the others dose visits.",
+)
+RESCHEDULE_RULES = rules(date=_DATE_RULE, start=_START_RULE)
+CHECK_IN_RULES = rules(detail=_NOT_BEFORE)
+COMPLETE_RULES = rules(
+    take_home_doses="dose visits only, never diamorphine, and within the rule set's take-home limit for the "
+    "patient's treatment day (and week) on the visit's date.",
+    detail=_NOT_BEFORE,
+)
 
 
-def _action_schema(request: type[serializers.Serializer] | None, summary: str) -> Any:
-    return extend_schema(request=request, responses={200: VisitSerializer, **_ERRORS}, summary=summary)
+def _action_schema(
+    request: type[serializers.Serializer] | None, summary: str, extensions: dict[str, Any] | None = None,
+    conflict: OpenApiResponse = _ERRORS[409],
+) -> Any:
+    return extend_schema(
+        request=request, responses={200: VisitSerializer, **_ERRORS, 409: conflict}, summary=summary,
+        extensions=extensions,
+    )
 
 
 @extend_schema_view(
@@ -191,6 +227,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = VisitSerializer
     filterset_class = VisitFilter
     permission_classes = [IsStaffMember, ActionRoles]
+    lookup_value_regex = ID_PATH
     action_roles = {
         "list": ALL_ROLES,
         "retrieve": ALL_ROLES,
@@ -212,8 +249,9 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
 
     @extend_schema(
         request=VisitBookSerializer,
-        responses={201: VisitSerializer, **_ERRORS},
+        responses={201: VisitSerializer, **_ERRORS, 409: _GUARDED_409},
         summary="Book a manual visit into the window offering its service",
+        extensions=BOOK_RULES,
     )
     def create(self, request: Request) -> Response:
         data = _valid(VisitBookSerializer, request)
@@ -226,7 +264,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         )
         return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
 
-    @_action_schema(VisitCheckInSerializer, "Check the patient in (scheduled → checked_in)")
+    @_action_schema(VisitCheckInSerializer, "Check the patient in (scheduled → checked_in)", CHECK_IN_RULES,
+                    _GUARDED_409)
     @action(detail=True, methods=["post"], url_path="check-in")
     def check_in(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitCheckInSerializer, request)
@@ -236,7 +275,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         )
         return Response(VisitSerializer(visit).data)
 
-    @_action_schema(VisitCompleteSerializer, "Complete a visit and issue take-home doses")
+    @_action_schema(VisitCompleteSerializer, "Complete a visit and issue take-home doses", COMPLETE_RULES,
+                    _GUARDED_409)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitCompleteSerializer, request)
@@ -260,7 +300,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         visit = replanning.visit_excuse(visit=self.get_object(), reason=data["reason"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
-    @_action_schema(VisitRescheduleSerializer, "Move a scheduled visit to another date or window")
+    @_action_schema(VisitRescheduleSerializer, "Move a scheduled visit to another date or window", RESCHEDULE_RULES,
+                    _GUARDED_409)
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitRescheduleSerializer, request)

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import rules
 from scheduler import bounds
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import MEDICATIONS, Clinic
@@ -142,6 +143,7 @@ class AttendanceReportView(APIView):
         parameters=[ReportQuery],
         responses={200: ReportSerializer},
         description="Attendance totals, by patient and by day; `?format=csv` or `Accept: text/csv` for CSV.",
+        extensions=rules(date_to=f"on or after `date_from`, at most {MAX_RANGE_DAYS} days from it."),
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         query = ReportQuery(data=request.query_params)

@@ -14,6 +14,10 @@ from rest_framework.request import Request
 from scheduler.models import Patient
 from scheduler.permissions import ActionRoles, IsStaffMember
 
+# An id in a path: ASCII digits only. `\d` also matches other scripts' digits ("٣"), which int() and the ORM
+# read as 3, so /visits/٣/ answered visit 3; `[0-9]+` makes them a 404.
+ID_PATH = "[0-9]+"
+
 
 def bind_audit_actor(request: Request) -> None:
     """AuditlogMiddleware runs before DRF authenticates a token, so it saw an anonymous user.
@@ -54,7 +58,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     permission_classes = [IsStaffMember, ActionRoles]
     action_roles: dict[str, frozenset[str]] = {}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATH
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

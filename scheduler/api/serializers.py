@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from auditlog.models import LogEntry
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -394,10 +395,22 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+def password_min_length() -> int:
+    """The MinimumLengthValidator's length in AUTH_PASSWORD_VALIDATORS (Django's default 8), for the schema."""
+    for validator in password_validation.get_default_password_validators():
+        if isinstance(validator, password_validation.MinimumLengthValidator):
+            return int(validator.min_length)
+    return 1
+
+
 class StaffSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}, max_length=4096,
+        min_length=password_min_length(),
+        help_text="At least the minimum length of the password rules (AUTH_PASSWORD_VALIDATORS).",
+    )
     role = serializers.ChoiceField(choices=sorted(ALL_ROLES))
     clinics = serializers.ListField(
         child=BoundedIntegerField(min_value=1, max_value=bounds.ID_MAX), allow_empty=False, min_length=1,

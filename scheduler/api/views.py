@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import rules
 from config.tokens import token_issue
 from notifications import replanning
 from scheduler import bounds, engine, services
@@ -52,6 +53,55 @@ ERRORS = {400: OpenApiResponse(description="Bad input; the body names the field"
           404: OpenApiResponse(description="No such id in your clinics")}
 
 
+# Rules the schema cannot state, listed in each operation's description (config.schema.rules).
+PHONE_RULE = "a number valid in the clinic's `country`: its national format, or international with the country code."
+CLINIC_RULES = rules(
+    phone=PHONE_RULE,
+    sms_name="neutral (42 CFR Part 2): no word that reveals treatment (methadone, dose, recovery, ...).",
+)
+KEEP_DIAMORPHINE = "a change may not leave an active diamorphine plan without its sessions."
+WINDOW_RULES = rules(
+    end="after `start`, on the same day.",
+    capacity="given, or computed from `stations` and `minutes_per_visit` (both given); at least one visit.",
+    detail=KEEP_DIAMORPHINE,
+)
+CLOSURE_RULES = rules(
+    detail="a closure may not leave a diamorphine patient without a session, nor give a patient more take-home "
+    "doses at once than the rule set allows.",
+)
+PATIENT_RULES = rules(
+    mrn="unique within the clinic (ignoring case).",
+    phone=PHONE_RULE,
+    sms_consent="true needs a phone number.",
+    clinic="a patient stays in their clinic (changes only).",
+)
+PLAN_RULES = rules(
+    medication="one active plan per patient and medication over any date range (the existing plan is named).",
+    doses_per_day="more than one for diamorphine only.",
+    end_date="on or after `start_date`.",
+    treatment_start="on or before `start_date`.",
+    interval_days="injections only, and at least the medication's minimum in the rule set (Sublocade: 26 days).",
+    start_date="the plan's calendar may not hand out more take-home doses at once than the rule set allows.",
+    patient="a plan stays with its patient (changes only).",
+    detail="the plan must fit the clinic's windows (for example every diamorphine session needs one).",
+)
+CALENDAR_RULES = rules(
+    date_to=f"on or after `date_from`, at most {bounds.MAX_RANGE_DAYS} days from it, and at most "
+    f"{bounds.MAX_YEARS_AFTER_PLAN_START} years after the plan's start.",
+    detail="the plan must fit the clinic's windows.",
+)
+PAUSE_RULES = rules(
+    end="on or after `start`.",
+    start="guest dosing declared by the front desk or a nurse starts at least the rule set's "
+    "`guest_dosing_notice_hours` (default 24) from now; clinicians and admins may give shorter notice.",
+)
+STAFF_RULES = rules(
+    username="not taken (ignoring case).",
+    password="the password rules: not too similar to the username, not a common password, not only digits.",
+)
+TAKEHOME_REVIEW_RULES = rules(plan="only an active plan's take-homes are reviewed.")
+
+
 # --- auth -------------------------------------------------------------------------------------------
 
 
@@ -65,6 +115,7 @@ class TokenView(APIView):
         request=TokenRequestSerializer,
         responses={200: TokenSerializer, 400: ERRORS[400], 429: OpenApiResponse(description="Locked out")},
         auth=[],
+        extensions=rules(detail="the username and password of an active staff user; others answer 400 (API.md)."),
     )
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
@@ -89,8 +140,10 @@ class TokenView(APIView):
 
 @extend_schema_view(
     list=extend_schema(summary="Clinics you belong to"),
-    create=extend_schema(summary="Create a clinic (admin)", responses={201: ClinicSerializer, **ERRORS}),
-    partial_update=extend_schema(summary="Change a clinic (admin)", responses={200: ClinicSerializer, **ERRORS}),
+    create=extend_schema(summary="Create a clinic (admin)", responses={201: ClinicSerializer, **ERRORS},
+                         extensions=CLINIC_RULES),
+    partial_update=extend_schema(summary="Change a clinic (admin)", responses={200: ClinicSerializer, **ERRORS},
+                                 extensions=CLINIC_RULES),
 )
 class ClinicViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = ClinicSerializer
@@ -136,11 +189,11 @@ CLINIC_ID = OpenApiParameter("clinic_pk", OpenApiTypes.INT, OpenApiParameter.PAT
 @extend_schema_view(
     list=extend_schema(summary="Dosing windows of a clinic", parameters=[CLINIC_ID]),
     create=extend_schema(summary="Add a window (admin)", parameters=[CLINIC_ID],
-                         responses={201: WindowSerializer, **ERRORS}),
+                         responses={201: WindowSerializer, **ERRORS}, extensions=WINDOW_RULES),
     partial_update=extend_schema(summary="Change a window (admin)", parameters=[CLINIC_ID],
-                                 responses={200: WindowSerializer, **ERRORS}),
+                                 responses={200: WindowSerializer, **ERRORS}, extensions=WINDOW_RULES),
     destroy=extend_schema(summary="Remove a window (admin)", parameters=[CLINIC_ID],
-                          responses={204: None, **ERRORS}),
+                          responses={204: None, **ERRORS}, extensions=rules(detail=KEEP_DIAMORPHINE)),
 )
 class WindowViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
     serializer_class = WindowSerializer
@@ -172,6 +225,7 @@ class WindowViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
     create=extend_schema(
         summary="Add a closure (admin); a past date needs confirm_past=true, a duplicate is refused",
         parameters=[CLINIC_ID], request=ClosureSerializer, responses={201: ClosureCreatedSerializer, **ERRORS},
+        extensions=CLOSURE_RULES,
     ),
     destroy=extend_schema(summary="Remove a closure (admin)", parameters=[CLINIC_ID],
                           responses={204: None, **ERRORS}),
@@ -206,8 +260,10 @@ class ClosureViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Patients (q: name, MRN or date of birth)"),
     retrieve=extend_schema(summary="A patient (each read is audited)"),
-    create=extend_schema(summary="Register a patient", responses={201: PatientSerializer, **ERRORS}),
-    partial_update=extend_schema(summary="Change a patient", responses={200: PatientSerializer, **ERRORS}),
+    create=extend_schema(summary="Register a patient", responses={201: PatientSerializer, **ERRORS},
+                         extensions=PATIENT_RULES),
+    partial_update=extend_schema(summary="Change a patient", responses={200: PatientSerializer, **ERRORS},
+                                 extensions=PATIENT_RULES),
 )
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = PatientSerializer
@@ -256,9 +312,9 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 @extend_schema_view(
     list=extend_schema(summary="Plans (active=true: active and not ended)"),
     create=extend_schema(summary="Create a plan (clinician, admin); generates its visits",
-                         responses={201: PlanSerializer, **ERRORS}),
+                         responses={201: PlanSerializer, **ERRORS}, extensions=PLAN_RULES),
     partial_update=extend_schema(summary="Change a plan (clinician, admin); regenerates its future visits",
-                                 responses={200: PlanSerializer, **ERRORS}),
+                                 responses={200: PlanSerializer, **ERRORS}, extensions=PLAN_RULES),
 )
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = PlanSerializer
@@ -291,10 +347,12 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         "v1.1: approved=true restores earned take-homes after a hold, false suspends them)",
         request=TakeHomeReviewSerializer,
         responses={200: PlanSerializer, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        extensions=TAKEHOME_REVIEW_RULES,
     )
     @action(detail=True, methods=["post"], url_path="takehome-review", filterset_class=None)
     def takehome_review(self, request: Request, pk: str | None = None) -> Response:
-        review = TakeHomeReviewSerializer(data=request.data or {})
+        # An empty body is {} (every field has a default); a JSON null, list or number is refused.
+        review = TakeHomeReviewSerializer(data=request.data)
         review.is_valid(raise_exception=True)
         plan = replanning.plan_takehome_review(
             plan=self.get_object(), by=request.user, approved=review.validated_data["approved"],
@@ -306,6 +364,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         summary=f"The engine's answer for a date range (at most {bounds.MAX_RANGE_DAYS} days; not paginated)",
         parameters=[CalendarQuerySerializer],
         responses={200: CalendarDaySerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
+        extensions=CALENDAR_RULES,
     )
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def calendar(self, request: Request, pk: str | None = None) -> Response:
@@ -369,7 +428,7 @@ PLAN_ID = OpenApiParameter("plan_pk", OpenApiTypes.INT, OpenApiParameter.PATH, d
 @extend_schema_view(
     list=extend_schema(summary="Pauses of a plan", parameters=[PLAN_ID]),
     create=extend_schema(summary="Declare a pause (guest dosing needs 24–48 h notice)", parameters=[PLAN_ID],
-                         responses={201: PauseSerializer, **ERRORS}),
+                         responses={201: PauseSerializer, **ERRORS}, extensions=PAUSE_RULES),
 )
 class PauseViewSet(mixins.ListModelMixin, ScopedViewSet):
     serializer_class = PauseSerializer
@@ -404,7 +463,8 @@ class PauseViewSet(mixins.ListModelMixin, ScopedViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="Staff of your clinics (admin)"),
-    create=extend_schema(summary="Create a staff user (admin)", responses={201: StaffSerializer, **ERRORS}),
+    create=extend_schema(summary="Create a staff user (admin)", responses={201: StaffSerializer, **ERRORS},
+                         extensions=STAFF_RULES),
 )
 class StaffViewSet(ScopedViewSet):
     serializer_class = StaffSerializer

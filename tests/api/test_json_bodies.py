@@ -6,8 +6,8 @@ import re
 from io import BytesIO
 
 import pytest
+from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.test import APIClient
 
 from config.parsers import MAX_JSON_DEPTH, BoundedJSONParser, RequestTooLarge
 
@@ -97,7 +97,7 @@ def test_a_body_over_the_size_limit_is_refused_by_the_parser_when_the_length_hea
 
 def test_a_form_body_over_the_size_limit_answers_a_json_413_on_the_sms_webhook(db, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
-    response = APIClient().post("/api/v1/sms/status/", {"MessageSid": "SM1", "Body": "x" * 200})
+    response = Client().post("/api/v1/sms/status/", {"MessageSid": "SM1", "Body": "x" * 200})
 
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -85,7 +86,7 @@ def test_a_password_change_on_the_admin_page_ends_the_token(nurse_token, staff, 
     admin = staff["admin"]
     admin.is_staff = admin.is_superuser = True
     admin.save()
-    page = APIClient()
+    page = Client()  # the admin page takes a form
     page.force_login(admin)
 
     response = page.post(
