@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, time
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import ClinicFactory, WindowFactory, make_staff
 
@@ -54,6 +56,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"CI must run on PostgreSQL (DATABASE_URL), got {engine}", returncode=3)
         if not settings.REDIS_URL:
             pytest.exit("CI must run with REDIS_URL set", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with no request history in DRF's throttles.
+
+    That history lives in the cache (Redis in CI), outside the test's transaction, so requests of earlier tests
+    (and of earlier runs, for a minute) counted towards later tests' rates: tests answered 429 depending on what
+    ran before them. Each test gets an empty in-memory cache for the throttles instead of a flush of Redis,
+    which is also the Celery broker of the integration tests."""
+    throttles = LocMemCache("dosewise-test-throttles", {})
+    throttles.clear()
+    monkeypatch.setattr(SimpleRateThrottle, "cache", throttles)
 
 
 @pytest.fixture(autouse=True)

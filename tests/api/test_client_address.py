@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from axes.models import AccessAttempt
-from django.core.cache import cache
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
@@ -16,11 +15,8 @@ URL = "/api/v1/auth/token/"
 
 @pytest.fixture
 def two_per_minute(monkeypatch):
-    """A small anonymous rate, on a fresh cache, for this test only."""
+    """A small anonymous rate for this test only (each test starts with no throttle history: tests/conftest.py)."""
     monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"user": "1000/min", "anon": "2/min"})
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def request_with(remote: str, forwarded: str | None = None):
