@@ -1,8 +1,7 @@
-"""Hardening tests: a frozen clinic morning, page clients per role, and a helper that times a request."""
+"""Hardening tests: a frozen clinic morning, page clients per role, and a count of the days the engine simulates."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+
+from scheduler import engine
 
 # Monday 16 November 2026, 08:00 in New York (the clinic fixture's zone): plans, pauses, closures and query dates
 # run 2021-01-01 … 2029-12-31, birth dates 1900-01-01 … 2026-11-16.
@@ -42,8 +43,23 @@ def client_as(staff) -> Callable[[str], Client]:
     return make
 
 
-def timed(call: Callable[[], Any]) -> tuple[Any, float]:
-    """The response and the wall-clock seconds it took (time.perf_counter is not frozen by time-machine)."""
-    started = time.perf_counter()
-    response = call()
-    return response, time.perf_counter() - started
+@pytest.fixture
+def simulated_days(monkeypatch) -> list[date]:
+    """Every date the plan engine simulates (oral plans day by day, diamorphine days) during the test.
+
+    A refusal must come before the engine's work, and that work must be bounded by the range asked: both are
+    asserted on this count, never on wall-clock time (which depends on the machine and its load)."""
+    days: list[date] = []
+    oral_mark, diamorphine_day = engine._Oral.mark, engine._diamorphine_day
+
+    def counting_mark(self: Any, d: date) -> Any:
+        days.append(d)
+        return oral_mark(self, d)
+
+    def counting_diamorphine_day(plan: Any, calendar: Any, rules: Any, d: date) -> Any:
+        days.append(d)
+        return diamorphine_day(plan, calendar, rules, d)
+
+    monkeypatch.setattr(engine._Oral, "mark", counting_mark)
+    monkeypatch.setattr(engine, "_diamorphine_day", counting_diamorphine_day)
+    return days
