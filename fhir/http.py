@@ -184,6 +184,8 @@ def _api_message(exc: exceptions.APIException) -> str:
 class FhirView(AuditActorMixin, APIView):
     """Bearer token, a staff role, FHIR JSON in and out, OperationOutcome for every error."""
 
+    # FHIR has its own description (the CapabilityStatement at /fhir/R4/metadata): not in the OpenAPI schema.
+    schema = None
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsStaffMember]
     renderer_classes = [FhirJSONRenderer]

@@ -72,6 +72,8 @@ def regenerate_suspended(plan_ids: Iterable[int]) -> int:
     is left out and reported to staff instead of refusing (replanning.plan_changed(refuse=False))."""
     done = 0
     for plan in Plan.objects.filter(id__in=list(plan_ids)).select_related("patient__clinic__rule_set"):
+        if sorted(plan.attendance_weekdays or range(7)) == list(range(7)) and plan.attendance_every_weeks <= 1:
+            continue  # attends every day: no take-home days to turn into visits, the calendar is unchanged
         try:
             plan_changed(plan=plan, refuse=False)
             done += 1
