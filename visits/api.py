@@ -24,7 +24,7 @@ from scheduler import bounds
 from scheduler.api.audit import AuditActorMixin, audit_access
 from scheduler.api.base import ID_PATH
 from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filter, plan_filter
-from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
+from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits import selectors, services
@@ -111,7 +111,7 @@ class VisitRescheduleSerializer(serializers.Serializer):
 
 
 class VisitCheckInSerializer(serializers.Serializer):
-    bottles_returned = serializers.BooleanField(
+    bottles_returned = JSONBooleanField(
         required=False, allow_null=True, default=None, help_text="Empty take-home bottles came back."
     )
     bottles_note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)

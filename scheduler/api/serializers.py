@@ -49,6 +49,16 @@ class BoundedIntegerField(serializers.IntegerField):
             raise serializers.ValidationError(exc.message, code="bound") from exc
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """true or false, as JSON says it. DRF also takes 0/1, "yes", "on" and more from forms; bodies are JSON only
+    (config/settings.py), and the schema's `boolean` promises no more."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
 class BoundedDateField(serializers.DateField):
     """A date within a range computed per request (scheduler.bounds); the schema describes the range."""
 
@@ -232,7 +242,7 @@ class WindowSerializer(serializers.ModelSerializer):
 class ClosureSerializer(serializers.ModelSerializer):
     date = BoundedDateField(help_text="Clinic-local date.")
     services = ServicesField(required=False, default=list, help_text="Empty = the whole clinic is closed.")
-    confirm_past = serializers.BooleanField(
+    confirm_past = JSONBooleanField(
         write_only=True, required=False, default=False,
         help_text="A date before today is refused unless this is true (patients may already have been dosed "
         "that day); the answer then lists the visits the closure affects.",
@@ -265,6 +275,7 @@ class ClosureCreatedSerializer(ClosureSerializer):
 
 class PatientSerializer(serializers.ModelSerializer):
     clinic = ScopedPrimaryKeyField(queryset=Clinic.objects.all(), scope_field="id")
+    sms_consent = JSONBooleanField(required=False)
     phone = serializers.CharField(
         required=False, allow_blank=True, max_length=40,
         help_text="E.164 out; national formats in, parsed with the clinic's country.",
@@ -421,5 +432,5 @@ class StaffSerializer(serializers.Serializer):
 class TakeHomeReviewSerializer(serializers.Serializer):
     """API.md v1.1: `POST /api/v1/plans/{id}/takehome-review/` `{"approved": true|false, "note": "..."}`."""
 
-    approved = serializers.BooleanField(default=True, help_text="true approves earned take-homes; false suspends them.")
+    approved = JSONBooleanField(default=True, help_text="true approves earned take-homes; false suspends them.")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)

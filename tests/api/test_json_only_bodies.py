@@ -104,3 +104,33 @@ def test_a_completion_may_say_null_take_home_doses(api_as, ids):
 
     assert response.status_code == 200
     assert response.json()["take_home_doses"] == 0
+
+
+@pytest.mark.parametrize("approved", [0, 1, "true", "yes", "on"])
+def test_a_boolean_is_json_true_or_false_only(api_as, ids, approved):
+    Plan.objects.filter(pk=ids["plans"]).update(takehome_approved=False)
+
+    response = api_as("clinician").post(
+        f"/api/v1/plans/{ids['plans']}/takehome-review/", {"approved": approved}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["approved"]
+    assert Plan.objects.get(pk=ids["plans"]).takehome_approved is False
+
+
+def test_sms_consent_refuses_a_number(api_as, ids):
+    response = api_as("front_desk").patch(f"/api/v1/patients/{ids['patients']}/", {"sms_consent": 1}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["sms_consent"]
+
+
+def test_bottles_returned_refuses_a_word(api_as, ids):
+    url = f"/api/v1/visits/{ids['visits']}/check-in/"
+
+    response = api_as("front_desk").post(url, {"bottles_returned": "no"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["bottles_returned"]
+    assert Visit.objects.get(pk=ids["visits"]).status == "scheduled"
