@@ -7,13 +7,14 @@ CLI for each role). The app is loaded over WSGI with a token per role, in a clin
 - fuzzing: hypothesis, valid and invalid data, derandomized;
 - stateful (admin): the state machine of the links schemathesis infers (create, then read/change what was created);
 - examples: the schema declares none, so this phase has nothing to run.
-Path ids that are whole numbers are replaced by real ones (/visits/{id}/ → a visit of the clinic), so the cases
-reach the handlers instead of stopping at 404; ids of other shapes stay, to test the 404s.
+Path ids (integers in the schema) are replaced by real ones (/visits/{id}/ → a visit of the clinic), so the cases
+reach the handlers instead of stopping at 404; invalid ids (negative mode) stay, to test the 404s.
 
 Every check runs, and nothing is an expected failure. One check is held to the schema's own words instead of
 taken as is: positive_data_acceptance (ST202) wants every schema-valid request accepted, but some rules cannot be
 written in JSON Schema: one field against another (a window's end after its start, a report's date_to on or after
-date_from), against stored data (a duplicate MRN, a booking on a date the plan is not active) or against today.
+date_from), against stored data (a duplicate MRN, a booking on a date the plan is not active, wrong credentials on
+the token endpoint) or against today.
 API.md answers those 400 naming the field. Each operation lists its rules in its description, and the schema's
 `x-rules` names the fields they concern (config.schema.rules). So a 400 to a schema-valid request passes only when
 every field its body names is one of that operation's `x-rules`. Any other 400 still fails, and so does a 400
@@ -22,7 +23,7 @@ would also pass 400s that are plain schema mistakes; schemathesis's `expected-st
 Conflicts with stored state that are not input mistakes answer 409, which the check accepts.
 
 Budget: about 1,300 requests, 35-45 s on this 2-core machine; `ROLES` sets it, and DOSEWISE_SCHEMATHESIS_SCALE=N
-multiplies it for a deeper local run (N=5 takes a few minutes).
+multiplies it for a deeper local run (N=4 takes about three minutes).
 """
 
 from __future__ import annotations
