@@ -351,6 +351,38 @@ def visit_check_in(*, visit: Visit, by: Any, bottles_returned: bool | None = Non
     )
 
 
+@transaction.atomic
+def visit_undo_check_in(*, visit: Visit, by: Any) -> Visit:
+    """checked_in → scheduled: a check-in made by mistake (the wrong patient at the desk) is undone, audited."""
+    _lock_patient(visit.patient_id)
+    visit = _locked(visit)
+    _require_status(visit, ["checked_in"])
+    return _swap(
+        visit, ["checked_in"], by, status="scheduled", checked_in_at=None, checked_in_by=None,
+        bottles_returned=None, bottles_note="",
+    )
+
+
+@transaction.atomic
+def visit_reopen_missed(*, visit: Visit, by: Any) -> Visit:
+    """missed → checked_in: the patient arrived after the sweep marked the visit missed, on the same clinic-local
+    day, and is at the window now. The dose still goes through the dosing guard at completion (a hold the
+    sweep opened blocks it); a missed day is never caught up later (DOMAIN §4: no double-dosing)."""
+    _lock_patient(visit.patient_id)
+    visit = _locked(visit)
+    _require_status(visit, ["missed"])
+    today = _clinic_today(visit)
+    if visit.date != today:
+        raise RuleViolation(
+            f"This visit was on {visit.date.isoformat()}; only today's missed visit can be re-opened for a late "
+            "arrival (a missed day is never caught up)."
+        )
+    if visit.plan is not None and visit.kind in PLAN_KINDS:
+        dose_guard(plan=visit.plan, clinic=visit.clinic, step=guard.CHECK_IN, day=visit.date, visit_id=visit.pk, by=by)
+    return _swap(visit, ["missed"], by, status="checked_in", missed_at=None, checked_in_at=timezone.now(),
+                 checked_in_by=by, status_reason="late arrival: re-opened after it was marked missed")
+
+
 def _counted_days(visit: Visit, service: str, days: list[date], closure_doses_count: bool) -> list[date]:
     """Take-home days that count toward the limits: all of them, or only open days when the rule set
     says closure doses are "beyond" the limit (42 CFR 8.12(i)(3), 2001 text). A weekday on which no

@@ -44,3 +44,31 @@ def test_only_scheduled_visits_can_be_checked_in(api_as, visit, status):
 def test_a_visit_on_a_later_date_cannot_be_checked_in_yet(api_as, patient, plan, oral_window, frozen):
     later = make_visit(patient, window=oral_window, plan=plan, day=MONDAY + timedelta(days=2))
     assert check_in(api_as("front_desk"), later).status_code == 400
+
+
+def test_a_check_in_by_mistake_is_undone_and_audited(visit, staff, frozen):
+    from auditlog.models import LogEntry
+
+    from visits import services
+
+    services.visit_check_in(visit=visit, by=staff["front_desk"])
+    undone = services.visit_undo_check_in(visit=visit, by=staff["front_desk"])
+    assert (undone.status, undone.checked_in_at, undone.checked_in_by_id) == ("scheduled", None, None)
+    assert LogEntry.objects.filter(object_pk=str(visit.pk), actor=staff["front_desk"]).count() == 2
+
+
+def test_a_late_arrival_reopens_todays_missed_visit_only(visit, staff, frozen):
+    import pytest as _pytest
+
+    from scheduler.errors import RuleViolation
+    from visits import services
+    from visits.models import Visit
+
+    Visit.objects.filter(pk=visit.pk).update(status="missed")
+    reopened = services.visit_reopen_missed(visit=visit, by=staff["nurse"])
+    assert (reopened.status, reopened.missed_at) == ("checked_in", None)
+    assert "late arrival" in reopened.status_reason
+    frozen.shift(86400)
+    Visit.objects.filter(pk=visit.pk).update(status="missed")
+    with _pytest.raises(RuleViolation, match="never caught up"):
+        services.visit_reopen_missed(visit=visit, by=staff["nurse"])
