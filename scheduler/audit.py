@@ -7,7 +7,7 @@ from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
 
-from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
+from scheduler.models import Clinic, Closure, DoseOrder, DosingWindow, Patient, Pause, Plan, RuleSet, StaffProfile
 
 auditlog.register(Clinic)
 auditlog.register(DosingWindow)
@@ -16,6 +16,7 @@ auditlog.register(RuleSet)
 auditlog.register(Patient)
 auditlog.register(Plan)
 auditlog.register(Pause)
+auditlog.register(DoseOrder)
 auditlog.register(StaffProfile, m2m_fields={"clinics"})
 
 

@@ -225,6 +225,28 @@ class Plan(TimeStamped):
         return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
 
+class DoseOrder(models.Model):
+    """A clinician's order for a plan's dose (issue #14): the amount in mg per dose (diamorphine: per session),
+    in force from a clinic-local date until a later order. Orders are never edited: a change is a new order, so
+    the list is the plan's full history, and doses already given keep the amount recorded on their visit."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="orders")
+    dose_mg = models.DecimalField(max_digits=7, decimal_places=2)
+    effective_date = models.DateField(help_text="Clinic-local date from which the order is in force.")
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["effective_date", "created", "id"]
+        indexes = [models.Index(fields=["plan", "effective_date"])]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk} plan #{self.plan_id} {self.dose_mg} mg from {self.effective_date}"
+
+
 class Pause(TimeStamped):
     REASON_CHOICES = [
         ("guest_dosing", "Guest dosing at another clinic"),

@@ -50,6 +50,10 @@ class Visit(models.Model):
     latest = models.DateField(null=True, blank=True)
 
     take_home_doses = models.PositiveSmallIntegerField(default=0)
+    # Issue #14: the amount given at this visit (per dose; diamorphine per session) and why it was less than
+    # the order in force. Recorded at completion and never rewritten by a later order.
+    dose_mg = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    dose_reason = models.CharField(max_length=300, blank=True, default="")
     covered_through = models.DateField(null=True, blank=True, help_text="Last date covered by this dose.")
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(
