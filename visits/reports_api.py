@@ -1,4 +1,8 @@
-"""GET /api/v1/reports/attendance/ — JSON, or CSV with `Accept: text/csv` or `?format=csv` (API.md)."""
+"""GET /api/v1/reports/attendance/ — JSON, or CSV with `Accept: text/csv` or `?format=csv` (API.md).
+
+GET /api/v1/reports/retention/ (issue #17) — retention in treatment (Kaplan–Meier, 90/180 days); CSV: the episodes.
+GET /api/v1/reports/reminders/ (issue #17) — attendance with a delivered reminder versus without (Wilson intervals).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import MEDICATIONS, Clinic
 from scheduler.permissions import REPORTS, ActionRoles, IsStaffMember, clinic_ids_for
 from scheduler.timeutil import local_date
+from visits import analytics
 from visits.reports import attendance_report
 
 MAX_RANGE_DAYS = bounds.MAX_RANGE_DAYS
@@ -164,4 +169,144 @@ class AttendanceReportView(APIView):
         return response
 
 
-urlpatterns = [path("reports/attendance/", AttendanceReportView.as_view(), name="report-attendance")]
+# --- retention (issue #17) ---------------------------------------------------------------------------
+
+EPISODE_COLUMNS = ("patient", "medication", "cohort", "start", "last_dose", "doses", "left", "left_on", "duration_days")
+
+
+class RetentionCSVRenderer(renderers.BaseRenderer):
+    """The episode list: one row per episode of treatment (patient ids, no names)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EPISODE_COLUMNS)
+        if not isinstance(data, dict) or "episodes" not in data:
+            writer.writerow(["error", str(data)])
+            return out.getvalue().encode()
+        for row in data["episodes"]:
+            writer.writerow([_safe_cell(row[k]) for k in EPISODE_COLUMNS])
+        return out.getvalue().encode()
+
+
+class ClinicQuery(serializers.Serializer):
+    clinic = BoundedIntegerField(
+        min_value=1, max_value=bounds.ID_MAX, help_text="A clinic of yours; another id answers 404."
+    )
+    medication = serializers.ChoiceField(choices=MEDICATIONS, required=False, help_text="One program only.")
+
+
+def _clinic_for(request: Request, clinic_id: int) -> Clinic:
+    allowed = clinic_ids_for(request.user)
+    clinic = Clinic.objects.filter(pk=clinic_id).first()
+    if clinic is None or (allowed is not None and clinic_id not in allowed):
+        raise NotFound("No such clinic.")
+    return clinic
+
+
+_RETENTION_AT = inline_serializer(
+    "RetentionAt",
+    {
+        "day": serializers.IntegerField(),
+        "survival": serializers.FloatField(allow_null=True, help_text="null: nobody followed that long yet."),
+        "lower": serializers.FloatField(allow_null=True),
+        "upper": serializers.FloatField(allow_null=True),
+        "at_risk": serializers.IntegerField(),
+    },
+)
+_KM_STEP = inline_serializer(
+    "KaplanMeierStep",
+    {
+        "time": serializers.IntegerField(help_text="Days since the episode started."),
+        "at_risk": serializers.IntegerField(),
+        "events": serializers.IntegerField(),
+        "censored": serializers.IntegerField(),
+        "survival": serializers.FloatField(),
+        "std_err": serializers.FloatField(),
+        "lower": serializers.FloatField(),
+        "upper": serializers.FloatField(),
+    },
+    many=True,
+)
+_FIGURES: dict[str, serializers.Field] = {
+    "episodes": serializers.IntegerField(),
+    "left": serializers.IntegerField(),
+    "retention_90": _RETENTION_AT,
+    "retention_180": _RETENTION_AT,
+    "curve": _KM_STEP,
+}
+RetentionSerializer = inline_serializer(
+    "RetentionReport",
+    {
+        "clinic": serializers.IntegerField(),
+        "today": serializers.DateField(),
+        "leave_days": serializers.IntegerField(),
+        "readmission_gap_days": serializers.IntegerField(),
+        "interval": serializers.CharField(),
+        "overall": inline_serializer("RetentionOverall", _FIGURES),
+        "by_program": inline_serializer(
+            "RetentionByProgram",
+            {"medication": serializers.CharField(), "label": serializers.CharField(), **_FIGURES},
+            many=True,
+        ),
+        "by_cohort": inline_serializer(
+            "RetentionByCohort",
+            {"medication": serializers.CharField(), "cohort": serializers.CharField(), **_FIGURES},
+            many=True,
+        ),
+        "episodes": inline_serializer(
+            "RetentionEpisode",
+            {
+                "patient": serializers.IntegerField(),
+                "medication": serializers.CharField(),
+                "cohort": serializers.CharField(help_text="Quarter of the start, e.g. 2026-Q3."),
+                "start": serializers.DateField(),
+                "last_dose": serializers.DateField(),
+                "doses": serializers.IntegerField(),
+                "left": serializers.BooleanField(),
+                "left_on": serializers.DateField(allow_null=True),
+                "duration_days": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class RetentionReportView(APIView):
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {"read": REPORTS}
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, RetentionCSVRenderer]
+
+    @extend_schema(
+        parameters=[ClinicQuery],
+        responses={200: RetentionSerializer},
+        description=(
+            "Retention in treatment: episodes per patient and medication (split after the rule set's "
+            "`readmission_gap_days` without medication), a Kaplan–Meier curve of time to leaving (30 days "
+            "without medication; censored at today) by program and quarter of start, 90- and 180-day retention "
+            "with 95% log-log Greenwood intervals. `?format=csv` or `Accept: text/csv`: the episode list."
+        ),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ClinicQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        clinic = _clinic_for(request, query.validated_data["clinic"])
+        today = local_date(timezone.now(), clinic.timezone)
+        report = analytics.retention_report(
+            clinic=clinic, today=today, medication=query.validated_data.get("medication", "")
+        )
+        response = Response({"clinic": clinic.pk, **report})
+        if getattr(request.accepted_renderer, "format", "") == "csv":
+            response["Content-Disposition"] = f'attachment; filename="retention-clinic{clinic.pk}-{today}.csv"'
+        return response
+
+
+urlpatterns = [
+    path("reports/attendance/", AttendanceReportView.as_view(), name="report-attendance"),
+    path("reports/retention/", RetentionReportView.as_view(), name="report-retention"),
+]

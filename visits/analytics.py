@@ -1,0 +1,102 @@
+"""Selectors for the manager analytics (issue #17): load plain values, hand them to visits.retention.
+
+- retention_report: episodes and Kaplan–Meier retention by program (medication) and quarter of start;
+- reminder_effect: attendance of injection and counselling visits with a delivered reminder versus without;
+- drift_list: patients whose attendance is falling (see `drifting`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Any
+
+from scheduler.models import MEDICATION_CHOICES, Clinic
+from scheduler.rules import Rules
+from scheduler.selectors import rules_for_clinic
+from visits import retention
+from visits.models import Visit
+
+MEDICATION_LABELS = dict(MEDICATION_CHOICES)
+RETENTION_DAYS = (90, 180)
+MIN_GROUP = 30  # below this many decided visits a group shows its counts, not a rate
+
+
+# --- retention ---------------------------------------------------------------------------------------
+
+
+def _cover(rules: Rules, medication: str, kind: str, day: date, covered_through: date | None) -> date:
+    window = rules.injection_windows.get(medication) if kind == "injection" else None
+    if window is not None:
+        # A long-acting injection covers the patient until the next one is due.
+        return day + timedelta(days=window.interval_days - 1)
+    return max(covered_through or day, day)
+
+
+def load_doses(clinic: Clinic, today: date, medication: str = "") -> dict[tuple[int, str], list[retention.Dose]]:
+    """Completed doses and injections up to `today`, as plain values per (patient, medication)."""
+    rules = rules_for_clinic(clinic)
+    qs = Visit.objects.filter(
+        clinic=clinic, status="completed", kind__in=("dose", "injection"), plan__isnull=False, date__lte=today
+    )
+    if medication:
+        qs = qs.filter(plan__medication=medication)
+    rows = qs.order_by().values_list("patient_id", "plan__medication", "kind", "date", "covered_through")
+    doses: dict[tuple[int, str], list[retention.Dose]] = defaultdict(list)
+    for patient_id, med, kind, day, covered in rows.iterator(chunk_size=5000):
+        doses[(patient_id, med)].append(retention.Dose(day, _cover(rules, med, kind, day, covered)))
+    return dict(doses)
+
+
+def _retention_figures(eps: Sequence[retention.Episode]) -> dict[str, Any]:
+    steps = retention.retention_curve(eps)
+    return {
+        "episodes": len(eps),
+        "left": sum(1 for e in eps if e.left),
+        **{f"retention_{d}": asdict(retention.survival_at(steps, d, len(eps))) for d in RETENTION_DAYS},
+        "curve": [asdict(s) for s in steps],
+    }
+
+
+def episode_row(e: retention.Episode) -> dict[str, Any]:
+    return {
+        "patient": e.patient_id,
+        "medication": e.medication,
+        "cohort": e.cohort,
+        "start": e.start,
+        "last_dose": e.last_dose,
+        "doses": e.doses,
+        "left": e.left,
+        "left_on": e.left_on,
+        "duration_days": e.duration_days,
+    }
+
+
+def retention_report(*, clinic: Clinic, today: date, medication: str = "") -> dict[str, Any]:
+    rules = rules_for_clinic(clinic)
+    eps = retention.episodes(
+        load_doses(clinic, today, medication), readmission_gap_days=rules.readmission_gap_days, today=today
+    )
+    by_program: dict[str, list[retention.Episode]] = defaultdict(list)
+    by_cohort: dict[tuple[str, str], list[retention.Episode]] = defaultdict(list)
+    for e in eps:
+        by_program[e.medication].append(e)
+        by_cohort[(e.medication, e.cohort)].append(e)
+    return {
+        "today": today,
+        "leave_days": retention.LEAVE_DAYS,
+        "readmission_gap_days": rules.readmission_gap_days,
+        "interval": "95% Kaplan–Meier interval: Greenwood variance on the log-log scale",
+        "overall": _retention_figures(eps),
+        "by_program": [
+            {"medication": med, "label": MEDICATION_LABELS.get(med, med), **_retention_figures(group)}
+            for med, group in sorted(by_program.items())
+        ],
+        "by_cohort": [
+            {"medication": med, "cohort": cohort, **_retention_figures(group)}
+            for (med, cohort), group in sorted(by_cohort.items())
+        ],
+        "episodes": [episode_row(e) for e in eps],
+    }
