@@ -72,6 +72,12 @@ class Rules:
     takehome_review_days: int = 90
     # API.md v1.1, DOMAIN §6: guest dosing needs 24–48 h notice; clinicians may approve shorter.
     guest_dosing_notice_hours: int = 24
+    # Issue #14: amount limits the dosing guard checks (mg). Sources in PRESET comments (_COMMON).
+    buprenorphine_daily_max_mg: int = 32
+    methadone_first_dose_max_mg: int = 30
+    methadone_first_day_max_mg: int = 40
+    diamorphine_session_max_mg: int = 400
+    diamorphine_daily_max_mg: int = 1000
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -111,6 +117,7 @@ class Rules:
             "readmission_gap_days": self.readmission_gap_days,
             "takehome_review_days": self.takehome_review_days,
             "guest_dosing_notice_hours": self.guest_dosing_notice_hours,
+            **{name: getattr(self, name) for name in DOSE_LIMIT_FIELDS},
         }
 
 
@@ -134,7 +141,22 @@ _FIELDS = (
     "readmission_gap_days",
 )
 # Fields added after rule sets were first stored: a stored rule set without one gets this value.
-_OPTIONAL_FIELDS: dict[str, Any] = {"takehome_review_days": 90, "guest_dosing_notice_hours": 24}
+DOSE_LIMIT_FIELDS = (
+    "buprenorphine_daily_max_mg",
+    "methadone_first_dose_max_mg",
+    "methadone_first_day_max_mg",
+    "diamorphine_session_max_mg",
+    "diamorphine_daily_max_mg",
+)
+_OPTIONAL_FIELDS: dict[str, Any] = {
+    "takehome_review_days": 90,
+    "guest_dosing_notice_hours": 24,
+    "buprenorphine_daily_max_mg": 32,
+    "methadone_first_dose_max_mg": 30,
+    "methadone_first_day_max_mg": 40,
+    "diamorphine_session_max_mg": 400,
+    "diamorphine_daily_max_mg": 1000,
+}
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -280,6 +302,7 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
             d.get("guest_dosing_notice_hours", _OPTIONAL_FIELDS["guest_dosing_notice_hours"]),
             "guest_dosing_notice_hours",
         ),
+        **{name: _int(d.get(name, _OPTIONAL_FIELDS[name]), name, 1) for name in DOSE_LIMIT_FIELDS},
     )
 
 
@@ -312,6 +335,11 @@ _COMMON: dict[str, Any] = {
     "readmission_gap_days": 90,  # [PRACTICE] DOMAIN §3: 90+ days away restarts the time-in-treatment clock
     "takehome_review_days": 90,  # DOMAIN §6: take-home review at least every 90 days
     "guest_dosing_notice_hours": 24,  # DOMAIN §6: guest dosing needs 24–48 h notice (the shorter end)
+    "buprenorphine_daily_max_mg": 32,  # DOMAIN §1 [GUIDE]: buprenorphine never more than 32 mg on one day
+    "methadone_first_dose_max_mg": 30,  # 42 CFR 8.12(h)(3)(ii): the initial dose at most 30 mg
+    "methadone_first_day_max_mg": 40,  # 42 CFR 8.12(h)(3)(ii): at most 40 mg on the first day unless documented
+    "diamorphine_session_max_mg": 400,  # Diaphin (Swiss) label: a single dose at most 400 mg
+    "diamorphine_daily_max_mg": 1000,  # Diaphin (Swiss) label: at most 1000 mg a day
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

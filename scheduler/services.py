@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -29,6 +30,7 @@ from scheduler.models import (
     SERVICES,
     Clinic,
     Closure,
+    DoseOrder,
     DosingWindow,
     Patient,
     Pause,
@@ -772,6 +774,54 @@ def plan_takehome_review(*, plan: Plan, by: Any, approved: bool = True, note: st
               "takehome_note"]
     plan.save(update_fields=fields)  # auditlog records who, when, the decision and its note
     return plan
+
+
+# Issue #14: no single dose of any medication here reaches this; a larger number is a typing mistake.
+DOSE_MG_MAX = Decimal(2000)
+
+
+@transaction.atomic
+def dose_order_create(*, plan: Plan, dose_mg: Decimal, effective_date: date, note: str = "", by: Any) -> DoseOrder:
+    """A clinician orders a plan's dose from a clinic-local date (issue #14). Orders are never edited or back-dated
+    before today: doses already given keep the amount recorded on their visit. The amount respects the rule
+    set's per-dose limits (their sources in scheduler.rules)."""
+    if not has_role(by, CLINICAL):
+        raise PermissionDenied("Only clinicians and admins may order doses.")
+    if plan.status != "active":
+        raise RuleViolation(f"This plan is {plan.status}: only an active plan gets dose orders.", "plan")
+    if not Decimal(0) < dose_mg <= DOSE_MG_MAX:
+        raise RuleViolation(f"Give the dose in mg, more than 0 and at most {DOSE_MG_MAX} mg.", "dose_mg")
+    today = clinic_today(plan.patient.clinic)
+    if effective_date < today:
+        raise RuleViolation(
+            f"An order takes effect today ({today.isoformat()}) or later; doses already given keep their amounts.",
+            "effective_date",
+        )
+    _check_order_limits(plan, dose_mg, rules_for_clinic(plan.patient.clinic))
+    return DoseOrder.objects.create(
+        plan=plan, dose_mg=dose_mg, effective_date=effective_date, note=(note or "").strip()[:300],
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+
+
+def _check_order_limits(plan: Plan, dose_mg: Decimal, rules: Any) -> None:
+    limits = {
+        "buprenorphine": (rules.buprenorphine_daily_max_mg, "never more than {n} mg on one day (guideline)"),
+        "diamorphine": (rules.diamorphine_session_max_mg, "at most {n} mg in one session (Diaphin label)"),
+    }
+    limit = limits.get(plan.medication)
+    if limit is not None and dose_mg > limit[0]:
+        rule = limit[1].format(n=limit[0])
+        raise RuleViolation(f"{plan.get_medication_display()}: {rule}; {dose_mg} mg ordered.", "dose_mg")
+
+
+def dose_in_force(orders: Iterable[DoseOrder], day: date) -> Decimal | None:
+    """The amount of the order in force on `day` among a plan's orders (already loaded), or None."""
+    current = [o for o in orders if o.effective_date <= day]
+    if not current:
+        return None
+    latest = max(current, key=lambda o: (o.effective_date, o.created, o.pk))
+    return Decimal(latest.dose_mg)
 
 
 def takehomes_suspend(*, patient_ids: Iterable[int], on: date | None = None) -> list[int]:

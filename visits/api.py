@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,7 +85,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "source", "window", "reason", "planned_date", "session", "edited", "expected_take_home_doses",
             "target_date", "earliest", "latest", "covered_through", "checked_in_at", "checked_in_by",
             "completed_at", "completed_by", "bottles_returned", "bottles_note", "status_reason", "missed_at",
-            "created", "updated",
+            "created", "updated", "dose_mg", "dose_reason",
         ]
         read_only_fields = fields
 
@@ -126,6 +127,17 @@ class VisitCompleteSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=300,
         help_text="Why a clinician or admin hands out more take-homes than the plan's calendar expects "
         "(API.md v1.1); without it, more than the calendar expects answers 409.",
+    )
+    dose_mg = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("2000"), required=False,
+        allow_null=True, default=None,
+        help_text="The amount given (issue #14); default the order in force. More than the order answers 409; less "
+        "needs dose_reason. Amount limits (buprenorphine a day, methadone's first day, diamorphine) answer 409.",
+    )
+    dose_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=300,
+        help_text="Why less than the order was given (\"patient declined part\"), or a clinician's documented "
+        "reason to exceed methadone's first-day limits.",
     )
 
 
@@ -282,7 +294,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         data = _valid(VisitCompleteSerializer, request)
         visit = services.visit_complete(
             visit=self.get_object(), by=request.user, take_home_doses=data["take_home_doses"],
-            take_home_reason=data["take_home_reason"],
+            take_home_reason=data["take_home_reason"], dose_mg=data["dose_mg"], dose_reason=data["dose_reason"],
         )
         return Response(VisitSerializer(visit).data)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from scheduler.rules import INJECTIONS, Rules
@@ -73,6 +74,7 @@ class DoseFacts:
     completed_at: datetime | None = None
     covered_through: _Date | None = None
     take_home_doses: int = 0
+    dose_mg: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Attempt:
     take_home_reason: str = ""
     may_exceed_calendar: bool = False  # a clinician or admin
     expected_take_homes: int | None = None  # what the plan's calendar expects at this visit
+    dose_mg: Decimal | None = None  # the amount to give now (issue #14)
+    dose_reason: str = ""  # a clinician's documented reason (methadone first-day limits)
+    treatment_day: int | None = None  # of the visit, re-admission counted
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,10 @@ def check(
     """None if the attempt may go ahead, else the first rule it breaks."""
     done = [d for d in doses if d.visit_id != attempt.visit_id]
     open_escalations = list(escalations)
-    for rule in (_on_hold, _covered, _already_dosed, _injection_too_soon, _session_too_soon, _take_homes):
+    rules_in_order = (
+        _on_hold, _covered, _already_dosed, _injection_too_soon, _session_too_soon, _take_homes, _amounts,
+    )
+    for rule in rules_in_order:
         refusal = rule(attempt, done, open_escalations, rules, tz)
         if refusal is not None:
             return refusal
@@ -307,3 +315,53 @@ def _take_homes(
         f"this visit on {day_text(attempt.date)}, not {attempt.take_home_doses} (the clinician's take-home "
         f"decision); {who}.",
     )
+
+
+def _mg(value: Decimal) -> str:
+    return f"{value.normalize():f} mg"
+
+
+def _amounts(
+    attempt: Attempt, done: Sequence[DoseFacts], escalations: Sequence[OpenEscalation], rules: Rules, tz: str
+) -> Refusal | None:
+    """Issue #14: amount limits, rule-set data with their sources (scheduler.rules presets)."""
+    if attempt.step != COMPLETE or attempt.dose_mg is None:
+        return None
+    medication, amount = attempt.plan.medication, attempt.dose_mg
+    today = [d.dose_mg for d in done if d.medication == medication and d.date == attempt.date and d.dose_mg]
+    given = sum(today, Decimal(0))
+    if medication == "buprenorphine" and given + amount > rules.buprenorphine_daily_max_mg:
+        return Refusal(
+            "buprenorphine daily total",
+            f"Buprenorphine: never more than {rules.buprenorphine_daily_max_mg} mg on one day (guideline); "
+            f"{_mg(given)} given on {day_text(attempt.date)}, {_mg(amount)} more would make {_mg(given + amount)}.",
+        )
+    if medication == DIAMORPHINE:
+        if amount > rules.diamorphine_session_max_mg:
+            return Refusal(
+                "diamorphine per session",
+                f"Diamorphine: at most {rules.diamorphine_session_max_mg} mg in one session (Diaphin label); "
+                f"{_mg(amount)} asked.",
+            )
+        if given + amount > rules.diamorphine_daily_max_mg:
+            return Refusal(
+                "diamorphine per day",
+                f"Diamorphine: at most {rules.diamorphine_daily_max_mg} mg a day (Diaphin label); {_mg(given)} "
+                f"given on {day_text(attempt.date)}, {_mg(amount)} more would make {_mg(given + amount)}.",
+            )
+    documented = attempt.may_exceed_calendar and attempt.dose_reason.strip()
+    if medication == "methadone" and attempt.treatment_day == 1 and not documented:
+        if not today and amount > rules.methadone_first_dose_max_mg:
+            return Refusal(
+                "methadone first dose",
+                f"Methadone: the first dose is at most {rules.methadone_first_dose_max_mg} mg "
+                f"(42 CFR 8.12(h)(3)(ii)); {_mg(amount)} asked. A clinician may document why with a dose_reason.",
+            )
+        if given + amount > rules.methadone_first_day_max_mg:
+            return Refusal(
+                "methadone first day",
+                f"Methadone: at most {rules.methadone_first_day_max_mg} mg in total on the first day "
+                f"(42 CFR 8.12(h)(3)(ii)); {_mg(given)} given, {_mg(amount)} more would make "
+                f"{_mg(given + amount)}. A clinician may document why with a dose_reason.",
+            )
+    return None

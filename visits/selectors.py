@@ -160,13 +160,13 @@ def guard_doses(patient_ids: Iterable[int], day: date, lookback_days: int) -> di
         .filter(Q(date__gte=since) | Q(covered_through__gte=day))
         .values_list(
             "patient_id", "id", "plan_id", "plan__medication", "date", "completed_at", "covered_through",
-            "take_home_doses",
+            "take_home_doses", "dose_mg",
         )
     )
     by_patient: dict[int, list[guard.DoseFacts]] = defaultdict(list)
-    for patient_id, pk, plan_id, medication, day_, completed_at, covered_through, take_homes in rows:
+    for patient_id, pk, plan_id, medication, day_, completed_at, covered_through, take_homes, mg in rows:
         by_patient[patient_id].append(
-            guard.DoseFacts(pk, plan_id, medication, day_, completed_at, covered_through, take_homes)
+            guard.DoseFacts(pk, plan_id, medication, day_, completed_at, covered_through, take_homes, mg)
         )
     return by_patient
 
@@ -291,3 +291,14 @@ def planned_take_homes(*, clinic: Clinic, visits: Iterable[Visit], rules: Rules)
         planned[v.pk] = expected_take_homes(plan, clinic, v.date, start, rules, calendar=calendar,
                                             pauses=pauses.get(plan.pk, []))
     return planned
+
+
+def order_in_force(plan_id: int, day: date) -> Any:
+    """The plan's dose order in force on a clinic-local date (the latest effective on or before it), or None."""
+    from scheduler.models import DoseOrder
+
+    return (
+        DoseOrder.objects.filter(plan_id=plan_id, effective_date__lte=day)
+        .order_by("-effective_date", "-created", "-id")
+        .first()
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from auditlog.context import disable_auditlog
@@ -38,6 +39,7 @@ from visits.selectors import (
     guard_escalations,
     guard_lookback_days,
     no_window_reason,
+    order_in_force,
     plan_facts,
     slots_for,
 )
@@ -125,6 +127,9 @@ def dose_guard(
     take_home_reason: str = "",
     by: Any = None,
     expected_take_homes: int | None = None,
+    dose_mg: Decimal | None = None,
+    dose_reason: str = "",
+    treatment_day: int | None = None,
 ) -> None:
     """Lock the patient row, load what the guard needs and raise its refusal (409, or 400 with a field)."""
     _lock_patient(plan.patient_id)
@@ -133,6 +138,7 @@ def dose_guard(
         step=step, plan=plan_facts(plan), date=day, at=timezone.now(), visit_id=visit_id,
         take_home_doses=take_home_doses, take_home_reason=take_home_reason,
         may_exceed_calendar=has_role(by, CLINICAL), expected_take_homes=expected_take_homes,
+        dose_mg=dose_mg, dose_reason=dose_reason, treatment_day=treatment_day,
     )
     refusal = guard.check(
         attempt,
@@ -445,13 +451,15 @@ def _check_take_homes(visit: Visit, doses: int, *, treatment_start: date | None 
 
 @transaction.atomic
 def visit_complete(
-    *, visit: Visit, by: Any, take_home_doses: int | None = None, take_home_reason: str = ""
+    *, visit: Visit, by: Any, take_home_doses: int | None = None, take_home_reason: str = "",
+    dose_mg: Decimal | None = None, dose_reason: str = "",
 ) -> Visit:
     """scheduled/checked_in → completed, handing out `take_home_doses` within the rule set's limit.
 
     The dosing guard decides first (holds, covered dates, one dose a day, injection minimums, session
-    intervals, take-homes above the plan's calendar). Take-homes then excuse the scheduled visits on the
-    dates they cover, so the missed sweep never counts them.
+    intervals, take-homes above the plan's calendar, amount limits). Take-homes then excuse the scheduled
+    visits on the dates they cover, so the missed sweep never counts them. `dose_mg` defaults to the order in
+    force; more than the order is refused, less needs a `dose_reason` (issue #14).
     """
     doses = 0 if take_home_doses is None else take_home_doses
     _lock_patient(visit.patient_id)
@@ -468,13 +476,18 @@ def visit_complete(
         expected = None
         if doses > 0 and visit.kind == "dose" and plan.medication != "diamorphine":
             expected = expected_take_homes(plan, visit.clinic, visit.date, start, rules)
+        dose_mg = _dose_against_order(plan, visit.date, dose_mg, dose_reason)
         dose_guard(
             plan=plan, clinic=visit.clinic, step=guard.COMPLETE, day=visit.date, visit_id=visit.pk,
             take_home_doses=doses, take_home_reason=take_home_reason, by=by, expected_take_homes=expected,
+            dose_mg=dose_mg, dose_reason=dose_reason, treatment_day=treatment_day(start, visit.date),
         )
     else:
         _check_take_homes(visit, doses)
+        dose_mg = None
     fields: dict[str, Any] = {}
+    if dose_mg is not None:
+        fields.update(dose_mg=dose_mg, dose_reason=(dose_reason or "").strip()[:300])
     if doses > 0 and take_home_reason.strip():
         fields["status_reason"] = f"take-homes: {take_home_reason.strip()}"[:300]
     visit = _swap(
@@ -486,6 +499,32 @@ def visit_complete(
     if doses > 0 and plan is not None:
         _excuse_covered(visit, plan, by)
     return visit
+
+
+def _dose_against_order(plan: Plan, day: date, dose_mg: Decimal | None, reason: str) -> Decimal | None:
+    """The amount to record: the order in force by default; more than the order is refused (409), less needs a
+    reason such as "patient declined part" (400 naming dose_reason). Without an order, what the nurse gives."""
+    order = order_in_force(plan.pk, day)
+    if dose_mg is not None and dose_mg < 0:
+        raise RuleViolation("dose_mg cannot be negative.", "dose_mg")
+    if order is None:
+        return dose_mg
+    if dose_mg is None:
+        return Decimal(order.dose_mg)
+    ordered = Decimal(order.dose_mg)
+    if dose_mg > ordered:
+        raise StateConflict(
+            f"{guard.medication_name(plan.medication)}: {dose_mg.normalize():f} mg is more than the order in force "
+            f"({ordered.normalize():f} mg from {guard.day_text(order.effective_date)}, order #{order.pk}); a "
+            "clinician changes the order first."
+        )
+    if dose_mg < ordered and not (reason or "").strip():
+        raise RuleViolation(
+            f"{dose_mg.normalize():f} mg is less than the order ({ordered.normalize():f} mg): give a dose_reason, "
+            "for example \"patient declined part\".",
+            "dose_reason",
+        )
+    return dose_mg
 
 
 def _restart_treatment(plan: Plan, start: date) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -22,6 +23,7 @@ from scheduler.models import (
     SERVICES,
     Clinic,
     Closure,
+    DoseOrder,
     DosingWindow,
     Patient,
     Pause,
@@ -328,6 +330,16 @@ class PlanSerializer(serializers.ModelSerializer):
         "or re-induction has suspended earned take-homes, until a clinician approves again.",
     )
     takehome_suspended_on = serializers.DateField(read_only=True, allow_null=True)
+    current_dose_mg = serializers.SerializerMethodField(
+        help_text="The dose order in force today at the clinic (mg per dose; diamorphine per session), or null."
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True))
+    def get_current_dose_mg(self, plan: Plan) -> str | None:
+        from scheduler.services import clinic_today, dose_in_force
+
+        amount = dose_in_force(plan.orders.all(), clinic_today(plan.patient.clinic))
+        return None if amount is None else f"{amount:.2f}"
 
     class Meta:
         model = Plan
@@ -335,6 +347,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "id", "patient", "medication", "start_date", "treatment_start", "end_date", "doses_per_day",
             "min_interval_minutes", "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
             "takehome_reviewed_at", "takehome_reviewed_by", "takehome_approved", "takehome_suspended_on",
+            "current_dose_mg",
         ]
 
 
@@ -434,3 +447,17 @@ class TakeHomeReviewSerializer(serializers.Serializer):
 
     approved = JSONBooleanField(default=True, help_text="true approves earned take-homes; false suspends them.")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class DoseOrderSerializer(serializers.ModelSerializer):
+    """Issue #14: `POST /api/v1/plans/{id}/orders/` `{dose_mg, effective_date, note}`; `GET` lists the history."""
+
+    dose_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
+                                       max_value=Decimal("2000"), help_text="mg per dose (diamorphine: per session).")
+    effective_date = BoundedDateField(help_text="Clinic-local date from which the order is in force (today or later).")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+    class Meta:
+        model = DoseOrder
+        fields = ["id", "plan", "dose_mg", "effective_date", "note", "created_by", "created"]
+        read_only_fields = ["id", "plan", "created_by", "created"]

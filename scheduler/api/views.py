@@ -32,6 +32,7 @@ from scheduler.api.serializers import (
     ClinicSerializer,
     ClosureCreatedSerializer,
     ClosureSerializer,
+    DoseOrderSerializer,
     HistoryEntrySerializer,
     PatientSerializer,
     PauseSerializer,
@@ -321,8 +322,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     filterset_class = PlanFilter
     action_roles = {"create": CLINICAL, "partial_update": CLINICAL, "takehome_review": CLINICAL}
 
+    def get_permissions(self) -> Any:
+        # Everyone reads a plan's orders; only clinicians and admins order (dose_order_create says so too).
+        if self.action == "orders" and self.request.method == "POST":
+            self.action_roles = {**self.action_roles, "orders": CLINICAL}
+        return super().get_permissions()
+
     def get_queryset(self) -> QuerySet[Plan]:
-        queryset = Plan.objects.select_related("patient__clinic__rule_set").order_by("id")
+        queryset = Plan.objects.select_related("patient__clinic__rule_set").prefetch_related("orders").order_by("id")
         return scope_to_clinics(queryset, self.request.user, field="patient__clinic")
 
     def create(self, request: Request) -> Response:
@@ -351,6 +358,38 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     )
     @action(detail=True, methods=["post"], url_path="takehome-review", filterset_class=None)
     def takehome_review(self, request: Request, pk: str | None = None) -> Response:
+        return self._takehome_review(request)
+
+    @extend_schema(
+        methods=["GET"], summary="The plan's dose orders, oldest first: its full history (issue #14)",
+        responses={200: DoseOrderSerializer(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Order the plan's dose from a clinic-local date (clinicians and admins; never back-dated)",
+        request=DoseOrderSerializer,
+        responses={201: DoseOrderSerializer, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        extensions=rules(
+            effective_date="today or later at the clinic (doses already given keep their amounts)",
+            dose_mg="within the rule set's per-dose limits (buprenorphine 32 mg a day, diamorphine 400 mg a session)",
+            plan="an active plan",
+        ),
+    )
+    @action(detail=True, methods=["get", "post"], url_path="orders", filterset_class=None, pagination_class=None)
+    def orders(self, request: Request, pk: str | None = None) -> Response:
+        plan = self.get_object()
+        if request.method == "GET":
+            history = plan.orders.order_by("effective_date", "created", "id")
+            return Response(DoseOrderSerializer(history, many=True).data)
+        body = DoseOrderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.dose_order_create(
+            plan=plan, dose_mg=body.validated_data["dose_mg"], effective_date=body.validated_data["effective_date"],
+            note=body.validated_data["note"], by=request.user,
+        )
+        return Response(DoseOrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+    def _takehome_review(self, request: Request) -> Response:
         # An empty body is {} (every field has a default); a JSON null, list or number is refused.
         review = TakeHomeReviewSerializer(data=request.data)
         review.is_valid(raise_exception=True)

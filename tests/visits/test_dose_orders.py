@@ -1,0 +1,146 @@
+"""Issue #14 (first part): clinicians order doses, completion records the amount, and the dosing guard checks
+amount limits that are rule-set data with their sources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from auditlog.models import LogEntry
+
+from scheduler.models import DoseOrder
+from scheduler.rules import preset_rules
+from tests.factories import PlanFactory
+from tests.visits.conftest import MONDAY, make_visit
+from visits import guard
+from visits.guard import Attempt, DoseFacts, PlanFacts
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def order(api, plan, **body):
+    return api.post(f"/api/v1/plans/{plan.pk}/orders/", body, format="json")
+
+
+def complete(api, visit, **body):
+    return api.post(f"/api/v1/visits/{visit.pk}/complete/", body, format="json")
+
+
+def test_a_clinician_orders_and_everyone_reads_the_history_and_current_dose(api_as, plan, frozen):
+    first = order(api_as("clinician"), plan, dose_mg="30", effective_date="2026-11-02", note="induction")
+    assert first.status_code == 201, first.content
+    assert order(api_as("clinician"), plan, dose_mg="40", effective_date="2026-11-05").status_code == 201
+    history = api_as("front_desk").get(f"/api/v1/plans/{plan.pk}/orders/").json()
+    assert [(o["dose_mg"], o["effective_date"]) for o in history] == [("30.00", "2026-11-02"), ("40.00", "2026-11-05")]
+    assert api_as("nurse").get(f"/api/v1/plans/{plan.pk}/").json()["current_dose_mg"] == "30.00"
+    assert LogEntry.objects.filter(content_type__model="doseorder", action=LogEntry.Action.CREATE).count() == 2
+
+
+@pytest.mark.parametrize("role", ["front_desk", "nurse", "manager"])
+def test_only_clinicians_and_admins_order(api_as, plan, frozen, role):
+    assert order(api_as(role), plan, dose_mg="30", effective_date="2026-11-02").status_code == 403
+    assert not DoseOrder.objects.exists()
+
+
+def test_an_order_is_never_back_dated_and_respects_the_per_dose_limits(api_as, patient, plan, frozen):
+    past = order(api_as("clinician"), plan, dose_mg="30", effective_date="2026-11-01")
+    assert past.status_code == 400 and "effective_date" in past.json()
+    bup = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
+    too_much = order(api_as("clinician"), bup, dose_mg="40", effective_date="2026-11-02")
+    assert too_much.status_code == 400
+    assert "never more than 32 mg on one day (guideline)" in str(too_much.json()["dose_mg"])
+
+
+def test_completion_records_the_order_by_default_refuses_more_and_needs_a_reason_for_less(api_as, plan, visit):
+    order(api_as("clinician"), plan, dose_mg="30", effective_date="2026-11-02")
+    more = complete(api_as("nurse"), visit, dose_mg="35")
+    assert more.status_code == 409 and "more than the order in force (30 mg from Mon 2 Nov" in more.json()["detail"]
+    less = complete(api_as("nurse"), visit, dose_mg="20")
+    assert less.status_code == 400 and "dose_reason" in less.json()
+    done = complete(api_as("nurse"), visit, dose_mg="20", dose_reason="patient declined part")
+    assert done.status_code == 200, done.content
+    assert (done.json()["dose_mg"], done.json()["dose_reason"]) == ("20.00", "patient declined part")
+
+
+def test_a_later_order_never_rewrites_a_dose_already_given(api_as, plan, visit):
+    order(api_as("clinician"), plan, dose_mg="30", effective_date="2026-11-02")
+    assert complete(api_as("nurse"), visit).json()["dose_mg"] == "30.00"
+    order(api_as("clinician"), plan, dose_mg="20", effective_date="2026-11-02", note="reduced after review")
+    visit.refresh_from_db()
+    assert str(visit.dose_mg) == "30.00"
+
+
+def test_methadone_induction_limits_on_day_one(api_as, patient, oral_window, frozen):
+    plan = PlanFactory(patient=patient, medication="methadone", start_date=MONDAY)  # treatment day 1 today
+    first = make_visit(patient, window=oral_window, plan=plan)
+    refused = complete(api_as("nurse"), first, dose_mg="35")
+    assert refused.status_code == 409
+    assert "the first dose is at most 30 mg (42 CFR 8.12(h)(3)(ii))" in refused.json()["detail"]
+    assert complete(api_as("nurse"), first, dose_mg="30").status_code == 200
+    # A second dose the same day (legacy second plan): at most 40 mg in total without a documented reason.
+    second_plan = PlanFactory(patient=patient, medication="methadone", start_date=MONDAY)
+    Visit.objects.filter(pk=first.pk).update(date=MONDAY)  # same date
+    second = make_visit(patient, window=oral_window, plan=second_plan)
+    attempt = Attempt(
+        step=guard.COMPLETE,
+        plan=PlanFacts(second_plan.pk, "methadone"),
+        date=MONDAY,
+        at=datetime(2026, 11, 2, 13, tzinfo=UTC),
+        visit_id=second.pk,
+        dose_mg=Decimal(15),
+        treatment_day=1,
+    )
+    given = [DoseFacts(first.pk, None, "methadone", MONDAY - timedelta(days=1), None, None, 0, None)]
+    assert guard._amounts(attempt, given, [], preset_rules(), "America/New_York") is None
+    given_today = [DoseFacts(first.pk, plan.pk, "methadone", MONDAY, None, None, 0, Decimal(30))]
+    refusal = guard._amounts(attempt, given_today, [], preset_rules(), "America/New_York")
+    assert refusal is not None and "at most 40 mg in total on the first day" in refusal.message
+
+
+def test_a_clinician_documents_a_larger_first_dose(api_as, patient, oral_window, frozen):
+    plan = PlanFactory(patient=patient, medication="methadone", start_date=MONDAY)
+    first = make_visit(patient, window=oral_window, plan=plan)
+    response = complete(api_as("clinician"), first, dose_mg="40", dose_reason="transfer from another program at 80 mg")
+    assert response.status_code == 200, response.content
+
+
+def test_buprenorphine_daily_cap_summed_across_visits(api_as, patient, oral_window, frozen):
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY - timedelta(days=30))
+    make_visit(
+        patient,
+        window=oral_window,
+        plan=plan,
+        status="completed",
+        dose_mg=24,
+        completed_at=datetime(2026, 11, 2, 12, tzinfo=UTC),
+    )
+    attempt = Attempt(
+        step=guard.COMPLETE,
+        plan=PlanFacts(plan.pk, "buprenorphine"),
+        date=MONDAY,
+        at=datetime(2026, 11, 2, 14, tzinfo=UTC),
+        dose_mg=Decimal(16),
+    )
+    given = [DoseFacts(1, plan.pk, "buprenorphine", MONDAY, None, None, 0, Decimal(24))]
+    refusal = guard._amounts(attempt, given, [], preset_rules(), "America/New_York")
+    assert refusal is not None
+    assert refusal.message.startswith("Buprenorphine: never more than 32 mg on one day (guideline); 24 mg given")
+    assert (
+        guard._amounts(
+            Attempt(**{**attempt.__dict__, "dose_mg": Decimal(8)}), given, [], preset_rules(), "America/New_York"
+        )
+        is None
+    )
+
+
+def test_diamorphine_per_session_limit(api_as, patient, clinic, frozen):
+    plan = PlanFactory(patient=patient, medication="diamorphine", doses_per_day=2)
+    window = clinic.windows.filter(services__contains="diamorphine").order_by("start").first()
+    session = make_visit(patient, window=window, plan=plan)
+    with time_machine.travel(datetime(2026, 11, 2, 13, 30, tzinfo=UTC), tick=False):
+        response = complete(api_as("nurse"), session, dose_mg="450")
+    assert response.status_code == 409
+    assert "at most 400 mg in one session (Diaphin label)" in response.json()["detail"]
