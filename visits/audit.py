@@ -2,8 +2,9 @@
 
 from auditlog.registry import auditlog
 
-from visits.models import Escalation, StaffTask, Visit
+from visits.models import Assessment, Escalation, StaffTask, Visit
 
 auditlog.register(Visit)
 auditlog.register(Escalation)
 auditlog.register(StaffTask)
+auditlog.register(Assessment)

@@ -155,3 +155,27 @@ class StaffTask(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["clinic", "done_at"])]
+
+
+class Assessment(models.Model):
+    """A scored assessment at a visit (issue #14): the Clinical Opiate Withdrawal Scale (COWS, 11 items, 0–48)
+    before a buprenorphine induction and during supervised withdrawal. Items are stored as given; the total is
+    computed by visits.cows, never typed in."""
+
+    SCALE_CHOICES = [("cows", "Clinical Opiate Withdrawal Scale (COWS)")]
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="assessments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    scale = models.CharField(max_length=16, choices=SCALE_CHOICES, default="cows")
+    items = models.JSONField()
+    total = models.PositiveSmallIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["patient", "created"])]
+
+    def __str__(self) -> str:
+        return f"Assessment #{self.pk} {self.scale} {self.total} (visit #{self.visit_id})"
