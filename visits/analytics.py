@@ -13,6 +13,10 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Coalesce
+
+from notifications.models import Message
 from scheduler.models import MEDICATION_CHOICES, Clinic
 from scheduler.rules import Rules
 from scheduler.selectors import rules_for_clinic
@@ -100,3 +104,73 @@ def retention_report(*, clinic: Clinic, today: date, medication: str = "") -> di
         ],
         "episodes": [episode_row(e) for e in eps],
     }
+
+
+# --- reminder effect ---------------------------------------------------------------------------------
+
+REMINDER_KINDS = ("injection", "counselling")
+# A reminder was due when the outbox decided it: sent, delivered, or dropped (undelivered, failed, skipped for
+# opt-out, no consent or quiet hours). A visit with no decided reminder (none planned, or still pending) is left out.
+DECIDED_REMINDER = ("sent", "delivered", "undelivered", "failed", "skipped")
+DELIVERED_REMINDER = ("sent", "delivered")
+CAVEAT = (
+    "Visits with and without a delivered reminder are different groups (patients who opted out or gave no "
+    "consent differ in other ways): the difference is an association, not the effect of the reminder alone."
+)
+
+
+def _group(attended: int, missed: int) -> dict[str, Any]:
+    n = attended + missed
+    small = n < MIN_GROUP
+    interval = None if small else retention.wilson_interval(attended, n)
+    return {
+        "visits": n,
+        "attended": attended,
+        "missed": missed,
+        "too_small": small,
+        "rate": None if small else round(attended / n, 4),
+        "lower": None if interval is None else round(interval[0], 4),
+        "upper": None if interval is None else round(interval[1], 4),
+        "note": f"Fewer than {MIN_GROUP} visits: too few for a rate." if small else "",
+    }
+
+
+def reminder_effect(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, Any]:
+    """Attendance (completed / (completed + missed)) of injection and counselling visits whose reminder was due,
+    with a delivered reminder versus without, per medication (injections) or kind (counselling): one query."""
+    reminders = Message.objects.filter(visit=OuterRef("pk"), purpose="reminder")
+    rows = (
+        Visit.objects.filter(
+            clinic=clinic,
+            date__range=(date_from, date_to),
+            kind__in=REMINDER_KINDS,
+            status__in=("completed", "missed"),
+        )
+        .filter(Exists(reminders.filter(status__in=DECIDED_REMINDER)))
+        .annotate(
+            reminded=Exists(reminders.filter(status__in=DELIVERED_REMINDER)),
+            service=Case(
+                When(kind="counselling", then=Value("counselling")),
+                default=Coalesce(F("plan__medication"), F("kind")),
+                output_field=CharField(),
+            ),
+        )
+        .order_by()
+        .values("service", "reminded")
+        .annotate(attended=Count("id", filter=Q(status="completed")), missed=Count("id", filter=Q(status="missed")))
+    )
+    counts: dict[str, dict[bool, tuple[int, int]]] = defaultdict(dict)
+    for r in rows:
+        counts[r["service"]][r["reminded"]] = (r["attended"], r["missed"])
+    groups = []
+    for service in sorted(counts):
+        by = counts[service]
+        groups.append(
+            {
+                "service": service,
+                "label": MEDICATION_LABELS.get(service, service.capitalize()),
+                "reminded": _group(*by.get(True, (0, 0))),
+                "not_reminded": _group(*by.get(False, (0, 0))),
+            }
+        )
+    return {"date_from": date_from, "date_to": date_to, "min_group": MIN_GROUP, "caveat": CAVEAT, "groups": groups}

@@ -306,7 +306,79 @@ class RetentionReportView(APIView):
         return response
 
 
+# --- reminder effect (issue #17) ---------------------------------------------------------------------
+
+
+class ReminderQuery(ReportQuery):
+    """The attendance report's range rules, for one clinic (required), over all services."""
+
+    clinic = BoundedIntegerField(
+        min_value=1, max_value=bounds.ID_MAX, help_text="A clinic of yours; another id answers 404."
+    )
+    medication = None  # type: ignore[assignment]
+
+
+_REMINDER_GROUP = inline_serializer(
+    "ReminderGroup",
+    {
+        "visits": serializers.IntegerField(help_text="Attended + missed."),
+        "attended": serializers.IntegerField(),
+        "missed": serializers.IntegerField(),
+        "too_small": serializers.BooleanField(help_text="Fewer than `min_group` visits: no rate is given."),
+        "rate": serializers.FloatField(allow_null=True),
+        "lower": serializers.FloatField(allow_null=True, help_text="95% Wilson score interval."),
+        "upper": serializers.FloatField(allow_null=True),
+        "note": serializers.CharField(allow_blank=True),
+    },
+)
+ReminderSerializer = inline_serializer(
+    "ReminderEffectReport",
+    {
+        "clinic": serializers.IntegerField(),
+        "date_from": serializers.DateField(),
+        "date_to": serializers.DateField(),
+        "min_group": serializers.IntegerField(),
+        "caveat": serializers.CharField(),
+        "groups": inline_serializer(
+            "ReminderEffectGroup",
+            {
+                "service": serializers.CharField(),
+                "label": serializers.CharField(),
+                "reminded": _REMINDER_GROUP,
+                "not_reminded": _REMINDER_GROUP,
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class ReminderEffectView(AttendanceReportView):
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer]
+
+    @extend_schema(
+        parameters=[ReminderQuery],
+        responses={200: ReminderSerializer},
+        description=(
+            "Attendance of injection and counselling visits whose reminder was due, with a delivered reminder "
+            "(sent or delivered) versus without (undelivered, failed, skipped), by medication or kind, with 95% "
+            "Wilson intervals; a group of fewer than `min_group` visits gives its counts and no rate."
+        ),
+        extensions=rules(date_to=f"on or after `date_from`, at most {MAX_RANGE_DAYS} days from it."),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ReminderQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        clinic = _clinic_for(request, query.validated_data["clinic"])
+        date_from, date_to = self._range(query.validated_data, [clinic.pk])
+        if (date_to - date_from).days >= MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"date_from": [f"A report covers at most {MAX_RANGE_DAYS} days."]})
+        report = analytics.reminder_effect(clinic=clinic, date_from=date_from, date_to=date_to)
+        return Response({"clinic": clinic.pk, **report})
+
+
 urlpatterns = [
     path("reports/attendance/", AttendanceReportView.as_view(), name="report-attendance"),
     path("reports/retention/", RetentionReportView.as_view(), name="report-retention"),
+    path("reports/reminders/", ReminderEffectView.as_view(), name="report-reminders"),
 ]
