@@ -72,6 +72,9 @@ class Rules:
     takehome_review_days: int = 90
     # API.md v1.1, DOMAIN §6: guest dosing needs 24–48 h notice; clinicians may approve shorter.
     guest_dosing_notice_hours: int = 24
+    # Issue #17: the drift list names a patient whose kept visits a week over the last 4 weeks fell by at least
+    # this share against the 8 weeks before.
+    drift_drop_ratio: float = 0.25
     # Issue #14: amount limits the dosing guard checks (mg). Sources in PRESET comments (_COMMON).
     buprenorphine_daily_max_mg: int = 32
     methadone_first_dose_max_mg: int = 30
@@ -117,6 +120,7 @@ class Rules:
             "readmission_gap_days": self.readmission_gap_days,
             "takehome_review_days": self.takehome_review_days,
             "guest_dosing_notice_hours": self.guest_dosing_notice_hours,
+            "drift_drop_ratio": self.drift_drop_ratio,
             **{name: getattr(self, name) for name in DOSE_LIMIT_FIELDS},
         }
 
@@ -151,12 +155,20 @@ DOSE_LIMIT_FIELDS = (
 _OPTIONAL_FIELDS: dict[str, Any] = {
     "takehome_review_days": 90,
     "guest_dosing_notice_hours": 24,
+    "drift_drop_ratio": 0.25,
     "buprenorphine_daily_max_mg": 32,
     "methadone_first_dose_max_mg": 30,
     "methadone_first_day_max_mg": 40,
     "diamorphine_session_max_mg": 400,
     "diamorphine_daily_max_mg": 1000,
 }
+
+
+def _ratio(value: Any, field: str) -> float:
+    """A share strictly between 0 and 1 (a JSON number; true/false are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(f"{field}: expected a number between 0 and 1 (exclusive), got {value!r}")
+    return float(value)
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -302,6 +314,7 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
             d.get("guest_dosing_notice_hours", _OPTIONAL_FIELDS["guest_dosing_notice_hours"]),
             "guest_dosing_notice_hours",
         ),
+        drift_drop_ratio=_ratio(d.get("drift_drop_ratio", _OPTIONAL_FIELDS["drift_drop_ratio"]), "drift_drop_ratio"),
         **{name: _int(d.get(name, _OPTIONAL_FIELDS[name]), name, 1) for name in DOSE_LIMIT_FIELDS},
     )
 
@@ -335,6 +348,9 @@ _COMMON: dict[str, Any] = {
     "readmission_gap_days": 90,  # [PRACTICE] DOMAIN §3: 90+ days away restarts the time-in-treatment clock
     "takehome_review_days": 90,  # DOMAIN §6: take-home review at least every 90 days
     "guest_dosing_notice_hours": 24,  # DOMAIN §6: guest dosing needs 24–48 h notice (the shorter end)
+    # [PRACTICE] clinic practice, not a regulation (issue #17): the drift list flags a fall of a quarter or more
+    # in kept visits a week (last 4 weeks against the 8 before).
+    "drift_drop_ratio": 0.25,
     "buprenorphine_daily_max_mg": 32,  # DOMAIN §1 [GUIDE]: buprenorphine never more than 32 mg on one day
     "methadone_first_dose_max_mg": 30,  # 42 CFR 8.12(h)(3)(ii): the initial dose at most 30 mg
     "methadone_first_day_max_mg": 40,  # 42 CFR 8.12(h)(3)(ii): at most 40 mg on the first day unless documented

@@ -140,6 +140,8 @@ class StaffTask(models.Model):
         ("guest_dosing", "Guest dosing request"),
         # The hourly generation found no room in any window for some of the patient's visits.
         ("unplaced_visit", "Visits without room"),
+        # Issue #17: a manager asked the front desk to reach a patient whose attendance is falling (drift list).
+        ("drift_outreach", "Reach a patient whose attendance is falling"),
     ]
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="tasks")
     patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
