@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,14 +11,16 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from notifications.replanning import visit_excuse
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import Clinic
+from scheduler.models import Clinic, Patient
 from scheduler.permissions import DOSING, FRONT_DESK
 from visits.models import Visit
-from visits.services import visit_check_in, visit_complete
+from visits.services import visit_check_in, visit_complete, visit_reopen_missed, visit_undo_check_in
 from web import selectors
 from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
 from web.forms import TakeHomeForm
@@ -61,6 +64,7 @@ def render_board(
     *,
     row_errors: dict[int, str] | None = None,
     typed: dict[int, dict[str, str]] | None = None,
+    scan: dict[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The board; `row_errors` and `typed` put a refusal and what the user typed back on their row."""
@@ -87,6 +91,8 @@ def render_board(
                 "planned": planned.get(visit.pk),
                 "take_home_value": values.get("take_home_doses", planned.get(visit.pk, 0)),
                 "take_home_reason": values.get("take_home_reason", ""),
+                "excuse_reason": values.get("excuse_reason", ""),
+                "excuse_open": "excuse_reason" in values,
             }
         )
     context = page_context(
@@ -95,6 +101,8 @@ def render_board(
         day=day,
         groups=list(groups.values()),
         counts=selectors.count_states(visits, blockers),
+        scan=scan or {},
+        scan_focus=bool(scan) or request.GET.get("scan") == "1",
         nav_active="today",
     )
     return render(request, "web/today.html", context, status=status)
@@ -171,3 +179,120 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
         suffix += f" (reason: {reason})"
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
     return _back_to_board(visit)
+
+
+def _name(visit: Visit) -> str:
+    return f"{visit.patient.first_name} {visit.patient.last_name}"
+
+
+def _refusal(request: HttpRequest, visit: Visit, exc: RuleViolation | StateConflict, **typed: str) -> HttpResponse:
+    return render_board(
+        request,
+        visit.clinic,
+        row_errors={visit.pk: exc.message},
+        typed={visit.pk: typed} if typed else None,
+        status=exc.status_code,
+    )
+
+
+@staff_view
+@require_POST
+def undo_check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
+    """A check-in made by mistake (the wrong patient at the desk) is put back to expected, audited by the service."""
+    visit = visit_or_404(request.user, visit_id)
+    require(request.user, FRONT_DESK)
+    try:
+        visit_undo_check_in(visit=visit, by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        return _refusal(request, visit, exc)
+    messages.success(request, f"Check-in undone: {_name(visit)} is expected again.")
+    return _back_to_board(visit)
+
+
+@staff_view
+@require_POST
+def reopen_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
+    """A late arrival: today's missed visit is re-opened and checked in; the dose still goes through the guard."""
+    visit = visit_or_404(request.user, visit_id)
+    require(request.user, FRONT_DESK)
+    try:
+        visit_reopen_missed(visit=visit, by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        return _refusal(request, visit, exc)
+    messages.success(request, f"Late arrival: {_name(visit)} is checked in again.")
+    return _back_to_board(visit)
+
+
+@staff_view
+@require_POST
+def excuse(request: HttpRequest, visit_id: int) -> HttpResponse:
+    visit = visit_or_404(request.user, visit_id)
+    require(request.user, FRONT_DESK)
+    reason = request.POST.get("reason", "")[:400]
+    if not reason.strip():
+        exc = RuleViolation("Give a reason to excuse this visit (for example: in hospital).", "reason")
+        return _refusal(request, visit, exc, excuse_reason=reason)
+    if len(reason.strip()) > 300:
+        exc = RuleViolation(f"The reason is {len(reason.strip())} characters long; keep it to 300 or fewer.")
+        return _refusal(request, visit, exc, excuse_reason=reason)
+    try:
+        visit_excuse(visit=visit, reason=reason, by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        return _refusal(request, visit, exc, excuse_reason=reason)
+    messages.success(request, f"Excused: {_name(visit)} (reason: {reason.strip()}).")
+    return _back_to_board(visit)
+
+
+# A plan's dose or injection is what the front desk scans a patient in for; other visits come after it.
+_KIND_ORDER = {"dose": 0, "injection": 1}
+
+
+def _scan_target(clinic: Clinic, mrn: str, day: date) -> tuple[Patient | None, Visit | None, str]:
+    """The patient with exactly this MRN at this clinic and their open visit today, or why there is none."""
+    patient = Patient.objects.filter(clinic=clinic, mrn=mrn).first()
+    if patient is None:
+        return None, None, f"No patient with MRN {mrn} at {clinic.name}. Check the number, or find the patient by name."
+    name = f"{patient.first_name} {patient.last_name} (MRN {patient.mrn})"
+    todays = list(
+        Visit.objects.filter(clinic=clinic, patient=patient, date=day)
+        .select_related("clinic", "patient", "plan", "window")
+        .order_by("start", "id")
+    )
+    open_visits = sorted((v for v in todays if v.status == "scheduled"), key=lambda v: _KIND_ORDER.get(v.kind, 9))
+    if open_visits:
+        return patient, open_visits[0], ""
+    if any(v.status == "checked_in" for v in todays):
+        return patient, None, f"{name} is already checked in."
+    if any(v.status == "missed" for v in todays):
+        return patient, None, f"{name}'s visit today was marked missed: use “Re-open (late arrival)” on their row."
+    if todays:
+        return patient, None, f"{name} has no open visit left today (already completed, excused or cancelled)."
+    return patient, None, f"{name} has no visit today. Book one from the patient's page if they should be seen."
+
+
+def _scan_redirect(clinic: Clinic) -> HttpResponse:
+    return redirect(reverse("web:today", kwargs={"clinic_id": clinic.pk}) + "?" + urlencode({"scan": "1"}))
+
+
+@staff_view
+@require_POST
+def scan_check_in(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Check-in by MRN: the front desk types or scans the number (a scanner types it and presses Enter)."""
+    clinic = clinic_or_404(request.user, clinic_id)
+    require(request.user, FRONT_DESK)
+    typed = request.POST.get("mrn", "")[:100]
+    mrn = typed.strip()
+    if not mrn:
+        return render_board(request, clinic, scan={"mrn": typed, "error": "Type or scan an MRN."}, status=400)
+    patient, visit, why = _scan_target(clinic, mrn, selectors.clinic_today(clinic))
+    if visit is None:
+        status = 404 if patient is None else 409
+        return render_board(request, clinic, scan={"mrn": typed, "error": why}, status=status)
+    try:
+        visit_check_in(visit=visit, by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        error = f"{_name(visit)} (MRN {visit.patient.mrn}) was not checked in: {exc.message}"
+        return render_board(request, clinic, scan={"mrn": typed, "error": error}, status=exc.status_code)
+    what = visit.get_kind_display().lower()
+    messages.success(request, f"Checked in: {_name(visit)} (MRN {visit.patient.mrn}, {what}).")
+    return _scan_redirect(clinic)

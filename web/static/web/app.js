@@ -128,6 +128,10 @@
     if (counts) { pollCounts(counts); }
     var search = document.querySelector("form[data-live-search]");
     if (search) { liveSearch(search); }
+    // Check-in by MRN: after each scan the focus is back in the field; a refused number is selected, so the next
+    // scan replaces it instead of being appended to it.
+    var scanField = document.querySelector("[data-scan-field][autofocus]");
+    if (scanField) { scanField.focus(); scanField.select(); }
     var book = document.querySelector("form[data-booking]");
     if (book) { booking(book); }
     document.querySelectorAll("form[data-confirm]").forEach(function (f) {
