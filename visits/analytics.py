@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from notifications.models import Message
-from scheduler.models import MEDICATION_CHOICES, Clinic
+from scheduler.models import MEDICATION_CHOICES, Clinic, Patient
 from scheduler.rules import Rules
 from scheduler.selectors import rules_for_clinic
 from visits import retention
-from visits.models import Visit
+from visits.models import StaffTask, Visit
 
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
 RETENTION_DAYS = (90, 180)
@@ -174,3 +175,102 @@ def reminder_effect(*, clinic: Clinic, date_from: date, date_to: date) -> dict[s
             }
         )
     return {"date_from": date_from, "date_to": date_to, "min_group": MIN_GROUP, "caveat": CAVEAT, "groups": groups}
+
+
+# --- drift list --------------------------------------------------------------------------------------
+
+RECENT_DAYS = 28  # the last 4 weeks, today included
+BEFORE_DAYS = 56  # the 8 weeks before them
+STREAK_DAYS = 28  # attended days in a row before a first missed day
+
+
+@dataclass(frozen=True)
+class Drift:
+    patient_id: int
+    recent: int  # kept (completed) visits over the last 4 weeks
+    before: int  # kept visits over the 8 weeks before
+    drop: float | None  # the fall in kept visits a week, as a share of the earlier rate (None: none before)
+    falling: bool  # drop >= the rule set's drift_drop_ratio
+    streak: int  # attended days in a row before `missed_on` (0 when no streak was broken)
+    missed_on: date | None  # a first missed day in the last 4 weeks after STREAK_DAYS+ attended days
+
+
+def drift_of(patient_id: int, visits: Sequence[tuple[date, str]], *, today: date, drop_ratio: float) -> Drift | None:
+    """Pure: is this patient drifting? `visits` are (date, status) of decided visits (completed or missed).
+
+    Falling: kept visits a week over the last 4 weeks are at most (1 - drop_ratio) of those over the 8 weeks before,
+    i.e. 2·recent <= (1 - ratio)·before, compared exactly (a fall of exactly the ratio counts). A first missed
+    day after a streak: a day with a missed visit in the last 4 weeks whose STREAK_DAYS or more previous visit days
+    (days with a decided visit; take-home days have none) were all attended.
+    """
+    recent_from = today - timedelta(days=RECENT_DAYS - 1)
+    before_from = recent_from - timedelta(days=BEFORE_DAYS)
+    recent = sum(1 for day, status in visits if status == "completed" and recent_from <= day <= today)
+    before = sum(1 for day, status in visits if status == "completed" and before_from <= day < recent_from)
+    ratio = Fraction(str(drop_ratio))
+    falling = before > 0 and 2 * recent <= (1 - ratio) * before
+    drop = None if before == 0 else round(1 - 2 * recent / before, 4)
+
+    days: dict[date, str] = {}
+    for day, status in visits:
+        if day <= today and days.get(day) != "missed":
+            days[day] = status  # a day with any missed visit is a missed day
+    streak, best_streak, missed_on = 0, 0, None
+    for day in sorted(days):
+        if days[day] == "completed":
+            streak += 1
+            continue
+        if streak >= STREAK_DAYS and day >= recent_from:
+            best_streak, missed_on = streak, day
+        streak = 0
+    if not falling and missed_on is None:
+        return None
+    return Drift(patient_id, recent, before, drop, falling, best_streak, missed_on)
+
+
+def drift_list(*, clinic: Clinic, today: date) -> list[dict[str, Any]]:
+    """Patients drifting away (see drift_of), with the figures and whether an outreach task is already open."""
+    rules = rules_for_clinic(clinic)
+    since = today - timedelta(days=RECENT_DAYS + BEFORE_DAYS - 1)
+    rows = (
+        Visit.objects.filter(clinic=clinic, date__range=(since, today), status__in=("completed", "missed"))
+        .order_by()
+        .values_list("patient_id", "date", "status")
+    )
+    by_patient: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    for patient_id, day, status in rows.iterator(chunk_size=5000):
+        by_patient[patient_id].append((day, status))
+    drifts = [
+        d
+        for pid, visits in by_patient.items()
+        if (d := drift_of(pid, visits, today=today, drop_ratio=rules.drift_drop_ratio)) is not None
+    ]
+    if not drifts:
+        return []
+    ids = [d.patient_id for d in drifts]
+    patients = {p["id"]: p for p in Patient.objects.filter(pk__in=ids).values("id", "mrn", "first_name", "last_name")}
+    open_tasks = set(
+        StaffTask.objects.filter(
+            clinic=clinic, patient_id__in=ids, kind="drift_outreach", done_at__isnull=True
+        ).values_list("patient_id", flat=True)
+    )
+    out = [
+        {
+            **asdict(d),
+            **{k: patients[d.patient_id][k] for k in ("mrn", "first_name", "last_name")},
+            "task_open": d.patient_id in open_tasks,
+        }
+        for d in drifts
+    ]
+    return sorted(out, key=lambda r: (-(r["drop"] or 0), r["last_name"], r["first_name"], r["patient_id"]))
+
+
+def request_outreach(*, clinic: Clinic, patient: Patient) -> tuple[StaffTask, bool]:
+    """A front-desk task to reach a drifting patient; an open one is reused (created = False)."""
+    existing = StaffTask.objects.filter(
+        clinic=clinic, patient=patient, kind="drift_outreach", done_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing, False
+    detail = "Attendance is falling (drift list): please call the patient and offer help to keep visits."
+    return StaffTask.objects.create(clinic=clinic, patient=patient, kind="drift_outreach", detail=detail), True

@@ -88,3 +88,55 @@ def heatmap(counts: dict[tuple[int, int], int], *, first_hour: int = 5, last_hou
         days=[(top + d * cell + cell // 2 + 4, WEEKDAY_SHORT[d]) for d in range(7)],
         max_count=max_count,
     )
+
+
+@dataclass(frozen=True)
+class SurvivalChart:
+    width: int
+    height: int
+    line: str  # SVG path of the Kaplan–Meier step curve
+    band: str  # SVG path of the 95% interval band (closed)
+    gridlines: list[tuple[float, str]]  # (y, "75%")
+    ticks: list[tuple[float, str]]  # (x, "90 d")
+    marks: list[tuple[float, float, str]]  # (x, y, title) at 90 and 180 days
+    baseline: float
+    left: int
+    empty: bool
+
+
+def survival_curve(
+    steps: list[dict[str, Any]], *, max_days: int = 365, width: int = 560, height: int = 220
+) -> SurvivalChart:
+    """A Kaplan–Meier step curve (dicts with time, survival, lower, upper) from day 0 to `max_days`."""
+    top, bottom, left, right = 12, 36, 40, 12
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(day: float) -> float:
+        return round(left + plot_w * min(day, max_days) / max_days, 1)
+
+    def y(share: float) -> float:
+        return round(top + plot_h * (1 - share), 1)
+
+    shown = [s for s in steps if s["time"] <= max_days]
+    end = min(max((s["time"] for s in steps), default=0), max_days)
+    # Step function: flat at the previous value until each time, then down to the new one.
+    line = [f"M{x(0)},{y(1.0)}"]
+    upper_pts: list[tuple[float, float]] = [(x(0), y(1.0))]
+    lower_pts: list[tuple[float, float]] = [(x(0), y(1.0))]
+    for s in shown:
+        line.append(f"H{x(s['time'])}V{y(s['survival'])}")
+        upper_pts += [(x(s["time"]), upper_pts[-1][1]), (x(s["time"]), y(s["upper"]))]
+        lower_pts += [(x(s["time"]), lower_pts[-1][1]), (x(s["time"]), y(s["lower"]))]
+    line.append(f"H{x(end)}")
+    upper_pts.append((x(end), upper_pts[-1][1]))
+    lower_pts.append((x(end), lower_pts[-1][1]))
+    band = "M" + " L".join(f"{a},{b}" for a, b in upper_pts + lower_pts[::-1]) + " Z"
+    grid = [(y(p), f"{int(p * 100)}%") for p in (0, 0.25, 0.5, 0.75, 1)]
+    ticks = [(x(d), f"{d} d") for d in range(0, max_days + 1, 90)]
+    marks = []
+    for day in (90, 180):
+        before = [s for s in shown if s["time"] <= day]
+        if end >= day:
+            value = before[-1]["survival"] if before else 1.0
+            marks.append((x(day), y(value), f"Day {day}: {value * 100:.0f}% still in treatment"))
+    return SurvivalChart(width, height, " ".join(line), band, grid, ticks, marks, top + plot_h, left, not steps)

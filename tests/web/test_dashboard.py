@@ -10,7 +10,7 @@ import pytest
 
 from notifications.models import Message
 from tests.factories import PatientFactory, PlanFactory
-from visits.models import Escalation, Visit
+from visits.models import Escalation, StaffTask, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_the_dashboard_draws_its_charts(client_as, clinic, history):
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 4  # week, medication, heatmap, retention (issue #17)
     assert "Attendance rate by week" in html and "Missed visits by weekday and hour" in html
     assert "50.0%" in html  # 2 attended of 4 decided visits
     assert "Wed 07:00: 1 missed" in html  # 12:30 UTC = 07:30 in New York, Wednesday 11 November
@@ -94,3 +94,89 @@ def test_the_attendance_csv_downloads_per_patient_rows_and_a_total(client_as, cl
     assert by_id[str(other.patient_id)][2].startswith("'=")
     assert by_id[str(other.patient_id)][4:] == ["2", "0", "1", "1", "1", "0.0000"]
     assert rows[-1][2] == "TOTAL" and rows[-1][4:] == ["5", "2", "2", "1", "1", "0.5000"]
+
+
+# --- issue #17: retention, reminder effect, drift list ------------------------------------------------
+
+
+@pytest.fixture
+def drifting(clinic, patient, plan, morning):
+    """Jordan kept every day of the 8 weeks before the last 4, and 10 days of the last 4 (down 64%)."""
+    from datetime import timedelta
+
+    today = date(2026, 11, 16)
+    recent_from = today - timedelta(days=27)
+    days = [recent_from - timedelta(days=56 - i) for i in range(56)] + [
+        recent_from + timedelta(days=i) for i in range(10)
+    ]
+    Visit.objects.bulk_create(
+        Visit(patient=patient, clinic=clinic, plan=plan, kind="dose", date=d, status="completed") for d in days
+    )
+    return patient
+
+
+def test_the_dashboard_shows_retention_with_its_curve_and_intervals(client_as, clinic, drifting):
+    page = client_as("manager").get(f"/clinics/{clinic.pk}/dashboard/").content.decode()
+    assert "Still in treatment" in page
+    assert 'class="km-line"' in page and 'class="km-band"' in page
+    # one stay of 75 days so far: 90-day retention is not known yet; the last dose was 18 days ago: not ended
+    assert "not yet known" in page
+    assert "style=" not in page.split("Still in treatment", 1)[1]  # CSP: classes only
+
+
+def test_the_drift_list_names_the_patient_and_a_button_creates_one_outreach_task(client_as, clinic, drifting):
+    client = client_as("manager")
+    url = f"/clinics/{clinic.pk}/dashboard/"
+    page = client.get(url).content.decode()
+    drift = page.split("Patients drifting away", 1)[1]
+    assert "Okafor, Jordan" in drift and "10 / 56" in drift
+    assert "Ask front desk to call" in drift
+    response = client.post(url, {"patient": drifting.pk})
+    assert response.status_code == 302 and response["Location"] == url
+    assert "Jordan" not in response["Location"]
+    client.post(url, {"patient": drifting.pk})  # a second press reuses the open task
+    tasks = StaffTask.objects.filter(patient=drifting, kind="drift_outreach", done_at__isnull=True)
+    assert tasks.count() == 1
+    assert "Outreach task open" in client.get(url).content.decode()
+
+
+def test_the_outreach_button_refuses_a_patient_of_another_clinic_and_the_front_desk(client_as, clinic, drifting):
+    stranger = PatientFactory()
+    assert client_as("manager").post(f"/clinics/{clinic.pk}/dashboard/", {"patient": stranger.pk}).status_code == 404
+    assert client_as("manager").post(f"/clinics/{clinic.pk}/dashboard/", {"patient": "x"}).status_code == 404
+    assert client_as("front_desk").post(f"/clinics/{clinic.pk}/dashboard/", {"patient": drifting.pk}).status_code == 403
+    assert not StaffTask.objects.exists()
+
+
+def test_the_reminder_effect_says_plainly_when_a_group_is_too_small(client_as, clinic, patient, morning):
+    plan = PlanFactory(patient=patient, medication="naltrexone_xr")
+    visit = Visit.objects.create(
+        patient=patient, clinic=clinic, plan=plan, kind="injection", date=date(2026, 11, 2), status="completed"
+    )
+    Message.objects.create(
+        patient=patient,
+        visit=visit,
+        purpose="reminder",
+        scheduled_for=datetime(2026, 11, 1, 15, tzinfo=UTC),
+        status="delivered",
+    )
+    page = client_as("clinician").get(f"/clinics/{clinic.pk}/dashboard/").content.decode()
+    section = page.split("Do reminders help?", 1)[1]
+    assert "1 of 1 kept. Fewer than 30 visits: too few for a rate." in section
+
+
+def test_the_survival_curve_steps_down_at_each_event_and_marks_day_90():
+    from web.charts import survival_curve
+
+    steps = [
+        {"time": 30, "survival": 0.5, "lower": 0.2, "upper": 0.8},
+        {"time": 200, "survival": 0.5, "lower": 0.2, "upper": 0.8},
+    ]
+    chart = survival_curve(steps, max_days=360, width=400, height=136)  # plot 348 x 88 from (40, 12)
+    assert chart.line == "M40.0,12.0 H69.0V56.0 H233.3V56.0 H233.3"
+    assert [round(x) for x, _ in chart.ticks] == [40, 127, 214, 301, 388]
+    assert [title for _, _, title in chart.marks] == [
+        "Day 90: 50% still in treatment",
+        "Day 180: 50% still in treatment",
+    ]
+    assert chart.band.startswith("M40.0,12.0") and chart.band.endswith("Z")

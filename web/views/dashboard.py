@@ -1,4 +1,8 @@
-"""The manager dashboard (server-rendered SVG charts) and the attendance CSV."""
+"""The manager dashboard (server-rendered SVG charts) and the attendance CSV.
+
+Issue #17: retention in treatment (Kaplan–Meier curve, 90/180 days with intervals), the reminder effect, and the
+drift list, whose button (a POST to the dashboard itself) asks the front desk to reach the patient.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from scheduler.models import Clinic
+from scheduler.models import Clinic, Patient
 from scheduler.permissions import REPORTS
+from visits import analytics
 from web import charts, selectors
 from web.access import clinic_or_404, require, staff_view
 from web.forms import DateRangeForm
@@ -70,11 +76,33 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+def _retention_text(figure: dict[str, Any]) -> str:
+    if figure["survival"] is None:
+        return "not yet known (nobody followed that long)"
+    return f"{_pct(figure['survival'])} (95% CI {_pct(figure['lower'])}–{_pct(figure['upper'])})"
+
+
+def _outreach(request: HttpRequest, clinic: Clinic) -> HttpResponse:
+    """The drift list's button: one open front-desk outreach task per patient."""
+    raw = request.POST.get("patient", "")
+    patient = Patient.objects.filter(pk=int(raw), clinic=clinic).first() if raw.isdigit() and len(raw) < 12 else None
+    if patient is None:
+        raise Http404("No such patient in this clinic.")
+    _, created = analytics.request_outreach(clinic=clinic, patient=patient)
+    if created:
+        messages.success(request, f"Outreach task created for the front desk (MRN {patient.mrn}).")
+    else:
+        messages.info(request, f"An outreach task is already open for MRN {patient.mrn}.")
+    return redirect("web:dashboard", clinic_id=clinic.pk)
+
+
 @staff_view
-@require_GET
+@require_http_methods(["GET", "POST"])
 def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
     clinic = clinic_or_404(request.user, clinic_id)
     require(request.user, REPORTS)
+    if request.method == "POST":
+        return _outreach(request, clinic)
     chosen = date_range(request, clinic)
     date_from, date_to, error = chosen.date_from, chosen.date_to, chosen.error
     span: dict[str, Any] = {"clinic": clinic, "date_from": date_from, "date_to": date_to}
@@ -83,6 +111,9 @@ def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
     summary = selectors.attendance_summary(**span)
     injections = selectors.injection_on_time(**span)
     sms = selectors.sms_rates(**span)
+    today = selectors.clinic_today(clinic)
+    retention = analytics.retention_report(clinic=clinic, today=today)
+    overall = retention["overall"]
     context = page_context(
         request,
         clinic,
@@ -103,6 +134,16 @@ def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
         sms=sms,
         delivery_rate=_pct(sms["delivery_rate"]),
         opt_out_rate=_pct(sms["opt_out_rate"]),
+        retention=retention,
+        retention_90=_retention_text(overall["retention_90"]),
+        retention_180=_retention_text(overall["retention_180"]),
+        retention_programs=[
+            {**p, "r90": _retention_text(p["retention_90"]), "r180": _retention_text(p["retention_180"])}
+            for p in retention["by_program"]
+        ],
+        retention_chart=charts.survival_curve(overall["curve"]),
+        reminders=analytics.reminder_effect(**span),
+        drift=analytics.drift_list(clinic=clinic, today=today),
     )
     return render(request, "web/dashboard.html", context, status=chosen.status)
 
