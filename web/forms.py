@@ -64,3 +64,53 @@ class DayForm(forms.Form):
     """One clinic-local date (booking, rescheduling, availability)."""
 
     date = bounds.BoundedDateField(input_formats=["%Y-%m-%d"])
+
+
+# Languages by their names (the patient's language for texts); the value stored is the ISO 639-1 code.
+LANGUAGE_CHOICES = [
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("pt", "Portuguese"),
+    ("zh", "Chinese"),
+    ("vi", "Vietnamese"),
+    ("ru", "Russian"),
+    ("ar", "Arabic"),
+    ("ht", "Haitian Creole"),
+]
+
+# DOMAIN §5: texts only to patients who opted in, to the number they gave; these are the words read to them.
+CONSENT_WORDS = (
+    "We can send you appointment reminders by text message to this number. The texts never say what the "
+    "appointment is for. Standard message rates may apply. Reply STOP at any time to stop them. "
+    "Do you agree to receive them?"
+)
+
+
+class PatientForm(forms.Form):
+    """Registering or editing a patient: parsing only; scheduler.services validates (MRN, phone, consent) and writes."""
+
+    first_name = forms.CharField(max_length=100, label="First name")
+    last_name = forms.CharField(max_length=100, label="Last name")
+    date_of_birth = bounds.BoundedDateField(
+        date_range=bounds.birth_range,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        label="Date of birth",
+    )
+    mrn = forms.CharField(max_length=40, label="MRN")
+    phone = forms.CharField(max_length=40, required=False, label="Mobile phone")
+    language = forms.ChoiceField(choices=LANGUAGE_CHOICES, initial="en", label="Language for texts")
+    sms_consent = forms.BooleanField(
+        required=False, label="The patient agreed to receive text reminders at this number (words read above)"
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        language = self.initial.get("language")
+        codes = {code for code, _ in LANGUAGE_CHOICES}
+        if language and language not in codes:
+            # A language set through the API keeps its place in the list rather than being silently changed.
+            field = self.fields["language"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [*LANGUAGE_CHOICES, (language, f"Other ({language})")]

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import board, booking, dashboard, escalations, patients, setup
+from web.views import board, booking, dashboard, escalations, patients, registration, setup
 
 app_name = "web"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/patients/", patients.search_page, name="patients"),
     path("clinics/<int:clinic_id>/patients/search/", patients.search, name="patient-search"),
     path("patients/<int:patient_id>/", patients.patient_detail, name="patient"),
+    path("clinics/<int:clinic_id>/patients/new/", registration.register, name="patient-register"),
+    path("patients/<int:patient_id>/edit/", registration.edit, name="patient-edit"),
     path("patients/<int:patient_id>/book/", booking.book_page, name="book"),
     path("plans/<int:plan_id>/takehome-review/", patients.takehome_review, name="takehome-review"),
     path("patients/<int:patient_id>/book/submit/", booking.book, name="book-submit"),

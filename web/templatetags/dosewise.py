@@ -25,3 +25,11 @@ def weekday_names(days: Iterable[int] | None) -> str:
 def get_item(mapping: Mapping[Any, Any] | None, key: Any) -> Any:
     """`mapping[key]`, or an empty dict when there is none (a refused form's typed values, by id)."""
     return (mapping or {}).get(key, {})
+
+
+@register.filter
+def language_name(code: str | None) -> str:
+    """ "es" → "Spanish": the patient's language by its name on pages (clinic words, never codes)."""
+    from web.forms import LANGUAGE_CHOICES
+
+    return dict(LANGUAGE_CHOICES).get(code or "", f"Other ({code})" if code else "—")
