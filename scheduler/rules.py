@@ -81,6 +81,10 @@ class Rules:
     methadone_first_day_max_mg: int = 40
     diamorphine_session_max_mg: int = 400
     diamorphine_daily_max_mg: int = 1000
+    # None: off. API.md v1.1 lets `complete` give a first buprenorphine dose without an assessment, so the
+    # presets leave it off; a clinic running inductions sets it (guideline: 8).
+    buprenorphine_induction_cows_min: int | None = None
+    naltrexone_opioid_free_days: int = 7
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -122,6 +126,7 @@ class Rules:
             "guest_dosing_notice_hours": self.guest_dosing_notice_hours,
             "drift_drop_ratio": self.drift_drop_ratio,
             **{name: getattr(self, name) for name in DOSE_LIMIT_FIELDS},
+            "buprenorphine_induction_cows_min": self.buprenorphine_induction_cows_min,
         }
 
 
@@ -151,6 +156,7 @@ DOSE_LIMIT_FIELDS = (
     "methadone_first_day_max_mg",
     "diamorphine_session_max_mg",
     "diamorphine_daily_max_mg",
+    "naltrexone_opioid_free_days",
 )
 _OPTIONAL_FIELDS: dict[str, Any] = {
     "takehome_review_days": 90,
@@ -161,6 +167,8 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "methadone_first_day_max_mg": 40,
     "diamorphine_session_max_mg": 400,
     "diamorphine_daily_max_mg": 1000,
+    "buprenorphine_induction_cows_min": None,
+    "naltrexone_opioid_free_days": 7,
 }
 
 
@@ -316,6 +324,9 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
         ),
         drift_drop_ratio=_ratio(d.get("drift_drop_ratio", _OPTIONAL_FIELDS["drift_drop_ratio"]), "drift_drop_ratio"),
         **{name: _int(d.get(name, _OPTIONAL_FIELDS[name]), name, 1) for name in DOSE_LIMIT_FIELDS},
+        buprenorphine_induction_cows_min=_opt_int(
+            d.get("buprenorphine_induction_cows_min"), "buprenorphine_induction_cows_min", 1
+        ),
     )
 
 
@@ -356,6 +367,10 @@ _COMMON: dict[str, Any] = {
     "methadone_first_day_max_mg": 40,  # 42 CFR 8.12(h)(3)(ii): at most 40 mg on the first day unless documented
     "diamorphine_session_max_mg": 400,  # Diaphin (Swiss) label: a single dose at most 400 mg
     "diamorphine_daily_max_mg": 1000,  # Diaphin (Swiss) label: at most 1000 mg a day
+    # [GUIDE] DOMAIN §1: buprenorphine's first dose when withdrawal is at least moderate (COWS around 8–12 or
+    # more). Off (null) in the presets: API.md v1.1 completes a first dose without an assessment; set 8 to use it.
+    "buprenorphine_induction_cows_min": None,
+    "naltrexone_opioid_free_days": 7,  # [GUIDE] DOMAIN §1: naltrexone after 7–10 opioid-free days (the shorter end)
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

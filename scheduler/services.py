@@ -804,6 +804,36 @@ def dose_order_create(*, plan: Plan, dose_mg: Decimal, effective_date: date, not
     )
 
 
+# A taper longer than this is a typing mistake (a year of weekly steps).
+TAPER_MAX_STEPS = 60
+
+
+@transaction.atomic
+def dose_taper_create(
+    *, plan: Plan, start_mg: Decimal, step_mg: Decimal, every_days: int, start_date: date, by: Any, note: str = ""
+) -> list[DoseOrder]:
+    """Medically supervised withdrawal (issue #14): a series of orders from `start_mg`, `step_mg` less every
+    `every_days` days, down to the last dose above zero; each is an ordinary order a clinician can replace."""
+    if not Decimal(0) < step_mg <= start_mg:
+        raise RuleViolation("step_mg: more than 0 and at most the start dose.", "step_mg")
+    if not 1 <= every_days <= 28:
+        raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
+    steps = int((start_mg / step_mg).to_integral_value(rounding="ROUND_CEILING"))
+    if steps > TAPER_MAX_STEPS:
+        raise RuleViolation(f"A taper of {steps} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
+    orders = []
+    for n in range(steps):
+        amount = start_mg - step_mg * n
+        if amount <= 0:
+            break
+        label = f"taper step {n + 1} of {steps}" + (f": {note.strip()}" if note.strip() else "")
+        orders.append(dose_order_create(
+            plan=plan, dose_mg=amount, effective_date=start_date + timedelta(days=every_days * n), note=label[:300],
+            by=by,
+        ))
+    return orders
+
+
 def _check_order_limits(plan: Plan, dose_mg: Decimal, rules: Any) -> None:
     limits = {
         "buprenorphine": (rules.buprenorphine_daily_max_mg, "never more than {n} mg on one day (guideline)"),

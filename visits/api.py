@@ -28,8 +28,8 @@ from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filt
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
-from visits import selectors, services
-from visits.models import KIND_CHOICES, STATUS_CHOICES, Visit
+from visits import cows, selectors, services
+from visits.models import KIND_CHOICES, STATUS_CHOICES, Assessment, Visit
 
 # --- serializers -----------------------------------------------------------------------------------
 
@@ -141,6 +141,26 @@ class VisitCompleteSerializer(serializers.Serializer):
     )
 
 
+class AssessmentSerializer(serializers.ModelSerializer):
+    """`{scale: "cows", items: {resting_pulse: 0..4, ...}}` in; the total and its severity band out."""
+
+    scale = serializers.ChoiceField(choices=["cows"], default="cows")
+    items = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=5),
+        help_text="The 11 COWS items (resting_pulse, sweating, restlessness, pupil_size, bone_joint_aches, "
+        "runny_nose_tearing, gi_upset, tremor, yawning, anxiety_irritability, gooseflesh) with their scores.",
+    )
+    severity = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "visit", "patient", "scale", "items", "total", "severity", "created_by", "created"]
+        read_only_fields = ["id", "visit", "patient", "total", "severity", "created_by", "created"]
+
+    def get_severity(self, obj: Assessment) -> str:
+        return cows.severity(obj.total)
+
+
 class VisitReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text="Why; required, not blank.")
 
@@ -249,6 +269,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         "cancel": FRONT_DESK,
         "excuse": FRONT_DESK,
         "complete": DOSING,
+        "assessments": ALL_ROLES,  # reading; recording is for nurses, clinicians and admins (the service says so)
     }
 
     def get_queryset(self) -> QuerySet[Visit]:
@@ -297,6 +318,26 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             take_home_reason=data["take_home_reason"], dose_mg=data["dose_mg"], dose_reason=data["dose_reason"],
         )
         return Response(VisitSerializer(visit).data)
+
+    @extend_schema(
+        methods=["GET"], summary="The COWS assessments recorded at this visit",
+        responses={200: AssessmentSerializer(many=True), 404: _ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a COWS at this visit (issue #14: items validated, total computed; nurses, clinicians, admins)",
+        request=AssessmentSerializer,
+        responses={201: AssessmentSerializer, 400: _ERRORS[400], 403: _ERRORS[403], 404: _ERRORS[404]},
+        extensions=rules(items="all 11 COWS items, each scored with a value the scale allows", detail=_NOT_BEFORE),
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filterset_class=None)
+    def assessments(self, request: Request, pk: str | None = None) -> Response:
+        visit = self.get_object()
+        if request.method == "GET":
+            return Response(AssessmentSerializer(visit.assessments.all(), many=True).data)
+        data = _valid(AssessmentSerializer, request)
+        assessment = services.assessment_record(visit=visit, items=data["items"], scale=data["scale"], by=request.user)
+        return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
 
     @_action_schema(VisitReasonSerializer, "Cancel a visit (frees its slot)")
     @action(detail=True, methods=["post"])

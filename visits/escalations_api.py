@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -47,6 +48,12 @@ class EscalationSerializer(serializers.ModelSerializer):
 
 class EscalationResolveSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, help_text="How the escalation was resolved (required).")
+    restart_dose_mg = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("2000"), required=False,
+        allow_null=True, default=None,
+        help_text="Issue #14: the dose to restart on after a hold, review, re-induction or re-titration (often "
+        "reduced); it becomes the plan's order from today, so the next completion uses it.",
+    )
 
 
 class EscalationErrorSerializer(serializers.Serializer):
@@ -96,7 +103,10 @@ class EscalationViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.Generic
         escalation = self.get_object()
         body = EscalationResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        escalation = escalation_resolve(escalation=escalation, by=request.user, note=body.validated_data["note"])
+        escalation = escalation_resolve(
+            escalation=escalation, by=request.user, note=body.validated_data["note"],
+            restart_dose_mg=body.validated_data["restart_dose_mg"],
+        )
         return Response(EscalationSerializer(escalation).data)
 
 

@@ -101,6 +101,8 @@ class Attempt:
     dose_mg: Decimal | None = None  # the amount to give now (issue #14)
     dose_reason: str = ""  # a clinician's documented reason (methadone first-day limits)
     treatment_day: int | None = None  # of the visit, re-admission counted
+    first_dose_of_plan: bool = False  # no completed dose under this plan yet (an induction)
+    cows_total: int | None = None  # the highest COWS recorded for the patient on the visit's date
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ def check(
     done = [d for d in doses if d.visit_id != attempt.visit_id]
     open_escalations = list(escalations)
     rules_in_order = (
-        _on_hold, _covered, _already_dosed, _injection_too_soon, _session_too_soon, _take_homes, _amounts,
+        _on_hold, _covered, _already_dosed, _injection_too_soon, _opioid_free, _session_too_soon, _take_homes,
+        _amounts, _induction,
     )
     for rule in rules_in_order:
         refusal = rule(attempt, done, open_escalations, rules, tz)
@@ -365,3 +368,55 @@ def _amounts(
                 f"{_mg(given + amount)}. A clinician may document why with a dose_reason.",
             )
     return None
+
+
+OPIOIDS = frozenset(
+    {"methadone", "buprenorphine", "diamorphine", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"}
+)
+
+
+def _opioid_free(
+    attempt: Attempt, done: Sequence[DoseFacts], escalations: Sequence[OpenEscalation], rules: Rules, tz: str
+) -> Refusal | None:
+    """Issue #14, DOMAIN §1: naltrexone only after the rule set's opioid-free days since the last opioid dose
+    given here (an antagonist precipitates withdrawal). Checked when booking and when injecting."""
+    if attempt.plan.medication != "naltrexone_xr" or attempt.step == CHECK_IN:
+        return None
+    opioid = [d for d in done if d.medication in OPIOIDS and d.date <= attempt.date]
+    if not opioid:
+        return None
+    last = max(opioid, key=lambda d: d.covered_through or d.date)
+    last_day = max(last.date, last.covered_through or last.date)
+    days = (attempt.date - last_day).days
+    needed = rules.naltrexone_opioid_free_days
+    if days >= needed:
+        return None
+    return Refusal(
+        "opioid-free before naltrexone",
+        f"Naltrexone XR: the injection needs {needed} opioid-free days (guideline); last opioid dose "
+        f"({medication_name(last.medication)}) covered {day_text(last_day)}, {_ago(days)}; from "
+        f"{day_text(last_day + timedelta(days=needed))}.",
+    )
+
+
+def _induction(
+    attempt: Attempt, done: Sequence[DoseFacts], escalations: Sequence[OpenEscalation], rules: Rules, tz: str
+) -> Refusal | None:
+    """Issue #14, DOMAIN §1: buprenorphine's first dose when withdrawal is at least moderate (COWS at or above the
+    rule set's threshold), to avoid precipitated withdrawal; a clinician may override with a reason."""
+    if attempt.step != COMPLETE or attempt.plan.medication != "buprenorphine" or not attempt.first_dose_of_plan:
+        return None
+    threshold = rules.buprenorphine_induction_cows_min
+    if threshold is None:
+        return None  # the clinic's rule set does not ask for it (the presets do not)
+    if attempt.cows_total is not None and attempt.cows_total >= threshold:
+        return None
+    if attempt.may_exceed_calendar and attempt.dose_reason.strip():
+        return None
+    score = "no COWS recorded today" if attempt.cows_total is None else f"COWS {attempt.cows_total} today"
+    return Refusal(
+        "buprenorphine induction",
+        f"Buprenorphine induction: the first dose needs a COWS of at least {threshold} (guideline: at least "
+        f"moderate withdrawal, to avoid precipitated withdrawal); {score}. Record a COWS "
+        "(POST …/assessments/), or a clinician may override with a dose_reason.",
+    )

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import PermissionDenied
@@ -34,6 +35,7 @@ from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
 from scheduler.selectors import ClinicCalendars, pauses_by_plan, plan_spec, rules_for_clinic
+from scheduler.services import dose_order_create
 from scheduler.timeutil import local_date
 from visits import ladder
 from visits.models import Escalation, Visit
@@ -847,8 +849,11 @@ def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscal
 
 
 @transaction.atomic
-def escalation_resolve(*, escalation: Escalation, by: Any, note: str) -> Escalation:
-    """A clinician (or admin) resolves an escalation with a note; compare-and-swap on resolved_at."""
+def escalation_resolve(
+    *, escalation: Escalation, by: Any, note: str, restart_dose_mg: Decimal | None = None
+) -> Escalation:
+    """A clinician (or admin) resolves an escalation with a note; compare-and-swap on resolved_at. With
+    `restart_dose_mg` the plan restarts on that dose from today (issue #14: "dose usually reduced")."""
     if not has_role(by, CLINICAL):
         raise PermissionDenied("Only clinicians and admins may resolve escalations.")
     text = (note or "").strip()
@@ -862,4 +867,12 @@ def escalation_resolve(*, escalation: Escalation, by: Any, note: str) -> Escalat
         raise StateConflict(f"Escalation #{escalation.pk} is already resolved.")
     escalation.resolved_at, escalation.resolved_by, escalation.resolution_note = now, by, text
     log_closed(escalation, when_field="resolved_at", by_field="resolved_by", when=now, by=by)
+    if restart_dose_mg is not None:
+        if escalation.plan is None:
+            raise RuleViolation("This escalation has no plan to restart a dose on.", "restart_dose_mg")
+        clinic = escalation.plan.patient.clinic
+        dose_order_create(
+            plan=escalation.plan, dose_mg=restart_dose_mg, effective_date=local_date(now, clinic.timezone),
+            note=f"restart after {escalation.get_kind_display().lower()}: {text}", by=by,
+        )
     return escalation

@@ -53,7 +53,8 @@ class Visit(models.Model):
     # Issue #14: the amount given at this visit (per dose; diamorphine per session) and why it was less than
     # the order in force. Recorded at completion and never rewritten by a later order.
     dose_mg = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
-    dose_reason = models.CharField(max_length=300, blank=True, default="")
+    # db_default: generation inserts rows with COPY / raw INSERT naming only the columns it fills.
+    dose_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     covered_through = models.DateField(null=True, blank=True, help_text="Last date covered by this dose.")
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(

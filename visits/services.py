@@ -17,17 +17,19 @@ from typing import Any
 from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
-from scheduler.permissions import CLINICAL, has_role
+from scheduler.permissions import CLINICAL, DOSING, has_role
 from scheduler.rules import INJECTIONS, takehome_limit, treatment_day
 from scheduler.selectors import calendar_for_clinic, rules_for_clinic
 from scheduler.timeutil import local_date
-from visits import guard
-from visits.models import KIND_CHOICES, OPEN_STATUSES, Visit
+from visits import cows, guard
+from visits.models import KIND_CHOICES, OPEN_STATUSES, Assessment, Visit
 from visits.selectors import (
     FREES_ITS_PLACE,
     Slot,
@@ -130,6 +132,8 @@ def dose_guard(
     dose_mg: Decimal | None = None,
     dose_reason: str = "",
     treatment_day: int | None = None,
+    first_dose_of_plan: bool = False,
+    cows_total: int | None = None,
 ) -> None:
     """Lock the patient row, load what the guard needs and raise its refusal (409, or 400 with a field)."""
     _lock_patient(plan.patient_id)
@@ -139,6 +143,7 @@ def dose_guard(
         take_home_doses=take_home_doses, take_home_reason=take_home_reason,
         may_exceed_calendar=has_role(by, CLINICAL), expected_take_homes=expected_take_homes,
         dose_mg=dose_mg, dose_reason=dose_reason, treatment_day=treatment_day,
+        first_dose_of_plan=first_dose_of_plan, cows_total=cows_total,
     )
     refusal = guard.check(
         attempt,
@@ -481,6 +486,9 @@ def visit_complete(
             plan=plan, clinic=visit.clinic, step=guard.COMPLETE, day=visit.date, visit_id=visit.pk,
             take_home_doses=doses, take_home_reason=take_home_reason, by=by, expected_take_homes=expected,
             dose_mg=dose_mg, dose_reason=dose_reason, treatment_day=treatment_day(start, visit.date),
+            first_dose_of_plan=not Visit.objects.filter(plan=plan, status="completed").exists(),
+            cows_total=Assessment.objects.filter(patient_id=visit.patient_id, visit__date=visit.date)
+            .aggregate(best=Max("total"))["best"],
         )
     else:
         _check_take_homes(visit, doses)
@@ -584,3 +592,21 @@ def visit_excuse(*, visit: Visit, reason: str, by: Any) -> Visit:
     allowed = (*OPEN_STATUSES, "missed")
     _require_status(visit, allowed)
     return _swap(visit, allowed, by, status="excused", status_reason=text, edited=True)
+
+
+@transaction.atomic
+def assessment_record(*, visit: Visit, items: dict[str, Any], by: Any, scale: str = "cows") -> Assessment:
+    """A nurse or clinician scores the COWS at a visit (issue #14); the total is computed, items validated."""
+    if not has_role(by, DOSING):
+        raise PermissionDenied("Only nurses, clinicians and admins record assessments.")
+    if scale != "cows":
+        raise RuleViolation("scale: only \"cows\" (the Clinical Opiate Withdrawal Scale) is recorded.", "scale")
+    _not_in_future(visit, "assessed")
+    try:
+        score = cows.total(items)
+    except cows.InvalidAssessment as exc:
+        raise RuleViolation(str(exc), "items") from exc
+    return Assessment.objects.create(
+        visit=visit, patient_id=visit.patient_id, scale=scale, items=dict(items), total=score,
+        created_by=by if getattr(by, "pk", None) else None,
+    )

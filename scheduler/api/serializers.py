@@ -461,3 +461,15 @@ class DoseOrderSerializer(serializers.ModelSerializer):
         model = DoseOrder
         fields = ["id", "plan", "dose_mg", "effective_date", "note", "created_by", "created"]
         read_only_fields = ["id", "plan", "created_by", "created"]
+
+
+class TaperSerializer(serializers.Serializer):
+    """Issue #14: `POST /api/v1/plans/{id}/taper/` — a withdrawal taper as a series of dose orders."""
+
+    start_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
+                                        max_value=Decimal("2000"))
+    step_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
+                                       max_value=Decimal("2000"))
+    every_days = serializers.IntegerField(min_value=1, max_value=28)
+    start_date = BoundedDateField(help_text="The first step's clinic-local date (today or later).")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)

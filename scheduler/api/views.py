@@ -39,6 +39,7 @@ from scheduler.api.serializers import (
     PlanSerializer,
     StaffSerializer,
     TakeHomeReviewSerializer,
+    TaperSerializer,
     TokenRequestSerializer,
     TokenSerializer,
     WindowSerializer,
@@ -320,7 +321,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
-    action_roles = {"create": CLINICAL, "partial_update": CLINICAL, "takehome_review": CLINICAL}
+    action_roles = {"create": CLINICAL, "partial_update": CLINICAL, "takehome_review": CLINICAL, "taper": CLINICAL}
 
     def get_permissions(self) -> Any:
         # Everyone reads a plan's orders; only clinicians and admins order (dose_order_create says so too).
@@ -388,6 +389,20 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
             note=body.validated_data["note"], by=request.user,
         )
         return Response(DoseOrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="A withdrawal taper: a series of dose orders from a start dose, a step and an interval (issue #14)",
+        request=TaperSerializer,
+        responses={201: DoseOrderSerializer(many=True), 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+        extensions=rules(step_mg="at most start_mg; at most 60 steps", start_date="today or later at the clinic"),
+    )
+    @action(detail=True, methods=["post"], url_path="taper", filterset_class=None, pagination_class=None)
+    def taper(self, request: Request, pk: str | None = None) -> Response:
+        plan = self.get_object()
+        body = TaperSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        orders = services.dose_taper_create(plan=plan, by=request.user, **body.validated_data)
+        return Response(DoseOrderSerializer(orders, many=True).data, status=status.HTTP_201_CREATED)
 
     def _takehome_review(self, request: Request) -> Response:
         # An empty body is {} (every field has a default); a JSON null, list or number is refused.

@@ -144,3 +144,134 @@ def test_diamorphine_per_session_limit(api_as, patient, clinic, frozen):
         response = complete(api_as("nurse"), session, dose_mg="450")
     assert response.status_code == 409
     assert "at most 400 mg in one session (Diaphin label)" in response.json()["detail"]
+
+
+# --- COWS, buprenorphine induction, withdrawal to naltrexone, restarting after a hold ----------------------
+
+COWS_MODERATE = {
+    "resting_pulse": 1,
+    "sweating": 1,
+    "restlessness": 1,
+    "pupil_size": 1,
+    "bone_joint_aches": 1,
+    "runny_nose_tearing": 1,
+    "gi_upset": 1,
+    "tremor": 1,
+    "yawning": 1,
+    "anxiety_irritability": 1,
+    "gooseflesh": 3,
+}
+
+
+def assess(api, visit, items):
+    return api.post(f"/api/v1/visits/{visit.pk}/assessments/", {"scale": "cows", "items": items}, format="json")
+
+
+def test_a_cows_is_validated_item_by_item_and_totalled(api_as, visit):
+    bad = assess(api_as("nurse"), visit, {**COWS_MODERATE, "gooseflesh": 2})
+    assert bad.status_code == 400 and "gooseflesh: scored 0, 3, 5 on the COWS, not 2" in str(bad.json())
+    missing = assess(api_as("nurse"), visit, {k: v for k, v in COWS_MODERATE.items() if k != "tremor"})
+    assert missing.status_code == 400 and "missing COWS item(s) tremor" in str(missing.json())
+    assert assess(api_as("front_desk"), visit, COWS_MODERATE).status_code == 403
+    done = assess(api_as("nurse"), visit, COWS_MODERATE)
+    assert done.status_code == 201, done.content
+    assert (done.json()["total"], done.json()["severity"]) == (13, "moderate")
+    assert [a["total"] for a in api_as("manager").get(f"/api/v1/visits/{visit.pk}/assessments/").json()] == [13]
+    assert LogEntry.objects.filter(content_type__model="assessment").count() == 1
+
+
+@pytest.fixture
+def inductions(clinic):
+    """A clinic whose rule set asks for a COWS before buprenorphine's first dose (off in the presets)."""
+    clinic.rule_set.rules = {**clinic.rule_set.rules, "buprenorphine_induction_cows_min": 8}
+    clinic.rule_set.save()
+
+
+def test_the_presets_do_not_ask_for_a_cows_before_buprenorphine(api_as, patient, oral_window, frozen):
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
+    visit = make_visit(patient, window=oral_window, plan=plan)
+    assert complete(api_as("nurse"), visit, dose_mg="4").status_code == 200
+
+
+def test_buprenorphine_induction_needs_a_cows_at_the_threshold_or_a_clinicians_reason(
+    api_as, patient, oral_window, frozen, inductions
+):
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
+    visit = make_visit(patient, window=oral_window, plan=plan)
+    refused = complete(api_as("nurse"), visit, dose_mg="4")
+    assert refused.status_code == 409
+    assert "the first dose needs a COWS of at least 8" in refused.json()["detail"]
+    assert "no COWS recorded today" in refused.json()["detail"]
+    assess(api_as("nurse"), visit, {**dict.fromkeys(COWS_MODERATE, 0), "sweating": 2, "gooseflesh": 3})  # 5: mild
+    assert "COWS 5 today" in complete(api_as("nurse"), visit, dose_mg="4").json()["detail"]
+    assess(api_as("nurse"), visit, COWS_MODERATE)
+    assert complete(api_as("nurse"), visit, dose_mg="4").status_code == 200
+
+
+def test_a_clinician_overrides_the_induction_threshold_with_a_reason(
+    api_as, patient, oral_window, frozen, inductions
+):
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
+    visit = make_visit(patient, window=oral_window, plan=plan)
+    response = complete(api_as("clinician"), visit, dose_mg="2", dose_reason="micro-induction from fentanyl")
+    assert response.status_code == 200, response.content
+
+
+def test_a_taper_then_naltrexone_refused_before_seven_opioid_free_days_and_accepted_after(
+    api_as, patient, plan, clinic, oral_window, frozen
+):
+    taper = api_as("clinician").post(
+        f"/api/v1/plans/{plan.pk}/taper/",
+        {"start_mg": "30", "step_mg": "10", "every_days": 2, "start_date": "2026-11-02"},
+        format="json",
+    )
+    assert taper.status_code == 201, taper.content
+    assert [(o["dose_mg"], o["effective_date"]) for o in taper.json()] == [
+        ("30.00", "2026-11-02"),
+        ("20.00", "2026-11-04"),
+        ("10.00", "2026-11-06"),
+    ]
+    last = make_visit(patient, window=oral_window, plan=plan, day=MONDAY + timedelta(days=4))
+    frozen.move_to(datetime(2026, 11, 6, 13, 0, tzinfo=UTC))
+    assert complete(api_as("nurse"), last).json()["dose_mg"] == "10.00"
+
+    naltrexone = PlanFactory(patient=patient, medication="naltrexone_xr", start_date=MONDAY + timedelta(days=5))
+    window = clinic.windows.get(services__contains="naltrexone_xr")
+    booked = api_as("front_desk").post(
+        "/api/v1/visits/",
+        {"patient": patient.pk, "kind": "injection", "date": "2026-11-10", "plan": naltrexone.pk},
+        format="json",
+    )
+    assert booked.status_code == 409
+    assert (
+        "needs 7 opioid-free days (guideline); last opioid dose (Methadone) covered Fri 6 Nov"
+        in (booked.json()["detail"])
+    )
+    assert "from Fri 13 Nov" in booked.json()["detail"]
+    injection = make_visit(patient, window=window, plan=naltrexone, kind="injection", day=MONDAY + timedelta(days=11))
+    frozen.move_to(datetime(2026, 11, 13, 16, 0, tzinfo=UTC))
+    assert complete(api_as("clinician"), injection).status_code == 200
+
+
+def test_resolving_a_hold_with_a_reduced_dose_is_what_the_next_completion_gives(api_as, patient, plan, visit):
+    api_as("clinician").post(
+        f"/api/v1/plans/{plan.pk}/orders/", {"dose_mg": "30", "effective_date": "2026-11-02"}, format="json"
+    )
+    from visits.models import Escalation
+
+    held = Escalation.objects.create(
+        patient=patient,
+        plan=plan,
+        clinic=patient.clinic,
+        kind="hold",
+        reason="3 consecutive days without medication",
+        consecutive_missed=3,
+        anchor_date=MONDAY - timedelta(days=4),
+    )
+    resolved = api_as("clinician").post(
+        f"/api/v1/escalations/{held.pk}/resolve/", {"note": "seen; reduce", "restart_dose_mg": "20"}, format="json"
+    )
+    assert resolved.status_code == 200, resolved.content
+    latest = DoseOrder.objects.filter(plan=plan).order_by("-id").first()
+    assert (str(latest.dose_mg), latest.note) == ("20.00", "restart after hold: seen; reduce")
+    assert complete(api_as("nurse"), visit).json()["dose_mg"] == "20.00"

@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='visit',
             name='dose_reason',
-            field=models.CharField(blank=True, default='', max_length=300),
+            field=models.CharField(blank=True, db_default='', default='', max_length=300),
         ),
     ]
