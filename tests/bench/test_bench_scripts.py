@@ -74,4 +74,6 @@ def test_the_api_load_bench_serves_every_endpoint_without_errors_under_locust(li
     assert all(e["requests"] > 0 for e in figures["endpoints"].values())
     queries = figures["queries_per_request"]
     assert queries["baseline"] <= 8 and queries["visit_list"] <= 10
-    assert queries["today_board"] <= 12 and queries["availability"] <= 12
+    # The today board: 12, and 4 more (calendar, pauses, last doses) when a patient is checked in, for the
+    # calendar's planned take-homes next to the complete form — fixed, whatever the number of rows.
+    assert queries["today_board"] <= 16 and queries["availability"] <= 12
