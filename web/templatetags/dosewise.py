@@ -33,3 +33,14 @@ def language_name(code: str | None) -> str:
     from web.forms import LANGUAGE_CHOICES
 
     return dict(LANGUAGE_CHOICES).get(code or "", f"Other ({code})" if code else "—")
+
+
+@register.filter
+def minutes_text(value: object) -> str:
+    """timedelta(minutes=15) → "15 minutes" (the login lockout's cool-off on the 429 page)."""
+    from datetime import timedelta
+
+    if not isinstance(value, timedelta):
+        return ""
+    n = max(1, round(value.total_seconds() / 60))
+    return f"{n} minute{'s' if n != 1 else ''}"
