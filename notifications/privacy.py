@@ -77,10 +77,21 @@ class ForbiddenContent(ValueError):
         self.where = where
 
 
+# Issue #14: an amount ("30 mg", "2.5ml", "8 milligrams") tells anyone reading the phone that a medicine is
+# dosed: never in a text, whatever the word around it.
+_AMOUNT = re.compile(
+    r"(?<![\w.])\d+(?:[.,]\d+)?\s*(mg|mcg|µg|ml|cc|milligrams?|millilit(?:er|re)s?|miligramos?|mililitros?)(?!\w)",
+    re.IGNORECASE,
+)
+
+
 def find_forbidden(text: str) -> str | None:
-    """The first forbidden word in `text` (lower-cased), or None."""
+    """The first forbidden word in `text` (lower-cased), or an amount with its unit, or None."""
     match = _PATTERN.search(text or "")
-    return match.group(1).lower() if match else None
+    if match:
+        return match.group(1).lower()
+    amount = _AMOUNT.search(text or "")
+    return amount.group(0).lower() if amount else None
 
 
 def ensure_clean(text: str, where: str = "text") -> None:

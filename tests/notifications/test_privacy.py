@@ -87,3 +87,17 @@ def test_a_template_with_a_forbidden_word_fails_validation(clinic):
     )
     with pytest.raises(ValidationError):
         template.full_clean()
+
+
+@pytest.mark.parametrize("text", ["Your 30 mg is ready", "bring 2.5ml bottle", "8 milligrams", "5 MG today", "40mg"])
+def test_amounts_with_their_unit_are_refused_in_texts(text):
+    from notifications.privacy import find_forbidden
+
+    assert find_forbidden(text) is not None
+
+
+@pytest.mark.parametrize("text", ["See you at 10:30 on Mon 3 Nov", "Call 212-555-0100", "Room 12, 2nd floor"])
+def test_times_phone_numbers_and_rooms_are_not_amounts(text):
+    from notifications.privacy import find_forbidden
+
+    assert find_forbidden(text) is None
