@@ -51,3 +51,23 @@ def test_seed_demo_builds_the_demo_clinic_and_is_idempotent(rf):
     before = counts()
     call_command("seed_demo", stdout=StringIO())
     assert counts() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_demo_patient_has_a_distinct_name_and_an_older_demo_gets_them_on_the_next_run():
+    call_command("seed_demo", stdout=StringIO())
+    clinic = Clinic.objects.get(name__contains="demo")
+    names = list(Patient.objects.filter(clinic=clinic).values_list("first_name", "last_name"))
+    assert len(names) >= 40
+    assert len(set(names)) == len(names)
+
+    # A demo seeded when every name was used twice: the next run renames its patients, the run after changes nothing.
+    Patient.objects.filter(clinic=clinic, mrn="DEMO0021").update(first_name="Ana", last_name="Alvarez")
+    Patient.objects.filter(clinic=clinic, mrn="DEMO0001").update(first_name="Ana", last_name="Alvarez")
+    call_command("seed_demo", stdout=StringIO())
+    renamed = list(Patient.objects.filter(clinic=clinic).values_list("first_name", "last_name"))
+    assert len(set(renamed)) == len(renamed)
+    rows = Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", "first_name", "last_name")
+    before = list(rows)
+    call_command("seed_demo", stdout=StringIO())
+    assert list(rows.all()) == before

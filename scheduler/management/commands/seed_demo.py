@@ -34,6 +34,13 @@ FIRST = ["Ana", "Ben", "Carla", "Dev", "Elena", "Femi", "Grace", "Hugo", "Iris",
 LAST = ["Alvarez", "Brooks", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ibrahim", "Jones"]
 
 
+def demo_name(n: int) -> tuple[str, str]:
+    """The n-th demo patient's name, distinct for the first len(FIRST) × len(LAST) patients (issue #13: a demo with
+    every name used twice taught staff to trust the name alone): each further round of first names moves the
+    last name on by one."""
+    return FIRST[n % len(FIRST)], LAST[(n * 7 + n // len(FIRST)) % len(LAST)]
+
+
 @dataclass(frozen=True)
 class WindowSpec:
     weekdays: list[int]
@@ -93,6 +100,8 @@ class Command(BaseCommand):
                 self._windows(clinic)
                 self._holidays(clinic)
                 self._patients_and_plans(clinic)
+            else:
+                self._distinct_names(clinic)
         if created:
             self._history(clinic)
         self._print_logins(clinic, users)
@@ -138,12 +147,20 @@ class Command(BaseCommand):
         for y in (year, year + 1):
             holidays_import(clinic=clinic, year=y, services=ORAL)
 
+    def _distinct_names(self, clinic: Clinic) -> None:
+        """A demo seeded before names were distinct gets them now; a demo that has them is left as it is."""
+        for patient in Patient.objects.filter(clinic=clinic, mrn__regex=r"^DEMO[0-9]{4}$").only("id", "mrn"):
+            first, last = demo_name(int(patient.mrn[4:]) - 1)
+            Patient.objects.filter(pk=patient.pk).exclude(first_name=first, last_name=last).update(
+                first_name=first, last_name=last
+            )
+
     def _patients_and_plans(self, clinic: Clinic) -> None:
         today = local_date(timezone.now(), clinic.timezone)
         clinician = get_user_model().objects.get(username="demo_clinician")
         rng = random.Random(20261121)  # noqa: S311 - demo data, reproducible
         for n, spec in enumerate(_plan_specs(today)):
-            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+            first, last = demo_name(n)
             patient = Patient.objects.create(
                 clinic=clinic, mrn=f"DEMO{n + 1:04d}", first_name=first, last_name=last,
                 date_of_birth=date(1960 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 28)),
