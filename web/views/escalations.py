@@ -3,6 +3,8 @@ the front desk's open tasks (texts from patients, rejected numbers), which the f
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,16 +18,38 @@ from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
 from scheduler.selectors import takehome_reviews_due
 from visits.missed import escalation_resolve
+from visits.models import Escalation
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
 from web.views.common import page_context, safe_next
 
 REVIEWS_SHOWN = 200
-GROUPS = (
-    ("Holds and clinician reviews", ("hold", "clinician_review", "overdue_injection")),
-    ("Re-inductions and re-titrations", ("reinduction", "retitration")),
-    ("Outreach (call the patient)", ("outreach",)),
-)
+# The most pressing step of a patient's ladder puts their card first (DOMAIN §4: re-induction after 5+ days,
+# a clinician must see the patient at 4, a hold at 3; outreach at 2).
+SEVERITY = ("reinduction", "clinician_review", "hold", "retitration", "overdue_injection", "outreach")
+
+
+def _severity(kind: str) -> int:
+    return SEVERITY.index(kind) if kind in SEVERITY else len(SEVERITY)
+
+
+def by_patient(escalations: list[Escalation]) -> list[dict[str, Any]]:
+    """One card per patient with the ladder's open steps together, in the order they were opened; the cards
+    ordered by their most pressing step, then the most days missed, then the oldest."""
+    cards: dict[int, dict[str, Any]] = {}
+    for e in escalations:
+        card = cards.setdefault(e.patient_id, {"patient": e.patient, "steps": []})
+        card["steps"].append(e)
+    for card in cards.values():
+        card["steps"].sort(key=lambda e: (e.created, e.pk))
+        card["top"] = min(card["steps"], key=lambda e: _severity(e.kind))
+        card["days"] = max(e.consecutive_missed or 0 for e in card["steps"])
+
+    def order(card: dict[str, Any]) -> tuple[int, int, Any, int]:
+        first = card["steps"][0]
+        return (_severity(card["top"].kind), -card["days"], first.created, first.pk)
+
+    return sorted(cards.values(), key=order)
 
 
 def render_inbox(
@@ -37,14 +61,14 @@ def render_inbox(
     status: int = 200,
 ) -> HttpResponse:
     open_ = list(selectors.open_escalations(clinic=clinic))
-    groups = [{"title": title, "rows": [e for e in open_ if e.kind in kinds]} for title, kinds in GROUPS]
+    cards = by_patient(open_)
     tasks = selectors.open_tasks(clinic=clinic)
     reviews_due = takehome_reviews_due(clinic=clinic, now=timezone.now())
     context = page_context(
         request,
         clinic,
         nav_active="escalations",
-        groups=groups,
+        cards=cards,
         total=len(open_),
         errors=errors or {},
         tasks=tasks,
