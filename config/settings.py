@@ -187,6 +187,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A locked-out page login sees the staff pages' 429 page; under /api/ the JSON-errors middleware answers JSON.
+AXES_LOCKOUT_TEMPLATE = "429.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
 AXES_USERNAME_CALLABLE = "config.lockout.lockout_username"

@@ -816,6 +816,9 @@ def dose_taper_create(
     `every_days` days, down to the last dose above zero; each is an ordinary order a clinician can replace."""
     if not Decimal(0) < step_mg <= start_mg:
         raise RuleViolation("step_mg: more than 0 and at most the start dose.", "step_mg")
+    today = clinic_today(plan.patient.clinic)
+    if start_date < today:
+        raise RuleViolation(f"A taper starts today ({today.isoformat()}) or later.", "start_date")
     if not 1 <= every_days <= 28:
         raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
     steps = int((start_mg / step_mg).to_integral_value(rounding="ROUND_CEILING"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,7 @@ from scheduler import bounds
 from scheduler.api.audit import AuditActorMixin, audit_access
 from scheduler.api.base import ID_PATH
 from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filter, plan_filter
-from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField
+from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField, MilligramField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits import cows, selectors, services
@@ -128,9 +127,8 @@ class VisitCompleteSerializer(serializers.Serializer):
         help_text="Why a clinician or admin hands out more take-homes than the plan's calendar expects "
         "(API.md v1.1); without it, more than the calendar expects answers 409.",
     )
-    dose_mg = serializers.DecimalField(
-        max_digits=7, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("2000"), required=False,
-        allow_null=True, default=None,
+    dose_mg = MilligramField(
+        minimum="0", required=False, allow_null=True, default=None,
         help_text="The amount given (issue #14); default the order in force. More than the order answers 409; less "
         "needs dose_reason. Amount limits (buprenorphine a day, methadone's first day, diamorphine) answer 409.",
     )

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -20,6 +19,7 @@ from rest_framework.response import Response
 
 from scheduler.api.audit import AuditActorMixin
 from scheduler.api.filters import StrictBooleanFilter, clinic_filter, patient_filter, plan_filter
+from scheduler.api.serializers import MilligramField
 from scheduler.permissions import ALL_ROLES, CLINICAL, ActionRoles, IsStaffMember, scope_to_clinics
 from visits.missed import escalation_resolve
 from visits.models import Escalation
@@ -48,9 +48,8 @@ class EscalationSerializer(serializers.ModelSerializer):
 
 class EscalationResolveSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, help_text="How the escalation was resolved (required).")
-    restart_dose_mg = serializers.DecimalField(
-        max_digits=7, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("2000"), required=False,
-        allow_null=True, default=None,
+    restart_dose_mg = MilligramField(
+        required=False, allow_null=True, default=None,
         help_text="Issue #14: the dose to restart on after a hold, review, re-induction or re-titration (often "
         "reduced); it becomes the plan's order from today, so the next completion uses it.",
     )

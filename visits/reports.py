@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
 
 from scheduler.models import MEDICATION_CHOICES, Clinic
@@ -189,3 +190,36 @@ def closure_affected_visits(*, clinic: Clinic, day: date, services: list[str]) -
                 {"id": row["id"], "patient": row["patient_id"], "kind": row["kind"], "status": row["status"]}
             )
     return affected
+
+
+def controlled_drugs(
+    *, clinic_ids: list[int], date_from: date, date_to: date, medication: str = ""
+) -> list[dict[str, Any]]:
+    """Amounts given and handed out per clinic-local day and medication (issue #14), in one grouped query:
+    completed dose and injection visits, their recorded `dose_mg`, and take-home bottles × that amount."""
+    qs = Visit.objects.filter(
+        clinic_id__in=clinic_ids, status="completed", kind__in=("dose", "injection"), date__range=(date_from, date_to)
+    ).exclude(plan=None)
+    if medication:
+        qs = qs.filter(plan__medication=medication)
+    rows = (
+        qs.values("date", "plan__medication")
+        .annotate(
+            n_given=Count("id"),
+            mg=Sum("dose_mg"),
+            n_without=Count("id", filter=Q(dose_mg=None)),
+            n_home=Sum("take_home_doses"),
+            mg_home=Sum(ExpressionWrapper(F("take_home_doses") * F("dose_mg"),
+                                          output_field=DecimalField(max_digits=12, decimal_places=2))),
+        )
+        .order_by("date", "plan__medication")
+    )
+    zero = Decimal("0.00")
+    return [
+        {
+            "date": row["date"], "medication": row["plan__medication"], "doses_given": row["n_given"],
+            "mg_given": row["mg"] or zero, "doses_without_amount": row["n_without"],
+            "take_home_doses": row["n_home"] or 0, "take_home_mg": row["mg_home"] or zero,
+        }
+        for row in rows
+    ]

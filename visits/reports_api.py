@@ -27,7 +27,7 @@ from scheduler.models import MEDICATIONS, Clinic
 from scheduler.permissions import REPORTS, ActionRoles, IsStaffMember, clinic_ids_for
 from scheduler.timeutil import local_date
 from visits import analytics
-from visits.reports import attendance_report
+from visits.reports import attendance_report, controlled_drugs
 
 MAX_RANGE_DAYS = bounds.MAX_RANGE_DAYS
 DEFAULT_RANGE_DAYS = 28
@@ -377,8 +377,69 @@ class ReminderEffectView(AttendanceReportView):
         return Response({"clinic": clinic.pk, **report})
 
 
+# --- controlled drugs (issue #14): the daily reconciliation ------------------------------------------------
+
+CONTROLLED_COLUMNS = (
+    "date", "medication", "doses_given", "mg_given", "doses_without_amount", "take_home_doses", "take_home_mg",
+)
+
+
+class ControlledDrugRow(serializers.Serializer):
+    date = serializers.DateField()
+    medication = serializers.CharField()
+    doses_given = serializers.IntegerField()
+    mg_given = serializers.DecimalField(max_digits=12, decimal_places=2)
+    doses_without_amount = serializers.IntegerField(help_text="Completed doses with no amount recorded.")
+    take_home_doses = serializers.IntegerField()
+    take_home_mg = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Bottles × the amount given.")
+
+
+class ControlledCSVRenderer(renderers.BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CONTROLLED_COLUMNS)
+        if not isinstance(data, dict) or "rows" not in data:
+            writer.writerow(["error", str(data)])
+            return out.getvalue().encode()
+        for row in data["rows"]:
+            writer.writerow([row[k] for k in CONTROLLED_COLUMNS])
+        return out.getvalue().encode()
+
+
+class ControlledDrugsView(AttendanceReportView):
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, ControlledCSVRenderer]
+
+    @extend_schema(
+        parameters=[ReportQuery],
+        responses={200: inline_serializer("ControlledDrugs", {"rows": ControlledDrugRow(many=True)})},
+        description="Amounts given and handed out per medication and clinic-local day, for the daily controlled-drug "
+        "reconciliation (issue #14); `?format=csv` for CSV.",
+        extensions=rules(date_to=f"on or after `date_from`, at most {MAX_RANGE_DAYS} days from it."),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        clinic_ids = self._clinic_ids(request, query.validated_data.get("clinic"))
+        date_from, date_to = self._range(query.validated_data, clinic_ids)
+        if (date_to - date_from).days >= MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"date_from": [f"A report covers at most {MAX_RANGE_DAYS} days."]})
+        rows = controlled_drugs(clinic_ids=clinic_ids, date_from=date_from, date_to=date_to,
+                                medication=query.validated_data.get("medication", ""))
+        data = {"date_from": date_from, "date_to": date_to, "rows": ControlledDrugRow(rows, many=True).data}
+        response = Response(data)
+        if getattr(request.accepted_renderer, "format", "") == "csv":
+            response["Content-Disposition"] = f'attachment; filename="controlled-drugs-{date_from}-{date_to}.csv"'
+        return response
+
+
 urlpatterns = [
     path("reports/attendance/", AttendanceReportView.as_view(), name="report-attendance"),
     path("reports/retention/", RetentionReportView.as_view(), name="report-retention"),
     path("reports/reminders/", ReminderEffectView.as_view(), name="report-reminders"),
+    path("reports/controlled-drugs/", ControlledDrugsView.as_view(), name="report-controlled-drugs"),
 ]

@@ -162,6 +162,35 @@ class ServicesField(serializers.ListField):
         super().__init__(max_length=len(SERVICES), min_length=0 if kwargs.get("allow_empty", True) else 1, **kwargs)
 
 
+class MilligramField(serializers.DecimalField):
+    """An amount in mg (issue #14): two decimals, answered as a string ("30.00"), given as a number or a string."""
+
+    def __init__(self, *, minimum: str = "0.01", **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "mg")
+        super().__init__(max_digits=7, decimal_places=2, min_value=Decimal(minimum), max_value=Decimal("2000"),
+                         **kwargs)
+
+
+class MilligramFieldSchema(OpenApiSerializerFieldExtension):
+    """Requests state the bounds as a number (a string type cannot say them); answers are decimal strings."""
+
+    target_class = MilligramField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        field = self.target
+        if direction == "request":
+            schema: dict[str, Any] = {
+                "type": "number", "minimum": float(field.min_value), "maximum": float(field.max_value),
+                "multipleOf": 0.01,
+            }
+        else:
+            schema = {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,5}\.[0-9]{2}$"}
+        if field.allow_null:
+            schema["nullable"] = True
+        return schema
+
+
 class DistinctItemsSchema(OpenApiSerializerFieldExtension):
     """Weekdays and services: each at most once (the service refuses repeats), as the schema says."""
 
@@ -334,7 +363,9 @@ class PlanSerializer(serializers.ModelSerializer):
         help_text="The dose order in force today at the clinic (mg per dose; diamorphine per session), or null."
     )
 
-    @extend_schema_field(serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True))
+    @extend_schema_field(
+        {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,5}\.[0-9]{2}$", "nullable": True}
+    )
     def get_current_dose_mg(self, plan: Plan) -> str | None:
         from scheduler.services import clinic_today, dose_in_force
 
@@ -452,8 +483,7 @@ class TakeHomeReviewSerializer(serializers.Serializer):
 class DoseOrderSerializer(serializers.ModelSerializer):
     """Issue #14: `POST /api/v1/plans/{id}/orders/` `{dose_mg, effective_date, note}`; `GET` lists the history."""
 
-    dose_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
-                                       max_value=Decimal("2000"), help_text="mg per dose (diamorphine: per session).")
+    dose_mg = MilligramField(help_text="mg per dose (diamorphine: per session).")
     effective_date = BoundedDateField(help_text="Clinic-local date from which the order is in force (today or later).")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
@@ -466,10 +496,8 @@ class DoseOrderSerializer(serializers.ModelSerializer):
 class TaperSerializer(serializers.Serializer):
     """Issue #14: `POST /api/v1/plans/{id}/taper/` — a withdrawal taper as a series of dose orders."""
 
-    start_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
-                                        max_value=Decimal("2000"))
-    step_mg = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"),
-                                       max_value=Decimal("2000"))
+    start_mg = MilligramField()
+    step_mg = MilligramField(help_text="mg less at each step; at most start_mg.")
     every_days = serializers.IntegerField(min_value=1, max_value=28)
     start_date = BoundedDateField(help_text="The first step's clinic-local date (today or later).")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)

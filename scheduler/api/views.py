@@ -394,7 +394,10 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         summary="A withdrawal taper: a series of dose orders from a start dose, a step and an interval (issue #14)",
         request=TaperSerializer,
         responses={201: DoseOrderSerializer(many=True), 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
-        extensions=rules(step_mg="at most start_mg; at most 60 steps", start_date="today or later at the clinic"),
+        extensions=rules(
+            step_mg="at most start_mg; at most 60 steps", start_date="today or later at the clinic",
+            plan="an active plan", dose_mg="each step within the rule set's per-dose limits",
+        ),
     )
     @action(detail=True, methods=["post"], url_path="taper", filterset_class=None, pagination_class=None)
     def taper(self, request: Request, pk: str | None = None) -> Response:

@@ -12,7 +12,7 @@ from auditlog.models import LogEntry
 
 from scheduler.models import DoseOrder
 from scheduler.rules import preset_rules
-from tests.factories import PlanFactory
+from tests.factories import PatientFactory, PlanFactory
 from tests.visits.conftest import MONDAY, make_visit
 from visits import guard
 from visits.guard import Attempt, DoseFacts, PlanFacts
@@ -208,9 +208,7 @@ def test_buprenorphine_induction_needs_a_cows_at_the_threshold_or_a_clinicians_r
     assert complete(api_as("nurse"), visit, dose_mg="4").status_code == 200
 
 
-def test_a_clinician_overrides_the_induction_threshold_with_a_reason(
-    api_as, patient, oral_window, frozen, inductions
-):
+def test_a_clinician_overrides_the_induction_threshold_with_a_reason(api_as, patient, oral_window, frozen, inductions):
     plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
     visit = make_visit(patient, window=oral_window, plan=plan)
     response = complete(api_as("clinician"), visit, dose_mg="2", dose_reason="micro-induction from fentanyl")
@@ -275,3 +273,46 @@ def test_resolving_a_hold_with_a_reduced_dose_is_what_the_next_completion_gives(
     latest = DoseOrder.objects.filter(plan=plan).order_by("-id").first()
     assert (str(latest.dose_mg), latest.note) == ("20.00", "restart after hold: seen; reduce")
     assert complete(api_as("nurse"), visit).json()["dose_mg"] == "20.00"
+
+
+def test_the_controlled_drug_report_sums_amounts_given_and_handed_out(
+    api_as, patient, plan, clinic, oral_window, frozen
+):
+    make_visit(
+        patient,
+        window=oral_window,
+        plan=plan,
+        status="completed",
+        dose_mg=Decimal(60),
+        take_home_doses=2,
+        covered_through=MONDAY + timedelta(days=2),
+    )
+    other = PlanFactory(patient=PatientFactory(clinic=clinic), medication="methadone", start_date=MONDAY)
+    make_visit(other.patient, window=oral_window, plan=other, status="completed", dose_mg=Decimal(40))
+    make_visit(other.patient, window=oral_window, plan=other, day=MONDAY - timedelta(days=1), status="completed")
+    url = f"/api/v1/reports/controlled-drugs/?clinic={clinic.pk}&date_from=2026-11-01&date_to=2026-11-02"
+    assert api_as("nurse").get(url).status_code == 403
+    rows = api_as("manager").get(url).json()["rows"]
+    assert rows == [
+        {
+            "date": "2026-11-01",
+            "medication": "methadone",
+            "doses_given": 1,
+            "mg_given": "0.00",
+            "doses_without_amount": 1,
+            "take_home_doses": 0,
+            "take_home_mg": "0.00",
+        },
+        {
+            "date": "2026-11-02",
+            "medication": "methadone",
+            "doses_given": 2,
+            "mg_given": "100.00",
+            "doses_without_amount": 0,
+            "take_home_doses": 2,
+            "take_home_mg": "120.00",
+        },
+    ]
+    csv = api_as("manager").get(url + "&format=csv")
+    assert csv.status_code == 200
+    assert csv.content.decode().splitlines()[2] == "2026-11-02,methadone,2,100.00,0,2,120.00"
