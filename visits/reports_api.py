@@ -174,23 +174,32 @@ class AttendanceReportView(APIView):
 EPISODE_COLUMNS = ("patient", "medication", "cohort", "start", "last_dose", "doses", "left", "left_on", "duration_days")
 
 
-class RetentionCSVRenderer(renderers.BaseRenderer):
-    """The episode list: one row per episode of treatment (patient ids, no names)."""
+class RowsCSVRenderer(renderers.BaseRenderer):
+    """A list of rows under `key` as CSV with `columns`; an error body becomes one line with its message."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
+    columns: tuple[str, ...] = ()
+    key = "rows"
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(EPISODE_COLUMNS)
-        if not isinstance(data, dict) or "episodes" not in data:
+        writer.writerow(self.columns)
+        if not isinstance(data, dict) or self.key not in data:
             writer.writerow(["error", str(data)])
             return out.getvalue().encode()
-        for row in data["episodes"]:
-            writer.writerow([_safe_cell(row[k]) for k in EPISODE_COLUMNS])
+        for row in data[self.key]:
+            writer.writerow([_safe_cell(row[k]) for k in self.columns])
         return out.getvalue().encode()
+
+
+class RetentionCSVRenderer(RowsCSVRenderer):
+    """The episode list: one row per episode of treatment (patient ids, no names)."""
+
+    columns = EPISODE_COLUMNS
+    key = "episodes"
 
 
 class ClinicQuery(serializers.Serializer):
@@ -394,21 +403,8 @@ class ControlledDrugRow(serializers.Serializer):
     take_home_mg = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Bottles × the amount given.")
 
 
-class ControlledCSVRenderer(renderers.BaseRenderer):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CONTROLLED_COLUMNS)
-        if not isinstance(data, dict) or "rows" not in data:
-            writer.writerow(["error", str(data)])
-            return out.getvalue().encode()
-        for row in data["rows"]:
-            writer.writerow([row[k] for k in CONTROLLED_COLUMNS])
-        return out.getvalue().encode()
+class ControlledCSVRenderer(RowsCSVRenderer):
+    columns = CONTROLLED_COLUMNS
 
 
 class ControlledDrugsView(AttendanceReportView):
