@@ -299,7 +299,7 @@ def slot(
 
 
 def medication_administration(visit: Visit) -> dict[str, Any]:
-    """A completed dose or injection visit. Dosewise records no amount yet (issue #14): no dosage.dose."""
+    """A completed dose or injection visit; `dosage.dose` is the amount given, in mg, when it was recorded."""
     tz = visit.clinic.timezone
     assert visit.plan is not None
     when = visit.completed_at or visit_period(visit)[0]
@@ -315,6 +315,8 @@ def medication_administration(visit: Visit) -> dict[str, Any]:
         "supportingInformation": [ref("Appointment", visit.pk), ref("CarePlan", visit.plan_id)],
         "dosage": {"text": _dose_words(visit), "route": _route(visit.plan.medication)},
     }
+    if visit.dose_mg is not None:
+        out["dosage"]["dose"] = _mg(visit.dose_mg)
     if visit.completed_by_id is not None:
         out["performer"] = [{"actor": {"display": f"Staff #{visit.completed_by_id}"}}]
     return out
@@ -361,9 +363,16 @@ def medication_dispense(visit: Visit) -> dict[str, Any]:
             }
         ],
     }
+    if visit.dose_mg is not None:
+        # Each bottle holds the dose given at the visit (issue #14 records no per-bottle amounts yet).
+        out["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": _mg(visit.dose_mg)}]
     if visit.status_reason.startswith("take-homes:"):
         out["note"] = [{"text": visit.status_reason}]
     return out
+
+
+def _mg(amount: Any) -> dict[str, Any]:
+    return {"value": float(amount), "unit": "mg", "system": codes.UCUM, "code": "mg"}
 
 
 # --- OperationOutcome and Bundle ------------------------------------------------------------------------

@@ -40,6 +40,21 @@ def test_a_take_home_batch_is_a_medication_dispense_with_its_doses(fhir_as, pati
     assert labels(body) >= PART2
 
 
+def test_the_amount_given_is_the_dose_of_the_administration_and_of_each_bottle(fhir_as, patient):
+    from decimal import Decimal
+
+    plan = PlanFactory(patient=patient, start_date=date(2026, 10, 1))
+    visit = _completed(plan, date(2026, 10, 30), take_home_doses=2)
+    Visit.objects.filter(pk=visit.pk).update(dose_mg=Decimal("62.50"), covered_through=date(2026, 11, 1))
+    mg = {"value": 62.5, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+    given = get(fhir_as("nurse"), f"MedicationAdministration/{visit.pk}").json()
+    valid(given)
+    assert given["dosage"]["dose"] == mg
+    bottles = get(fhir_as("nurse"), f"MedicationDispense/{visit.pk}").json()
+    valid(bottles)
+    assert bottles["dosageInstruction"][0]["doseAndRate"] == [{"doseQuantity": mg}]
+
+
 def test_a_dose_without_take_homes_or_not_completed_is_no_dispense(fhir_as, patient):
     plan = PlanFactory(patient=patient, start_date=date(2026, 10, 1))
     visit = _completed(plan, date(2026, 10, 30))
