@@ -797,7 +797,9 @@ def dose_order_create(*, plan: Plan, dose_mg: Decimal, effective_date: date, not
             f"An order takes effect today ({today.isoformat()}) or later; doses already given keep their amounts.",
             "effective_date",
         )
-    _check_order_limits(plan, dose_mg, rules_for_clinic(plan.patient.clinic))
+    rules = rules_for_clinic(plan.patient.clinic)
+    _check_order_limits(plan, dose_mg, rules)
+    _check_induction_step(plan, dose_mg, effective_date, rules, note)
     return DoseOrder.objects.create(
         plan=plan, dose_mg=dose_mg, effective_date=effective_date, note=(note or "").strip()[:300],
         created_by=by if getattr(by, "pk", None) else None,
@@ -835,6 +837,34 @@ def dose_taper_create(
             by=by,
         ))
     return orders
+
+def _check_induction_step(plan: Plan, dose_mg: Decimal, effective_date: date, rules: Any, note: str) -> None:
+    """During methadone induction a dose rises by at most the rule set's step, no more often than every few
+    days (SAMHSA TIP 63: 5–10 mg every 3–5 days). A lower or equal dose is always allowed; a clinician may go
+    faster by saying why in the order's note."""
+    if plan.medication != "methadone" or note.strip():
+        return
+    from scheduler.rules import treatment_day
+
+    if treatment_day(plan.treatment_start, effective_date) > rules.methadone_induction_days:
+        return
+    previous = (
+        DoseOrder.objects.filter(plan=plan, effective_date__lte=effective_date)
+        .order_by("-effective_date", "-created", "-id")
+        .first()
+    )
+    if previous is None or dose_mg <= previous.dose_mg:
+        return
+    step, days = dose_mg - Decimal(previous.dose_mg), (effective_date - previous.effective_date).days
+    if step > rules.methadone_induction_step_max_mg or days < rules.methadone_induction_step_min_days:
+        raise RuleViolation(
+            f"Methadone induction (treatment days 1–{rules.methadone_induction_days}): raise by at most "
+            f"{rules.methadone_induction_step_max_mg} mg, no more often than every "
+            f"{rules.methadone_induction_step_min_days} days (guideline, SAMHSA TIP 63); this is {step} mg up "
+            f"{days} days after the {previous.dose_mg} mg order. Say why in the note to go faster.",
+            "dose_mg",
+        )
+
 
 
 def _check_order_limits(plan: Plan, dose_mg: Decimal, rules: Any) -> None:

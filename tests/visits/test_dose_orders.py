@@ -316,3 +316,19 @@ def test_the_controlled_drug_report_sums_amounts_given_and_handed_out(
     csv = api_as("manager").get(url + "&format=csv")
     assert csv.status_code == 200
     assert csv.content.decode().splitlines()[2] == "2026-11-02,methadone,2,100.00,0,2,120.00"
+
+
+def test_methadone_induction_steps_up_slowly_unless_the_clinician_says_why(api_as, plan, frozen):
+    clinician = api_as("clinician")
+    assert order(clinician, plan, dose_mg="20", effective_date="2026-11-02").status_code == 201
+    too_big = order(clinician, plan, dose_mg="35", effective_date="2026-11-05")
+    assert too_big.status_code == 400
+    assert "raise by at most 10 mg, no more often than every 3 days (guideline, SAMHSA TIP 63)" in str(
+        too_big.json()["dose_mg"]
+    )
+    too_soon = order(clinician, plan, dose_mg="25", effective_date="2026-11-03")
+    assert too_soon.status_code == 400
+    assert order(clinician, plan, dose_mg="30", effective_date="2026-11-05").status_code == 201
+    assert order(clinician, plan, dose_mg="15", effective_date="2026-11-06").status_code == 201  # down: always
+    said_why = order(clinician, plan, dose_mg="40", effective_date="2026-11-07", note="tolerance from prior program")
+    assert said_why.status_code == 201
