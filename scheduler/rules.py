@@ -81,10 +81,10 @@ class Rules:
     methadone_first_day_max_mg: int = 40
     diamorphine_session_max_mg: int = 400
     diamorphine_daily_max_mg: int = 1000
-    # None: off. API.md v1.1 lets `complete` give a first buprenorphine dose without an assessment, so the
     methadone_induction_days: int = 14
     methadone_induction_step_max_mg: int = 10
     methadone_induction_step_min_days: int = 3
+    # None: off. API.md v1.1 lets `complete` give a first buprenorphine dose without an assessment, so the
     # presets leave it off; a clinic running inductions sets it (guideline: 8).
     buprenorphine_induction_cows_min: int | None = None
     naltrexone_opioid_free_days: int = 7
@@ -160,6 +160,9 @@ DOSE_LIMIT_FIELDS = (
     "diamorphine_session_max_mg",
     "diamorphine_daily_max_mg",
     "naltrexone_opioid_free_days",
+    "methadone_induction_days",
+    "methadone_induction_step_max_mg",
+    "methadone_induction_step_min_days",
 )
 _OPTIONAL_FIELDS: dict[str, Any] = {
     "takehome_review_days": 90,
@@ -171,10 +174,10 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "diamorphine_session_max_mg": 400,
     "diamorphine_daily_max_mg": 1000,
     "buprenorphine_induction_cows_min": None,
-    "methadone_induction_days",
-    "methadone_induction_step_max_mg",
-    "methadone_induction_step_min_days",
     "naltrexone_opioid_free_days": 7,
+    "methadone_induction_days": 14,
+    "methadone_induction_step_max_mg": 10,
+    "methadone_induction_step_min_days": 3,
 }
 
 
@@ -187,9 +190,6 @@ def _ratio(value: Any, field: str) -> float:
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
     # bool is an int subclass; `true` in JSON is never a count.
-    "methadone_induction_days": 14,
-    "methadone_induction_step_max_mg": 10,
-    "methadone_induction_step_min_days": 3,
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{field}: expected a whole number, got {value!r}")
     if value < minimum:
@@ -380,6 +380,10 @@ _COMMON: dict[str, Any] = {
     # more). Off (null) in the presets: API.md v1.1 completes a first dose without an assessment; set 8 to use it.
     "buprenorphine_induction_cows_min": None,
     "naltrexone_opioid_free_days": 7,  # [GUIDE] DOMAIN §1: naltrexone after 7–10 opioid-free days (the shorter end)
+    # [GUIDE] SAMHSA TIP 63: during induction raise methadone by 5–10 mg, no more often than every 3–5 days
+    "methadone_induction_days": 14,
+    "methadone_induction_step_max_mg": 10,
+    "methadone_induction_step_min_days": 3,
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -432,10 +436,6 @@ class TakeHomeLimit:
     max_per_week: int | None
     treatment_day: int
     rule: str
-    # [GUIDE] SAMHSA TIP 63: during induction raise methadone by 5–10 mg, no more often than every 3–5 days
-    "methadone_induction_days": 14,
-    "methadone_induction_step_max_mg": 10,
-    "methadone_induction_step_min_days": 3,
 
 
 def _tier_for(tiers: tuple[TakeHomeTier, ...], day: int) -> tuple[TakeHomeTier, TakeHomeTier | None]:
