@@ -838,6 +838,7 @@ def dose_taper_create(
         ))
     return orders
 
+
 def _check_induction_step(plan: Plan, dose_mg: Decimal, effective_date: date, rules: Any, note: str) -> None:
     """During methadone induction a dose rises by at most the rule set's step, no more often than every few
     days (SAMHSA TIP 63: 5–10 mg every 3–5 days). A lower or equal dose is always allowed; a clinician may go
@@ -864,7 +865,6 @@ def _check_induction_step(plan: Plan, dose_mg: Decimal, effective_date: date, ru
             f"{days} days after the {previous.dose_mg} mg order. Say why in the note to go faster.",
             "dose_mg",
         )
-
 
 
 def _check_order_limits(plan: Plan, dose_mg: Decimal, rules: Any) -> None:
