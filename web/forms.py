@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from scheduler import bounds
-from scheduler.models import SERVICES
+from scheduler.models import MEDICATION_CHOICES, SERVICES
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 SERVICE_CHOICES = [(s, s.replace("_", " ").capitalize()) for s in SERVICES]
@@ -114,3 +116,86 @@ class PatientForm(forms.Form):
             field = self.fields["language"]
             assert isinstance(field, forms.ChoiceField)
             field.choices = [*LANGUAGE_CHOICES, (language, f"Other ({language})")]
+
+
+# --- plans, pauses and outreach calls from the patient page and the escalations inbox (issue #13) ---------------
+
+PAUSE_REASON_CHOICES = [
+    ("guest_dosing", "Guest dosing at another clinic"),
+    ("hospital", "Hospital"),
+    ("custody", "Custody"),
+    ("other", "Other"),
+]
+
+
+class PlanForm(forms.Form):
+    """A plan as a clinician types it; scheduler.services validates it against the rule set and the windows."""
+
+    medication = forms.ChoiceField(choices=MEDICATION_CHOICES, label="Medication")
+    start_date = bounds.BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Plan starts on")
+    treatment_start = bounds.BoundedDateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Treatment started on (day 1 for take-home limits; empty: the plan's start)",
+    )
+    attendance_weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAY_CHOICES, coerce=int, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Attendance days (empty: every day)",
+    )
+    attendance_every_weeks = bounds.WholeNumberField(
+        min_value=1, max_value=4, required=False, label="Attend every N weeks (1: every week)"
+    )
+    doses_per_day = bounds.WholeNumberField(
+        min_value=1, max_value=3, required=False, label="Sessions a day (diamorphine only: 1 to 3)"
+    )
+    min_interval_minutes = bounds.WholeNumberField(
+        min_value=0, max_value=720, required=False, label="Minutes between sessions (diamorphine; 0: the rule set's)"
+    )
+    interval_days = bounds.WholeNumberField(
+        min_value=1, max_value=120, required=False, label="Days between injections (injections; empty: the usual)"
+    )
+
+    def __init__(self, *args: Any, medication_fixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if medication_fixed:
+            del self.fields["medication"]
+
+    def plan_data(self) -> dict[str, object]:
+        """The cleaned values as scheduler.services.plan_create/plan_update take them."""
+        data = self.cleaned_data
+        values: dict[str, object] = {
+            "start_date": data["start_date"],
+            "treatment_start": data.get("treatment_start") or data["start_date"],
+            "attendance_weekdays": sorted(data.get("attendance_weekdays") or range(7)),
+            "attendance_every_weeks": data.get("attendance_every_weeks") or 1,
+            "doses_per_day": data.get("doses_per_day") or 1,
+            "min_interval_minutes": data.get("min_interval_minutes") or 0,
+            "interval_days": data.get("interval_days"),
+        }
+        if "medication" in data:
+            values["medication"] = data["medication"]
+        return values
+
+
+class PlanEndForm(forms.Form):
+    end_date = bounds.BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Last day of the plan")
+
+
+class PauseForm(forms.Form):
+    start = bounds.BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="First day away")
+    end = bounds.BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Last day away")
+    reason = forms.ChoiceField(choices=PAUSE_REASON_CHOICES, label="Why")
+    note = forms.CharField(max_length=300, required=False, label="Note (for guest dosing: the other clinic)")
+
+
+OUTREACH_OUTCOME_CHOICES = [
+    ("reached", "Reached"),
+    ("no_answer", "No answer"),
+    ("wrong_number", "Wrong number"),
+    ("message_left", "Message left"),
+]
+
+
+class OutreachCallForm(forms.Form):
+    outcome = forms.ChoiceField(choices=OUTREACH_OUTCOME_CHOICES, label="Outcome")
+    note = forms.CharField(max_length=300, required=False, label="Note")

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import board, booking, dashboard, escalations, patients, registration, setup
+from web.views import board, booking, dashboard, escalations, patients, plans, registration, setup
 
 app_name = "web"
 
@@ -29,6 +29,10 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/patients/new/", registration.register, name="patient-register"),
     path("patients/<int:patient_id>/edit/", registration.edit, name="patient-edit"),
     path("patients/<int:patient_id>/book/", booking.book_page, name="book"),
+    path("patients/<int:patient_id>/plans/new/", plans.plan_start, name="plan-start"),
+    path("plans/<int:plan_id>/change/", plans.plan_change, name="plan-change"),
+    path("plans/<int:plan_id>/end/", plans.plan_end, name="plan-end"),
+    path("plans/<int:plan_id>/pauses/", plans.pause_add, name="pause-add"),
     path("plans/<int:plan_id>/takehome-review/", patients.takehome_review, name="takehome-review"),
     path("patients/<int:patient_id>/book/submit/", booking.book, name="book-submit"),
     path("visits/<int:visit_id>/reschedule/", booking.reschedule, name="reschedule"),

@@ -21,6 +21,7 @@ from scheduler.selectors import takehome_reviews
 from visits.guard import ORAL
 from web import selectors
 from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
+from web.forms import PAUSE_REASON_CHOICES
 from web.views.common import page_context, safe_next
 
 STRIP_DAYS_BACK = 20
@@ -54,9 +55,12 @@ def render_patient(
     patient: Patient,
     *,
     takehome_typed: dict[int, dict[str, str]] | None = None,
+    plan_typed: dict[int, dict[str, str]] | None = None,
+    pause_typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The patient page; `takehome_typed` puts a refused take-home decision (its note and error) back on its plan."""
+    """The patient page; `takehome_typed` puts a refused take-home decision (its note and error) back on its plan,
+    `plan_typed` a refused end of a plan and `pause_typed` a refused pause (web.views.plans)."""
     # Every read of a patient's record leaves an access entry; AuditlogMiddleware supplies the actor.
     accessed.send(sender=Patient, instance=patient)
     clinic = patient.clinic
@@ -83,6 +87,9 @@ def render_patient(
         dosing=dosing,
         oral=ORAL,
         takehome_typed=typed,
+        plan_typed=plan_typed or {},
+        pause_typed=pause_typed or {},
+        pause_reasons=PAUSE_REASON_CHOICES,
         takehome_banner=banner,
         takehome_reviews=[(p, reviews[p.pk]) for p in plans if p.pk in reviews],
         strip=strip,
