@@ -8,64 +8,13 @@ clinic's sms_name) and again on the send path, so a body edited after planning i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# English words from DOMAIN.md §5 plus common brand names; Spanish equivalents because the
-# shipped templates are bilingual. Matching is case-insensitive on whole words; a trailing
-# plural "s"/"es" is matched too ("doses", "opioides").
-FORBIDDEN_WORDS: tuple[str, ...] = (
-    "methadone",
-    "buprenorphine",
-    "suboxone",
-    "subutex",
-    "sublocade",
-    "brixadi",
-    "vivitrol",
-    "naltrexone",
-    "diamorphine",
-    "heroin",
-    "opioid",
-    "opiate",
-    "addiction",
-    "addict",
-    "dose",
-    "dosing",
-    "OTP",
-    "treatment",
-    "rehab",
-    "substance",
-    "drug",
-    "MAT",
-    "recovery",
-    "overdose",
-    # Spanish
-    "metadona",
-    "buprenorfina",
-    "naltrexona",
-    "diamorfina",
-    "heroína",
-    "heroina",
-    "opioide",
-    "opiáceo",
-    "opiaceo",
-    "adicción",
-    "adiccion",
-    "adicto",
-    "adicta",
-    "dosis",
-    "tratamiento",
-    "rehabilitación",
-    "rehabilitacion",
-    "sustancia",
-    "droga",
-    "recuperación",
-    "recuperacion",
-    "sobredosis",
-)
+# One list for templates, sender names and the send path (issue #15); it lives low in the house so the
+# scheduler's sms_name check uses it too (imports go notifications → visits → scheduler).
+from scheduler.privacy_words import CAPITALS_ONLY, FORBIDDEN_WORDS, find_forbidden_word
 
-_PATTERN = re.compile(
-    r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(FORBIDDEN_WORDS, key=len, reverse=True)) + r")(?:e?s)?(?!\w)",
-    re.IGNORECASE,
-)
+__all__ = ["CAPITALS_ONLY", "FORBIDDEN_WORDS", "ForbiddenContent", "ensure_clean", "find_forbidden"]
 
 
 class ForbiddenContent(ValueError):
@@ -85,16 +34,17 @@ _AMOUNT = re.compile(
 )
 
 
-def find_forbidden(text: str) -> str | None:
-    """The first forbidden word in `text` (lower-cased), or an amount with its unit, or None."""
-    match = _PATTERN.search(text or "")
-    if match:
-        return match.group(1).lower()
+def find_forbidden(text: str, extra: Iterable[str] = ()) -> str | None:
+    """The first forbidden word in `text` (lower-cased; the built-in list or the rule set's `extra` words),
+    or an amount with its unit, or None."""
+    word = find_forbidden_word(text, extra)
+    if word is not None:
+        return word
     amount = _AMOUNT.search(text or "")
     return amount.group(0).lower() if amount else None
 
 
-def ensure_clean(text: str, where: str = "text") -> None:
-    word = find_forbidden(text)
+def ensure_clean(text: str, where: str = "text", extra: Iterable[str] = ()) -> None:
+    word = find_forbidden(text, extra)
     if word is not None:
         raise ForbiddenContent(word, where)

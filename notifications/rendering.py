@@ -8,7 +8,7 @@ allowed to exceed the clinic's sms_max_chars; if it still does not fit, renderin
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from notifications.privacy import ensure_clean
@@ -32,11 +32,11 @@ def template_fields(body: str) -> set[str]:
     return set(_FIELD.findall(body))
 
 
-def validate_template(body: str) -> None:
+def validate_template(body: str, extra_words: Iterable[str] = ()) -> None:
     unknown = template_fields(body) - PLACEHOLDERS
     if unknown:
         raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")
-    ensure_clean(body, "template")
+    ensure_clean(body, "template", extra_words)
 
 
 def format_date(d: date, language: str) -> str:
@@ -62,10 +62,12 @@ def _fill(body: str, values: Mapping[str, str]) -> str:
     return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), body)
 
 
-def render(body: str, values: Mapping[str, str], *, max_chars: int) -> str:
-    """Fill `body`; shorten the first name if needed; refuse a forbidden word or an over-long text."""
-    validate_template(body)
-    ensure_clean(values.get("clinic", ""), "clinic sms_name")
+def render(body: str, values: Mapping[str, str], *, max_chars: int, extra_words: Iterable[str] = ()) -> str:
+    """Fill `body`; shorten the first name if needed; refuse a forbidden word (the built-in list and the rule
+    set's `extra_words`) or an over-long text."""
+    extra_words = tuple(extra_words)
+    validate_template(body, extra_words)
+    ensure_clean(values.get("clinic", ""), "clinic sms_name", extra_words)
     text = _fill(body, values)
     first = values.get("first_name", "")
     if len(text) > max_chars and first and "{first_name}" in body:
@@ -76,5 +78,5 @@ def render(body: str, values: Mapping[str, str], *, max_chars: int) -> str:
         text = _fill(body, {**values, "first_name": short})
     if len(text) > max_chars:
         raise MessageTooLong(f"text is {len(text)} characters, the limit is {max_chars}")
-    ensure_clean(text, "text")
+    ensure_clean(text, "text", extra_words)
     return text

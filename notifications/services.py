@@ -102,6 +102,7 @@ def render_message(
     templates: TemplateBook,
     max_chars: int,
     visit: Visit | None = None,
+    extra_words: Iterable[str] = (),
 ) -> str:
     found = templates.body(clinic.pk, purpose, patient.language or "en")
     if found is None:
@@ -119,7 +120,7 @@ def render_message(
         local = visit.start.astimezone(zone(clinic.timezone)) if visit.start else None
         values["date"] = format_date(visit.date, language)
         values["time"] = format_time(local, language)
-    return render(body, values, max_chars=max_chars)
+    return render(body, values, max_chars=max_chars, extra_words=extra_words)
 
 
 # --- planning reminders ----------------------------------------------------------------
@@ -262,6 +263,7 @@ def _slot_plan(visit: Visit, days: int, policy: Any, b: _Batch) -> tuple[datetim
             purpose="reminder",
             templates=b.templates,
             max_chars=rules.sms_max_chars,
+            extra_words=rules.privacy_words,
             visit=visit,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
@@ -362,6 +364,7 @@ def missed_checkin_create(*, patient: Patient, visit: Visit | None, today: date)
             purpose="missed_checkin",
             templates=TemplateBook.load([patient.clinic_id], ["missed_checkin"]),
             max_chars=rules.sms_max_chars,
+            extra_words=rules.privacy_words,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
         logger.warning("missed check-in for patient %s not planned: %s", patient.pk, exc)
@@ -625,7 +628,7 @@ def _send_refusal(
     reason = unreachable_reason(patient)
     if reason:
         return reason
-    word = find_forbidden(message.body)
+    word = find_forbidden(message.body, rules.privacy_words)
     if word:
         return f"forbidden word: {word}"
     if not message.body:
@@ -872,6 +875,7 @@ def _reply(patients: list[Patient], purpose: str, now: datetime) -> str | None:
             purpose=purpose,
             templates=TemplateBook.load([first.clinic_id], [purpose]),
             max_chars=rules.sms_max_chars,
+            extra_words=rules.privacy_words,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
         logger.warning("no %s reply for patient %s: %s", purpose, first.pk, exc)

@@ -101,7 +101,7 @@ class RuleSet(TimeStamped):
     def to_rules(self):  # type: ignore[no-untyped-def]
         from scheduler.rules import Rules
 
-        return Rules.from_dict({**self.rules, "name": self.name})
+        return Rules.from_stored({**self.rules, "name": self.name})
 
 
 class Clinic(TimeStamped):

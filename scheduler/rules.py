@@ -6,6 +6,7 @@ Pure values, no ORM. A clinic's RuleSet row stores the JSON shape of `Rules.to_d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
@@ -88,6 +89,9 @@ class Rules:
     # presets leave it off; a clinic running inductions sets it (guideline: 8).
     buprenorphine_induction_cows_min: int | None = None
     naltrexone_opioid_free_days: int = 7
+    # Issue #15: the clinic's own words no text or sender name may carry, on top of the built-in list
+    # (scheduler.privacy_words): a local program name, a street name everyone knows as the clinic's.
+    privacy_words: tuple[str, ...] = ()
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -96,6 +100,12 @@ class Rules:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Rules:
         return _rules_from_dict(d)
+
+    @classmethod
+    def from_stored(cls, d: Mapping[str, Any]) -> Rules:
+        """A rule set read back from the database. Like from_dict, except that quiet hours saved before the
+        federal floor was checked (issue #15) load moved inside it instead of refusing the clinic's rules."""
+        return _rules_from_dict(d, stored=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +140,7 @@ class Rules:
             "drift_drop_ratio": self.drift_drop_ratio,
             **{name: getattr(self, name) for name in DOSE_LIMIT_FIELDS},
             "buprenorphine_induction_cows_min": self.buprenorphine_induction_cows_min,
+            "privacy_words": list(self.privacy_words),
         }
 
 
@@ -168,6 +179,7 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "takehome_review_days": 90,
     "guest_dosing_notice_hours": 24,
     "drift_drop_ratio": 0.25,
+    "privacy_words": (),
     "buprenorphine_daily_max_mg": 32,
     "methadone_first_dose_max_mg": 30,
     "methadone_first_day_max_mg": 40,
@@ -186,6 +198,28 @@ def _ratio(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
         raise ValueError(f"{field}: expected a number between 0 and 1 (exclusive), got {value!r}")
     return float(value)
+
+
+# A word is letters or digits, with single spaces, hyphens or apostrophes inside ("Elm Street", "Saint-Luc").
+_PRIVACY_WORD = re.compile(r"\w+(?:[ '’-]\w+)*")
+_PRIVACY_WORD_MAX = 60
+
+
+def _privacy_words(value: Any) -> tuple[str, ...]:
+    field = "privacy_words"
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{field}: expected a list of words, got {value!r}")
+    words: list[str] = []
+    for i, raw in enumerate(value):
+        word = raw.strip() if isinstance(raw, str) else raw
+        if not isinstance(word, str) or not _PRIVACY_WORD.fullmatch(word) or len(word) > _PRIVACY_WORD_MAX:
+            raise ValueError(
+                f"{field}[{i}]: expected a word or phrase of letters and digits (at most {_PRIVACY_WORD_MAX} "
+                f"characters), got {raw!r}"
+            )
+        if word.lower() not in (w.lower() for w in words):
+            words.append(word)
+    return tuple(words)
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -292,9 +326,21 @@ def _injection_windows(value: Any) -> dict[str, InjectionWindow]:
 
 
 _DIAMORPHINE_INTERVAL = "diamorphine_min_interval_minutes"
+# 47 CFR 64.1200(c)(1): no texts before 08:00 or after 21:00 at the called party's location. A rule set may be
+# stricter (some states are), never looser.
+FEDERAL_EARLIEST = time(8, 0)
+FEDERAL_LATEST = time(21, 0)
 
 
-def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
+def _within_federal_floor(value: time, field: str) -> None:
+    if not FEDERAL_EARLIEST <= value <= FEDERAL_LATEST:
+        raise ValueError(
+            f"{field}: must lie within 08:00–21:00, the federal floor for texts (47 CFR 64.1200(c)(1)); "
+            f"got {value.strftime('%H:%M')}"
+        )
+
+
+def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
     d = _mapping(d, "rules")
     _only_keys(d, (*_FIELDS, *_OPTIONAL_FIELDS), "rules")
     missing = [f for f in _FIELDS if f not in d]
@@ -306,6 +352,11 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
         raise ValueError(f"closure_doses_count: expected true or false, got {d['closure_doses_count']!r}")
     quiet_start = _time(d["quiet_hours_start"], "quiet_hours_start")
     quiet_end = _time(d["quiet_hours_end"], "quiet_hours_end")
+    if stored:
+        quiet_start = min(max(quiet_start, FEDERAL_EARLIEST), FEDERAL_LATEST)
+        quiet_end = min(max(quiet_end, FEDERAL_EARLIEST), FEDERAL_LATEST)
+    _within_federal_floor(quiet_start, "quiet_hours_start")
+    _within_federal_floor(quiet_end, "quiet_hours_end")
     if quiet_start >= quiet_end:
         raise ValueError("quiet_hours_end: must be later than quiet_hours_start")
     return Rules(
@@ -336,6 +387,7 @@ def _rules_from_dict(d: Mapping[str, Any]) -> Rules:
         buprenorphine_induction_cows_min=_opt_int(
             d.get("buprenorphine_induction_cows_min"), "buprenorphine_induction_cows_min", 1
         ),
+        privacy_words=_privacy_words(d.get("privacy_words", _OPTIONAL_FIELDS["privacy_words"])),
     )
 
 

@@ -40,13 +40,11 @@ from scheduler.models import (
     validate_timezone,
 )
 from scheduler.permissions import CLINICAL, has_role
+from scheduler.privacy_words import find_all_forbidden_words
 from scheduler.rules import DEFAULT_PRESET, PRESETS
 from scheduler.selectors import calendar_for_clinic, pauses_by_plan, plan_spec, rules_for_clinic, window_value
 from scheduler.timeutil import local_date
 
-# DOMAIN §5 (42 CFR Part 2): the neutral sender name may not reveal treatment.
-_REVEALING_WORDS = ("methadone", "opioid", "addiction", "dose", "otp", "heroin", "diamorphine", "buprenorphine",
-                    "suboxone", "naltrexone", "vivitrol", "sublocade", "brixadi", "detox", "narcotic", "recovery")
 ORAL_SERVICES = ("methadone", "buprenorphine")
 
 
@@ -75,9 +73,10 @@ def clinic_today(clinic: Clinic) -> date:
     return local_date(timezone.now(), clinic.timezone)
 
 
-def _check_sms_name(value: str) -> None:
-    lowered = value.lower()
-    found = [w for w in _REVEALING_WORDS if re.search(rf"\b{re.escape(w)}", lowered)]
+def _check_sms_name(value: str, extra: Iterable[str] = ()) -> None:
+    # DOMAIN §5 (42 CFR Part 2): the neutral sender name may not reveal treatment. The same list (and the rule
+    # set's own words) as every text (issue #15).
+    found = find_all_forbidden_words(value, extra)
     if found:
         raise RuleViolation(
             f"The text-message name must be neutral (42 CFR Part 2): it may not contain {', '.join(found)}.",
@@ -141,7 +140,7 @@ def _clean_clinic(clinic: Clinic) -> None:
         validate_timezone(clinic.timezone)
     except ValidationError as exc:
         raise RuleViolation(" ".join(exc.messages), field="timezone") from exc
-    _check_sms_name(clinic.sms_name)
+    _check_sms_name(clinic.sms_name, rules_for_clinic(clinic).privacy_words)
     clinic.phone = phone_to_e164(clinic.phone, country=clinic.country)
 
 
