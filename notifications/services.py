@@ -853,8 +853,15 @@ def _act_on_keyword(
         patients = opted_out or patients
         ids = [p.pk for p in patients]
     if keyword == "opt_out":
-        patients_opt_out(patient_ids=ids, now=now)
-        return "opt_out", _reply(patients, "opt_out_confirmation", now), None
+        # DOMAIN §5: one confirmation per opt-out. A STOP from a number already opted out is recorded (the
+        # caller stores it as handled) but answered with nothing: a second confirmation is a second text the
+        # patient asked not to get. The row lock makes two STOPs arriving together confirm once.
+        newly = set(
+            Patient.objects.select_for_update().filter(id__in=ids, sms_opted_out=False).values_list("id", flat=True)
+        )
+        patients_opt_out(patient_ids=newly, now=now)
+        answered = [p for p in patients if p.pk in newly]
+        return "opt_out", _reply(answered, "opt_out_confirmation", now) if answered else None, None
     if keyword == "opt_in":
         patients_opt_in(patient_ids=ids, now=now)
         return "opt_in", _reply(patients, "opt_in_confirmation", now), None
