@@ -2,9 +2,10 @@
 
 from auditlog.registry import auditlog
 
-from visits.models import Assessment, Escalation, StaffTask, Visit
+from visits.models import Assessment, Escalation, OutreachCall, StaffTask, Visit
 
 auditlog.register(Visit)
 auditlog.register(Escalation)
 auditlog.register(StaffTask)
 auditlog.register(Assessment)
+auditlog.register(OutreachCall)

@@ -182,3 +182,28 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"Assessment #{self.pk} {self.scale} {self.total} (visit #{self.visit_id})"
+
+
+class OutreachCall(models.Model):
+    """The front desk's call to a patient on an outreach escalation (issue #13): who called, when, what came of it.
+    A call never resolves the escalation; the history shows on the patient page. Written by visits.outreach."""
+
+    OUTCOME_CHOICES = [
+        ("reached", "Reached"),
+        ("no_answer", "No answer"),
+        ("wrong_number", "Wrong number"),
+        ("message_left", "Message left"),
+    ]
+    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="calls")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="outreach_calls")
+    outcome = models.CharField(max_length=16, choices=OUTCOME_CHOICES)
+    note = models.CharField(max_length=300, blank=True, default="")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["patient", "created"])]
+
+    def __str__(self) -> str:
+        return f"Outreach call #{self.pk} {self.outcome} patient #{self.patient_id}"

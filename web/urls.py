@@ -40,6 +40,7 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/availability.json", booking.availability_json, name="availability"),
     path("clinics/<int:clinic_id>/escalations/", escalations.inbox, name="escalations"),
     path("escalations/<int:escalation_id>/resolve/", escalations.resolve, name="escalation-resolve"),
+    path("escalations/<int:escalation_id>/calls/", escalations.log_call, name="escalation-call"),
     path("tasks/<int:task_id>/done/", escalations.task_done, name="task-done"),
     path("clinics/<int:clinic_id>/dashboard/", dashboard.dashboard, name="dashboard"),
     path("clinics/<int:clinic_id>/dashboard/attendance.csv", dashboard.attendance_csv, name="attendance-csv"),

@@ -18,7 +18,8 @@ from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
 from scheduler.selectors import takehome_reviews_due
 from visits.missed import escalation_resolve
-from visits.models import Escalation
+from visits.models import Escalation, OutreachCall
+from visits.outreach import outreach_call_log
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
 from web.views.common import page_context, safe_next
@@ -58,9 +59,16 @@ def render_inbox(
     *,
     errors: dict[int, str] | None = None,
     task_errors: dict[int, str] | None = None,
+    call_typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     open_ = list(selectors.open_escalations(clinic=clinic))
+    # The calls logged on open outreach steps, in one query (the card shows them under the step).
+    calls: dict[int, list[OutreachCall]] = {}
+    outreach_ids = [e.pk for e in open_ if e.kind == "outreach"]
+    if outreach_ids:
+        for call in OutreachCall.objects.filter(escalation_id__in=outreach_ids).select_related("by"):
+            calls.setdefault(call.escalation_id, []).append(call)
     cards = by_patient(open_)
     tasks = selectors.open_tasks(clinic=clinic)
     reviews_due = takehome_reviews_due(clinic=clinic, now=timezone.now())
@@ -75,6 +83,9 @@ def render_inbox(
         # Counted only when the list was cut at its limit.
         tasks_total=len(tasks) if len(tasks) < selectors.OPEN_TASKS_SHOWN else selectors.open_task_count(clinic=clinic),
         task_errors=task_errors or {},
+        calls=calls,
+        call_typed=call_typed or {},
+        call_outcomes=OutreachCall.OUTCOME_CHOICES,
         reviews_due=reviews_due[:REVIEWS_SHOWN],
         reviews_total=len(reviews_due),
     )
@@ -117,3 +128,26 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
     what = task.get_kind_display()
     messages.success(request, f"Done: {what}" + (f" for MRN {task.patient.mrn}." if task.patient else "."))
     return redirect(safe_next(request, reverse("web:escalations", args=[task.clinic_id])))
+
+
+@staff_view
+@require_POST
+def log_call(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    """The front desk logs the outcome of an outreach call (reached, no answer, wrong number, message left) with a
+    note. The escalation stays open: resolving it is unchanged (clinicians and admins)."""
+    escalation = escalation_or_404(request.user, escalation_id)
+    require(request.user, FRONT_DESK)
+    note = (request.POST.get("note") or "")[:300]
+    try:
+        call = outreach_call_log(
+            escalation=escalation, outcome=request.POST.get("outcome") or "", note=note, by=request.user
+        )
+    except (RuleViolation, StateConflict) as exc:
+        typed = {escalation.pk: {"note": note, "error": exc.message}}
+        return render_inbox(request, escalation.clinic, call_typed=typed, status=exc.status_code)
+    patient = escalation.patient
+    messages.success(
+        request,
+        f"Call logged for {patient.first_name} {patient.last_name} (MRN {patient.mrn}): {call.get_outcome_display()}.",
+    )
+    return redirect("web:escalations", clinic_id=escalation.clinic_id)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from auditlog.signals import accessed
 from django.contrib import messages
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +28,8 @@ from web.views.common import page_context, safe_next
 
 STRIP_DAYS_BACK = 20
 STRIP_DAYS_AHEAD = 7
+CALLS_SHOWN = 50
+ESCALATIONS_READ = 200
 
 
 @never_cache
@@ -77,6 +81,16 @@ def render_patient(
     # A refused decision on a plan that has no form on the page (ended, say) is said at the top instead.
     with_form = {d.plan.pk for d in dosing if d.plan.medication in ORAL and d.plan.status == "active"}
     banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
+    # One query for the open escalations and the latest resolved ones (with their notes), open first. Calls are
+    # logged on outreach escalations only, so a patient who never had one needs no query for calls.
+    escalations = list(
+        patient.escalations.select_related("plan", "resolved_by").order_by(
+            F("resolved_at").desc(nulls_first=True), "-created", "-id"
+        )[:ESCALATIONS_READ]
+    )
+    calls: list[Any] = []
+    if len(escalations) == ESCALATIONS_READ or any(e.kind == "outreach" for e in escalations):
+        calls = list(patient.outreach_calls.select_related("by")[:CALLS_SHOWN])
     context = page_context(
         request,
         clinic,
@@ -97,9 +111,11 @@ def render_patient(
         next_visits=[(v, visit_blockers.get(v.pk, "")) for v in next_visits],
         take_homes=selectors.patient_take_homes(patient=patient),
         sms_messages=selectors.patient_messages(patient=patient),
-        escalations=list(patient.escalations.filter(resolved_at__isnull=True).select_related("plan")),
+        escalations=[e for e in escalations if e.resolved_at is None],
         tasks=list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id")),
         history=selectors.patient_history(patient=patient),
+        outreach_calls=calls,
+        resolved_escalations=[e for e in escalations if e.resolved_at is not None][:CALLS_SHOWN],
     )
     return render(request, "web/patient.html", context, status=status)
 
