@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import PASSWORD, ROLES, local_today
 from tests.factories import PatientFactory, PlanFactory
-from visits.models import Escalation
+from visits.models import Escalation, Visit
 
 pytestmark = [pytest.mark.e2e]
 
@@ -103,9 +103,11 @@ def sign_in(page: Page, base: str, role: str) -> None:
 
 @pytest.fixture
 def ward(site, dosing_patient) -> dict[str, Any]:
-    """Something on every page: an expected dose on the board, and a patient on hold with an open escalation
-    (a blocked row on the board, a card in the inbox)."""
+    """Something on every page: an expected dose on the board, a checked-in patient (the take-home field and
+    "Undo check-in"), and a patient on hold with an open escalation (a blocked row on the board, a card in the
+    inbox)."""
     from visits.generation import visits_generate
+    from visits.services import visit_check_in
 
     today = local_today()
     held = PatientFactory(clinic=site["clinic"], first_name="Rae", last_name="Held", mrn="MRN-0007")
@@ -120,6 +122,10 @@ def ward(site, dosing_patient) -> dict[str, Any]:
         consecutive_missed=3,
         anchor_date=today - timedelta(days=4),
     )
+    arrived = PatientFactory(clinic=site["clinic"], first_name="Ada", last_name="Arrived", mrn="MRN-0042")
+    arrived_plan = PlanFactory(patient=arrived, start_date=today - timedelta(days=3))
+    visits_generate(plans=[arrived_plan], today=today, horizon_days=1)
+    visit_check_in(visit=Visit.objects.get(plan=arrived_plan, date=today), by=site["staff"]["front_desk"])
     return {"clinic": site["clinic"], "patient": dosing_patient}
 
 
@@ -157,6 +163,18 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
             # The board, each role's first page, is always checked in full: the header as that role sees it.
             found += check(page, f"{role}-{name}", None if name == "today" else seen)
             visited += 1
+        if role == "front_desk":  # search results, a form sent back with its errors, the styled "Not found" page
+            page.goto(f"{base}/clinics/{clinic_id}/patients/")
+            page.get_by_label("Name, MRN or date of birth").press_sequentially("okaf", delay=30)
+            expect(page.get_by_role("link", name="Okafor, Jordan")).to_be_visible()
+            found += check(page, f"{role}-patient-search-results")
+            page.goto(f"{base}/clinics/{clinic_id}/patients/new/")
+            page.get_by_role("button", name="Register the patient").click()
+            expect(page.locator("[aria-invalid=true]").first).to_be_visible()
+            found += check(page, f"{role}-patient-register-refused")
+            response = page.goto(f"{base}/patients/999999999/")
+            assert response is not None and response.status == 404
+            found += check(page, f"{role}-not-found")
         if role != "admin":
             response = page.goto(f"{base}/clinics/{clinic_id}/setup/")
             assert response is not None and response.status == 403
