@@ -133,8 +133,10 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
     browser: Browser, browser_context_args: dict, live_server, ward
 ):
     """The login page (signed out, then after a refused sign-in), then, in one browser context per role, every
-    page that role may open, and the styled "Not allowed" page for the roles that may not open the setup page.
-    All findings are collected and reported together."""
+    page that role may open, and the styled "Not allowed" page for the roles that may not open the setup page;
+    for the front desk also search results, a form sent back with errors and the "Not found" page. A page whose
+    main content is the same markup as one another role already had checked is screenshotted but not checked
+    again (see `check`), which keeps the test near a minute. All findings are collected and reported together."""
     base = live_server.url
     clinic_id, patient_id = ward["clinic"].pk, ward["patient"].pk
     found: list[str] = []
