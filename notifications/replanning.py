@@ -74,6 +74,15 @@ def rule_set_copy_preset(*, preset_name: str, clinic: Clinic) -> RuleSet:
         return rule_set
 
 
+def rule_set_update(*, clinic: Clinic, rules: dict[str, Any], by: Any = None) -> RuleSet:
+    """New rules move the clinic's future visits (take-home days, ladder, grace). No person is refused a
+    rule change because a window is full: visits without room are left out and staff get a task."""
+    with transaction.atomic():
+        rule_set = calendar.rule_set_update(clinic=clinic, rules=rules, by=by)
+        clinic_changed(clinic=clinic, refuse=False)
+        return rule_set
+
+
 def window_create(*, clinic: Clinic, value: calendar.WindowInput) -> DosingWindow:
     with transaction.atomic():
         window = calendar.window_create(clinic=clinic, value=value)

@@ -52,4 +52,5 @@ urlpatterns = [
         "clinics/<int:clinic_id>/setup/closures/<int:closure_id>/delete/", setup.closure_remove, name="closure-delete"
     ),
     path("clinics/<int:clinic_id>/setup/holidays/", setup.holidays, name="holidays-import"),
+    path("clinics/<int:clinic_id>/setup/rules/", setup.rules_edit, name="rules-edit"),
 ]

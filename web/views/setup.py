@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -17,14 +20,16 @@ from notifications.replanning import (
     closure_create,
     closure_delete,
     holidays_import,
+    rule_set_update,
     window_create,
     window_delete,
 )
+from scheduler import engine
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow
 from scheduler.permissions import ADMIN
 from scheduler.rules import Rules
-from scheduler.selectors import rules_for_clinic
+from scheduler.selectors import active_plans, calendar_for_clinic, pauses_by_plan, plan_spec, rules_for_clinic
 from scheduler.services import WindowInput
 from visits.reports import closure_affected_visits
 from web import selectors
@@ -56,11 +61,219 @@ def _admin_urls(clinic: Clinic) -> dict[str, str]:
     }
 
 
+def _stored_rules(clinic: Clinic) -> dict[str, Any]:
+    rules = _rules_or_none(clinic)
+    if rules is not None:
+        return rules.to_dict()
+    return dict(clinic.rule_set.rules) if clinic.rule_set else {}
+
+
 def _rules_or_none(clinic: Clinic) -> Rules | None:
     try:
         return rules_for_clinic(clinic)
     except (ValueError, TypeError, KeyError):
         return None  # a broken rule set still lets the admin reach the page and its admin link
+
+
+# --- the rule-set editor ---------------------------------------------------------------------------
+
+PREVIEW_DAYS = 28
+LADDER_LABELS = {
+    "checkin_text": "Check-in text",
+    "outreach": "Outreach call",
+    "hold": "Hold dosing",
+    "clinician_review": "Clinician review",
+    "reinduction": "Re-induction",
+}
+# (field, label, minimum; None: may be left empty)
+RULE_NUMBERS: tuple[tuple[str, str, int | None], ...] = (
+    ("reminders_max_per_day", "Reminders per day at most", 0),
+    ("reminders_max_per_week", "Reminders per week at most", 0),
+    ("sms_max_chars", "Characters per text at most", 1),
+    ("takehome_review_days", "Take-home review at least every (days)", 1),
+    ("guest_dosing_notice_hours", "Guest dosing notice (hours)", 0),
+    ("buprenorphine_daily_max_mg", "Buprenorphine daily maximum (mg)", 1),
+    ("methadone_first_dose_max_mg", "Methadone first dose maximum (mg)", 1),
+    ("methadone_first_day_max_mg", "Methadone first day maximum (mg)", 1),
+    ("methadone_induction_days", "Methadone induction period (days)", 1),
+    ("methadone_induction_step_max_mg", "Methadone induction step at most (mg)", 1),
+    ("methadone_induction_step_min_days", "Methadone induction days between steps at least", 1),
+    ("diamorphine_session_max_mg", "Diamorphine per session maximum (mg)", 1),
+    ("diamorphine_daily_max_mg", "Diamorphine daily maximum (mg)", 1),
+    ("naltrexone_opioid_free_days", "Opioid-free days before naltrexone", 1),
+    ("buprenorphine_induction_cows_min", "Buprenorphine induction: COWS score at least (empty: off)", None),
+)
+_WHOLE = re.compile(r"-?\d+")
+_ERROR_FIELD = re.compile(r"^(?P<field>[\w\[\].]+):\s*(?P<text>.*)$", re.DOTALL)
+
+
+def _number(raw: str) -> int | str | None:
+    """A typed count: a whole number, or the text as typed so Rules.from_dict names the field and the value."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    return int(raw) if _WHOLE.fullmatch(raw) else raw
+
+
+def _tier_rows(post: Any) -> list[int]:
+    return sorted({int(k.split("-")[1]) for k in post if re.fullmatch(r"tier-\d+-\w+", k)})
+
+
+def _rules_from_post(current: dict[str, Any], post: Any) -> tuple[dict[str, Any], list[int]]:
+    """The rule set as typed: the current rules with the form's fields put in. Returns the tier rows used, so an
+    error on takehome_tiers[i] finds its row again (empty rows are left out)."""
+    rules = dict(current)
+    tiers, rows = [], []
+    for row in _tier_rows(post):
+        values = {f: post.get(f"tier-{row}-{f}", "") for f in ("from_day", "max_supply", "max_per_week")}
+        if not any(v.strip() for v in values.values()):
+            continue
+        tiers.append({f: _number(v) for f, v in values.items()})
+        rows.append(row)
+    rules["takehome_tiers"] = tiers
+    rules["ladder"] = {step: _number(post.get(f"ladder-{step}", "")) for step in LADDER_LABELS}
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        rules[name] = post.get(name, "").strip()
+    for name, _label, _minimum in RULE_NUMBERS:
+        rules[name] = _number(post.get(name, ""))
+    rules["privacy_words"] = [w.strip() for w in re.split(r"[\n,]", post.get("privacy_words", "")) if w.strip()]
+    return rules, rows
+
+
+def _error_key(message: str, rows: list[int]) -> tuple[str, str]:
+    """Which form field a Rules.from_dict message is about, and its text."""
+    match = _ERROR_FIELD.match(message)
+    if not match:
+        return "__all__", message
+    field, text = match["field"], match["text"]
+    tier = re.fullmatch(r"takehome_tiers\[(\d+)\]\.(\w+)", field)
+    if tier and int(tier[1]) < len(rows):
+        return f"tier-{rows[int(tier[1])]}-{tier[2]}", text
+    if field.startswith("takehome_tiers"):
+        return "takehome_tiers", text
+    if field.startswith("ladder."):
+        return f"ladder-{field.removeprefix('ladder.')}", text
+    if field.startswith("privacy_words"):
+        return "privacy_words", f"{field}: {text}" if "[" in field else text
+    return field, text
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _rule_editor(rules: dict[str, Any], errors: dict[str, str], typed: Any = None) -> dict[str, Any]:
+    """Field descriptors for the template: values as typed (or stored) and each field's error beside it."""
+
+    def value(name: str, stored: Any) -> str:
+        return typed.get(name, "") if typed is not None else _shown(stored)
+
+    tiers = list(rules.get("takehome_tiers") or [])
+    rows = _tier_rows(typed) if typed is not None else list(range(len(tiers) + 1))
+    if typed is not None and rows:
+        rows.append(max(rows) + 1)
+    tier_rows = []
+    for row in rows or [0]:
+        stored = tiers[row] if typed is None and row < len(tiers) else {}
+        tier_rows.append(
+            {
+                "row": row,
+                "fields": [
+                    {
+                        "name": f"tier-{row}-{f}",
+                        "label": label,
+                        "value": value(f"tier-{row}-{f}", stored.get(f)),
+                        "error": errors.get(f"tier-{row}-{f}", ""),
+                    }
+                    for f, label in (
+                        ("from_day", "From treatment day"),
+                        ("max_supply", "Largest supply (days)"),
+                        ("max_per_week", "Per week at most"),
+                    )
+                ],
+            }
+        )
+    ladder = rules.get("ladder") or {}
+    words = rules.get("privacy_words") or []
+    return {
+        "tiers": tier_rows,
+        "tiers_error": errors.get("takehome_tiers", ""),
+        "ladder": [
+            {
+                "name": f"ladder-{s}",
+                "label": label,
+                "value": value(f"ladder-{s}", ladder.get(s)),
+                "error": errors.get(f"ladder-{s}", ""),
+            }
+            for s, label in LADDER_LABELS.items()
+        ],
+        "quiet": [
+            {"name": n, "label": label, "value": value(n, rules.get(n)), "error": errors.get(n, "")}
+            for n, label in (("quiet_hours_start", "Texts from"), ("quiet_hours_end", "Texts until"))
+        ],
+        "numbers": [
+            {
+                "name": n,
+                "label": label,
+                "min": minimum if minimum is not None else 1,
+                "value": value(n, rules.get(n)),
+                "error": errors.get(n, ""),
+            }
+            for n, label, minimum in RULE_NUMBERS
+        ],
+        "privacy_words": value("privacy_words", "\n".join(words)) if typed is not None else "\n".join(words),
+        "privacy_error": errors.get("privacy_words", ""),
+        "error": errors.get("__all__", "")
+        or next(
+            (
+                f"{k}: {v}"
+                for k, v in errors.items()
+                if k not in _EDITOR_KEYS and not k.startswith(("tier-", "ladder-"))
+            ),
+            "",
+        ),
+    }
+
+
+_EDITOR_KEYS = frozenset(
+    {"takehome_tiers", "privacy_words", "quiet_hours_start", "quiet_hours_end", "__all__"}
+    | {n for n, _l, _m in RULE_NUMBERS}
+)
+
+
+@dataclass(frozen=True)
+class RulePreview:
+    patients: int
+    plans: int
+    failed: int
+    days: int = PREVIEW_DAYS
+
+
+def _rules_preview(clinic: Clinic, old: Rules, new: Rules) -> RulePreview:
+    """Patients whose next 28 days differ under the new rules. Bounded: the clinic's active plans × 28 days, one
+    query for the plans and one for their pauses."""
+    first = selectors.clinic_today(clinic)
+    last = first + timedelta(days=PREVIEW_DAYS - 1)
+    plans = list(active_plans(clinic_ids=[clinic.pk], on=first))
+    pauses = pauses_by_plan(p.pk for p in plans)
+    calendar = calendar_for_clinic(clinic)
+    changed: set[int] = set()
+    failed = 0
+    for plan in plans:
+        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []))
+        try:
+            before = engine.plan_days(spec, calendar, old, first, last)
+        except (RuleViolation, ValueError):
+            before = None
+        try:
+            after = engine.plan_days(spec, calendar, new, first, last)
+        except (RuleViolation, ValueError):
+            failed += 1  # a plan the new rules refuse changes too: counted, and said
+            changed.add(plan.patient_id)
+            continue
+        if before != after:
+            changed.add(plan.patient_id)
+    return RulePreview(patients=len(changed), plans=len(plans), failed=failed)
 
 
 def render_setup(
@@ -71,6 +284,8 @@ def render_setup(
     closure_form: ClosureForm | None = None,
     error: str = "",
     status: int = 200,
+    editor: dict[str, Any] | None = None,
+    preview: RulePreview | None = None,
 ) -> HttpResponse:
     today = selectors.clinic_today(clinic)
     days = dict(WEEKDAY_CHOICES)
@@ -95,7 +310,9 @@ def render_setup(
             )
         ),
         error=error,
-        admin_urls=_admin_urls(clinic),
+        admin_urls=_admin_urls(clinic) if request.user.is_superuser else {},
+        editor=editor or _rule_editor(_stored_rules(clinic), {}),
+        preview=preview,
     )
     return render(request, "web/setup.html", context, status=status)
 
@@ -107,9 +324,7 @@ def setup(request: HttpRequest, clinic_id: int) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, clinic: Clinic, exc: RuleViolation | StateConflict, **forms: Any) -> HttpResponse:
-    return render_setup(
-        request, clinic, error=exc.message, status=exc.status_code, **forms
-    )
+    return render_setup(request, clinic, error=exc.message, status=exc.status_code, **forms)
 
 
 @staff_view
@@ -193,4 +408,31 @@ def holidays(request: HttpRequest, clinic_id: int) -> HttpResponse:
     )
     for reason in result.refused:
         messages.warning(request, reason)
+    return redirect("web:setup", clinic_id=clinic.pk)
+
+
+@staff_view
+@require_POST
+def rules_edit(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """Preview (how many patients' next 28 days change) or save the typed rule set; errors beside the field."""
+    clinic = _admin_clinic(request, clinic_id)
+    current = _stored_rules(clinic)
+    typed, rows = _rules_from_post(current, request.POST)
+    try:
+        new = Rules.from_dict(typed)
+    except (ValueError, TypeError) as exc:
+        key, text = _error_key(str(exc), rows)
+        editor = _rule_editor(typed, {key: text}, request.POST)
+        return render_setup(request, clinic, editor=editor, status=400)
+    if request.POST.get("action") != "save":
+        old = _rules_or_none(clinic) or new
+        preview = _rules_preview(clinic, old, new)
+        return render_setup(request, clinic, editor=_rule_editor(typed, {}, request.POST), preview=preview)
+    try:
+        rule_set_update(clinic=clinic, rules=new.to_dict(), by=request.user)
+    except (RuleViolation, StateConflict) as exc:
+        return render_setup(
+            request, clinic, editor=_rule_editor(typed, {}, request.POST), error=exc.message, status=exc.status_code
+        )
+    messages.success(request, "Saved the rule set; future visits follow the new rules.")
     return redirect("web:setup", clinic_id=clinic.pk)

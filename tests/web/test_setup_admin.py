@@ -1,0 +1,142 @@
+"""Setup for the admin role without Django admin (issue #13): the rule-set editor with its preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from auditlog.models import LogEntry
+from django.test import Client
+
+from scheduler.models import RuleSet
+from scheduler.selectors import rules_for_clinic
+from scheduler.services import rule_set_copy_preset
+
+pytestmark = pytest.mark.django_db
+
+
+def _typed(clinic, **changes: str) -> dict[str, Any]:
+    """The editor's fields as the page fills them from the clinic's rules, with `changes` typed over them."""
+    rules = rules_for_clinic(clinic).to_dict()
+    data: dict[str, Any] = {}
+    for i, tier in enumerate(rules["takehome_tiers"]):
+        for f in ("from_day", "max_supply", "max_per_week"):
+            data[f"tier-{i}-{f}"] = "" if tier[f] is None else str(tier[f])
+    for step, days in rules["ladder"].items():
+        data[f"ladder-{step}"] = str(days)
+    for name in (
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "reminders_max_per_day",
+        "reminders_max_per_week",
+        "sms_max_chars",
+        "takehome_review_days",
+        "guest_dosing_notice_hours",
+        "buprenorphine_daily_max_mg",
+        "methadone_first_dose_max_mg",
+        "methadone_first_day_max_mg",
+        "methadone_induction_days",
+        "methadone_induction_step_max_mg",
+        "methadone_induction_step_min_days",
+        "diamorphine_session_max_mg",
+        "diamorphine_daily_max_mg",
+        "naltrexone_opioid_free_days",
+        "buprenorphine_induction_cows_min",
+    ):
+        data[name] = "" if rules[name] is None else str(rules[name])
+    data["privacy_words"] = "\n".join(rules["privacy_words"])
+    return {**data, **changes}
+
+
+@pytest.fixture
+def own_rules(clinic):
+    return rule_set_copy_preset(clinic=clinic)
+
+
+@pytest.mark.parametrize("role", ["clinician", "nurse", "front_desk"])
+def test_only_admins_may_edit_the_rule_set(client_as, clinic, morning, own_rules, role):
+    before = dict(own_rules.rules)
+    response = client_as(role).post(
+        f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, takehome_review_days="30", action="save")
+    )
+    assert response.status_code == 403
+    own_rules.refresh_from_db()
+    assert own_rules.rules == before
+
+
+def test_the_setup_page_shows_the_rules_as_form_fields(client_as, clinic, morning, own_rules):
+    page = client_as("admin").get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert 'name="ladder-hold"' in page and 'value="3"' in page
+    assert 'name="quiet_hours_start"' in page and 'value="09:00"' in page
+    assert 'name="tier-0-from_day"' in page and 'name="privacy_words"' in page
+
+
+def test_a_refused_value_is_shown_beside_its_field_and_what_was_typed_stays(client_as, clinic, morning, own_rules):
+    before = dict(own_rules.rules)
+    response = client_as("admin").post(
+        f"/clinics/{clinic.pk}/setup/rules/",
+        _typed(clinic, **{"ladder-hold": "2", "takehome_review_days": "45", "action": "save"}),
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert '<span class="error" id="err-ladder-hold">steps must be strictly increasing, got 2 after 2</span>' in page
+    assert 'name="takehome_review_days" type="text" inputmode="numeric" class="num" value="45"' in page
+    own_rules.refresh_from_db()
+    assert own_rules.rules == before
+
+
+def test_quiet_hours_outside_the_federal_floor_are_refused_beside_the_field(client_as, clinic, morning, own_rules):
+    response = client_as("admin").post(
+        f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, quiet_hours_start="07:00", action="preview")
+    )
+    assert response.status_code == 400
+    assert 'id="err-quiet_hours_start">must lie within 08:00–21:00' in response.content.decode()
+
+
+def test_the_preview_counts_the_patients_whose_calendar_would_change(client_as, clinic, morning, own_rules, plan):
+    client: Client = client_as("admin")
+    same = client.post(f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, action="preview"))
+    assert "0 patients' calendars would change in the next 28 days" in same.content.decode()
+    assert "1 active plan " in same.content.decode()
+    # A patient on take-homes between visits loses them all if every tier allows none.
+    fewer = _typed(clinic, action="preview")
+    for key in [k for k in fewer if k.endswith("-max_supply")]:
+        fewer[key] = "0"
+    plan.takehome_approved = True
+    plan.attendance_weekdays = [0, 2, 4]  # Mon, Wed, Fri at the window; take-homes for the days between
+    plan.save(update_fields=["takehome_approved", "attendance_weekdays"])
+    changed = client.post(f"/clinics/{clinic.pk}/setup/rules/", fewer)
+    assert changed.status_code == 200
+    assert "1 patient's calendar would change" in changed.content.decode()
+    own_rules.refresh_from_db()
+    assert rules_for_clinic(clinic).takehome_tiers[-1].max_supply != 0  # a preview saves nothing
+
+
+def test_saving_the_rule_set_writes_it_and_leaves_an_audit_entry(client_as, clinic, morning, own_rules, staff):
+    response = client_as("admin").post(
+        f"/clinics/{clinic.pk}/setup/rules/",
+        _typed(clinic, takehome_review_days="30", privacy_words="Elm Street\nHarbor House", action="save"),
+    )
+    assert response.status_code == 302
+    own_rules.refresh_from_db()
+    assert own_rules.rules["takehome_review_days"] == 30
+    assert own_rules.rules["privacy_words"] == ["Elm Street", "Harbor House"]
+    entry = LogEntry.objects.get_for_object(own_rules).order_by("-pk").first()
+    assert entry.actor == staff["admin"] and "takehome_review_days" in str(entry.changes)
+
+
+def test_a_clinic_on_a_preset_gets_its_own_copy_when_it_saves(client_as, clinic, morning):
+    preset = clinic.rule_set
+    response = client_as("admin").post(
+        f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, takehome_review_days="60", action="save")
+    )
+    assert response.status_code == 302
+    clinic.refresh_from_db()
+    assert rules_for_clinic(clinic).takehome_review_days == 60
+    if preset is not None and preset.is_preset:
+        assert RuleSet.objects.get(pk=preset.pk).rules.get("takehome_review_days", 90) == 90
+
+
+def test_a_non_superuser_admin_sees_no_links_into_django_admin(client_as, clinic, morning, own_rules):
+    page = client_as("admin").get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "/admin/" not in page
