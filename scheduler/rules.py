@@ -92,6 +92,8 @@ class Rules:
     # Issue #15: the clinic's own words no text or sender name may carry, on top of the built-in list
     # (scheduler.privacy_words): a local program name, a street name everyone knows as the clinic's.
     privacy_words: tuple[str, ...] = ()
+    # Issue #15: 42 CFR 8.12(f)(6) (2024): at least 8 random drug tests a year per patient.
+    drug_screens_per_year: int = 8
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -141,6 +143,7 @@ class Rules:
             **{name: getattr(self, name) for name in DOSE_LIMIT_FIELDS},
             "buprenorphine_induction_cows_min": self.buprenorphine_induction_cows_min,
             "privacy_words": list(self.privacy_words),
+            "drug_screens_per_year": self.drug_screens_per_year,
         }
 
 
@@ -190,6 +193,7 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "methadone_induction_days": 14,
     "methadone_induction_step_max_mg": 10,
     "methadone_induction_step_min_days": 3,
+    "drug_screens_per_year": 8,
 }
 
 
@@ -388,6 +392,9 @@ def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
             d.get("buprenorphine_induction_cows_min"), "buprenorphine_induction_cows_min", 1
         ),
         privacy_words=_privacy_words(d.get("privacy_words", _OPTIONAL_FIELDS["privacy_words"])),
+        drug_screens_per_year=_int(
+            d.get("drug_screens_per_year", _OPTIONAL_FIELDS["drug_screens_per_year"]), "drug_screens_per_year", 1
+        ),
     )
 
 
@@ -436,6 +443,7 @@ _COMMON: dict[str, Any] = {
     "methadone_induction_days": 14,
     "methadone_induction_step_max_mg": 10,
     "methadone_induction_step_min_days": 3,
+    "drug_screens_per_year": 8,  # 42 CFR 8.12(f)(6) (2024): at least 8 random drug tests a year per patient
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

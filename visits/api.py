@@ -27,8 +27,8 @@ from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filt
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField, MilligramField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
-from visits import cows, selectors, services
-from visits.models import KIND_CHOICES, STATUS_CHOICES, Assessment, Visit
+from visits import cows, screening, selectors, services
+from visits.models import DRUG_SCREEN_RESULT_CHOICES, KIND_CHOICES, STATUS_CHOICES, Assessment, Visit
 
 # --- serializers -----------------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "source", "window", "reason", "planned_date", "session", "edited", "expected_take_home_doses",
             "target_date", "earliest", "latest", "covered_through", "checked_in_at", "checked_in_by",
             "completed_at", "completed_by", "bottles_returned", "bottles_note", "status_reason", "missed_at",
-            "created", "updated", "dose_mg", "dose_reason",
+            "created", "updated", "dose_mg", "dose_reason", "drug_screen", "drug_screen_result",
         ]
         read_only_fields = fields
 
@@ -115,6 +115,10 @@ class VisitCheckInSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="Empty take-home bottles came back."
     )
     bottles_note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class DrugScreenResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=DRUG_SCREEN_RESULT_CHOICES, help_text="negative, positive or refused.")
 
 
 class VisitCompleteSerializer(serializers.Serializer):
@@ -267,6 +271,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         "cancel": FRONT_DESK,
         "excuse": FRONT_DESK,
         "complete": DOSING,
+        "drug_screen": DOSING,
         "assessments": ALL_ROLES,  # reading; recording is for nurses, clinicians and admins (the service says so)
     }
 
@@ -342,6 +347,13 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitReasonSerializer, request)
         visit = replanning.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15; nurses, clinicians, admins)")
+    @action(detail=True, methods=["post"], url_path="drug-screen")
+    def drug_screen(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(DrugScreenResultSerializer, request)
+        visit = screening.drug_screen_record(visit=self.get_object(), result=data["result"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
     @_action_schema(VisitReasonSerializer, "Excuse a visit (not counted as missed)")

@@ -25,6 +25,7 @@ STATUS_CHOICES = [
 ]
 OPEN_STATUSES = ("scheduled", "checked_in")
 SOURCE_CHOICES = [("plan", "Plan"), ("manual", "Manual")]
+DRUG_SCREEN_RESULT_CHOICES = [("negative", "Negative"), ("positive", "Positive"), ("refused", "Refused")]
 
 
 class Visit(models.Model):
@@ -68,6 +69,12 @@ class Visit(models.Model):
     bottles_note = models.CharField(max_length=300, blank=True, default="")
     status_reason = models.CharField(max_length=300, blank=True, default="")
     missed_at = models.DateTimeField(null=True, blank=True)
+    # Issue #15: a random drug screen drawn at check-in (42 CFR 8.12(f)(6), 2024: at least 8 a year) and its result.
+    # db_default: generation inserts rows with COPY naming only the columns it fills.
+    drug_screen = models.BooleanField(default=False, db_default=False)
+    drug_screen_result = models.CharField(
+        max_length=10, blank=True, default="", db_default="", choices=DRUG_SCREEN_RESULT_CHOICES
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -356,10 +356,13 @@ def visit_check_in(*, visit: Visit, by: Any, bottles_returned: bool | None = Non
     _not_in_future(visit, "checked in")
     if visit.plan is not None and visit.kind in PLAN_KINDS:
         dose_guard(plan=visit.plan, clinic=visit.clinic, step=guard.CHECK_IN, day=visit.date, visit_id=visit.pk, by=by)
-    return _swap(
+    visit = _swap(
         visit, ["scheduled"], by, status="checked_in", checked_in_at=timezone.now(), checked_in_by=by,
         bottles_returned=bottles_returned, bottles_note=(bottles_note or "")[:300],
     )
+    from visits.screening import drug_screen_draw  # issue #15; screening builds on this module
+
+    return drug_screen_draw(visit=visit)
 
 
 @transaction.atomic
