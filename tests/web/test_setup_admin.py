@@ -8,6 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 
+from notifications.models import MessageTemplate
 from scheduler.models import RuleSet
 from scheduler.selectors import rules_for_clinic
 from scheduler.services import rule_set_copy_preset
@@ -140,3 +141,51 @@ def test_a_clinic_on_a_preset_gets_its_own_copy_when_it_saves(client_as, clinic,
 def test_a_non_superuser_admin_sees_no_links_into_django_admin(client_as, clinic, morning, own_rules):
     page = client_as("admin").get(f"/clinics/{clinic.pk}/setup/").content.decode()
     assert "/admin/" not in page
+
+
+# --- reminder templates ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reminder_default(clinic):
+    return MessageTemplate.objects.get(clinic__isnull=True, purpose="reminder", language="en")
+
+
+def test_the_template_page_previews_the_text_for_a_sample_patient(client_as, clinic, morning, reminder_default):
+    url = f"/clinics/{clinic.pk}/setup/templates/{reminder_default.pk}/"
+    response = client_as("admin").post(url, {"body": "Hi {first_name}, see you {date} at {time}.", "action": "preview"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<p id="tpl-preview">Hi A., see you Tue Nov 17 at 8:30 AM.</p>' in page
+    assert not MessageTemplate.objects.filter(clinic=clinic).exists()  # a preview saves nothing
+
+
+def test_a_forbidden_word_is_refused_with_its_message_and_the_text_kept(client_as, clinic, morning, reminder_default):
+    url = f"/clinics/{clinic.pk}/setup/templates/{reminder_default.pk}/"
+    typed = "Hi {first_name}, your methadone is ready {date}."
+    response = client_as("admin").post(url, {"body": typed, "action": "save"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="err-body" role="alert">Refused: the word “methadone” (in the template)' in page
+    assert typed in page
+    assert not MessageTemplate.objects.filter(clinic=clinic).exists()
+
+
+def test_saving_a_default_template_makes_the_clinics_own_and_is_audited(
+    client_as, clinic, morning, reminder_default, staff
+):
+    url = f"/clinics/{clinic.pk}/setup/templates/{reminder_default.pk}/"
+    response = client_as("admin").post(url, {"body": "See you {date} at {time}. {clinic}", "action": "save"})
+    assert response.status_code == 302
+    own = MessageTemplate.objects.get(clinic=clinic, purpose="reminder", language="en")
+    assert own.body == "See you {date} at {time}. {clinic}"
+    reminder_default.refresh_from_db()
+    assert reminder_default.body != own.body
+    assert LogEntry.objects.get_for_object(own).get().actor == staff["admin"]
+
+
+def test_only_admins_edit_templates(client_as, clinic, morning, reminder_default):
+    url = f"/clinics/{clinic.pk}/setup/templates/{reminder_default.pk}/"
+    response = client_as("clinician").post(url, {"body": "See you {date}.", "action": "save"})
+    assert response.status_code == 403
+    assert not MessageTemplate.objects.filter(clinic=clinic).exists()

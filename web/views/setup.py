@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from notifications.models import MessageTemplate
+from notifications.privacy import ForbiddenContent
+from notifications.rendering import PLACEHOLDERS, format_date, format_time
+from notifications.rendering import render as render_text
 from notifications.replanning import (
     closure_create,
     closure_delete,
@@ -436,3 +441,83 @@ def rules_edit(request: HttpRequest, clinic_id: int) -> HttpResponse:
         )
     messages.success(request, "Saved the rule set; future visits follow the new rules.")
     return redirect("web:setup", clinic_id=clinic.pk)
+
+
+# --- reminder templates ----------------------------------------------------------------------------
+
+SAMPLE_FIRST_NAME = "A."
+
+
+def _sample_values(clinic: Clinic, language: str) -> dict[str, str]:
+    """A sample patient "A." with a visit tomorrow at 08:30 in the clinic's zone: what a real text would carry."""
+    day = selectors.clinic_today(clinic) + timedelta(days=1)
+    local = datetime.combine(day, time(8, 30), tzinfo=zoneinfo.ZoneInfo(clinic.timezone))
+    return {
+        "first_name": SAMPLE_FIRST_NAME,
+        "initials": SAMPLE_FIRST_NAME,
+        "clinic": clinic.sms_name,
+        "phone": clinic.phone,
+        "date": format_date(day, language),
+        "time": format_time(local, language),
+    }
+
+
+def _template_preview(clinic: Clinic, body: str, language: str) -> tuple[str, str]:
+    """(the rendered text, "") or ("", why it is refused): the same render and privacy check a real text gets."""
+    rules = _rules_or_none(clinic)
+    max_chars = rules.sms_max_chars if rules else 160
+    words = rules.privacy_words if rules else ()
+    try:
+        return render_text(body, _sample_values(clinic, language), max_chars=max_chars, extra_words=words), ""
+    except ForbiddenContent as exc:
+        return "", f"Refused: the word “{exc.word}” (in the {exc.where}) may tell someone the patient is in treatment."
+    except ValueError as exc:  # MessageTooLong, an unknown placeholder
+        return "", f"Refused: {exc}."
+
+
+@transaction.atomic
+def _template_save(*, clinic: Clinic, source: MessageTemplate, body: str) -> MessageTemplate:
+    """The clinic's own template for that purpose and language: a shipped default is overridden, never edited."""
+    if source.clinic_id == clinic.pk:
+        source.body = body
+        source.save(update_fields=["body"])
+        return source
+    own, created = MessageTemplate.objects.select_for_update().get_or_create(
+        clinic=clinic, purpose=source.purpose, language=source.language, defaults={"body": body}
+    )
+    if not created:
+        own.body = body
+        own.save(update_fields=["body"])
+    return own
+
+
+def _clinic_template(clinic: Clinic, template_id: int) -> MessageTemplate:
+    return get_object_or_404(MessageTemplate.objects.filter(Q(clinic=clinic) | Q(clinic__isnull=True)), pk=template_id)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, clinic_id: int, template_id: int) -> HttpResponse:
+    """Edit a reminder template with a server-rendered preview (sample patient "A.") and the privacy check."""
+    clinic = _admin_clinic(request, clinic_id)
+    template = _clinic_template(clinic, template_id)
+    body = request.POST.get("body", template.body).strip() if request.method == "POST" else template.body
+    text, refusal = _template_preview(clinic, body, template.language) if body else ("", "Write the text.")
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "save":
+        if not refusal:
+            saved = _template_save(clinic=clinic, source=template, body=body)
+            messages.success(request, f"Saved the {saved.get_purpose_display().lower()} text ({saved.language}).")
+            return redirect("web:setup", clinic_id=clinic.pk)
+        status = 400
+    context = page_context(
+        request,
+        clinic,
+        nav_active="setup",
+        template=template,
+        body=body,
+        preview_text=text,
+        refusal=refusal,
+        placeholders=sorted(PLACEHOLDERS),
+    )
+    return render(request, "web/setup_template.html", context, status=status)
