@@ -236,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "VisitKindEnum": "visits.models.KIND_CHOICES",
         "EscalationKindEnum": "visits.models.Escalation.KIND_CHOICES",
         "MedicationEnum": "scheduler.models.MEDICATION_CHOICES",
+        "DrugScreenResultEnum": "visits.models.DRUG_SCREEN_RESULT_CHOICES",
     },
 }
 

@@ -47,6 +47,8 @@ from scheduler.api.serializers import (
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, StaffProfile
 from scheduler.permissions import ADMIN, CLINICAL, FRONT_DESK, clinic_ids_for, scope_to_clinics
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
+from visits import screening
+from visits.api import VisitSerializer
 from visits.models import Visit
 from visits.reports import closure_affected_visits
 
@@ -270,7 +272,7 @@ class ClosureViewSet(mixins.ListModelMixin, ClinicNestedViewSet):
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
-    action_roles = {"create": FRONT_DESK, "partial_update": FRONT_DESK}
+    action_roles = {"create": FRONT_DESK, "partial_update": FRONT_DESK, "callback": CLINICAL}
 
     def get_queryset(self) -> QuerySet[Patient]:
         return scope_to_clinics(Patient.objects.select_related("clinic"), self.request.user)
@@ -306,6 +308,15 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             raise ValidationError({"clinic": ["A patient cannot move to another clinic; register them there."]})
         patient = services.patient_update(patient=patient, data=data)
         return Response(self.get_serializer(patient).data)
+
+    @extend_schema(
+        request=None, responses={201: VisitSerializer, **ERRORS, 409: OpenApiResponse(description="No room in 24 h")},
+        summary="Call a take-home holder back (issue #15; clinicians, admins): a callback visit within 24 hours",
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def callback(self, request: Request, pk: str | None = None) -> Response:
+        visit = screening.callback_start(patient=self.get_object(), by=request.user)
+        return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
 
 
 # --- plans ------------------------------------------------------------------------------------------
