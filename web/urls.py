@@ -54,4 +54,5 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/setup/holidays/", setup.holidays, name="holidays-import"),
     path("clinics/<int:clinic_id>/setup/rules/", setup.rules_edit, name="rules-edit"),
     path("clinics/<int:clinic_id>/setup/templates/<int:template_id>/", setup.template_edit, name="template-edit"),
+    path("clinics/<int:clinic_id>/setup/jobs/<int:task_id>/", setup.job_toggle, name="job-toggle"),
 ]

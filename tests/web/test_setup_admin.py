@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from auditlog.models import LogEntry
 from django.test import Client
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from notifications.models import MessageTemplate
 from scheduler.models import RuleSet
@@ -189,3 +191,56 @@ def test_only_admins_edit_templates(client_as, clinic, morning, reminder_default
     response = client_as("clinician").post(url, {"body": "See you {date}.", "action": "save"})
     assert response.status_code == 403
     assert not MessageTemplate.objects.filter(clinic=clinic).exists()
+
+
+# --- periodic jobs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sweep_job(morning):
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    return PeriodicTask.objects.create(
+        name="Missed-visit sweep",
+        task="jobs.tasks.sweep_missed",
+        interval=every,
+        last_run_at=morning - timedelta(minutes=2),
+    )
+
+
+def test_the_setup_page_lists_periodic_jobs_with_last_and_next_run(client_as, clinic, morning, sweep_job):
+    page = client_as("admin").get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    # 13:00 UTC is 08:00 in New York: last run two minutes ago, the next three minutes from now.
+    assert "Missed-visit sweep" in page
+    assert "Mon 2026-11-16 07:58" in page and "Mon 2026-11-16 08:03" in page
+    assert "running" in page and "Pause the job Missed-visit sweep" in page
+
+
+def test_an_admin_pauses_and_resumes_a_job(client_as, clinic, morning, sweep_job):
+    client = client_as("admin")
+    url = f"/clinics/{clinic.pk}/setup/jobs/{sweep_job.pk}/"
+    assert client.post(url, {"enabled": "off"}).status_code == 302
+    sweep_job.refresh_from_db()
+    assert sweep_job.enabled is False
+    assert sweep_job.last_run_at is not None  # the last run stays on the row
+    page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "<strong>paused</strong>" in page and "Resume the job Missed-visit sweep" in page
+    client.post(url, {"enabled": "on"})
+    sweep_job.refresh_from_db()
+    assert sweep_job.enabled is True
+
+
+@pytest.mark.parametrize("role", ["clinician", "nurse", "front_desk"])
+def test_only_admins_pause_jobs(client_as, clinic, morning, sweep_job, role):
+    response = client_as(role).post(f"/clinics/{clinic.pk}/setup/jobs/{sweep_job.pk}/", {"enabled": "off"})
+    assert response.status_code == 403
+    sweep_job.refresh_from_db()
+    assert sweep_job.enabled is True
+
+
+def test_a_superuser_still_gets_the_links_into_django_admin(client, clinic, morning, own_rules, staff):
+    admin = staff["admin"]
+    admin.is_superuser = True
+    admin.save(update_fields=["is_superuser"])
+    client.force_login(admin)
+    page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "/admin/" in page

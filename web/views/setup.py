@@ -15,7 +15,9 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_celery_beat.models import PeriodicTask
 
 from notifications.models import MessageTemplate
 from notifications.privacy import ForbiddenContent
@@ -317,6 +319,7 @@ def render_setup(
         error=error,
         admin_urls=_admin_urls(clinic) if request.user.is_superuser else {},
         editor=editor or _rule_editor(_stored_rules(clinic), {}),
+        jobs=_jobs(),
         preview=preview,
     )
     return render(request, "web/setup.html", context, status=status)
@@ -521,3 +524,59 @@ def template_edit(request: HttpRequest, clinic_id: int, template_id: int) -> Htt
         placeholders=sorted(PLACEHOLDERS),
     )
     return render(request, "web/setup_template.html", context, status=status)
+
+
+# --- periodic jobs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRow:
+    task: PeriodicTask
+    every: str
+    last_run: datetime | None
+    next_run: datetime | None
+
+
+def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
+    """When beat will next run it, from its schedule and last run; None when paused or not computable."""
+    if not task.enabled:
+        return None
+    try:
+        remaining = task.schedule.remaining_estimate(task.last_run_at or now)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return now + max(remaining, timedelta(0))
+
+
+def _jobs() -> list[JobRow]:
+    now = timezone.now()
+    tasks = PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by("name")
+    return [
+        JobRow(
+            task=task,
+            every=str(task.interval or task.crontab or task.solar or task.clocked or ""),
+            last_run=task.last_run_at,
+            next_run=_next_run(task, now),
+        )
+        for task in tasks[:200]
+    ]
+
+
+def periodic_task_set_enabled(*, task: PeriodicTask, enabled: bool) -> PeriodicTask:
+    """Pause or resume a beat job. save(update_fields) (not .update()) so django-celery-beat's signal tells the
+    running scheduler its schedule changed; the last run is kept on the row."""
+    if task.enabled != enabled:
+        task.enabled = enabled
+        task.save(update_fields=["enabled"])
+    return task
+
+
+@staff_view
+@require_POST
+def job_toggle(request: HttpRequest, clinic_id: int, task_id: int) -> HttpResponse:
+    clinic = _admin_clinic(request, clinic_id)
+    task = get_object_or_404(PeriodicTask, pk=task_id)
+    enabled = request.POST.get("enabled") == "on"
+    periodic_task_set_enabled(task=task, enabled=enabled)
+    messages.success(request, f"{'Resumed' if enabled else 'Paused'} the job “{task.name}”.")
+    return redirect(f"{reverse('web:setup', kwargs={'clinic_id': clinic.pk})}#jobs-title")
