@@ -11,17 +11,22 @@ Every shell — API views, pages, admin, commands — calls these instead of the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from notifications.services import reminders_sync
 from scheduler import services as calendar
+from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet
+from scheduler.timeutil import local_date
+from visits import screening
 from visits import services as ledger
 from visits.generation import GenerationResult, clinic_visits_regenerate, plan_visits_regenerate
 from visits.models import Visit
+from visits.selectors import slots_for
 
 
 def _follow(result: GenerationResult) -> GenerationResult:
@@ -197,3 +202,26 @@ def visit_excuse(*, visit: Visit, reason: str, by: Any) -> Visit:
         visit = ledger.visit_excuse(visit=visit, reason=reason, by=by)
         reminders_visits(visit_ids=[visit.pk])
         return visit
+
+
+def callback_start(*, patient: Patient, by: Any) -> Visit:
+    """A clinician calls a patient holding take-homes back [PRACTICE, DOMAIN §1: within 24 h, with all their
+    bottles]: a `callback` visit in the first window offering call-backs that opens within the next 24 hours and
+    has room (visits.screening.callback_check says who may be called back)."""
+    now = timezone.now()
+    screening.callback_check(patient=patient, by=by, now=now)
+    clinic = patient.clinic
+    today = local_date(now, clinic.timezone)
+    deadline = now + timedelta(hours=24)
+    for day in (today, today + timedelta(days=1)):
+        for slot in slots_for(clinic, day, "callback"):
+            if slot.end <= now or slot.start >= deadline:
+                continue
+            try:
+                with transaction.atomic():
+                    # A window open now is booked without a start (its own start); a later one by its start.
+                    start = slot.start if slot.start > now else None
+                    return visit_book(patient=patient, kind="callback", date=day, start=start, by=by)
+            except (RuleViolation, StateConflict):
+                continue  # closed, full or the patient is booked then: try the next window
+    raise StateConflict("No window offering call-backs has room in the next 24 hours.")

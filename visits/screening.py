@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -27,7 +27,6 @@ from scheduler.selectors import rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import screens
 from visits.models import DRUG_SCREEN_RESULT_CHOICES, OPEN_STATUSES, Visit
-from visits.selectors import slots_for
 from visits.services import _locked, _require_status, _swap
 
 RESULTS = frozenset(value for value, _ in DRUG_SCREEN_RESULT_CHOICES)
@@ -143,36 +142,17 @@ def holds_take_homes(*, patient: Patient, today: date) -> bool:
     return Visit.objects.filter(patient=patient, status="completed", covered_through__gt=today).exists()
 
 
-def callback_start(*, patient: Patient, by: Any) -> Visit:
-    """A clinician calls a patient back [PRACTICE, DOMAIN §1]: a `callback` visit in the first window offering
-    call-backs that opens within the next 24 hours and has room. Refused for a patient holding no take-homes
-    and for one already called back (an open call-back visit)."""
-    # The booking re-plans the visit's reminders in the same transaction, so it goes through the orchestrator
-    # every shell uses (notifications.replanning); imported here because it sits above this module.
-    from notifications import replanning
-
+def callback_check(*, patient: Patient, by: Any, now: datetime) -> None:
+    """Whether a clinician may call this patient back now [PRACTICE, DOMAIN §1]: only a clinician or admin, only a
+    patient holding take-homes, and not one already called back (an open call-back visit). The booking itself is
+    notifications.replanning.callback_start (the orchestrator, which re-plans reminders with it)."""
     if not has_role(by, CLINICAL):
         raise PermissionDenied("Only clinicians and admins start a call-back.")
-    clinic = patient.clinic
-    now = timezone.now()
-    today = local_date(now, clinic.timezone)
+    today = local_date(now, patient.clinic.timezone)
     if not holds_take_homes(patient=patient, today=today):
         raise RuleViolation("This patient holds no take-home doses now; a call-back is for take-home holders.")
     if Visit.objects.filter(patient=patient, kind="callback", status__in=OPEN_STATUSES, date__gte=today).exists():
         raise StateConflict("This patient already has an open call-back visit.")
-    deadline = now + timedelta(hours=24)
-    for day in (today, today + timedelta(days=1)):
-        for slot in slots_for(clinic, day, "callback"):
-            if slot.end <= now or slot.start >= deadline:
-                continue
-            try:
-                with transaction.atomic():
-                    # A window open now is booked without a start (its own start); a later one by its start.
-                    start = slot.start if slot.start > now else None
-                    return replanning.visit_book(patient=patient, kind="callback", date=day, start=start, by=by)
-            except (RuleViolation, StateConflict):
-                continue  # closed, full or the patient is booked then: try the next window
-    raise StateConflict("No window offering call-backs has room in the next 24 hours.")
 
 
 def callbacks_missed(clinic: Clinic) -> QuerySet[Visit]:

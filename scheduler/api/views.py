@@ -47,7 +47,6 @@ from scheduler.api.serializers import (
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, StaffProfile
 from scheduler.permissions import ADMIN, CLINICAL, FRONT_DESK, clinic_ids_for, scope_to_clinics
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
-from visits import screening
 from visits.api import VisitSerializer
 from visits.models import Visit
 from visits.reports import closure_affected_visits
@@ -315,7 +314,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def callback(self, request: Request, pk: str | None = None) -> Response:
-        visit = screening.callback_start(patient=self.get_object(), by=request.user)
+        visit = replanning.callback_start(patient=self.get_object(), by=request.user)
         return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
 
 
