@@ -1,4 +1,5 @@
-"""Clinic setup for admins: windows, closures, public holidays; rule set and templates link to the admin."""
+"""Clinic setup for admins: windows, closures, public holidays, the rule set (with a preview), reminder texts
+and periodic jobs - all without Django admin, whose links only superusers see."""
 
 from __future__ import annotations
 
