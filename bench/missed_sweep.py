@@ -54,7 +54,7 @@ def _layout(overdue: int) -> tuple[int, int]:
 
 def _setup(clinic: Any, overdue: int, today: Any) -> tuple[list[int], dict[str, int]]:
     """Plans with generated history; all past visits attended except each plan's last 1 or STREAK."""
-    from scheduler.models import Closure, Patient, Plan
+    from scheduler.models import Closure, DosingWindow, Patient, Plan
     from visits.generation import visits_generate
     from visits.models import Visit
 
@@ -71,6 +71,12 @@ def _setup(clinic: Any, overdue: int, today: Any) -> tuple[list[int], dict[str, 
     # add a closure day without medication to a streak and push it up the ladder (re-induction): the bench
     # clinic keeps its holidays everywhere else, but none in the days this bench lays out.
     Closure.objects.filter(clinic=clinic, date__range=(start - timedelta(days=1), today + timedelta(days=1))).delete()
+    # Weekdays without a methadone window are closure days too (a Sunday): on a Monday the last missed Saturday
+    # would leave Sunday uncovered and lengthen every streak. The bench's methadone windows run every day.
+    for window in DosingWindow.objects.filter(clinic=clinic):
+        if "methadone" in window.services and sorted(window.weekdays) != list(range(7)):
+            window.weekdays = list(range(7))
+            window.save(update_fields=["weekdays", "updated"])
     Plan.objects.bulk_create(
         [
             Plan(

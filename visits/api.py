@@ -77,6 +77,10 @@ INSTANT_FIELDS = ("start", "end", "checked_in_at", "completed_at", "missed_at", 
 class VisitSerializer(serializers.ModelSerializer):
     """A visit. Instants are rendered with the clinic's UTC offset."""
 
+    drug_screen_result = serializers.CharField(
+        read_only=True, help_text='"" until a result is recorded; then "negative", "positive" or "refused".'
+    )
+
     class Meta:
         model = Visit
         fields = [

@@ -150,7 +150,8 @@ def callback_check(*, patient: Patient, by: Any, now: datetime) -> None:
         raise PermissionDenied("Only clinicians and admins start a call-back.")
     today = local_date(now, patient.clinic.timezone)
     if not holds_take_homes(patient=patient, today=today):
-        raise RuleViolation("This patient holds no take-home doses now; a call-back is for take-home holders.")
+        # A conflict with the patient's state (no take-homes held now), not bad input: 409.
+        raise StateConflict("This patient holds no take-home doses now; a call-back is for take-home holders.")
     if Visit.objects.filter(patient=patient, kind="callback", status__in=OPEN_STATUSES, date__gte=today).exists():
         raise StateConflict("This patient already has an open call-back visit.")
 

@@ -43,7 +43,8 @@ def test_the_report_bench_gets_the_same_numbers_from_the_orm_and_raw_sql(require
     assert figures["report_queries"] == figures["baseline_queries"] == 4
     http = figures["http"]
     assert http["dashboard_status"] == http["csv_status"] == 200
-    assert http["dashboard_queries"] <= 20 and http["csv_queries"] <= 12
+    # The dashboard also draws retention, the reminder effect and the drift list (issue #17): 26 at most.
+    assert http["dashboard_queries"] <= 26 and http["csv_queries"] <= 12
 
 
 @pytest.mark.worker

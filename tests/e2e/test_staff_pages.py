@@ -195,7 +195,7 @@ def test_the_dashboard_draws_charts_and_downloads_the_csv(page: Page, live_serve
         )
     login("manager")
     page.get_by_role("link", name="Dashboard").click()
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart").count() == 4  # weeks, medications, injections, retention
     assert page.locator("svg.chart .bar rect").count() >= 2
     assert page.locator("svg.heatmap rect.heat").count() >= 7 * 18
     expect(page.locator(".kpis")).to_contain_text("60.0%")

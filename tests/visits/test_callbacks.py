@@ -57,7 +57,7 @@ def test_a_patient_holding_no_take_homes_is_not_called_back(api_as, patient, pla
     make_visit(patient, window=oral_window, plan=plan, day=MONDAY - timedelta(days=1), status="completed",
                covered_through=MONDAY)  # today's dose is due at the clinic: nothing at home
     response = call_back(api_as("clinician"), patient)
-    assert response.status_code == 400
+    assert response.status_code == 409  # a conflict with the patient's state
     assert "take-home" in response.content.decode()
 
 
