@@ -608,7 +608,7 @@ def patient_update(*, patient: Patient, data: dict[str, Any]) -> Patient:
 
 PLAN_FIELDS = (
     "medication", "start_date", "treatment_start", "end_date", "doses_per_day", "min_interval_minutes",
-    "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
+    "interval_days", "attendance_weekdays", "attendance_every_weeks", "status", "split_first_share",
 )
 
 
@@ -617,10 +617,21 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
         raise RuleViolation(f"Unknown medication; one of {', '.join(MEDICATIONS)}.", field="medication")
     if not 1 <= plan.doses_per_day <= 3:
         raise RuleViolation("doses_per_day is 1, 2 or 3.", field="doses_per_day")
-    if plan.doses_per_day > 1 and plan.medication != engine.DIAMORPHINE:
-        # DOMAIN §1: only supervised diamorphine runs 2–3 sessions a day (RIOTT, Crosstown).
+    split = plan.medication in engine.SPLIT_MEDICATIONS
+    if plan.doses_per_day > 1 and plan.medication != engine.DIAMORPHINE and not split:
+        # DOMAIN §1: only supervised diamorphine runs 2–3 sessions a day (RIOTT, Crosstown); methadone may be
+        # split into two sessions (issue #14).
         raise RuleViolation(f"Only diamorphine may have more than one dose a day, not {plan.medication}.",
                             field="doses_per_day")
+    if split and plan.doses_per_day > 2:
+        raise RuleViolation("A methadone split dose is two sessions a day (doses_per_day 2).", field="doses_per_day")
+    if plan.split_first_share is not None:
+        if not (split and plan.doses_per_day == 2):
+            raise RuleViolation("split_first_share applies to a methadone split dose (doses_per_day 2) only.",
+                                field="split_first_share")
+        if not 1 <= plan.split_first_share <= 99:
+            raise RuleViolation("split_first_share is the first session's percent of the daily total, 1 to 99.",
+                                field="split_first_share")
     if plan.end_date is not None and plan.end_date < plan.start_date:
         raise RuleViolation(f"The plan ends ({plan.end_date}) before it starts ({plan.start_date}).", field="end_date")
     if plan.interval_days is not None and plan.medication not in engine.INJECTIONS:

@@ -372,3 +372,31 @@ def doses_due_mg(visits: Iterable[Visit]) -> dict[int, Decimal | None]:
         if current:
             due[v.pk] = share_of(current[-1].dose_mg, v.plan, split_session(v))
     return due
+
+
+# --- naltrexone: from when the first injection may be given (issue #14) ----------------------------------------
+
+
+def last_opioid_day(patient_id: int) -> date | None:
+    """The last date covered by an opioid dose given here (its own date or its take-homes), or None."""
+    row = (
+        Visit.objects.filter(
+            patient_id=patient_id, status="completed", kind__in=("dose", "injection"),
+            plan__medication__in=sorted(guard.OPIOIDS),
+        )
+        .aggregate(last_date=Max("date"), last_cover=Max("covered_through"))
+    )
+    found = [d for d in (row["last_date"], row["last_cover"]) if d is not None]
+    return max(found) if found else None
+
+
+def first_injection_from(plan: Any, rules: Rules) -> date | None:
+    """A naltrexone plan's first injection is due no earlier than the rule set's opioid-free days after the last
+    opioid dose recorded (the guard's `_opioid_free` reckons the same way): that date, or the plan's start when it
+    is later; None for other medications or a patient with no opioid dose here."""
+    if plan.medication != "naltrexone_xr":
+        return None
+    last = last_opioid_day(plan.patient_id)
+    if last is None:
+        return None
+    return max(plan.start_date, last + timedelta(days=rules.naltrexone_opioid_free_days))
