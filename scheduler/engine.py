@@ -479,10 +479,12 @@ def _split_fit_failures(plan: PlanSpec, calendar: Calendar) -> list[str]:
     failures: list[str] = []
     for weekday in sorted(plan.attendance_weekdays):
         windows = calendar.weekday_windows(weekday, plan.medication)
+        if not windows:
+            continue  # no window that weekday: a closure day, taken home like any other
         ref = date(2001, 1, 1 + weekday)
         starts = sorted(datetime.combine(ref, w.start) for w in windows)
         if len(_split_pick(starts, _split_interval(plan))) < 2:
-            hours = ", ".join(_span(w.start, w.end) for w in windows) or "no windows"
+            hours = ", ".join(_span(w.start, w.end) for w in windows)
             failures.append(f"{_WEEKDAYS[weekday]} ({hours})")
     return failures
 
