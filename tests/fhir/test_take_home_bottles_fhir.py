@@ -20,7 +20,8 @@ def test_each_bottle_is_a_dosage_line_with_its_amount_and_date(fhir_as, patient)
     body = get(fhir_as("nurse"), f"MedicationDispense/{visit.pk}").json()
     valid(body)
     assert [line["doseAndRate"][0]["doseQuantity"]["value"] for line in body["dosageInstruction"]] == [60.0, 45.0]
-    assert [line["text"] for line in body["dosageInstruction"]] == ["Bottle 1 for 2026-10-31", "Bottle 2 for 2026-11-01"]
+    texts = [line["text"] for line in body["dosageInstruction"]]
+    assert texts == ["Bottle 1 for 2026-10-31", "Bottle 2 for 2026-11-01"]
     assert body["quantity"] == {"value": 2, "unit": "dose"}
 
 
