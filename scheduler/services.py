@@ -868,22 +868,72 @@ def dose_taper_create(
     today = clinic_today(plan.patient.clinic)
     if start_date < today:
         raise RuleViolation(f"A taper starts today ({today.isoformat()}) or later.", "start_date")
-    if not 1 <= every_days <= 28:
-        raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
     steps = int((start_mg / step_mg).to_integral_value(rounding="ROUND_CEILING"))
     if steps > TAPER_MAX_STEPS:
         raise RuleViolation(f"A taper of {steps} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
+    amounts = [start_mg - step_mg * n for n in range(steps) if start_mg - step_mg * n > 0]
+    return _order_series(plan=plan, amounts=amounts, every_days=every_days, start_date=start_date, what="taper",
+                         note=note, by=by)
+
+
+def _order_series(
+    *, plan: Plan, amounts: list[Decimal], every_days: int, start_date: date, what: str, note: str, by: Any
+) -> list[DoseOrder]:
+    """A series of ordinary dose orders, one amount every `every_days` days from `start_date` (a taper, a
+    re-induction): each passes dose_order_create's checks and a clinician can replace any of them."""
+    if not 1 <= every_days <= 28:
+        raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
+    if len(amounts) > TAPER_MAX_STEPS:
+        raise RuleViolation(f"A {what} of {len(amounts)} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
     orders = []
-    for n in range(steps):
-        amount = start_mg - step_mg * n
-        if amount <= 0:
-            break
-        label = f"taper step {n + 1} of {steps}" + (f": {note.strip()}" if note.strip() else "")
+    for n, amount in enumerate(amounts):
+        label = f"{what} step {n + 1} of {len(amounts)}" + (f": {note.strip()}" if note.strip() else "")
         orders.append(dose_order_create(
             plan=plan, dose_mg=amount, effective_date=start_date + timedelta(days=every_days * n), note=label[:300],
             by=by,
         ))
     return orders
+
+
+@transaction.atomic
+def dose_reinduction_create(
+    *, plan: Plan, start_mg: Decimal, step_mg: Decimal, every_days: int, target_mg: Decimal, by: Any,
+    start_date: date | None = None, note: str = "",
+) -> list[DoseOrder]:
+    """A re-induction schedule after a hold or an interruption (issue #14): orders from `start_mg`, `step_mg` more
+    every `every_days` days, up to `target_mg` (the last step). Methadone keeps to the rule set's induction limits
+    (first dose, largest step, fewest days between steps: 42 CFR 8.12(h)(3)(ii), SAMHSA TIP 63)."""
+    today = clinic_today(plan.patient.clinic)
+    start_date = start_date or today
+    if start_date < today:
+        raise RuleViolation(f"A re-induction starts today ({today.isoformat()}) or later.", "start_date")
+    if not Decimal(0) < start_mg <= target_mg:
+        raise RuleViolation("start_mg: more than 0 and at most target_mg.", "start_mg")
+    if step_mg <= 0:
+        raise RuleViolation("step_mg: more than 0.", "step_mg")
+    if plan.medication == "methadone":
+        rules = rules_for_clinic(plan.patient.clinic)
+        if start_mg > rules.methadone_first_dose_max_mg:
+            raise RuleViolation(
+                f"Methadone re-induction starts at most {rules.methadone_first_dose_max_mg} mg (the first dose, "
+                f"42 CFR 8.12(h)(3)(ii)); {start_mg} mg asked.", "start_mg",
+            )
+        if step_mg > rules.methadone_induction_step_max_mg:
+            raise RuleViolation(
+                f"Methadone induction raises by at most {rules.methadone_induction_step_max_mg} mg a step "
+                f"(guideline, SAMHSA TIP 63); {step_mg} mg asked.", "step_mg",
+            )
+        if every_days < rules.methadone_induction_step_min_days:
+            raise RuleViolation(
+                f"Methadone induction steps up no more often than every {rules.methadone_induction_step_min_days} "
+                f"days (guideline, SAMHSA TIP 63); every {every_days} asked.", "every_days",
+            )
+    steps = int(((target_mg - start_mg) / step_mg).to_integral_value(rounding="ROUND_CEILING")) + 1
+    if steps > TAPER_MAX_STEPS:
+        raise RuleViolation(f"A re-induction of {steps} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
+    amounts = [min(start_mg + step_mg * n, target_mg) for n in range(steps)]
+    return _order_series(plan=plan, amounts=amounts, every_days=every_days, start_date=start_date,
+                         what="re-induction", note=note, by=by)
 
 
 def _check_induction_step(plan: Plan, dose_mg: Decimal, effective_date: date, rules: Any, note: str) -> None:
