@@ -27,6 +27,7 @@ __all__ = [
     "Pause",
     "PlanNotSatisfiable",
     "PlanSpec",
+    "SplitNotSatisfiable",
     "Session",
     "Window",
     "check_plan",
@@ -217,6 +218,10 @@ class Day:
 
 class PlanNotSatisfiable(ValueError):
     """The plan cannot be scheduled; the message is the reason, shown to users."""
+
+
+class SplitNotSatisfiable(PlanNotSatisfiable):
+    """A methadone split dose's two sessions do not fit the clinic's windows (a fault of doses_per_day)."""
 
 
 # --- shared helpers -----------------------------------------------------------------------------------
@@ -719,7 +724,7 @@ def check_plan(plan: PlanSpec, calendar: Calendar, rules: Rules) -> None:
         failures = _split_fit_failures(plan, calendar)
         if failures:
             minutes = int(_split_interval(plan).total_seconds() // 60)
-            raise PlanNotSatisfiable(
+            raise SplitNotSatisfiable(
                 f"a {med} split dose needs two windows at least {minutes} minutes apart on every attendance day, "
                 f"not on {'; '.join(failures)}"
             )

@@ -646,6 +646,8 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
         spec = plan_spec(plan, pauses=pauses)
         try:
             engine.check_plan(spec, calendar, rules)
+        except engine.SplitNotSatisfiable as exc:
+            raise RuleViolation(f"This plan cannot be scheduled: {exc}.", field="doses_per_day") from exc
         except engine.PlanNotSatisfiable as exc:
             raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
         _check_take_home_runs(plan, spec, calendar, rules)

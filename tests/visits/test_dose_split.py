@@ -75,7 +75,7 @@ def create_plan(api, patient, **body):
 def test_a_split_plan_needs_two_windows_and_a_share_only_for_methadone(api_as, patient, frozen, clinic):
     one_window = create_plan(api_as("clinician"), patient, doses_per_day=2)
     assert one_window.status_code == 400
-    assert "split dose needs two windows at least 30 minutes apart" in str(one_window.json())
+    assert "split dose needs two windows at least 30 minutes apart" in str(one_window.json()["doses_per_day"])
     WindowFactory(clinic=clinic, weekdays=[0, 1, 2, 3, 4, 5], start=time(15, 0), end=time(17, 0),
                   services=["methadone", "buprenorphine"], capacity=20)
     bup = api_as("clinician").post("/api/v1/plans/", {"patient": patient.pk, "medication": "buprenorphine",
