@@ -332,15 +332,15 @@ def share_of(total: Decimal, plan: Any, session: int) -> Decimal:
 def split_session(visit: Visit) -> int:
     """Which session of the day a visit of a split plan is: a generated visit keeps its planned session; a visit
     booked by hand is the next session after those already given that day (one query, split plans only)."""
-    if not is_split(visit.plan) or visit.source == "plan":
+    plan = visit.plan
+    if plan is None or not is_split(plan) or visit.source == "plan":
         return visit.session
     given = (
-        Visit.objects.filter(plan_id=visit.plan_id, date=visit.date, status="completed", kind="dose")
+        Visit.objects.filter(plan_id=plan.pk, date=visit.date, status="completed", kind="dose")
         .exclude(pk=visit.pk)
         .count()
     )
-    assert visit.plan is not None
-    return min(given, visit.plan.doses_per_day - 1)
+    return min(given, plan.doses_per_day - 1)
 
 
 def dose_due_mg(visit: Visit) -> Decimal | None:

@@ -67,3 +67,11 @@ def test_the_controlled_drug_report_counts_each_bottles_amount(api_as, plan, vis
     url = f"/api/v1/reports/controlled-drugs/?clinic={clinic.pk}&date_from=2026-11-02&date_to=2026-11-02"
     row = api_as("manager").get(url).json()["rows"][0]
     assert (row["mg_given"], row["take_home_doses"], row["take_home_mg"]) == ("60.00", 2, "105.00")
+
+
+def test_a_later_order_never_rewrites_the_bottles_handed_out(api_as, plan, visit):
+    order(api_as("clinician"), plan, "60", MONDAY)
+    complete(api_as("clinician"), visit, **TAKE_HOMES)
+    order(api_as("clinician"), plan, "40", MONDAY + timedelta(days=1))
+    visit.refresh_from_db()
+    assert visit.take_home_mg == ["60.00", "60.00"]
