@@ -363,8 +363,20 @@ def medication_dispense(visit: Visit) -> dict[str, Any]:
             }
         ],
     }
-    if visit.dose_mg is not None:
-        # Each bottle holds the dose given at the visit (issue #14 records no per-bottle amounts yet).
+    bottles = visit.take_home_mg
+    if bottles:
+        # Issue #14: each bottle's own amount, one dosage line per bottle with the date it covers.
+        out["dosageInstruction"] = [
+            {
+                "sequence": n,
+                "text": f"Bottle {n} for {(visit.date + timedelta(days=n)).isoformat()}",
+                "timing": {"event": [(visit.date + timedelta(days=n)).isoformat()]},
+                **({"doseAndRate": [{"doseQuantity": _mg(amount)}]} if amount is not None else {}),
+            }
+            for n, amount in enumerate(bottles, start=1)
+        ]
+    elif visit.dose_mg is not None:
+        # Recorded before per-bottle amounts: each bottle holds the dose given at the visit.
         out["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": _mg(visit.dose_mg)}]
     if visit.status_reason.startswith("take-homes:"):
         out["note"] = [{"text": visit.status_reason}]

@@ -27,6 +27,7 @@ __all__ = [
     "Pause",
     "PlanNotSatisfiable",
     "PlanSpec",
+    "SplitNotSatisfiable",
     "Session",
     "Window",
     "check_plan",
@@ -189,6 +190,9 @@ class PlanSpec:
     # API.md v1.1: while a hold (or review, re-induction) has suspended earned take-homes, take-home days
     # on or after this date are visit days; closure take-homes stay.
     takehome_suspended_from: date | None = None
+    # Issue #14: naltrexone's first injection no earlier than the rule set's opioid-free days after the last opioid
+    # dose (or take-home) given here; the caller works it out from the ledger (visits.selectors).
+    first_injection_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,10 @@ class Day:
 
 class PlanNotSatisfiable(ValueError):
     """The plan cannot be scheduled; the message is the reason, shown to users."""
+
+
+class SplitNotSatisfiable(PlanNotSatisfiable):
+    """A methadone split dose's two sessions do not fit the clinic's windows (a fault of doses_per_day)."""
 
 
 # --- shared helpers -----------------------------------------------------------------------------------
@@ -438,9 +446,52 @@ def _oral_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date
         if kind != VISIT:
             days.append(Day(d, kind, (), reason, pause_reason=pause_reason))
             continue
-        sessions, notes = _first_window_session(calendar, d, plan.medication)
+        if plan.doses_per_day > 1:
+            sessions, notes = _split_sessions(plan, calendar, d)
+        else:
+            sessions, notes = _first_window_session(calendar, d, plan.medication)
         days.append(Day(d, VISIT, sessions, reason + notes, take_home_doses=min(supplies[i], _MAX_SUPPLY_DAYS)))
     return days
+
+
+# Issue #14: a methadone split dose is two sessions a visit day, each at the start of a window, the second at least
+# the plan's interval (never under SESSION_MINUTES) after the first; the order is the daily total, shared out.
+SPLIT_MEDICATIONS = frozenset({"methadone"})
+
+
+def _split_interval(plan: PlanSpec) -> timedelta:
+    return timedelta(minutes=max(plan.min_interval_minutes, SESSION_MINUTES))
+
+
+def _split_pick(starts: list[datetime], interval: timedelta) -> list[int]:
+    """Indexes of the windows the two sessions use: the first window, then the first one far enough after it."""
+    if not starts:
+        return []
+    second = next((i for i in range(1, len(starts)) if starts[i] >= starts[0] + interval), None)
+    return [0] if second is None else [0, second]
+
+
+def _split_sessions(plan: PlanSpec, calendar: Calendar, d: date) -> tuple[tuple[Session, ...], str]:
+    spans, notes = _window_spans(calendar, d, plan.medication)
+    picked = _split_pick([s for s, _, _ in spans], _split_interval(plan))
+    if spans and len(picked) < plan.doses_per_day:
+        minutes = int(_split_interval(plan).total_seconds() // 60)
+        notes += f"; only 1 of 2 split-dose sessions fits the windows (at least {minutes} minutes apart)"
+    return tuple(Session(spans[i][0], spans[i][1], spans[i][2].id) for i in picked), notes
+
+
+def _split_fit_failures(plan: PlanSpec, calendar: Calendar) -> list[str]:
+    failures: list[str] = []
+    for weekday in sorted(plan.attendance_weekdays):
+        windows = calendar.weekday_windows(weekday, plan.medication)
+        if not windows:
+            continue  # no window that weekday: a closure day, taken home like any other
+        ref = date(2001, 1, 1 + weekday)
+        starts = sorted(datetime.combine(ref, w.start) for w in windows)
+        if len(_split_pick(starts, _split_interval(plan))) < 2:
+            hours = ", ".join(_span(w.start, w.end) for w in windows)
+            failures.append(f"{_WEEKDAYS[weekday]} ({hours})")
+    return failures
 
 
 def _following_take_homes(marks: list[_Mark]) -> list[int]:
@@ -550,6 +601,8 @@ def _place_injection(
 def _injections(plan: PlanSpec, calendar: Calendar, rules: Rules, until: date) -> dict[date, _Injection]:
     interval, early, late = _injection_interval(plan, rules)
     target, previous = plan.start_date, plan.last_injection_date
+    if previous is None and plan.first_injection_from is not None:
+        target = max(target, plan.first_injection_from)
     if previous is not None and previous + timedelta(days=interval) >= plan.start_date:
         target = previous + timedelta(days=interval)
     planned: dict[date, _Injection] = {}
@@ -558,6 +611,8 @@ def _injections(plan: PlanSpec, calendar: Calendar, rules: Rules, until: date) -
         if previous is not None:
             # Sublocade label: at least 26 days between doses, i.e. never before previous + (interval - early).
             lower = max(lower, previous + timedelta(days=interval - early))
+        elif plan.first_injection_from is not None:
+            lower = max(lower, plan.first_injection_from)  # issue #14: opioid-free days first
         latest = target + timedelta(days=late)
         upper = min(latest, plan.end_date) if plan.end_date else latest
         chosen, why = _place_injection(plan, calendar, target, lower, upper)
@@ -610,7 +665,9 @@ def _validate(plan: PlanSpec, rules: Rules) -> None:
     # DOMAIN §1: diamorphine 1, 2 or 3 sessions a day (RIOTT twice daily, Canada up to 3); others once.
     if med == DIAMORPHINE and not 1 <= plan.doses_per_day <= 3:
         raise PlanNotSatisfiable(f"diamorphine needs 1 to 3 sessions a day, got {plan.doses_per_day}")
-    if med != DIAMORPHINE and plan.doses_per_day != 1:
+    if med in SPLIT_MEDICATIONS and not 1 <= plan.doses_per_day <= 2:
+        raise PlanNotSatisfiable(f"a {med} split dose is 2 sessions a day, got {plan.doses_per_day}")
+    if med != DIAMORPHINE and med not in SPLIT_MEDICATIONS and plan.doses_per_day != 1:
         raise PlanNotSatisfiable(f"{med} is given once a day, got {plan.doses_per_day} doses a day")
     if plan.min_interval_minutes < 0:
         raise PlanNotSatisfiable("the minimum interval between sessions cannot be negative")
@@ -663,6 +720,14 @@ def check_plan(plan: PlanSpec, calendar: Calendar, rules: Rules) -> None:
                 f"do not fit the windows on {'; '.join(failures)}"
             )
         return
+    if med in SPLIT_MEDICATIONS and plan.doses_per_day > 1:
+        failures = _split_fit_failures(plan, calendar)
+        if failures:
+            minutes = int(_split_interval(plan).total_seconds() // 60)
+            raise SplitNotSatisfiable(
+                f"a {med} split dose needs two windows at least {minutes} minutes apart on every attendance day, "
+                f"not on {'; '.join(failures)}"
+            )
     weekdays = sorted(plan.attendance_weekdays) if med in ORAL_DAILY else list(range(7))
     if not any(calendar.weekday_windows(wd, med) for wd in weekdays):
         names = ", ".join(f"{_WEEKDAYS[wd]}s" for wd in weekdays)

@@ -213,6 +213,12 @@ class Plan(TimeStamped):
         null=True, blank=True, help_text="Clinic-local date from which earned take-homes are suspended."
     )
     takehome_note = models.CharField(max_length=300, blank=True, default="", help_text="The last review's note.")
+    # Issue #14: a methadone plan with doses_per_day 2 is a split dose — two sessions a visit day, the order in
+    # force being the daily total. The first session gives this percent of it, the second the rest (empty: 50).
+    split_first_share = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Methadone split dose: percent of the daily total given at the first session (empty = 50).",
+    )
 
     class Meta:
         ordering = ["id"]

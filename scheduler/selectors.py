@@ -89,6 +89,7 @@ def plan_spec(
     *,
     pauses: Iterable[Pause] | None = None,
     last_injection_date: date | None = None,
+    first_injection_from: date | None = None,
 ) -> engine.PlanSpec:
     if pauses is None:
         pauses = Pause.objects.filter(plan_id=plan.pk)
@@ -104,6 +105,7 @@ def plan_spec(
         attendance_every_weeks=plan.attendance_every_weeks or 1,
         pauses=tuple(pause_value(p) for p in pauses),
         last_injection_date=last_injection_date,
+        first_injection_from=first_injection_from,
         takehome_suspended_from=_takehome_suspended_from(plan),
     )
 

@@ -608,7 +608,7 @@ def patient_update(*, patient: Patient, data: dict[str, Any]) -> Patient:
 
 PLAN_FIELDS = (
     "medication", "start_date", "treatment_start", "end_date", "doses_per_day", "min_interval_minutes",
-    "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
+    "interval_days", "attendance_weekdays", "attendance_every_weeks", "status", "split_first_share",
 )
 
 
@@ -617,10 +617,21 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
         raise RuleViolation(f"Unknown medication; one of {', '.join(MEDICATIONS)}.", field="medication")
     if not 1 <= plan.doses_per_day <= 3:
         raise RuleViolation("doses_per_day is 1, 2 or 3.", field="doses_per_day")
-    if plan.doses_per_day > 1 and plan.medication != engine.DIAMORPHINE:
-        # DOMAIN §1: only supervised diamorphine runs 2–3 sessions a day (RIOTT, Crosstown).
+    split = plan.medication in engine.SPLIT_MEDICATIONS
+    if plan.doses_per_day > 1 and plan.medication != engine.DIAMORPHINE and not split:
+        # DOMAIN §1: only supervised diamorphine runs 2–3 sessions a day (RIOTT, Crosstown); methadone may be
+        # split into two sessions (issue #14).
         raise RuleViolation(f"Only diamorphine may have more than one dose a day, not {plan.medication}.",
                             field="doses_per_day")
+    if split and plan.doses_per_day > 2:
+        raise RuleViolation("A methadone split dose is two sessions a day (doses_per_day 2).", field="doses_per_day")
+    if plan.split_first_share is not None:
+        if not (split and plan.doses_per_day == 2):
+            raise RuleViolation("split_first_share applies to a methadone split dose (doses_per_day 2) only.",
+                                field="split_first_share")
+        if not 1 <= plan.split_first_share <= 99:
+            raise RuleViolation("split_first_share is the first session's percent of the daily total, 1 to 99.",
+                                field="split_first_share")
     if plan.end_date is not None and plan.end_date < plan.start_date:
         raise RuleViolation(f"The plan ends ({plan.end_date}) before it starts ({plan.start_date}).", field="end_date")
     if plan.interval_days is not None and plan.medication not in engine.INJECTIONS:
@@ -635,6 +646,8 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
         spec = plan_spec(plan, pauses=pauses)
         try:
             engine.check_plan(spec, calendar, rules)
+        except engine.SplitNotSatisfiable as exc:
+            raise RuleViolation(f"This plan cannot be scheduled: {exc}.", field="doses_per_day") from exc
         except engine.PlanNotSatisfiable as exc:
             raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
         _check_take_home_runs(plan, spec, calendar, rules)
@@ -857,22 +870,72 @@ def dose_taper_create(
     today = clinic_today(plan.patient.clinic)
     if start_date < today:
         raise RuleViolation(f"A taper starts today ({today.isoformat()}) or later.", "start_date")
-    if not 1 <= every_days <= 28:
-        raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
     steps = int((start_mg / step_mg).to_integral_value(rounding="ROUND_CEILING"))
     if steps > TAPER_MAX_STEPS:
         raise RuleViolation(f"A taper of {steps} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
+    amounts = [start_mg - step_mg * n for n in range(steps) if start_mg - step_mg * n > 0]
+    return _order_series(plan=plan, amounts=amounts, every_days=every_days, start_date=start_date, what="taper",
+                         note=note, by=by)
+
+
+def _order_series(
+    *, plan: Plan, amounts: list[Decimal], every_days: int, start_date: date, what: str, note: str, by: Any
+) -> list[DoseOrder]:
+    """A series of ordinary dose orders, one amount every `every_days` days from `start_date` (a taper, a
+    re-induction): each passes dose_order_create's checks and a clinician can replace any of them."""
+    if not 1 <= every_days <= 28:
+        raise RuleViolation("every_days: from 1 to 28 days between steps.", "every_days")
+    if len(amounts) > TAPER_MAX_STEPS:
+        raise RuleViolation(f"A {what} of {len(amounts)} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
     orders = []
-    for n in range(steps):
-        amount = start_mg - step_mg * n
-        if amount <= 0:
-            break
-        label = f"taper step {n + 1} of {steps}" + (f": {note.strip()}" if note.strip() else "")
+    for n, amount in enumerate(amounts):
+        label = f"{what} step {n + 1} of {len(amounts)}" + (f": {note.strip()}" if note.strip() else "")
         orders.append(dose_order_create(
             plan=plan, dose_mg=amount, effective_date=start_date + timedelta(days=every_days * n), note=label[:300],
             by=by,
         ))
     return orders
+
+
+@transaction.atomic
+def dose_reinduction_create(
+    *, plan: Plan, start_mg: Decimal, step_mg: Decimal, every_days: int, target_mg: Decimal, by: Any,
+    start_date: date | None = None, note: str = "",
+) -> list[DoseOrder]:
+    """A re-induction schedule after a hold or an interruption (issue #14): orders from `start_mg`, `step_mg` more
+    every `every_days` days, up to `target_mg` (the last step). Methadone keeps to the rule set's induction limits
+    (first dose, largest step, fewest days between steps: 42 CFR 8.12(h)(3)(ii), SAMHSA TIP 63)."""
+    today = clinic_today(plan.patient.clinic)
+    start_date = start_date or today
+    if start_date < today:
+        raise RuleViolation(f"A re-induction starts today ({today.isoformat()}) or later.", "start_date")
+    if not Decimal(0) < start_mg <= target_mg:
+        raise RuleViolation("start_mg: more than 0 and at most target_mg.", "start_mg")
+    if step_mg <= 0:
+        raise RuleViolation("step_mg: more than 0.", "step_mg")
+    if plan.medication == "methadone":
+        rules = rules_for_clinic(plan.patient.clinic)
+        if start_mg > rules.methadone_first_dose_max_mg:
+            raise RuleViolation(
+                f"Methadone re-induction starts at most {rules.methadone_first_dose_max_mg} mg (the first dose, "
+                f"42 CFR 8.12(h)(3)(ii)); {start_mg} mg asked.", "start_mg",
+            )
+        if step_mg > rules.methadone_induction_step_max_mg:
+            raise RuleViolation(
+                f"Methadone induction raises by at most {rules.methadone_induction_step_max_mg} mg a step "
+                f"(guideline, SAMHSA TIP 63); {step_mg} mg asked.", "step_mg",
+            )
+        if every_days < rules.methadone_induction_step_min_days:
+            raise RuleViolation(
+                f"Methadone induction steps up no more often than every {rules.methadone_induction_step_min_days} "
+                f"days (guideline, SAMHSA TIP 63); every {every_days} asked.", "every_days",
+            )
+    steps = int(((target_mg - start_mg) / step_mg).to_integral_value(rounding="ROUND_CEILING")) + 1
+    if steps > TAPER_MAX_STEPS:
+        raise RuleViolation(f"A re-induction of {steps} steps is too long (at most {TAPER_MAX_STEPS}).", "step_mg")
+    amounts = [min(start_mg + step_mg * n, target_mg) for n in range(steps)]
+    return _order_series(plan=plan, amounts=amounts, every_days=every_days, start_date=start_date,
+                         what="re-induction", note=note, by=by)
 
 
 def _check_induction_step(plan: Plan, dose_mg: Decimal, effective_date: date, rules: Any, note: str) -> None:

@@ -88,7 +88,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "source", "window", "reason", "planned_date", "session", "edited", "expected_take_home_doses",
             "target_date", "earliest", "latest", "covered_through", "checked_in_at", "checked_in_by",
             "completed_at", "completed_by", "bottles_returned", "bottles_note", "status_reason", "missed_at",
-            "created", "updated", "dose_mg", "dose_reason", "drug_screen", "drug_screen_result",
+            "created", "updated", "dose_mg", "dose_reason", "drug_screen", "drug_screen_result", "take_home_mg",
         ]
         read_only_fields = fields
 
@@ -144,6 +144,12 @@ class VisitCompleteSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=300,
         help_text="Why less than the order was given (\"patient declined part\"), or a clinician's documented "
         "reason to exceed methadone's first-day limits.",
+    )
+    take_home_mg = serializers.ListField(
+        child=MilligramField(minimum="0"), required=False, allow_null=True, default=None,
+        max_length=bounds.TAKE_HOME_DOSES_MAX,
+        help_text="Each take-home bottle's amount, one per bottle in date order (issue #14); default the order in "
+        "force on the date each bottle covers. A bottle above its order answers 409; less needs dose_reason.",
     )
 
 
@@ -323,6 +329,7 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         visit = services.visit_complete(
             visit=self.get_object(), by=request.user, take_home_doses=data["take_home_doses"],
             take_home_reason=data["take_home_reason"], dose_mg=data["dose_mg"], dose_reason=data["dose_reason"],
+            take_home_mg=data["take_home_mg"],
         )
         return Response(VisitSerializer(visit).data)
 

@@ -46,12 +46,29 @@ class EscalationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReinductionSerializer(serializers.Serializer):
+    """Issue #14: a re-induction schedule, created as a series of dose orders from today (like a taper, upward)."""
+
+    start_mg = MilligramField(help_text="The first dose (methadone: at most the rule set's first-dose limit, 30 mg).")
+    step_mg = MilligramField(help_text="mg more at each step (methadone: at most the rule set's step, 10 mg).")
+    every_days = serializers.IntegerField(
+        min_value=1, max_value=28, help_text="Days between steps (methadone: at least the rule set's 3 days)."
+    )
+    target_mg = MilligramField(help_text="The dose to reach (the last step); at least start_mg.")
+
+
 class EscalationResolveSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, help_text="How the escalation was resolved (required).")
     restart_dose_mg = MilligramField(
         required=False, allow_null=True, default=None,
         help_text="Issue #14: the dose to restart on after a hold, review, re-induction or re-titration (often "
         "reduced); it becomes the plan's order from today, so the next completion uses it.",
+    )
+    reinduction = ReinductionSerializer(
+        required=False, allow_null=True, default=None,
+        help_text="Issue #14: instead of restart_dose_mg, a re-induction schedule (hold, clinician review, "
+        "re-induction or re-titration): orders from today, start_mg then step_mg more every every_days days up to "
+        "target_mg, within the rule set's methadone induction limits.",
     )
 
 
@@ -90,7 +107,8 @@ class EscalationViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.Generic
         request=EscalationResolveSerializer,
         responses={
             200: EscalationSerializer,
-            400: OpenApiResponse(description='The note is missing: {"note": [...]}.'),
+            400: OpenApiResponse(description='The note is missing: {"note": [...]}; or a re-induction schedule '
+                                 "breaks a rule (the field is named)."),
             403: OpenApiResponse(EscalationErrorSerializer, description="Clinicians and admins only."),
             404: OpenApiResponse(EscalationErrorSerializer, description="No such escalation in your clinics."),
             409: OpenApiResponse(EscalationErrorSerializer, description="Already resolved."),
@@ -104,7 +122,7 @@ class EscalationViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.Generic
         body.is_valid(raise_exception=True)
         escalation = escalation_resolve(
             escalation=escalation, by=request.user, note=body.validated_data["note"],
-            restart_dose_mg=body.validated_data["restart_dose_mg"],
+            restart_dose_mg=body.validated_data["restart_dose_mg"], reinduction=body.validated_data["reinduction"],
         )
         return Response(EscalationSerializer(escalation).data)
 

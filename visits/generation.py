@@ -64,7 +64,7 @@ from scheduler.rules import Rules
 from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
 from scheduler.timeutil import NonexistentLocalTime, local_date, utc_instant, zone
 from visits.models import StaffTask, Visit
-from visits.selectors import window_bookings
+from visits.selectors import first_injection_from, window_bookings
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def desired_visits(plan: Plan, days: Iterable[engine.Day]) -> dict[tuple[date, i
         # A visit day with no usable window (a DST gap) has no session: nothing to book, and the
         # calendar endpoint shows the engine's reason instead.
         reason = day.reason[:300]
+        last = len(day.sessions) - 1
         for index, session in enumerate(day.sessions):
             wanted[(day.date, index)] = (
                 kind,
@@ -128,7 +129,8 @@ def desired_visits(plan: Plan, days: Iterable[engine.Day]) -> dict[tuple[date, i
                 session.end,
                 session.window_id,
                 reason,
-                day.take_home_doses,
+                # A methadone split dose hands out its take-homes at the day's last session (issue #14).
+                day.take_home_doses if index == last else 0,
                 day.target_date,
                 day.earliest,
                 day.latest,
@@ -214,7 +216,11 @@ def _generate_chunk(
         clinic = plan.patient.clinic
         plan_today = today or _today_for(clinic)
         calendar, rules = calendars.get(clinic)
-        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injections.get(plan.pk))
+        last_injection = last_injections.get(plan.pk)
+        # Issue #14: naltrexone's first injection waits for the opioid-free days (one query, such plans only).
+        first_from = first_injection_from(plan, rules) if last_injection is None else None
+        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injection,
+                         first_injection_from=first_from)
         date_from = max(plan_today, plan.start_date)
         date_to = plan_today + timedelta(days=horizon_days - 1)
         if plan.end_date is not None:

@@ -22,6 +22,7 @@ from scheduler.rules import INJECTIONS, Rules
 _Date = date  # `date` is shadowed by the dataclass fields below
 
 ORAL = frozenset({"methadone", "buprenorphine"})
+SPLIT = frozenset({"methadone"})  # issue #14: may be split into two sessions a day (doses_per_day 2)
 DIAMORPHINE = "diamorphine"
 BOOK, CHECK_IN, COMPLETE = "book", "check_in", "complete"
 # DOMAIN §4: from the third missed day no dose or injection is given until a clinician has acted.
@@ -225,6 +226,15 @@ def _already_dosed(
                 f"on {day_text(attempt.date)} (the plan's sessions a day, across all plans).",
             )
         return None
+    if medication in SPLIT and attempt.plan.doses_per_day > 1:
+        # Issue #14: a methadone split dose is two sessions a day (their amounts sum in _amounts).
+        if len(same_day) < attempt.plan.doses_per_day:
+            return None
+        return Refusal(
+            "split-dose sessions per day",
+            f"{medication_name(medication)}: {len(same_day)} of {attempt.plan.doses_per_day} split-dose sessions "
+            f"already given on {day_text(attempt.date)}; never double-dose to catch up (DOMAIN §4).",
+        )
     if not same_day:
         return None
     given = same_day[0]

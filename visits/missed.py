@@ -35,7 +35,7 @@ from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
 from scheduler.selectors import ClinicCalendars, pauses_by_plan, plan_spec, rules_for_clinic
-from scheduler.services import dose_order_create
+from scheduler.services import dose_order_create, dose_reinduction_create
 from scheduler.timeutil import local_date
 from visits import ladder
 from visits.models import Escalation, Visit
@@ -850,10 +850,20 @@ def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscal
 
 @transaction.atomic
 def escalation_resolve(
-    *, escalation: Escalation, by: Any, note: str, restart_dose_mg: Decimal | None = None
+    *, escalation: Escalation, by: Any, note: str, restart_dose_mg: Decimal | None = None,
+    reinduction: dict[str, Any] | None = None,
 ) -> Escalation:
     """A clinician (or admin) resolves an escalation with a note; compare-and-swap on resolved_at. With
-    `restart_dose_mg` the plan restarts on that dose from today (issue #14: "dose usually reduced")."""
+    `restart_dose_mg` the plan restarts on that dose from today (issue #14: "dose usually reduced"); with
+    `reinduction` ({start_mg, step_mg, every_days, target_mg}) on a re-induction schedule from today instead
+    (scheduler.services.dose_reinduction_create: a series of orders within the rule set's induction limits)."""
+    if restart_dose_mg is not None and reinduction is not None:
+        raise RuleViolation("Give restart_dose_mg or a reinduction schedule, not both.", "reinduction")
+    if reinduction is not None and escalation.kind not in REINDUCTION_KINDS:
+        raise RuleViolation(
+            f"A re-induction schedule follows a hold, clinician review, re-induction or re-titration, not "
+            f"{escalation.get_kind_display().lower()}.", "reinduction",
+        )
     if not has_role(by, CLINICAL):
         raise PermissionDenied("Only clinicians and admins may resolve escalations.")
     text = (note or "").strip()
@@ -875,4 +885,15 @@ def escalation_resolve(
             plan=escalation.plan, dose_mg=restart_dose_mg, effective_date=local_date(now, clinic.timezone),
             note=f"restart after {escalation.get_kind_display().lower()}: {text}", by=by,
         )
+    if reinduction is not None:
+        if escalation.plan is None:
+            raise RuleViolation("This escalation has no plan to restart a dose on.", "reinduction")
+        dose_reinduction_create(
+            plan=escalation.plan, by=by, note=f"after {escalation.get_kind_display().lower()}: {text}"[:200],
+            **reinduction,
+        )
     return escalation
+
+
+# Issue #14: the escalations after which a clinician may restart on a re-induction schedule.
+REINDUCTION_KINDS = ("hold", "clinician_review", "reinduction", "retitration")

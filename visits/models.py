@@ -56,6 +56,9 @@ class Visit(models.Model):
     dose_mg = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     # db_default: generation inserts rows with COPY / raw INSERT naming only the columns it fills.
     dose_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # Issue #14: each take-home bottle's amount in mg, in the order of the dates it covers (a list of decimal
+    # strings; null in an entry: no order in force for that date). Null: no take-homes, or recorded before this.
+    take_home_mg = models.JSONField(null=True, blank=True)
     covered_through = models.DateField(null=True, blank=True, help_text="Last date covered by this dose.")
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_in_by = models.ForeignKey(

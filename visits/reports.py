@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
 
 from scheduler.models import MEDICATION_CHOICES, Clinic
@@ -195,8 +195,9 @@ def closure_affected_visits(*, clinic: Clinic, day: date, services: list[str]) -
 def controlled_drugs(
     *, clinic_ids: list[int], date_from: date, date_to: date, medication: str = ""
 ) -> list[dict[str, Any]]:
-    """Amounts given and handed out per clinic-local day and medication (issue #14), in one grouped query:
-    completed dose and injection visits, their recorded `dose_mg`, and take-home bottles × that amount."""
+    """Amounts given and handed out per clinic-local day and medication (issue #14), in two queries: completed dose
+    and injection visits with their recorded `dose_mg` (grouped), and the visits that handed out take-homes, whose
+    bottles count with their own amounts (`take_home_mg`; a visit recorded before those: bottles × `dose_mg`)."""
     qs = Visit.objects.filter(
         clinic_id__in=clinic_ids, status="completed", kind__in=("dose", "injection"), date__range=(date_from, date_to)
     ).exclude(plan=None)
@@ -209,17 +210,26 @@ def controlled_drugs(
             mg=Sum("dose_mg"),
             n_without=Count("id", filter=Q(dose_mg=None)),
             n_home=Sum("take_home_doses"),
-            mg_home=Sum(ExpressionWrapper(F("take_home_doses") * F("dose_mg"),
-                                          output_field=DecimalField(max_digits=12, decimal_places=2))),
         )
         .order_by("date", "plan__medication")
     )
     zero = Decimal("0.00")
+    mg_home: dict[tuple[date, str], Decimal] = {}
+    handed_out = qs.filter(take_home_doses__gt=0).values_list(
+        "date", "plan__medication", "take_home_doses", "dose_mg", "take_home_mg"
+    )
+    for day, medication_, bottles, dose_mg, amounts in handed_out:
+        if amounts is not None:
+            mg = sum((Decimal(a) for a in amounts if a is not None), zero)
+        else:
+            mg = Decimal(dose_mg or 0) * bottles
+        mg_home[(day, medication_)] = mg_home.get((day, medication_), zero) + mg
     return [
         {
             "date": row["date"], "medication": row["plan__medication"], "doses_given": row["n_given"],
             "mg_given": row["mg"] or zero, "doses_without_amount": row["n_without"],
-            "take_home_doses": row["n_home"] or 0, "take_home_mg": row["mg_home"] or zero,
+            "take_home_doses": row["n_home"] or 0,
+            "take_home_mg": mg_home.get((row["date"], row["plan__medication"]), zero).quantize(Decimal("0.01")),
         }
         for row in rows
     ]

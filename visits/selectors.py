@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet
@@ -302,3 +303,100 @@ def order_in_force(plan_id: int, day: date) -> Any:
         .order_by("-effective_date", "-created", "-id")
         .first()
     )
+
+
+# --- the amount due at a visit (issue #14) --------------------------------------------------------------------
+
+SPLIT_MEDICATIONS = frozenset({"methadone"})
+_CENT = Decimal("0.01")
+
+
+def is_split(plan: Any) -> bool:
+    """A methadone plan with two sessions a visit day: the order in force is the daily total, shared out."""
+    return plan is not None and plan.medication in SPLIT_MEDICATIONS and plan.doses_per_day > 1
+
+
+def session_share(plan: Any, session: int) -> Decimal:
+    """The fraction of the order in force a session gives: 1 unless the plan is a split methadone dose, where the
+    first session gives `split_first_share` percent (default 50) and the second the rest."""
+    if not is_split(plan):
+        return Decimal(1)
+    first = Decimal(plan.split_first_share or 50) / 100
+    return first if session == 0 else 1 - first
+
+
+def share_of(total: Decimal, plan: Any, session: int) -> Decimal:
+    return (Decimal(total) * session_share(plan, session)).quantize(_CENT)
+
+
+def split_session(visit: Visit) -> int:
+    """Which session of the day a visit of a split plan is: a generated visit keeps its planned session; a visit
+    booked by hand is the next session after those already given that day (one query, split plans only)."""
+    plan = visit.plan
+    if plan is None or not is_split(plan) or visit.source == "plan":
+        return visit.session
+    given = (
+        Visit.objects.filter(plan_id=plan.pk, date=visit.date, status="completed", kind="dose")
+        .exclude(pk=visit.pk)
+        .count()
+    )
+    return min(given, plan.doses_per_day - 1)
+
+
+def dose_due_mg(visit: Visit) -> Decimal | None:
+    """The amount due at this visit: the order in force on its date × the session's share (a split methadone dose
+    gives each session its share of the daily total); None without an order or for a visit without a plan."""
+    if visit.plan_id is None or visit.kind not in ("dose", "injection"):
+        return None
+    order = order_in_force(visit.plan_id, visit.date)
+    if order is None:
+        return None
+    return share_of(order.dose_mg, visit.plan, split_session(visit))
+
+
+def doses_due_mg(visits: Iterable[Visit]) -> dict[int, Decimal | None]:
+    """`dose_due_mg` for many visits (a board's list) in one query for the orders (plus one per hand-booked visit of
+    a split plan). Visits should come with `plan` selected."""
+    from scheduler.models import DoseOrder
+
+    rows = [v for v in visits if v.plan_id is not None and v.kind in ("dose", "injection")]
+    due: dict[int, Decimal | None] = {v.pk: None for v in visits}
+    if not rows:
+        return due
+    orders: dict[int, list[Any]] = defaultdict(list)
+    for order in DoseOrder.objects.filter(plan_id__in={v.plan_id for v in rows}, effective_date__lte=max(
+            v.date for v in rows)).order_by("effective_date", "created", "id"):
+        orders[order.plan_id].append(order)
+    for v in rows:
+        current = [o for o in orders.get(v.plan_id or 0, []) if o.effective_date <= v.date]
+        if current:
+            due[v.pk] = share_of(current[-1].dose_mg, v.plan, split_session(v))
+    return due
+
+
+# --- naltrexone: from when the first injection may be given (issue #14) ----------------------------------------
+
+
+def last_opioid_day(patient_id: int) -> date | None:
+    """The last date covered by an opioid dose given here (its own date or its take-homes), or None."""
+    row = (
+        Visit.objects.filter(
+            patient_id=patient_id, status="completed", kind__in=("dose", "injection"),
+            plan__medication__in=sorted(guard.OPIOIDS),
+        )
+        .aggregate(last_date=Max("date"), last_cover=Max("covered_through"))
+    )
+    found = [d for d in (row["last_date"], row["last_cover"]) if d is not None]
+    return max(found) if found else None
+
+
+def first_injection_from(plan: Any, rules: Rules) -> date | None:
+    """A naltrexone plan's first injection is due no earlier than the rule set's opioid-free days after the last
+    opioid dose recorded (the guard's `_opioid_free` reckons the same way): that date, or the plan's start when it
+    is later; None for other medications or a patient with no opioid dose here."""
+    if plan.medication != "naltrexone_xr":
+        return None
+    last = last_opioid_day(plan.patient_id)
+    if last is None:
+        return None
+    return max(plan.start_date, last + timedelta(days=rules.naltrexone_opioid_free_days))

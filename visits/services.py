@@ -40,10 +40,14 @@ from visits.selectors import (
     guard_doses,
     guard_escalations,
     guard_lookback_days,
+    is_split,
     no_window_reason,
     order_in_force,
     plan_facts,
+    session_share,
+    share_of,
     slots_for,
+    split_session,
 )
 
 KINDS = frozenset(value for value, _ in KIND_CHOICES)
@@ -460,14 +464,16 @@ def _check_take_homes(visit: Visit, doses: int, *, treatment_start: date | None 
 @transaction.atomic
 def visit_complete(
     *, visit: Visit, by: Any, take_home_doses: int | None = None, take_home_reason: str = "",
-    dose_mg: Decimal | None = None, dose_reason: str = "",
+    dose_mg: Decimal | None = None, dose_reason: str = "", take_home_mg: list[Decimal] | None = None,
 ) -> Visit:
     """scheduled/checked_in → completed, handing out `take_home_doses` within the rule set's limit.
 
     The dosing guard decides first (holds, covered dates, one dose a day, injection minimums, session
     intervals, take-homes above the plan's calendar, amount limits). Take-homes then excuse the scheduled
     visits on the dates they cover, so the missed sweep never counts them. `dose_mg` defaults to the order in
-    force; more than the order is refused, less needs a `dose_reason` (issue #14).
+    force; more than the order is refused, less needs a `dose_reason` (issue #14). A split methadone dose's session
+    is held to its share of the order (visits.selectors.dose_due_mg). `take_home_mg` gives each take-home bottle's
+    amount (default: the order in force on the date it covers; above it is refused like a dose).
     """
     doses = 0 if take_home_doses is None else take_home_doses
     _lock_patient(visit.patient_id)
@@ -484,7 +490,8 @@ def visit_complete(
         expected = None
         if doses > 0 and visit.kind == "dose" and plan.medication != "diamorphine":
             expected = expected_take_homes(plan, visit.clinic, visit.date, start, rules)
-        dose_mg = _dose_against_order(plan, visit.date, dose_mg, dose_reason)
+        dose_mg = _dose_against_order(plan, visit, dose_mg, dose_reason)
+        bottles = _bottles_against_orders(plan, visit, doses, take_home_mg, dose_reason)
         dose_guard(
             plan=plan, clinic=visit.clinic, step=guard.COMPLETE, day=visit.date, visit_id=visit.pk,
             take_home_doses=doses, take_home_reason=take_home_reason, by=by, expected_take_homes=expected,
@@ -495,10 +502,12 @@ def visit_complete(
         )
     else:
         _check_take_homes(visit, doses)
-        dose_mg = None
+        dose_mg, bottles = None, None
     fields: dict[str, Any] = {}
     if dose_mg is not None:
         fields.update(dose_mg=dose_mg, dose_reason=(dose_reason or "").strip()[:300])
+    if bottles:
+        fields["take_home_mg"] = bottles
     if doses > 0 and take_home_reason.strip():
         fields["status_reason"] = f"take-homes: {take_home_reason.strip()}"[:300]
     visit = _swap(
@@ -512,21 +521,27 @@ def visit_complete(
     return visit
 
 
-def _dose_against_order(plan: Plan, day: date, dose_mg: Decimal | None, reason: str) -> Decimal | None:
+def _dose_against_order(plan: Plan, visit: Visit, dose_mg: Decimal | None, reason: str) -> Decimal | None:
     """The amount to record: the order in force by default; more than the order is refused (409), less needs a
-    reason such as "patient declined part" (400 naming dose_reason). Without an order, what the nurse gives."""
-    order = order_in_force(plan.pk, day)
+    reason such as "patient declined part" (400 naming dose_reason). Without an order, what the nurse gives. A
+    split methadone dose's session is held to its share of the daily total (issue #14)."""
+    order = order_in_force(plan.pk, visit.date)
     if dose_mg is not None and dose_mg < 0:
         raise RuleViolation("dose_mg cannot be negative.", "dose_mg")
     if order is None:
         return dose_mg
+    session = split_session(visit)
+    ordered = share_of(order.dose_mg, plan, session)
     if dose_mg is None:
-        return Decimal(order.dose_mg)
-    ordered = Decimal(order.dose_mg)
+        return ordered
     if dose_mg > ordered:
+        share = ""
+        if is_split(plan):
+            share = (f"session {session + 1} of the split dose: {session_share(plan, session) * 100:.0f}% of the "
+                     f"daily {Decimal(order.dose_mg).normalize():f} mg, ")
         raise StateConflict(
             f"{guard.medication_name(plan.medication)}: {dose_mg.normalize():f} mg is more than the order in force "
-            f"({ordered.normalize():f} mg from {guard.day_text(order.effective_date)}, order #{order.pk}); a "
+            f"({share}{ordered.normalize():f} mg from {guard.day_text(order.effective_date)}, order #{order.pk}); a "
             "clinician changes the order first."
         )
     if dose_mg < ordered and not (reason or "").strip():
@@ -536,6 +551,48 @@ def _dose_against_order(plan: Plan, day: date, dose_mg: Decimal | None, reason: 
             "dose_reason",
         )
     return dose_mg
+
+
+def _bottles_against_orders(
+    plan: Plan, visit: Visit, doses: int, given: list[Decimal] | None, reason: str
+) -> list[str | None] | None:
+    """Each take-home bottle's amount (issue #14), bottle n covering the visit's date + n: the order in force that
+    date by default (a split dose's bottle holds the daily total); above it is refused (409) like a dose, less needs
+    a dose_reason (400). Without an order, what the nurse gives (or nothing recorded)."""
+    if doses <= 0:
+        if given:
+            raise RuleViolation("take_home_mg: no take-home bottles are handed out at this visit.", "take_home_mg")
+        return None
+    if given is not None and len(given) != doses:
+        raise RuleViolation(
+            f"take_home_mg: give one amount per take-home bottle ({doses}), not {len(given)}.", "take_home_mg"
+        )
+    amounts: list[str | None] = []
+    for n in range(1, doses + 1):
+        day = visit.date + timedelta(days=n)
+        order = order_in_force(plan.pk, day)
+        asked = given[n - 1] if given is not None else None
+        if order is None:
+            amounts.append(None if asked is None else f"{asked:.2f}")
+            continue
+        ordered = Decimal(order.dose_mg)
+        if asked is None:
+            amounts.append(f"{ordered:.2f}")
+            continue
+        if asked > ordered:
+            raise StateConflict(
+                f"{guard.medication_name(plan.medication)}: the take-home bottle for {guard.day_text(day)} holds "
+                f"{asked.normalize():f} mg, more than the order in force that day ({ordered.normalize():f} mg, order "
+                f"#{order.pk}); a clinician changes the order first."
+            )
+        if asked < ordered and not (reason or "").strip():
+            raise RuleViolation(
+                f"take_home_mg: the bottle for {guard.day_text(day)} holds {asked.normalize():f} mg, less than the "
+                f"order ({ordered.normalize():f} mg): give a dose_reason.",
+                "dose_reason",
+            )
+        amounts.append(f"{asked:.2f}")
+    return amounts
 
 
 def _restart_treatment(plan: Plan, start: date) -> None:

@@ -360,8 +360,28 @@ class PlanSerializer(serializers.ModelSerializer):
     )
     takehome_suspended_on = serializers.DateField(read_only=True, allow_null=True)
     current_dose_mg = serializers.SerializerMethodField(
-        help_text="The dose order in force today at the clinic (mg per dose; diamorphine per session), or null."
+        help_text="The dose order in force today at the clinic (mg per dose; diamorphine per session; a methadone "
+        "split dose: the daily total), or null."
     )
+    split_first_share = BoundedIntegerField(
+        min_value=1, max_value=99, required=False, allow_null=True,
+        help_text="A methadone split dose (doses_per_day 2): the first session's percent of the daily total; "
+        "empty = 50. The second session gives the rest.",
+    )
+    first_injection_from = serializers.SerializerMethodField(
+        help_text="Naltrexone XR: the first clinic-local date the first injection may be given (the last opioid dose "
+        "or take-home recorded here + the rule set's naltrexone_opioid_free_days), or null."
+    )
+
+    @extend_schema_field({"type": "string", "format": "date", "nullable": True})
+    def get_first_injection_from(self, plan: Plan) -> str | None:
+        if plan.medication != "naltrexone_xr":
+            return None
+        from scheduler.selectors import rules_for_clinic
+        from visits.selectors import first_injection_from
+
+        day = first_injection_from(plan, rules_for_clinic(plan.patient.clinic))
+        return None if day is None else day.isoformat()
 
     @extend_schema_field(
         {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,5}\.[0-9]{2}$", "nullable": True}
@@ -378,7 +398,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "id", "patient", "medication", "start_date", "treatment_start", "end_date", "doses_per_day",
             "min_interval_minutes", "interval_days", "attendance_weekdays", "attendance_every_weeks", "status",
             "takehome_reviewed_at", "takehome_reviewed_by", "takehome_approved", "takehome_suspended_on",
-            "current_dose_mg",
+            "current_dose_mg", "split_first_share", "first_injection_from",
         ]
 
 
@@ -403,6 +423,11 @@ class CalendarDaySerializer(serializers.Serializer):
     reason = serializers.CharField()
     take_home_doses = serializers.IntegerField()
     visits = serializers.ListField(child=serializers.IntegerField())
+    first_injection_from = serializers.DateField(
+        allow_null=True,
+        help_text="Naltrexone XR before its first injection: the first date it may be given (last opioid dose + the "
+        "rule set's opioid-free days); null otherwise.",
+    )
 
 
 class CalendarQuerySerializer(serializers.Serializer):

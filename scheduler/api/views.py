@@ -80,7 +80,8 @@ PATIENT_RULES = rules(
 )
 PLAN_RULES = rules(
     medication="one active plan per patient and medication over any date range (the existing plan is named).",
-    doses_per_day="more than one for diamorphine only.",
+    doses_per_day="more than one for diamorphine only, or 2 for a methadone split dose.",
+    split_first_share="a methadone split dose only (doses_per_day 2): the first session's percent, 1 to 99.",
     end_date="on or after `start_date`.",
     treatment_start="on or before `start_date`.",
     interval_days="injections only, and at least the medication's minimum in the rule set (Sublocade: 26 days).",
@@ -454,9 +455,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
                 last=Max("date")
             )["last"]
         tz = ZoneInfo(clinic.timezone)
-        spec = plan_spec(plan, pauses=list(plan.pauses.all()), last_injection_date=last_injection)
+        from visits.selectors import first_injection_from
+
+        rules = rules_for_clinic(clinic)
+        first_from = first_injection_from(plan, rules) if last_injection is None else None
+        spec = plan_spec(plan, pauses=list(plan.pauses.all()), last_injection_date=last_injection,
+                         first_injection_from=first_from)
         try:
-            days = engine.plan_days(spec, calendar_for_clinic(clinic), rules_for_clinic(clinic), date_from, date_to)
+            days = engine.plan_days(spec, calendar_for_clinic(clinic), rules, date_from, date_to)
         except engine.PlanNotSatisfiable as exc:
             raise ValidationError({"detail": f"This plan cannot be scheduled: {exc}."}) from exc
         visits: dict[Any, list[int]] = {}
@@ -475,6 +481,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
                 "reason": day.reason,
                 "take_home_doses": day.take_home_doses,
                 "visits": visits.get(day.date, []),
+                "first_injection_from": first_from.isoformat() if first_from else None,
             }
             for day in days
         ]
