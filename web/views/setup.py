@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_celery_beat.models import PeriodicTask
 
-from notifications.models import MessageTemplate
+from notifications.models import JobRun, MessageTemplate
 from notifications.privacy import ForbiddenContent
 from notifications.rendering import PLACEHOLDERS, format_date, format_time
 from notifications.rendering import render as render_text
@@ -536,6 +536,9 @@ class JobRow:
     every: str
     last_run: datetime | None
     next_run: datetime | None
+    last_error_at: datetime | None = None
+    last_error: str = ""
+    succeeded_since: bool = False  # a success recorded after the last error
 
 
 def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
@@ -551,16 +554,27 @@ def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
 
 def _jobs() -> list[JobRow]:
     now = timezone.now()
-    tasks = PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by("name")
-    return [
-        JobRow(
-            task=task,
-            every=str(task.interval or task.crontab or task.solar or task.clocked or ""),
-            last_run=task.last_run_at,
-            next_run=_next_run(task, now),
+    tasks = list(
+        PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by("name")[:200]
+    )
+    # The outcomes the Celery signals recorded (notifications.jobruns), in one query.
+    runs = {r.name: r for r in JobRun.objects.filter(name__in=[t.name for t in tasks])} if tasks else {}
+    rows = []
+    for task in tasks:
+        run = runs.get(task.name)
+        failed_at = run.last_failure_at if run else None
+        rows.append(
+            JobRow(
+                task=task,
+                every=str(task.interval or task.crontab or task.solar or task.clocked or ""),
+                last_run=task.last_run_at,
+                next_run=_next_run(task, now),
+                last_error_at=failed_at,
+                last_error=run.last_error if run and failed_at else "",
+                succeeded_since=bool(run and failed_at and run.last_success_at and run.last_success_at > failed_at),
+            )
         )
-        for task in tasks[:200]
-    ]
+    return rows
 
 
 def periodic_task_set_enabled(*, task: PeriodicTask, enabled: bool) -> PeriodicTask:
