@@ -38,7 +38,7 @@ def beat_job_name(request: Any) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """"ClassName: first line", with quoted values, e-mail addresses and numbers replaced by "…", truncated."""
+    """ "ClassName: first line", with quoted values, e-mail addresses and numbers replaced by "…", truncated."""
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
     first = _QUOTED.sub("…", first)

@@ -56,8 +56,8 @@ def own_rules(clinic):
     return rule_set_copy_preset(clinic=clinic)
 
 
-@pytest.mark.parametrize("role", ["clinician", "nurse", "front_desk"])
-def test_only_admins_may_edit_the_rule_set(client_as, clinic, morning, own_rules, role):
+@pytest.mark.parametrize("role", ["manager", "nurse", "front_desk"])
+def test_only_clinicians_and_admins_may_edit_the_rule_set(client_as, clinic, morning, own_rules, role):
     before = dict(own_rules.rules)
     response = client_as(role).post(
         f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, takehome_review_days="30", action="save")
