@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_failure, task_success
@@ -16,7 +17,7 @@ app.autodiscover_tasks()
 
 
 @task_success.connect(weak=False)
-def _job_succeeded(sender: object = None, **kwargs: object) -> None:
+def _job_succeeded(sender: Any = None, **kwargs: Any) -> None:
     """A beat job's last success, for the setup page's jobs table (one row per job, updated in place)."""
     from notifications.jobruns import on_task_success
 
@@ -24,7 +25,7 @@ def _job_succeeded(sender: object = None, **kwargs: object) -> None:
 
 
 @task_failure.connect(weak=False)
-def _job_failed(sender: object = None, **kwargs: object) -> None:
+def _job_failed(sender: Any = None, **kwargs: Any) -> None:
     """A beat job's last failure: when, and the exception's class with a short scrubbed message."""
     from notifications.jobruns import on_task_failure
 

@@ -1,10 +1,21 @@
+from collections.abc import Callable
+from typing import cast
+
 from csp.decorators import csp_update
 from django.contrib import admin
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from config.health import health
 from web.access import staff_view
+
+
+def _staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponse]:
+    """The staff login in front of a DRF view: /login/?next=... when signed out, 403 without a staff role."""
+    return staff_view(cast(Callable[..., HttpResponse], view))
+
 
 REDOC_STYLE_HASHES = [
     "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty <style> styled-components fills
@@ -28,7 +39,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script as a file (?script): the CSP allows no inline script.
     path(
         "api/docs/",
-        staff_view(SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs/swagger_ui.html")),
+        _staff_only(SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs/swagger_ui.html")),
         name="api-docs",
     ),
     # ReDoc draws with styled-components, which adds empty <style> elements and fills them through the CSSOM, and
@@ -36,7 +47,7 @@ urlpatterns = [
     # unchanged). A new sidecar version with another sheet shows in tests/api/test_csp_in_the_browser.py.
     path(
         "api/redoc/",
-        staff_view(
+        _staff_only(
             csp_update({"style-src": REDOC_STYLE_HASHES})(
                 SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html")
             )
