@@ -138,3 +138,23 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+
+
+class JobRun(models.Model):
+    """The last outcome of a periodic (beat) job: one row per job name, updated in place (never a log that grows).
+
+    Written by the Celery task_success/task_failure signals (config/celery.py → notifications.jobruns) for tasks
+    beat sent; the setup page shows it beside the job. `last_error` is the exception class and a short scrubbed
+    message, never patient data."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="The periodic task's name (django-celery-beat).")
+    task = models.CharField(max_length=200, blank=True, default="")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -34,6 +34,7 @@ ALL = frozenset(ROLES)
 FRONT_DESK = frozenset({"front_desk", "nurse", "clinician", "admin"})
 REPORTS = frozenset({"clinician", "manager", "admin"})
 ADMIN = frozenset({"admin"})
+CLINICAL = frozenset({"clinician", "admin"})  # the setup page: clinicians get its rule-set section
 
 
 def staff_pages(clinic_id: int, patient_id: int) -> list[tuple[str, str, frozenset[str]]]:
@@ -47,7 +48,7 @@ def staff_pages(clinic_id: int, patient_id: int) -> list[tuple[str, str, frozens
         ("booking", f"/patients/{patient_id}/book/", FRONT_DESK),
         ("escalations", f"/clinics/{clinic_id}/escalations/", ALL),
         ("dashboard", f"/clinics/{clinic_id}/dashboard/", REPORTS),
-        ("setup", f"/clinics/{clinic_id}/setup/", ADMIN),
+        ("setup", f"/clinics/{clinic_id}/setup/", CLINICAL),
     ]
 
 
@@ -134,12 +135,21 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
 ):
     """The login page (signed out, then after a refused sign-in), then, in one browser context per role, every
     page that role may open, and the styled "Not allowed" page for the roles that may not open the setup page;
-    for the front desk also search results, a form sent back with errors and the "Not found" page. A page whose
+    for the front desk also search results, a form sent back with errors, the "Not found" page and the escalations
+    inbox filtered and refusing a filter value; for the clinician the rule set's preview. A page whose
     main content is the same markup as one another role already had checked is screenshotted but not checked
     again (see `check`), which keeps the test near a minute. All findings are collected and reported together."""
     base = live_server.url
     clinic_id, patient_id = ward["clinic"].pk, ward["patient"].pk
     found: list[str] = []
+    # A periodic job whose last run failed: the admin's jobs table shows the error.
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from notifications.jobruns import record_failure
+
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    job = PeriodicTask.objects.create(name="Missed-visit sweep", task="visits.tasks.mark_missed_visits", interval=every)
+    record_failure(name=job.name, task=job.task, exc=TimeoutError("the database did not answer"))
 
     context = browser.new_context(**browser_context_args)
     page = context.new_page()
@@ -177,13 +187,24 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
             response = page.goto(f"{base}/patients/999999999/")
             assert response is not None and response.status == 404
             found += check(page, f"{role}-not-found")
-        if role != "admin":
+            # The escalations inbox filtered, and a filter value it does not offer (the page with a message).
+            page.goto(f"{base}/clinics/{clinic_id}/escalations/?kind=hold&age=0")
+            found += check(page, f"{role}-escalations-filtered")
+            page.goto(f"{base}/clinics/{clinic_id}/escalations/?age=soon")
+            expect(page.locator("#filter-error")).to_be_visible()
+            found += check(page, f"{role}-escalations-filter-refused")
+        if role == "clinician":  # the rule-set section of setup with a preview of the change
+            page.goto(f"{base}/clinics/{clinic_id}/setup/")
+            page.get_by_role("button", name="Preview").click()
+            expect(page.locator("#rules-preview")).to_be_visible()
+            found += check(page, f"{role}-setup-rules-preview")
+        if role not in CLINICAL:
             response = page.goto(f"{base}/clinics/{clinic_id}/setup/")
             assert response is not None and response.status == 403
             expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
             found += check(page, f"{role}-forbidden", seen)
         context.close()
-    assert visited == 5 + 5 + 5 + 4 + 4 + 4 + 5 + 3 + 1  # every (role, page) pair of staff_pages
+    assert visited == 5 + 5 + 5 + 4 + 4 + 4 + 5 + 3 + 2  # every (role, page) pair of staff_pages
     assert not found, report(found)
 
 

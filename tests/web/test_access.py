@@ -58,7 +58,7 @@ def test_logout_needs_a_post(client_as):
     [
         ("front_desk", {"today", "patients", "patient", "book", "escalations"}),
         ("nurse", {"today", "patients", "patient", "book", "escalations"}),
-        ("clinician", {"today", "patients", "patient", "book", "escalations", "dashboard"}),
+        ("clinician", {"today", "patients", "patient", "book", "escalations", "dashboard", "setup"}),
         ("manager", {"today", "patients", "patient", "escalations", "dashboard"}),
         ("admin", {"today", "patients", "patient", "book", "escalations", "dashboard", "setup"}),
     ],

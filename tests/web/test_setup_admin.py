@@ -56,8 +56,8 @@ def own_rules(clinic):
     return rule_set_copy_preset(clinic=clinic)
 
 
-@pytest.mark.parametrize("role", ["clinician", "nurse", "front_desk"])
-def test_only_admins_may_edit_the_rule_set(client_as, clinic, morning, own_rules, role):
+@pytest.mark.parametrize("role", ["manager", "nurse", "front_desk"])
+def test_only_clinicians_and_admins_may_edit_the_rule_set(client_as, clinic, morning, own_rules, role):
     before = dict(own_rules.rules)
     response = client_as(role).post(
         f"/clinics/{clinic.pk}/setup/rules/", _typed(clinic, takehome_review_days="30", action="save")
@@ -244,3 +244,41 @@ def test_a_superuser_still_gets_the_links_into_django_admin(client, clinic, morn
     client.force_login(admin)
     page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
     assert "/admin/" in page
+
+
+def test_the_jobs_table_shows_the_last_error_and_whether_it_ran_since(client_as, clinic, morning, sweep_job):
+    from notifications.jobruns import record_failure, record_success
+
+    client = client_as("admin")
+    page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "Last error" in page and ">none<" in page
+    record_failure(
+        name=sweep_job.name,
+        task=sweep_job.task,
+        exc=ConnectionError("Redis at 10.0.0.5 refused"),
+        at=morning - timedelta(minutes=7),
+    )
+    page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "Mon 2026-11-16 07:53: ConnectionError: Redis at … refused" in page
+    assert "has run without error since" not in page
+    record_success(name=sweep_job.name, task=sweep_job.task, at=morning - timedelta(minutes=2))
+    page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert "Mon 2026-11-16 07:53: ConnectionError" in page and "has run without error since" in page
+
+
+def test_the_jobs_table_costs_the_same_queries_for_one_job_or_five(client_as, clinic, morning, sweep_job):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.jobruns import record_failure
+
+    client = client_as("admin")
+    with CaptureQueriesContext(connection) as one:
+        client.get(f"/clinics/{clinic.pk}/setup/")
+    for i in range(4):
+        job = PeriodicTask.objects.create(name=f"Job {i}", task="jobs.tasks.x", interval=sweep_job.interval)
+        record_failure(name=job.name, task=job.task, exc=ValueError("no"))
+    with CaptureQueriesContext(connection) as five:
+        page = client.get(f"/clinics/{clinic.pk}/setup/").content.decode()
+    assert page.count("ValueError: no") == 4
+    assert len(five.captured_queries) == len(one.captured_queries)

@@ -3,6 +3,9 @@ the front desk's open tasks (texts from patients, rejected numbers), which the f
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +31,56 @@ REVIEWS_SHOWN = 200
 # The most pressing step of a patient's ladder puts their card first (DOMAIN §4: re-induction after 5+ days,
 # a clinician must see the patient at 4, a hold at 3; outreach at 2).
 SEVERITY = ("reinduction", "clinician_review", "hold", "retitration", "overdue_injection", "outreach")
+
+
+# The inbox's filters (GET ?kind=hold&age=7): the escalation's kind in clinic words, and "open for more than N days".
+AGE_CHOICES = (
+    (1, "more than 1 day"),
+    (2, "more than 2 days"),
+    (3, "more than 3 days"),
+    (7, "more than a week"),
+    (14, "more than 2 weeks"),
+    (30, "more than 30 days"),
+)
+AGE_MAX = 365
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    kind: str = ""
+    age: int | None = None
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kind or self.age is not None)
+
+    def describe(self) -> str:
+        parts = []
+        if self.kind:
+            parts.append(dict(Escalation.KIND_CHOICES)[self.kind])
+        if self.age is not None:
+            parts.append(f"open more than {self.age} day{'' if self.age == 1 else 's'}")
+        return ", ".join(parts)
+
+
+def inbox_filter(params: Any) -> InboxFilter:
+    """The filters as asked; a value the page does not offer comes back as an error and no filter (never a 500)."""
+    kind = (params.get("kind") or "").strip()
+    raw_age = (params.get("age") or "").strip()
+    errors = []
+    if kind and kind not in dict(Escalation.KIND_CHOICES):
+        errors.append("Choose a kind of escalation from the list.")
+        kind = ""
+    age: int | None = None
+    if raw_age:
+        if re.fullmatch(r"[0-9]{1,4}", raw_age) and int(raw_age) <= AGE_MAX:
+            age = int(raw_age)
+        else:
+            errors.append(f"“Open for” takes a whole number of days from 0 to {AGE_MAX}.")
+    if errors:
+        return InboxFilter(error=" ".join(errors) + " Showing every open escalation.")
+    return InboxFilter(kind=kind, age=age)
 
 
 def _severity(kind: str) -> int:
@@ -61,8 +114,17 @@ def render_inbox(
     task_errors: dict[int, str] | None = None,
     call_typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
+    filters: InboxFilter | None = None,
 ) -> HttpResponse:
-    open_ = list(selectors.open_escalations(clinic=clinic))
+    filters = filters or InboxFilter()
+    escalations = selectors.open_escalations(clinic=clinic)
+    if filters.kind:
+        escalations = escalations.filter(kind=filters.kind)
+    if filters.age is not None:
+        escalations = escalations.filter(created__lt=timezone.now() - timedelta(days=filters.age))
+    open_ = list(escalations)
+    # Filtered: say how many are open in all (one count, whatever the number of rows).
+    all_open = selectors.open_escalations(clinic=clinic).count() if filters.active else len(open_)
     # The calls logged on open outreach steps, in one query (the card shows them under the step).
     calls: dict[int, list[OutreachCall]] = {}
     outreach_ids = [e.pk for e in open_ if e.kind == "outreach"]
@@ -77,7 +139,13 @@ def render_inbox(
         clinic,
         nav_active="escalations",
         cards=cards,
-        total=len(open_),
+        total=all_open,
+        shown=len(open_),
+        filters=filters,
+        kind_choices=Escalation.KIND_CHOICES,
+        age_choices=AGE_CHOICES
+        if filters.age is None or filters.age in dict(AGE_CHOICES)
+        else sorted((*AGE_CHOICES, (filters.age, f"more than {filters.age} days"))),
         errors=errors or {},
         tasks=tasks,
         # Counted only when the list was cut at its limit.
@@ -95,7 +163,11 @@ def render_inbox(
 @staff_view
 @require_GET
 def inbox(request: HttpRequest, clinic_id: int) -> HttpResponse:
-    return render_inbox(request, clinic_or_404(request.user, clinic_id))
+    """The inbox, filtered by ?kind= and ?age= (open for more than N days); a bad value answers 400 with the page
+    and a message saying what the filter takes."""
+    clinic = clinic_or_404(request.user, clinic_id)
+    filters = inbox_filter(request.GET)
+    return render_inbox(request, clinic, filters=filters, status=400 if filters.error else 200)
 
 
 @staff_view

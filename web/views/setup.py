@@ -1,5 +1,6 @@
-"""Clinic setup for admins: windows, closures, public holidays, the rule set (with a preview), reminder texts
-and periodic jobs - all without Django admin, whose links only superusers see."""
+"""Clinic setup without Django admin (whose links only superusers see). Admins: windows, closures, public
+holidays, the rule set (with a preview), reminder texts and periodic jobs (last run, next run, last error, pause).
+Clinicians: the same page with the rule-set section only (editor and preview); other roles 403."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_celery_beat.models import PeriodicTask
 
-from notifications.models import MessageTemplate
+from notifications.models import JobRun, MessageTemplate
 from notifications.privacy import ForbiddenContent
 from notifications.rendering import PLACEHOLDERS, format_date, format_time
 from notifications.rendering import render as render_text
@@ -35,7 +36,7 @@ from notifications.replanning import (
 from scheduler import engine
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow
-from scheduler.permissions import ADMIN
+from scheduler.permissions import ADMIN, CLINICAL, has_role
 from scheduler.rules import Rules
 from scheduler.selectors import active_plans, calendar_for_clinic, pauses_by_plan, plan_spec, rules_for_clinic
 from scheduler.services import WindowInput
@@ -49,6 +50,13 @@ from web.views.common import page_context
 def _admin_clinic(request: HttpRequest, clinic_id: int) -> Clinic:
     clinic = clinic_or_404(request.user, clinic_id)
     require(request.user, ADMIN)
+    return clinic
+
+
+def _rules_clinic(request: HttpRequest, clinic_id: int) -> Clinic:
+    """The rule set (its editor and preview) is for clinicians and admins; the rest of setup for admins."""
+    clinic = clinic_or_404(request.user, clinic_id)
+    require(request.user, CLINICAL)
     return clinic
 
 
@@ -295,32 +303,46 @@ def render_setup(
     editor: dict[str, Any] | None = None,
     preview: RulePreview | None = None,
 ) -> HttpResponse:
+    everything = has_role(request.user, ADMIN)  # a clinician sees the rule-set section only
     today = selectors.clinic_today(clinic)
     days = dict(WEEKDAY_CHOICES)
-    windows = [
-        {"w": w, "days": ", ".join(days[d] for d in sorted(w.weekdays)), "services": ", ".join(w.services)}
-        for w in DosingWindow.objects.filter(clinic=clinic).order_by("start", "id")
-    ]
+    windows = (
+        [
+            {"w": w, "days": ", ".join(days[d] for d in sorted(w.weekdays)), "services": ", ".join(w.services)}
+            for w in DosingWindow.objects.filter(clinic=clinic).order_by("start", "id")
+        ]
+        if everything
+        else []
+    )
     context = page_context(
         request,
         clinic,
         nav_active="setup",
+        everything=everything,
         windows=windows,
-        closures=list(Closure.objects.filter(clinic=clinic, date__gte=today).order_by("date", "id")[:100]),
+        closures=(
+            list(Closure.objects.filter(clinic=clinic, date__gte=today).order_by("date", "id")[:100])
+            if everything
+            else []
+        ),
         window_form=window_form or WindowForm(),
         closure_form=closure_form or ClosureForm(),
         holiday_form=HolidayImportForm(initial={"year": today.year}),
         rules=_rules_or_none(clinic),
         rules_json=json.dumps(clinic.rule_set.rules, indent=2, sort_keys=True) if clinic.rule_set else "",
-        templates=list(
-            MessageTemplate.objects.filter(Q(clinic=clinic) | Q(clinic__isnull=True)).order_by(
-                "purpose", "language", "clinic_id"
+        templates=(
+            list(
+                MessageTemplate.objects.filter(Q(clinic=clinic) | Q(clinic__isnull=True)).order_by(
+                    "purpose", "language", "clinic_id"
+                )
             )
+            if everything
+            else []
         ),
         error=error,
         admin_urls=_admin_urls(clinic) if request.user.is_superuser else {},
         editor=editor or _rule_editor(_stored_rules(clinic), {}),
-        jobs=_jobs(),
+        jobs=_jobs() if everything else [],
         preview=preview,
     )
     return render(request, "web/setup.html", context, status=status)
@@ -329,7 +351,7 @@ def render_setup(
 @staff_view
 @require_GET
 def setup(request: HttpRequest, clinic_id: int) -> HttpResponse:
-    return render_setup(request, _admin_clinic(request, clinic_id))
+    return render_setup(request, _rules_clinic(request, clinic_id))
 
 
 def _refused(request: HttpRequest, clinic: Clinic, exc: RuleViolation | StateConflict, **forms: Any) -> HttpResponse:
@@ -423,8 +445,9 @@ def holidays(request: HttpRequest, clinic_id: int) -> HttpResponse:
 @staff_view
 @require_POST
 def rules_edit(request: HttpRequest, clinic_id: int) -> HttpResponse:
-    """Preview (how many patients' next 28 days change) or save the typed rule set; errors beside the field."""
-    clinic = _admin_clinic(request, clinic_id)
+    """Preview (how many patients' next 28 days change) or save the typed rule set; errors beside the field.
+    Clinicians and admins."""
+    clinic = _rules_clinic(request, clinic_id)
     current = _stored_rules(clinic)
     typed, rows = _rules_from_post(current, request.POST)
     try:
@@ -536,6 +559,9 @@ class JobRow:
     every: str
     last_run: datetime | None
     next_run: datetime | None
+    last_error_at: datetime | None = None
+    last_error: str = ""
+    succeeded_since: bool = False  # a success recorded after the last error
 
 
 def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
@@ -551,16 +577,27 @@ def _next_run(task: PeriodicTask, now: datetime) -> datetime | None:
 
 def _jobs() -> list[JobRow]:
     now = timezone.now()
-    tasks = PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by("name")
-    return [
-        JobRow(
-            task=task,
-            every=str(task.interval or task.crontab or task.solar or task.clocked or ""),
-            last_run=task.last_run_at,
-            next_run=_next_run(task, now),
+    tasks = list(
+        PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by("name")[:200]
+    )
+    # The outcomes the Celery signals recorded (notifications.jobruns), in one query.
+    runs = {r.name: r for r in JobRun.objects.filter(name__in=[t.name for t in tasks])} if tasks else {}
+    rows = []
+    for task in tasks:
+        run = runs.get(task.name)
+        failed_at = run.last_failure_at if run else None
+        rows.append(
+            JobRow(
+                task=task,
+                every=str(task.interval or task.crontab or task.solar or task.clocked or ""),
+                last_run=task.last_run_at,
+                next_run=_next_run(task, now),
+                last_error_at=failed_at,
+                last_error=run.last_error if run and failed_at else "",
+                succeeded_since=bool(run and failed_at and run.last_success_at and run.last_success_at > failed_at),
+            )
         )
-        for task in tasks[:200]
-    ]
+    return rows
 
 
 def periodic_task_set_enabled(*, task: PeriodicTask, enabled: bool) -> PeriodicTask:
