@@ -540,6 +540,14 @@ def holidays_import(
 # --- patients ---------------------------------------------------------------------------------------
 
 
+# DOMAIN §5: texts only to patients who opted in, to the number they gave; these are the words read to them (the
+# registration form shows them; patient_create/patient_update keep the words read with the consent).
+CONSENT_WORDS = (
+    "We can send you appointment reminders by text message to this number. The texts never say what the "
+    "appointment is for. Standard message rates may apply. Reply STOP at any time to stop them. "
+    "Do you agree to receive them?"
+)
+
 PATIENT_FIELDS = ("mrn", "first_name", "last_name", "date_of_birth", "phone", "language", "sms_consent", "timezone")
 
 
