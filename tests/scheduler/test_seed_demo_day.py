@@ -74,6 +74,7 @@ def test_whenever_the_demo_is_seeded_during_the_day_a_window_open_now_has_patien
             clinic=clinic, date=moment.date(), start__lte=now, end__gt=now, status__in=["scheduled", "checked_in"]
         )
         assert in_progress.exists(), f"nothing to act on at {moment:%a %H:%M}"
+        assert in_progress.filter(status="checked_in").exists()  # someone is waiting to be seen
         assert all(v.window.start <= moment.time() < v.window.end for v in in_progress.select_related("window"))
         # Visits of windows that closed earlier today are done, but for a few the missed sweep will catch.
         ended = Visit.objects.filter(clinic=clinic, date=moment.date(), end__lte=now)
@@ -89,7 +90,7 @@ def test_the_demo_day_has_patients_waiting_texts_from_patients_delivered_texts_a
     moment = MONDAY.replace(hour=14, minute=20)
     with time_machine.travel(moment, tick=False):
         clinic = _seed()
-        # Two patients of the window open now are checked in and wait for the nurse; some come in the afternoon.
+        # Two patients of the window open now are checked in and wait to be seen; some come in the afternoon.
         waiting = Visit.objects.filter(clinic=clinic, date=moment.date(), status="checked_in")
         assert waiting.count() == 2
         assert all(v.checked_in_by.username == "demo_front_desk" for v in waiting)

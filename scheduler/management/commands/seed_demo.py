@@ -243,7 +243,7 @@ class Command(BaseCommand):
     def _today(self, clinic: Clinic) -> None:
         """Issue #13: the demo day has something to act on at any hour of the clinic's day. Visits of windows that
         have ended are done (one in seven left for the missed sweep: late arrivals to re-open); two patients of a
-        window open now are checked in and wait for the nurse; a few oral patients come in the afternoon, and the
+        window open now are checked in and wait to be seen; a few oral patients come in the afternoon, and the
         midday window has counselling and assessments booked."""
         from visits.models import Visit
 
@@ -304,7 +304,7 @@ class Command(BaseCommand):
                 visit.take_home_doses = visit.expected_take_home_doses
                 visit.covered_through = visit.date + timedelta(days=visit.expected_take_home_doses)
                 done.append(visit)
-            elif visit.start <= now and len(waiting) < 2 and visit.kind == "dose":
+            elif visit.start <= now and len(waiting) < 2:
                 visit.status, visit.checked_in_by = "checked_in", front_desk
                 visit.checked_in_at = max(visit.start, now - timedelta(minutes=10))
                 waiting.append(visit)
