@@ -1,6 +1,7 @@
 """From registration to a plan in a real browser, at 1280 and 768 px (issue #13): the front desk registers a patient
 with text consent (who recorded it and the words read are shown), a clinician starts a methadone plan, sees the
-engine's next four weeks before saving, saves, and the plan and its history show on the patient page."""
+engine's next four weeks before saving, saves, and the plan and its history show on the patient page. axe checks
+each state on the way (the plan form with its preview is not among test_accessibility's pages)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from scheduler.models import Patient, Plan
 from tests.e2e.conftest import local_today
+from tests.e2e.test_accessibility import report, serious_violations
 from web.forms import CONSENT_WORDS
 
 pytestmark = [pytest.mark.e2e]
@@ -23,6 +25,7 @@ def test_register_with_consent_then_a_clinician_previews_and_starts_a_methadone_
     page: Page, live_server, site, login, shot, width
 ):
     page.set_viewport_size({"width": width, "height": 1000})
+    found: list[str] = []
 
     # The front desk registers the patient and reads the consent words to them.
     login("front_desk")
@@ -45,6 +48,7 @@ def test_register_with_consent_then_a_clinician_previews_and_starts_a_methadone_
     expect(record).to_contain_text("words read: " + CONSENT_WORDS[:40])
     _no_horizontal_scroll(page)
     shot(f"flow-registered-{width}")
+    found += [f"patient page with consent @ {width}: {v}" for v in serious_violations(page)]
     patient = Patient.objects.get(clinic=site["clinic"], mrn="MRN-7070")
     assert (patient.sms_consent_by, patient.sms_consent_words) == (site["staff"]["front_desk"], CONSENT_WORDS)
     # The front desk may not start a plan: only clinicians and admins see the button.
@@ -67,6 +71,7 @@ def test_register_with_consent_then_a_clinician_previews_and_starts_a_methadone_
     expect(preview.locator("tbody tr").first).to_contain_text("Visit")
     _no_horizontal_scroll(page)
     shot(f"flow-plan-preview-{width}")
+    found += [f"plan form with preview @ {width}: {v}" for v in serious_violations(page)]
     assert not Plan.objects.filter(patient=patient).exists()  # the preview saves nothing
 
     page.get_by_role("button", name="Start the plan for Mina Castillo").click()
@@ -83,5 +88,7 @@ def test_register_with_consent_then_a_clinician_previews_and_starts_a_methadone_
     expect(history.locator("tbody tr", has_text="create Patient")).to_contain_text("front_desk_user")
     _no_horizontal_scroll(page)
     shot(f"flow-plan-started-{width}")
+    found += [f"patient page with plan and history @ {width}: {v}" for v in serious_violations(page)]
+    assert not found, report(found)
     plan = Plan.objects.get(patient=patient)
     assert (plan.medication, plan.status, plan.start_date) == ("methadone", "active", today)
