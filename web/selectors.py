@@ -321,8 +321,8 @@ def patient_messages(*, patient: Patient, limit: int = 20) -> list[Message]:
 
 def patient_history(*, patient: Patient, plans: list[Plan] | None = None, limit: int = 50) -> list[LogEntry]:
     """Change history of the patient, its plans and their pauses and guest dosing (django-auditlog), newest first;
-    access entries left out. Each entry gets `what`: the record in clinic words ("Methadone plan", "Hospital pause
-    of the Methadone plan"), not its code. `plans` with their pauses prefetched saves the queries for them."""
+    access entries left out. Each entry gets `what`: the record in clinic words ("Methadone plan", "Pause: Hospital
+    (Methadone plan)"), not its code. `plans` with their pauses prefetched saves the queries for them."""
     if plans is None:
         plans = list(patient.plans.prefetch_related("pauses"))
     patient_ct = ContentType.objects.get_for_model(Patient)
@@ -330,7 +330,7 @@ def patient_history(*, patient: Patient, plans: list[Plan] | None = None, limit:
     pause_ct = ContentType.objects.get_for_model(Pause)
     plan_words = {str(p.pk): f"{p.get_medication_display()} plan" for p in plans}
     pause_words = {
-        str(z.pk): f"{z.get_reason_display()} pause of the {p.get_medication_display()} plan"
+        str(z.pk): f"Pause: {z.get_reason_display()} ({p.get_medication_display()} plan)"
         for p in plans
         for z in p.pauses.all()
     }

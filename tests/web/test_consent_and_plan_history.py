@@ -142,7 +142,7 @@ def test_the_history_shows_plan_changes_and_pauses_in_clinic_words_with_who(clie
     assert client_as("front_desk").post(f"/plans/{plan.pk}/pauses/", pause).status_code == 302
     history = _history(clinician.get(f"/patients/{plan.patient_id}/").content.decode())
     rows = history.split("<tr>")[2:]
-    assert any("front_desk_user" in r and "create Hospital pause of the Methadone plan" in r for r in rows)
+    assert any("front_desk_user" in r and "create Pause: Hospital (Methadone plan)" in r for r in rows)
     assert any("clinician_user" in r and "update Methadone plan" in r and "attendance" in r for r in rows)
     assert "methadone for patient" not in history
 
