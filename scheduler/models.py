@@ -161,6 +161,13 @@ class Patient(TimeStamped):
     phone_invalid = models.BooleanField(default=False, help_text="The SMS provider rejected this number.")
     sms_consent = models.BooleanField(default=False)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_consent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The staff member who asked the patient and recorded the consent (empty: by a text reply or API).",
+    )
+    sms_consent_words = models.TextField(
+        blank=True, default="", help_text="The words read to the patient when consent was recorded.",
+    )
     sms_opted_out = models.BooleanField(default=False)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=8, default="en")

@@ -540,6 +540,14 @@ def holidays_import(
 # --- patients ---------------------------------------------------------------------------------------
 
 
+# DOMAIN §5: texts only to patients who opted in, to the number they gave; these are the words read to them (the
+# registration form shows them; patient_create/patient_update keep the words read with the consent).
+CONSENT_WORDS = (
+    "We can send you appointment reminders by text message to this number. The texts never say what the "
+    "appointment is for. Standard message rates may apply. Reply STOP at any time to stop them. "
+    "Do you agree to receive them?"
+)
+
 PATIENT_FIELDS = ("mrn", "first_name", "last_name", "date_of_birth", "phone", "language", "sms_consent", "timezone")
 
 
@@ -570,21 +578,46 @@ def _save_patient(patient: Patient, update_fields: list[str] | None = None) -> N
         raise RuleViolation(message, field="mrn") from exc
 
 
+def _consent_recorded(patient: Patient, *, by: Any, words: str) -> None:
+    """DOMAIN §5: consent newly given is kept with when, who asked and the words read to the patient."""
+    patient.sms_consent_at = timezone.now()
+    patient.sms_consent_by = by if getattr(by, "is_authenticated", False) else None
+    patient.sms_consent_words = (words or "").strip()
+
+
+def _consent_cleared(patient: Patient) -> None:
+    """Consent withdrawn (or void for a new number): the fields describe the current consent only; the audit log
+    keeps the earlier one (who, when, words)."""
+    patient.sms_consent_at = None
+    patient.sms_consent_by = None
+    patient.sms_consent_words = ""
+
+
+CONSENT_FIELDS = ["sms_consent_at", "sms_consent_by", "sms_consent_words"]
+
+
 @transaction.atomic
-def patient_create(*, clinic: Clinic, data: dict[str, Any]) -> Patient:
+def patient_create(*, clinic: Clinic, data: dict[str, Any], by: Any = None, consent_words: str = "") -> Patient:
+    """Register a patient. `by` is the staff member registering them and `consent_words` what was read to the
+    patient: both are recorded with the time when the patient consents to texts."""
     patient = Patient(clinic=clinic)
     for name in PATIENT_FIELDS:
         if name in data:
             setattr(patient, name, data[name])
     _clean_patient(patient, phone_changed=True)
     if patient.sms_consent:
-        patient.sms_consent_at = timezone.now()
+        _consent_recorded(patient, by=by, words=consent_words)
     _save_patient(patient)
     return patient
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, data: dict[str, Any]) -> Patient:
+def patient_update(
+    *, patient: Patient, data: dict[str, Any], by: Any = None, consent_words: str = ""
+) -> Patient:
+    """Edit a patient's details. Consent newly given records when, `by` and `consent_words`; consent withdrawn,
+    or void because the number changed, clears them (the audit log keeps the earlier values); consent kept for
+    the same number keeps its record."""
     patient = Patient.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=patient.pk)
     was_consenting, old_phone = patient.sms_consent, patient.phone
     changed = _update_fields(patient, data, PATIENT_FIELDS)
@@ -597,8 +630,11 @@ def patient_update(*, patient: Patient, data: dict[str, Any]) -> Patient:
         patient.sms_consent = False
         changed.append("sms_consent")
     if patient.sms_consent and not was_consenting:
-        patient.sms_consent_at = timezone.now()
-        changed.append("sms_consent_at")
+        _consent_recorded(patient, by=by, words=consent_words)
+        changed.extend(CONSENT_FIELDS)
+    elif was_consenting and not patient.sms_consent:
+        _consent_cleared(patient)
+        changed.extend(CONSENT_FIELDS)
     _save_patient(patient, update_fields=sorted({*changed, "phone_invalid", "updated"}))
     return patient
 

@@ -8,6 +8,7 @@ from django import forms
 
 from scheduler import bounds
 from scheduler.models import MEDICATION_CHOICES, SERVICES
+from scheduler.services import CONSENT_WORDS  # noqa: F401 - DOMAIN §5: the words read, shown on the form
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 SERVICE_CHOICES = [(s, s.replace("_", " ").capitalize()) for s in SERVICES]
@@ -80,13 +81,6 @@ LANGUAGE_CHOICES = [
     ("ar", "Arabic"),
     ("ht", "Haitian Creole"),
 ]
-
-# DOMAIN §5: texts only to patients who opted in, to the number they gave; these are the words read to them.
-CONSENT_WORDS = (
-    "We can send you appointment reminders by text message to this number. The texts never say what the "
-    "appointment is for. Standard message rates may apply. Reply STOP at any time to stop them. "
-    "Do you agree to receive them?"
-)
 
 
 class PatientForm(forms.Form):

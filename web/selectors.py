@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from notifications.models import Message
 from scheduler import engine
-from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
+from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Pause, Plan
 from scheduler.rules import INJECTIONS
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
@@ -319,20 +319,36 @@ def patient_messages(*, patient: Patient, limit: int = 20) -> list[Message]:
     return list(Message.objects.filter(patient=patient).order_by("-scheduled_for", "-id")[:limit])
 
 
-def patient_history(*, patient: Patient, limit: int = 50) -> list[LogEntry]:
-    """Change history of the patient and its plans (django-auditlog), newest first; access entries left out."""
+def patient_history(*, patient: Patient, plans: list[Plan] | None = None, limit: int = 50) -> list[LogEntry]:
+    """Change history of the patient, its plans and their pauses and guest dosing (django-auditlog), newest first;
+    access entries left out. Each entry gets `what`: the record in clinic words ("Methadone plan", "Pause: Hospital
+    (Methadone plan)"), not its code. `plans` with their pauses prefetched saves the queries for them."""
+    if plans is None:
+        plans = list(patient.plans.prefetch_related("pauses"))
     patient_ct = ContentType.objects.get_for_model(Patient)
     plan_ct = ContentType.objects.get_for_model(Plan)
-    plan_ids = [str(pk) for pk in patient.plans.values_list("id", flat=True)]
+    pause_ct = ContentType.objects.get_for_model(Pause)
+    plan_words = {str(p.pk): f"{p.get_medication_display()} plan" for p in plans}
+    pause_words = {
+        str(z.pk): f"Pause: {z.get_reason_display()} ({p.get_medication_display()} plan)"
+        for p in plans
+        for z in p.pauses.all()
+    }
     qs = (
         LogEntry.objects.filter(
-            Q(content_type=patient_ct, object_pk=str(patient.pk)) | Q(content_type=plan_ct, object_pk__in=plan_ids)
+            Q(content_type=patient_ct, object_pk=str(patient.pk))
+            | Q(content_type=plan_ct, object_pk__in=list(plan_words))
+            | Q(content_type=pause_ct, object_pk__in=list(pause_words))
         )
         .exclude(action=LogEntry.Action.ACCESS)
         .select_related("actor", "content_type")
         .order_by("-timestamp", "-id")
     )
-    return list(qs[:limit])
+    entries = list(qs[:limit])
+    words = {plan_ct.pk: plan_words, pause_ct.pk: pause_words}
+    for entry in entries:
+        entry.what = words.get(entry.content_type_id, {}).get(entry.object_pk, entry.object_repr)  # type: ignore[attr-defined]
+    return entries
 
 
 # --- manager dashboard: attendance figures live in visits.reports -----------------------------------

@@ -312,12 +312,19 @@ class PatientSerializer(serializers.ModelSerializer):
         help_text="E.164 out; national formats in, parsed with the clinic's country.",
     )
     date_of_birth = birth_date_field(required=False, allow_null=True)
+    sms_consent_by = serializers.IntegerField(
+        source="sms_consent_by_id", read_only=True, allow_null=True,
+        help_text="Who recorded the consent to texts (user id); null for a text reply or none.",
+    )
+    sms_consent_words = serializers.CharField(
+        read_only=True, help_text="The words read to the patient when consent was recorded (\"\" if unknown).",
+    )
 
     class Meta:
         model = Patient
         fields = [
             "id", "clinic", "mrn", "first_name", "last_name", "date_of_birth", "phone", "sms_consent",
-            "sms_consent_at", "sms_opted_out", "language",
+            "sms_consent_at", "sms_opted_out", "language", "sms_consent_by", "sms_consent_words",
         ]
         read_only_fields = ["id", "sms_consent_at", "sms_opted_out"]
         # MRN uniqueness is checked by the service against the clinic in the body.

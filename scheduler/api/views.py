@@ -295,7 +295,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        patient = services.patient_create(clinic=data.pop("clinic"), data=data)
+        patient = services.patient_create(clinic=data.pop("clinic"), data=data, by=request.user)
         return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
@@ -306,7 +306,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         clinic = data.pop("clinic", patient.clinic)
         if clinic.pk != patient.clinic_id:
             raise ValidationError({"clinic": ["A patient cannot move to another clinic; register them there."]})
-        patient = services.patient_update(patient=patient, data=data)
+        patient = services.patient_update(patient=patient, data=data, by=request.user)
         return Response(self.get_serializer(patient).data)
 
     @extend_schema(

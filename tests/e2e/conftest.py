@@ -19,7 +19,8 @@ from tests.factories import ClinicFactory, PatientFactory, PlanFactory, WindowFa
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+# Issue #13: a screenshot of every page at both widths, under var/ (gitignored, never committed).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "e2e"
 ROLES = ("front_desk", "nurse", "clinician", "manager", "admin")
 PASSWORD = "correct-horse-battery"
 TZ = "America/New_York"
@@ -72,10 +73,10 @@ def _e2e_settings(settings) -> None:
 
 @pytest.fixture
 def shot(page) -> Callable[[str], Path]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(name: str) -> Path:
-        path = ARTIFACTS / f"{name}.png"
+        path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -113,7 +113,7 @@ def render_patient(
         sms_messages=selectors.patient_messages(patient=patient),
         escalations=[e for e in escalations if e.resolved_at is None],
         tasks=list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id")),
-        history=selectors.patient_history(patient=patient),
+        history=selectors.patient_history(patient=patient, plans=plans),
         outreach_calls=calls,
         resolved_escalations=[e for e in escalations if e.resolved_at is not None][:CALLS_SHOWN],
     )

@@ -2,7 +2,9 @@
 
 The form only parses; scheduler.services.patient_create/patient_update validate (MRN unique in the clinic, phone
 in the clinic's national format, consent needs a number) and write. A refusal goes back next to its field with
-what was typed kept (STYLE.md)."""
+what was typed kept (STYLE.md).
+Consent to texts newly given is recorded with who asked, when, and the words on the form (CONSENT_WORDS) that
+were read to the patient."""
 
 from __future__ import annotations
 
@@ -109,7 +111,9 @@ def register(request: HttpRequest, clinic_id: int) -> HttpResponse:
     if not form.is_valid():
         return _render(request, clinic, form, None, status=400)
     try:
-        patient = patient_create(clinic=clinic, data={k: form.cleaned_data[k] for k in FIELDS})
+        patient = patient_create(
+            clinic=clinic, data={k: form.cleaned_data[k] for k in FIELDS}, by=request.user, consent_words=CONSENT_WORDS
+        )
     except RuleViolation as exc:
         _refused(form, clinic, exc)
         return _render(request, clinic, form, None, status=exc.status_code)
@@ -158,7 +162,7 @@ def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         # DOMAIN §5: consent is to the number the patient gave; a new number needs consent asked again.
         data.pop("sms_consent")
     try:
-        updated = patient_update(patient=patient, data=data)
+        updated = patient_update(patient=patient, data=data, by=request.user, consent_words=CONSENT_WORDS)
     except RuleViolation as exc:
         _refused(form, clinic, exc)
         return _render(request, clinic, form, patient, status=exc.status_code)
