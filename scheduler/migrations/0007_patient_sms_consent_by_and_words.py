@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0005_dose_orders'),
+        ('scheduler', '0006_plan_split_first_share'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
