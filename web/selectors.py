@@ -417,13 +417,14 @@ def board_doses(*, visits: list[Visit], day: date) -> dict[int, DoseDue]:
             .values_list("plan_id", "last")
         ):
             last_dates[plan_id] = last  # a plan with a completed dose has a key (its first dose is behind it)
-    offered = {
-        v.pk for v in rows
-        if v.kind == "dose" and v.status in ("scheduled", "checked_in") and v.plan is not None and (
-            (v.plan.medication == "buprenorphine" and v.plan_id not in last_dates)
-            or (orders.get(v.plan_id) is not None and orders[v.plan_id].note.startswith(TAPER_NOTE))  # type: ignore[index]
-        )
-    }
+    def offers_cows(v: Visit) -> bool:
+        if v.kind != "dose" or v.status not in ("scheduled", "checked_in") or v.plan is None or v.plan_id is None:
+            return False
+        order = orders.get(v.plan_id)
+        first_buprenorphine = v.plan.medication == "buprenorphine" and v.plan_id not in last_dates
+        return first_buprenorphine or (order is not None and order.note.startswith(TAPER_NOTE))
+
+    offered = {v.pk for v in rows if offers_cows(v)}
     cows_today: dict[int, int] = {}
     if offered:
         cows_today = dict(

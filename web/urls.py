@@ -3,8 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import board, booking, dashboard, escalations, patients, plans, registration, setup
-from web.views import doses
+from web.views import board, booking, dashboard, doses, escalations, patients, plans, registration, setup
 
 app_name = "web"
 

@@ -21,8 +21,8 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Patient
 from scheduler.permissions import CLINICAL
 from scheduler.selectors import takehome_reviews
-from visits.guard import ORAL
 from visits.cows import MAX_TOTAL as MAX_COWS
+from visits.guard import ORAL
 from web import charts, selectors
 from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
 from web.forms import PAUSE_REASON_CHOICES
