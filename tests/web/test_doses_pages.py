@@ -67,7 +67,7 @@ def test_an_order_effective_after_the_last_dose_is_flagged(client_as, clinic, pl
     _order(plan, "40", date(2026, 11, 15), note="stable, raise")
     row = _row(client_as("nurse").get(f"/clinics/{clinic.pk}/today/").content.decode(), today_visit)
     assert "Due: <strong>40 mg</strong>" in row
-    assert "Order changed since the last visit (13 Nov): 40 mg from 15 Nov" in row
+    assert "<strong>Order changed since the last visit</strong> (13 Nov): 40 mg from 15 Nov" in row
 
 
 def test_a_row_without_an_order_says_so_and_leaves_the_field_empty(client_as, clinic, today_visit):
