@@ -129,13 +129,12 @@ def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
             request, escalation.clinic, errors={escalation.pk: "Write a note saying what was decided."},
             resolve_typed=typed, status=400,
         )
-    dose = RestartDoseForm(request.POST)
-    if escalation.kind not in RESTART_KINDS or not dose.is_valid():
-        restart = None
-        if escalation.kind in RESTART_KINDS:
+    restart = None
+    if escalation.kind in RESTART_KINDS:  # other steps (outreach, an overdue injection) ask for no dose
+        dose = RestartDoseForm(request.POST)
+        if not dose.is_valid():
             typed[escalation.pk]["dose_error"] = " ".join(field_errors(dose).values())
             return render_inbox(request, escalation.clinic, resolve_typed=typed, status=400)
-    else:
         restart = dose.cleaned_data["restart_dose_mg"]
     try:
         escalation_resolve(escalation=escalation, by=request.user, note=note, restart_dose_mg=restart)
