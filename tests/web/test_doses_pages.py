@@ -459,3 +459,18 @@ def test_outreach_asks_no_dose_and_nurses_see_no_resolve_form(client_as, clinic,
     html = client_as("clinician").get(f"/clinics/{clinic.pk}/escalations/").content.decode()
     assert f'id="restart-{hold.pk}"' in html and f'id="restart-{outreach.pk}"' not in html
     assert 'name="restart_dose_mg"' not in client_as("nurse").get(f"/clinics/{clinic.pk}/escalations/").content.decode()
+
+
+@pytest.mark.parametrize("kind", ["clinician_review", "reinduction", "retitration"])
+def test_each_restart_step_asks_for_the_dose_and_orders_it_from_today(client_as, clinic, plan, morning, kind):
+    _order(plan, "80", date(2026, 11, 10))
+    step = Escalation.objects.create(
+        patient=plan.patient, plan=plan, clinic=clinic, kind=kind, reason="days missed", consecutive_missed=5,
+        anchor_date=date(2026, 11, 10),
+    )
+    clinician = client_as("clinician")
+    html = clinician.get(f"/clinics/{clinic.pk}/escalations/").content.decode()
+    assert re.search(rf'id="restart-{step.pk}" name="restart_dose_mg"[^>]*value="80"', html)
+    response = clinician.post(f"/escalations/{step.pk}/resolve/", {"note": "seen", "restart_dose_mg": "80"})
+    assert response.status_code == 302
+    assert DoseOrder.objects.get(plan=plan, effective_date=TODAY).dose_mg == Decimal("80.00")  # the same dose
