@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DateField, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from notifications.models import Message
@@ -472,13 +473,24 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
         "effective_date", "created", "id"
     ):
         orders[order.plan_id].append(order)
+    # The newest rows of each plan (a window function), so a plan with a long history never crowds out another.
     given: dict[int, list[Visit]] = defaultdict(list)
-    done = Visit.objects.filter(plan_id__in=ids, status="completed", kind__in=("dose", "injection"))
-    for visit in done.select_related("completed_by").order_by("-date", "-id")[: DOSES_GIVEN_SHOWN * len(ids)]:
+    done = (
+        Visit.objects.filter(plan_id__in=ids, status="completed", kind__in=("dose", "injection"))
+        .annotate(n=Window(RowNumber(), partition_by=[F("plan_id")], order_by=[F("date").desc(), F("id").desc()]))
+        .filter(n__lte=DOSES_GIVEN_SHOWN)
+    )
+    for visit in done.select_related("completed_by").order_by("-date", "-id"):
         given[visit.plan_id].append(visit)  # type: ignore[index]
     cows: dict[int, list[Assessment]] = defaultdict(list)
-    scored = Assessment.objects.filter(patient=patient, scale="cows", visit__plan_id__in=ids)
-    for a in scored.select_related("visit", "created_by").order_by("-created", "-id")[: COWS_SHOWN * len(ids)]:
+    scored = (
+        Assessment.objects.filter(patient=patient, scale="cows", visit__plan_id__in=ids)
+        .annotate(
+            n=Window(RowNumber(), partition_by=[F("visit__plan_id")], order_by=[F("created").desc(), F("id").desc()])
+        )
+        .filter(n__lte=COWS_SHOWN)
+    )
+    for a in scored.select_related("visit", "created_by").order_by("-created", "-id"):
         cows[a.visit.plan_id].append(a)  # type: ignore[index]
     result = []
     for plan in shown:
@@ -489,8 +501,8 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
                 plan=plan,
                 orders=history,
                 current=current[-1] if current else None,
-                given=given.get(plan.pk, [])[:DOSES_GIVEN_SHOWN],
-                cows=list(reversed(cows.get(plan.pk, [])[:COWS_SHOWN])),
+                given=given.get(plan.pk, []),
+                cows=list(reversed(cows.get(plan.pk, []))),
             )
         )
     return result

@@ -474,3 +474,16 @@ def test_each_restart_step_asks_for_the_dose_and_orders_it_from_today(client_as,
     response = clinician.post(f"/escalations/{step.pk}/resolve/", {"note": "seen", "restart_dose_mg": "80"})
     assert response.status_code == 302
     assert DoseOrder.objects.get(plan=plan, effective_date=TODAY).dose_mg == Decimal("80.00")  # the same dose
+
+
+def test_a_plan_with_a_long_history_does_not_crowd_out_another_plans_last_doses(client_as, clinic, morning):
+    patient = PatientFactory(clinic=clinic)
+    busy = PlanFactory(patient=patient, start_date=date(2026, 10, 1))
+    quiet = PlanFactory(patient=patient, medication="naltrexone_xr", interval_days=28, start_date=date(2026, 9, 1))
+    for i in range(30):
+        _given(busy, date(2026, 10, 10) + timedelta(days=i), "60")
+    _given(quiet, date(2026, 9, 20), "380")
+    html = client_as("nurse").get(f"/patients/{patient.pk}/").content.decode()
+    tables = re.findall(r'<table class="doses-given">.*?</table>', html, re.S)
+    assert len(tables) == 2
+    assert tables[0].count("<td>60 mg") == 10 and "<td>380 mg" in tables[1]
