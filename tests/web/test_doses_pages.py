@@ -20,6 +20,7 @@ from tests.web.conftest import TODAY
 from visits import cows
 from visits.generation import visits_generate
 from visits.models import Assessment, Escalation, Visit
+from web.views.doses import COWS_SCORE_WORDS
 
 pytestmark = pytest.mark.django_db
 
@@ -191,6 +192,9 @@ def test_the_cows_page_lists_the_eleven_items_with_their_allowed_scores(client_a
     gooseflesh = re.search(r'<select id="cows-gooseflesh".*?</select>', html, re.S)
     assert gooseflesh is not None
     assert re.findall(r'<option value="(\d+)"', gooseflesh.group(0)) == ["0", "3", "5"]
+    assert "5 — prominent piloerection</option>" in gooseflesh.group(0)
+    assert set(COWS_SCORE_WORDS) == set(cows.ITEMS)
+    assert all(set(COWS_SCORE_WORDS[k]) == set(v) for k, v in cows.ITEMS.items())  # words for every allowed score
 
 
 def test_recording_a_cows_computes_the_total_audits_it_and_the_board_shows_it(client_as, clinic, staff, bup_visit):
@@ -216,7 +220,7 @@ def test_a_score_the_scale_does_not_allow_is_refused_beside_its_item_keeping_the
     assert "“Resting pulse rate”: scored 0, 1, 2, 4 on the COWS, not 3." in html
     assert re.search(r'<select id="cows-resting_pulse"[^>]*aria-invalid="true"', html)
     assert not re.search(r'<select id="cows-sweating"[^>]*aria-invalid', html)
-    assert '<option value="3" selected>3</option>' in re.search(
+    assert '<option value="3" selected>3 — piloerection can be felt' in re.search(
         r'<select id="cows-gooseflesh".*?</select>', html, re.S
     ).group(0)
     assert not Assessment.objects.exists()

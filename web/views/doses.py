@@ -112,6 +112,53 @@ COWS_LABELS = {
 }
 
 
+# What each score means, in the scale's words (Wesson & Ling 2003), shown in the item's choices.
+COWS_SCORE_WORDS: dict[str, dict[int, str]] = {
+    "resting_pulse": {0: "80 or below", 1: "81–100", 2: "101–120", 4: "over 120"},
+    "sweating": {
+        0: "no report of chills or flushing", 1: "subjective report of chills or flushing",
+        2: "flushed or observable moistness on face", 3: "beads of sweat on brow or face",
+        4: "sweat streaming off face",
+    },
+    "restlessness": {
+        0: "able to sit still", 1: "reports difficulty sitting still, but is able to do so",
+        3: "frequent shifting or extraneous movements of legs or arms",
+        5: "unable to sit still for more than a few seconds",
+    },
+    "pupil_size": {
+        0: "pinned or normal size for room light", 1: "possibly larger than normal for room light",
+        2: "moderately dilated", 5: "so dilated that only the rim of the iris is visible",
+    },
+    "bone_joint_aches": {
+        0: "not present", 1: "mild diffuse discomfort", 2: "severe diffuse aching of joints or muscles",
+        4: "rubbing joints or muscles and unable to sit still because of discomfort",
+    },
+    "runny_nose_tearing": {
+        0: "not present", 1: "nasal stuffiness or unusually moist eyes", 2: "nose running or tearing",
+        4: "nose constantly running or tears streaming down cheeks",
+    },
+    "gi_upset": {
+        0: "no stomach symptoms", 1: "stomach cramps", 2: "nausea or loose stool", 3: "vomiting or diarrhoea",
+        5: "multiple episodes of diarrhoea or vomiting",
+    },
+    "tremor": {
+        0: "no tremor", 1: "tremor can be felt, but not observed", 2: "slight tremor observable",
+        4: "gross tremor or muscle twitching",
+    },
+    "yawning": {
+        0: "no yawning", 1: "once or twice during the assessment", 2: "three or more times during the assessment",
+        4: "several times a minute",
+    },
+    "anxiety_irritability": {
+        0: "none", 1: "reports increasing irritability or anxiousness", 2: "obviously irritable or anxious",
+        4: "so irritable or anxious that taking part in the assessment is difficult",
+    },
+    "gooseflesh": {
+        0: "skin is smooth", 3: "piloerection can be felt or hairs standing up on arms", 5: "prominent piloerection",
+    },
+}
+
+
 def _cows_page(
     request: HttpRequest, visit: Visit, *, typed: dict[str, str] | None = None, error: str = "",
     error_item: str = "", status: int = 200,
@@ -121,7 +168,7 @@ def _cows_page(
         {
             "name": name,
             "label": COWS_LABELS[name],
-            "scores": allowed,
+            "scores": [(score, COWS_SCORE_WORDS[name].get(score, "")) for score in allowed],
             "value": values.get(name, ""),
             "invalid": name == error_item or (bool(error) and not error_item and values.get(name, "") == ""),
         }
