@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scheduler.models import DoseOrder
+from scheduler.models import DoseOrder, Patient
 from tests.factories import PatientFactory, PlanFactory
 from tests.web.conftest import TODAY
 from visits import cows
@@ -185,8 +185,15 @@ def test_a_buprenorphine_first_dose_offers_cows_and_a_methadone_row_does_not(
     assert "Record COWS" not in client_as("front_desk").get(f"/clinics/{clinic.pk}/today/").content.decode()
 
 
-def test_the_cows_page_lists_the_eleven_items_with_their_allowed_scores(client_as, bup_visit):
-    html = client_as("nurse").get(f"/visits/{bup_visit.pk}/cows/").content.decode()
+def test_the_cows_page_lists_the_eleven_items_with_their_allowed_scores(client_as, staff, bup_visit):
+    response = client_as("nurse").get(f"/visits/{bup_visit.pk}/cows/")
+    html = response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    read = LogEntry.objects.get(
+        content_type=ContentType.objects.get_for_model(Patient), object_pk=str(bup_visit.patient_id),
+        action=LogEntry.Action.ACCESS,
+    )
+    assert read.actor == staff["nurse"]
     assert "Induct, Sam" in html and "MRN-0808" in html
     assert html.count("<select id=\"cows-") == 11
     gooseflesh = re.search(r'<select id="cows-gooseflesh".*?</select>', html, re.S)

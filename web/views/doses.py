@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditlog.signals import accessed
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from scheduler.errors import RuleViolation, StateConflict
+from scheduler.models import Patient
 from scheduler.permissions import CLINICAL, DOSING
 from scheduler.services import dose_order_create, dose_taper_create
 from visits import cows
@@ -192,6 +194,7 @@ def cows_record(request: HttpRequest, visit_id: int) -> HttpResponse:
     visit = visit_or_404(request.user, visit_id)
     require(request.user, DOSING)
     if request.method != "POST":
+        accessed.send(sender=Patient, instance=visit.patient)  # a read of the patient's record (its COWS so far)
         return _cows_page(request, visit)
     typed = {name: (request.POST.get(name) or "")[:4] for name in cows.ITEMS}
     items: dict[str, Any] = {}
