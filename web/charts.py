@@ -140,3 +140,45 @@ def survival_curve(
             value = before[-1]["survival"] if before else 1.0
             marks.append((x(day), y(value), f"Day {day}: {value * 100:.0f}% still in treatment"))
     return SurvivalChart(width, height, " ".join(line), band, grid, ticks, marks, top + plot_h, left, not steps)
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    x: float
+    y: float
+    title: str  # "Mon 16 Nov 08:10: 12 (mild)"
+    label: str  # the x-axis label ("16 Nov")
+
+
+@dataclass(frozen=True)
+class ScoreChart:
+    width: int
+    height: int
+    left: int
+    baseline: float
+    line: str  # SVG path through the points, oldest first
+    points: list[ScorePoint]
+    gridlines: list[tuple[float, str]]  # (y, "24")
+    empty: bool
+
+
+def score_line(
+    scores: list[tuple[str, int, str]], *, max_score: int = 48, width: int = 560, height: int = 200
+) -> ScoreChart:
+    """A line of scores (oldest first) on a fixed 0..`max_score` axis, e.g. COWS totals over time: each entry
+    is (x-axis label, score, tooltip). Gridlines at the COWS severity bands' edges (12, 24, 36) and the ends."""
+    top, bottom, left, right = 12, 36, 40, 16
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(scores)
+
+    def y(score: float) -> float:
+        return round(top + plot_h * (1 - min(max(score, 0), max_score) / max_score), 1)
+
+    every = max(1, -(-n // 8))  # at most 8 axis labels; every point keeps its tooltip
+    points = []
+    for i, (label, score, title) in enumerate(scores):
+        x = round(left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1)), 1)
+        points.append(ScorePoint(x, y(score), title, label if i % every == 0 or i == n - 1 else ""))
+    line = " ".join(f"{'M' if i == 0 else 'L'}{p.x},{p.y}" for i, p in enumerate(points))
+    grid = [(y(v), str(v)) for v in (0, 12, 24, 36, max_score)]
+    return ScoreChart(width, height, left, top + plot_h, line, points, grid, not scores)

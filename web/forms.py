@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 
 from scheduler import bounds
 from scheduler.models import MEDICATION_CHOICES, SERVICES
-from scheduler.services import CONSENT_WORDS  # noqa: F401 - DOMAIN §5: the words read, shown on the form
+from scheduler.services import (
+    CONSENT_WORDS,  # noqa: F401 - DOMAIN §5: the words read, shown on the form
+    DOSE_MG_MAX,
+)
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 SERVICE_CHOICES = [(s, s.replace("_", " ").capitalize()) for s in SERVICES]
@@ -54,6 +58,10 @@ class TakeHomeForm(forms.Form):
 
     take_home_doses = bounds.WholeNumberField(min_value=0, max_value=bounds.TAKE_HOME_DOSES_MAX, required=False)
     take_home_reason = forms.CharField(max_length=300, required=False, strip=True)
+    # Issue #14: the amount given (empty: the order in force) and why it is less than the order; the service
+    # decides (more than the order is refused, less needs the reason).
+    dose_mg = forms.DecimalField(min_value=0, max_value=DOSE_MG_MAX, max_digits=7, decimal_places=2, required=False)
+    dose_reason = forms.CharField(max_length=300, required=False, strip=True)
 
 
 class DateRangeForm(forms.Form):
@@ -193,3 +201,48 @@ OUTREACH_OUTCOME_CHOICES = [
 class OutreachCallForm(forms.Form):
     outcome = forms.ChoiceField(choices=OUTREACH_OUTCOME_CHOICES, label="Outcome")
     note = forms.CharField(max_length=300, required=False, label="Note")
+
+
+# --- doses (issue #14): orders, tapers, COWS, restarting after an escalation -----------------------------------
+
+
+def _mg_field(label: str, *, required: bool = True) -> forms.DecimalField:
+    return forms.DecimalField(
+        min_value=Decimal("0.01"), max_value=DOSE_MG_MAX, max_digits=7, decimal_places=2, required=required,
+        label=label,
+    )
+
+
+class DoseOrderForm(forms.Form):
+    """A clinician's order as typed; scheduler.services.dose_order_create decides (limits, induction steps)."""
+
+    dose_mg = _mg_field("Dose (mg)")
+    effective_date = bounds.BoundedDateField(input_formats=["%Y-%m-%d"], label="From (clinic date)")
+    note = forms.CharField(max_length=300, required=False, strip=True, label="Note")
+
+
+class TaperForm(forms.Form):
+    """A withdrawal taper as typed; scheduler.services.dose_taper_create makes the series of orders."""
+
+    start_mg = _mg_field("Start dose (mg)")
+    step_mg = _mg_field("Step down by (mg)")
+    every_days = bounds.WholeNumberField(min_value=1, max_value=28, label="Days between steps")
+    start_date = bounds.BoundedDateField(input_formats=["%Y-%m-%d"], label="First day (clinic date)")
+    note = forms.CharField(max_length=300, required=False, strip=True, label="Note")
+
+
+class RestartDoseForm(forms.Form):
+    """The dose to restart on when a clinician resolves a hold, review, re-induction or re-titration."""
+
+    restart_dose_mg = _mg_field("Restart dose (mg)", required=False)
+
+
+def field_errors(form: forms.Form) -> dict[str, str]:
+    """A form's errors as one sentence per field (shown beside it), naming the field's label and the rule."""
+    out = {}
+    for name, errors in form.errors.items():
+        if name not in form.fields:
+            out["form"] = " ".join(str(e) for e in errors)  # errors of the whole form (none of its fields)
+            continue
+        out[name] = f"{form.fields[name].label or name}: {' '.join(str(e) for e in errors)}"
+    return out

@@ -12,17 +12,18 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from notifications.models import Message
 from scheduler import engine
-from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Pause, Plan
+from scheduler.models import MEDICATION_CHOICES, Clinic, DoseOrder, Patient, Pause, Plan
 from scheduler.rules import INJECTIONS
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import guard
-from visits.models import Escalation, StaffTask, Visit
+from visits.models import Assessment, Escalation, StaffTask, Visit
 from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     _rate,
     attendance_by_medication,
@@ -64,6 +65,15 @@ def _on_clinic(visits: list[Visit], clinic: Clinic) -> list[Visit]:
 def board_visits(*, clinic: Clinic, day: date) -> list[Visit]:
     qs = Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled")
     qs = qs.select_related("patient", "plan", "window")
+    # Issue #14 (board_doses): each row's plan's last completed dose before the day and whether the plan has a
+    # completed dose at all, in the same query as the rows.
+    completed = Visit.objects.filter(plan_id=OuterRef("plan_id"), status="completed")
+    qs = qs.annotate(
+        prior_dose_date=Subquery(
+            completed.filter(date__lt=day).order_by("-date").values("date")[:1], output_field=DateField()
+        ),
+        plan_has_dose=Exists(completed),
+    )
     return _on_clinic(list(qs.order_by("start", "patient__last_name", "patient__first_name", "id")), clinic)
 
 
@@ -373,3 +383,142 @@ def sms_rates(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, An
         "delivery_rate": _rate(msgs["delivered"], msgs["delivered"] + msgs["undelivered"]),
         "opt_out_rate": _rate(patients["opted_out"], patients["consented"]),
     }
+
+
+# --- doses: orders, amounts given, COWS (issue #14) -----------------------------------------------------
+# Amounts are the services' answers (scheduler.services dose orders, visits.services completion): these reads
+# only show them. The board needs the order in force for every row in one query, never one per row.
+
+TAPER_NOTE = "taper step"  # scheduler.services.dose_taper_create labels each order of a taper so
+
+
+def orders_in_force(*, plan_ids: list[int], day: date) -> dict[int, DoseOrder]:
+    """Each plan's order in force on a clinic-local date (the latest effective on or before it): one query."""
+    found: dict[int, DoseOrder] = {}
+    qs = DoseOrder.objects.filter(plan_id__in=set(plan_ids), effective_date__lte=day)
+    for order in qs.order_by("plan_id", "-effective_date", "-created", "-id"):
+        found.setdefault(order.plan_id, order)
+    return found
+
+
+@dataclass(frozen=True)
+class DoseDue:
+    """A board row's amount: the order in force that day, whether it changed since the patient's last completed
+    dose of the plan, and whether the row offers a COWS (a buprenorphine first dose or a taper visit)."""
+
+    order: DoseOrder | None
+    changed: bool
+    last_dose_date: date | None
+    offers_cows: bool
+    cows_today: int | None
+
+
+def board_doses(*, visits: list[Visit], day: date) -> dict[int, DoseDue]:
+    """Per dose or injection row with a plan: the amount due and its flags. One query for the whole board (the
+    orders in force; each plan's last completed dose comes annotated on board_visits' rows, or from one more
+    query for other rows), and one for the COWS scores at the rows that offer one (a buprenorphine plan's first
+    dose, a taper visit)."""
+    rows = [v for v in visits if v.plan_id is not None and v.kind in ("dose", "injection")]
+    if not rows:
+        return {}
+    plan_ids = sorted({v.plan_id for v in rows if v.plan_id is not None})
+    orders = orders_in_force(plan_ids=plan_ids, day=day)
+    last_dates: dict[int, date | None] = {}
+    if all(hasattr(v, "plan_has_dose") for v in rows):  # board_visits annotated the rows: no query
+        last_dates = {v.plan_id: v.prior_dose_date for v in rows if v.plan_has_dose}  # type: ignore[attr-defined,misc]
+    else:
+        for plan_id, last in (
+            Visit.objects.filter(plan_id__in=plan_ids, status="completed")
+            .values_list("plan_id")
+            .annotate(last=Max("date", filter=Q(date__lt=day)))
+            .values_list("plan_id", "last")
+        ):
+            last_dates[plan_id] = last  # a plan with a completed dose has a key (its first dose is behind it)
+    def offers_cows(v: Visit) -> bool:
+        if v.kind != "dose" or v.status not in ("scheduled", "checked_in") or v.plan is None or v.plan_id is None:
+            return False
+        order = orders.get(v.plan_id)
+        first_buprenorphine = v.plan.medication == "buprenorphine" and v.plan_id not in last_dates
+        return first_buprenorphine or (order is not None and order.note.startswith(TAPER_NOTE))
+
+    offered = {v.pk for v in rows if offers_cows(v)}
+    cows_today: dict[int, int] = {}
+    if offered:
+        cows_today = dict(
+            Assessment.objects.filter(visit_id__in=offered, scale="cows")
+            .values_list("visit_id")
+            .annotate(best=Max("total"))
+            .values_list("visit_id", "best")
+        )
+    due: dict[int, DoseDue] = {}
+    for v in rows:
+        assert v.plan_id is not None
+        order = orders.get(v.plan_id)
+        last = last_dates.get(v.plan_id)
+        due[v.pk] = DoseDue(
+            order=order, changed=order is not None and last is not None and order.effective_date > last,
+            last_dose_date=last, offers_cows=v.pk in offered, cows_today=cows_today.get(v.pk),
+        )
+    return due
+
+
+@dataclass(frozen=True)
+class PlanDoses:
+    """The patient page's doses section for one plan."""
+
+    plan: Plan
+    orders: list[DoseOrder]  # full history, oldest first
+    current: DoseOrder | None  # in force today
+    given: list[Visit]  # the last completed doses, newest first
+    cows: list[Assessment]  # oldest first
+
+
+DOSES_GIVEN_SHOWN = 10
+COWS_SHOWN = 60
+
+
+def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[PlanDoses]:
+    """Per plan (not ended): its orders, the amounts given at its last visits and its COWS scores — three
+    queries whatever the number of plans."""
+    shown = [p for p in plans if p.status != "ended"]
+    if not shown:
+        return []
+    ids = [p.pk for p in shown]
+    orders: dict[int, list[DoseOrder]] = defaultdict(list)
+    for order in DoseOrder.objects.filter(plan_id__in=ids).select_related("created_by").order_by(
+        "effective_date", "created", "id"
+    ):
+        orders[order.plan_id].append(order)
+    # The newest rows of each plan (a window function), so a plan with a long history never crowds out another.
+    given: dict[int, list[Visit]] = defaultdict(list)
+    done = (
+        Visit.objects.filter(plan_id__in=ids, status="completed", kind__in=("dose", "injection"))
+        .annotate(n=Window(RowNumber(), partition_by=[F("plan_id")], order_by=[F("date").desc(), F("id").desc()]))
+        .filter(n__lte=DOSES_GIVEN_SHOWN)
+    )
+    for visit in done.select_related("completed_by").order_by("-date", "-id"):
+        given[visit.plan_id].append(visit)  # type: ignore[index]
+    cows: dict[int, list[Assessment]] = defaultdict(list)
+    scored = (
+        Assessment.objects.filter(patient=patient, scale="cows", visit__plan_id__in=ids)
+        .annotate(
+            n=Window(RowNumber(), partition_by=[F("visit__plan_id")], order_by=[F("created").desc(), F("id").desc()])
+        )
+        .filter(n__lte=COWS_SHOWN)
+    )
+    for a in scored.select_related("visit", "created_by").order_by("-created", "-id"):
+        cows[a.visit.plan_id].append(a)  # type: ignore[index]
+    result = []
+    for plan in shown:
+        history = orders.get(plan.pk, [])
+        current = [o for o in history if o.effective_date <= today]
+        result.append(
+            PlanDoses(
+                plan=plan,
+                orders=history,
+                current=current[-1] if current else None,
+                given=given.get(plan.pk, []),
+                cows=list(reversed(cows.get(plan.pk, []))),
+            )
+        )
+    return result

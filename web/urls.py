@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import board, booking, dashboard, escalations, patients, plans, registration, setup
+from web.views import board, booking, dashboard, doses, escalations, patients, plans, registration, setup
 
 app_name = "web"
 
@@ -55,4 +55,7 @@ urlpatterns = [
     path("clinics/<int:clinic_id>/setup/rules/", setup.rules_edit, name="rules-edit"),
     path("clinics/<int:clinic_id>/setup/templates/<int:template_id>/", setup.template_edit, name="template-edit"),
     path("clinics/<int:clinic_id>/setup/jobs/<int:task_id>/", setup.job_toggle, name="job-toggle"),
+    path("plans/<int:plan_id>/orders/", doses.order_create, name="dose-order"),
+    path("plans/<int:plan_id>/taper/", doses.taper_create, name="dose-taper"),
+    path("visits/<int:visit_id>/cows/", doses.cows_record, name="cows"),
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+from scheduler.models import DoseOrder
 from tests.e2e.conftest import PASSWORD, ROLES, local_today
 from tests.factories import PatientFactory, PlanFactory
-from visits.models import Escalation, Visit
+from visits.models import Assessment, Escalation, Visit
 
 pytestmark = [pytest.mark.e2e]
 
@@ -33,11 +35,12 @@ AXE_SOURCE = Axe().axe_script  # axe.min.js from inside the wheel
 ALL = frozenset(ROLES)
 FRONT_DESK = frozenset({"front_desk", "nurse", "clinician", "admin"})
 REPORTS = frozenset({"clinician", "manager", "admin"})
+DOSING = frozenset({"nurse", "clinician", "admin"})
 ADMIN = frozenset({"admin"})
 CLINICAL = frozenset({"clinician", "admin"})  # the setup page: clinicians get its rule-set section
 
 
-def staff_pages(clinic_id: int, patient_id: int) -> list[tuple[str, str, frozenset[str]]]:
+def staff_pages(clinic_id: int, patient_id: int, visit_id: int = 0) -> list[tuple[str, str, frozenset[str]]]:
     """(name, path, roles that may see it): every staff page of web/urls.py that answers a GET with HTML."""
     return [
         ("today", f"/clinics/{clinic_id}/today/", ALL),
@@ -49,6 +52,7 @@ def staff_pages(clinic_id: int, patient_id: int) -> list[tuple[str, str, frozens
         ("escalations", f"/clinics/{clinic_id}/escalations/", ALL),
         ("dashboard", f"/clinics/{clinic_id}/dashboard/", REPORTS),
         ("setup", f"/clinics/{clinic_id}/setup/", CLINICAL),
+        ("cows", f"/visits/{visit_id}/cows/", DOSING),
     ]
 
 
@@ -127,7 +131,16 @@ def ward(site, dosing_patient) -> dict[str, Any]:
     arrived_plan = PlanFactory(patient=arrived, start_date=today - timedelta(days=3))
     visits_generate(plans=[arrived_plan], today=today, horizon_days=1)
     visit_check_in(visit=Visit.objects.get(plan=arrived_plan, date=today), by=site["staff"]["front_desk"])
-    return {"clinic": site["clinic"], "patient": dosing_patient}
+    # Issue #14: the patient's doses section with an order, a dose given and a COWS chart; the COWS page.
+    dosing_plan = dosing_patient.plans.get()
+    DoseOrder.objects.create(plan=dosing_plan, dose_mg=Decimal(30), effective_date=today, note="induction")
+    given = Visit.objects.create(
+        patient=dosing_patient, clinic=site["clinic"], plan=dosing_plan, kind="dose", status="completed",
+        date=today - timedelta(days=1), source="manual", dose_mg=Decimal(25), dose_reason="patient declined part",
+    )
+    Assessment.objects.create(visit=given, patient=dosing_patient, items={}, total=9)
+    visit = Visit.objects.get(plan=dosing_plan, date=today)
+    return {"clinic": site["clinic"], "patient": dosing_patient, "visit": visit}
 
 
 def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_either_width(
@@ -140,7 +153,7 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
     main content is the same markup as one another role already had checked is screenshotted but not checked
     again (see `check`), which keeps the test near a minute. All findings are collected and reported together."""
     base = live_server.url
-    clinic_id, patient_id = ward["clinic"].pk, ward["patient"].pk
+    clinic_id, patient_id, visit_id = ward["clinic"].pk, ward["patient"].pk, ward["visit"].pk
     found: list[str] = []
     # A periodic job whose last run failed: the admin's jobs table shows the error.
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -167,7 +180,7 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
         context = browser.new_context(**browser_context_args)
         page = context.new_page()
         sign_in(page, base, role)
-        for name, path, roles in staff_pages(clinic_id, patient_id):
+        for name, path, roles in staff_pages(clinic_id, patient_id, visit_id):
             if role not in roles:
                 continue
             response = page.goto(f"{base}{path}")
@@ -204,7 +217,7 @@ def test_no_staff_page_has_a_serious_accessibility_violation_for_any_role_at_eit
             expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
             found += check(page, f"{role}-forbidden", seen)
         context.close()
-    assert visited == 5 + 5 + 5 + 4 + 4 + 4 + 5 + 3 + 2  # every (role, page) pair of staff_pages
+    assert visited == 5 + 5 + 5 + 4 + 4 + 4 + 5 + 3 + 2 + 3  # every (role, page) pair of staff_pages
     assert not found, report(found)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from datetime import date
 from typing import Any
@@ -24,6 +25,7 @@ from visits.services import visit_check_in, visit_complete, visit_reopen_missed,
 from web import selectors
 from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
 from web.forms import TakeHomeForm
+from web.templatetags.doses import mg_plain
 from web.views.common import page_context
 
 STATUS_BADGES = {
@@ -63,6 +65,7 @@ def render_board(
     clinic: Clinic,
     *,
     row_errors: dict[int, str] | None = None,
+    dose_errors: dict[int, str] | None = None,
     typed: dict[int, dict[str, str]] | None = None,
     scan: dict[str, str] | None = None,
     status: int = 200,
@@ -74,12 +77,14 @@ def render_board(
     blockers = selectors.board_blockers(visits=visits)
     planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
+    doses = selectors.board_doses(visits=visits, day=day)
     groups: OrderedDict[Any, dict[str, Any]] = OrderedDict()
     for visit in sorted(visits, key=lambda v: (_sort_key(_window_label(v, tz)[0]), v.patient.last_name, v.pk)):
         key, label = _window_label(visit, tz)
         group = groups.setdefault(key, {"label": label, "rows": []})
         badge = selectors.board_state(visit, blockers)
         values = (typed or {}).get(visit.pk, {})
+        due = doses.get(visit.pk)
         group["rows"].append(
             {
                 "visit": visit,
@@ -93,6 +98,11 @@ def render_board(
                 "take_home_reason": values.get("take_home_reason", ""),
                 "excuse_reason": values.get("excuse_reason", ""),
                 "excuse_open": "excuse_reason" in values,
+                # Issue #14: the amount due (the order in force that day) prefills the dose field.
+                "due": due,
+                "dose_value": values.get("dose_mg", mg_plain(due.order.dose_mg) if due and due.order else ""),
+                "dose_reason": values.get("dose_reason", ""),
+                "dose_error": (dose_errors or {}).get(visit.pk, ""),
             }
         )
     context = page_context(
@@ -151,9 +161,26 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
 
 
 def _form_error(form: TakeHomeForm) -> str:
+    if "dose_mg" in form.errors:
+        return f"Dose (mg): give the amount in mg, for example 30 or 27.5. {' '.join(map(str, form.errors['dose_mg']))}"
+    if "dose_reason" in form.errors:
+        return f"Reason for a smaller dose: {' '.join(map(str, form.errors['dose_reason']))}"
     if "take_home_doses" in form.errors:
         return f"Take-home doses must be a whole number. {' '.join(str(m) for m in form.errors['take_home_doses'])}"
     return f"Reason: {' '.join(str(m) for m in form.errors.get('take_home_reason', []))}"
+
+
+COMPLETE_FIELDS = ("take_home_doses", "take_home_reason", "dose_mg", "dose_reason")
+DOSE_FIELDS = {"dose_mg", "dose_reason"}
+_AMOUNT = re.compile(r"\d mg\b")
+
+
+def _about_the_amount(exc: RuleViolation | StateConflict) -> bool:
+    """Whether the service's refusal is about the amount (shown beside the dose field): a refusal naming the dose
+    fields, or one that states an amount in mg (more than the order, the amount limits of the guard)."""
+    if isinstance(exc, RuleViolation) and exc.field in DOSE_FIELDS:
+        return True
+    return bool(_AMOUNT.search(exc.message))
 
 
 @staff_view
@@ -163,20 +190,33 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     require(request.user, DOSING)
     form = TakeHomeForm(request.POST)
     # STYLE.md: a refusal keeps what the user typed (the number and the reason stay in their fields).
-    typed = {visit.pk: {k: request.POST.get(k, "")[:400] for k in ("take_home_doses", "take_home_reason")}}
+    typed = {
+        visit.pk: {
+            k: request.POST.get(k, "")[:400] for k in COMPLETE_FIELDS if k in request.POST or k not in DOSE_FIELDS
+        }
+    }
     if not form.is_valid():
-        return render_board(request, visit.clinic, row_errors={visit.pk: _form_error(form)}, typed=typed, status=400)
+        message = _form_error(form)
+        if DOSE_FIELDS & set(form.errors):
+            return render_board(request, visit.clinic, dose_errors={visit.pk: message}, typed=typed, status=400)
+        return render_board(request, visit.clinic, row_errors={visit.pk: message}, typed=typed, status=400)
     take_homes: int | None = form.cleaned_data["take_home_doses"]
     reason: str = form.cleaned_data["take_home_reason"]
     try:
-        visit_complete(visit=visit, by=request.user, take_home_doses=take_homes, take_home_reason=reason)
-    except (RuleViolation, StateConflict) as exc:
-        return render_board(
-            request, visit.clinic, row_errors={visit.pk: exc.message}, typed=typed, status=exc.status_code
+        done = visit_complete(
+            visit=visit, by=request.user, take_home_doses=take_homes, take_home_reason=reason,
+            dose_mg=form.cleaned_data["dose_mg"], dose_reason=form.cleaned_data["dose_reason"],
         )
+    except (RuleViolation, StateConflict) as exc:
+        errors = {visit.pk: exc.message}
+        if _about_the_amount(exc):
+            return render_board(request, visit.clinic, dose_errors=errors, typed=typed, status=exc.status_code)
+        return render_board(request, visit.clinic, row_errors=errors, typed=typed, status=exc.status_code)
     suffix = f" with {take_homes} take-home dose{'s' if take_homes != 1 else ''}" if take_homes else ""
     if take_homes and reason:
         suffix += f" (reason: {reason})"
+    if done.dose_mg is not None:
+        suffix += f", {mg_plain(done.dose_mg)} mg given" + (f" ({done.dose_reason})" if done.dose_reason else "")
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
     return _back_to_board(visit)
 

@@ -25,6 +25,8 @@ from visits.models import Escalation, OutreachCall
 from visits.outreach import outreach_call_log
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
+from web.forms import RestartDoseForm, field_errors
+from web.templatetags.doses import mg_plain
 from web.views.common import page_context, safe_next
 
 REVIEWS_SHOWN = 200
@@ -113,6 +115,7 @@ def render_inbox(
     errors: dict[int, str] | None = None,
     task_errors: dict[int, str] | None = None,
     call_typed: dict[int, dict[str, str]] | None = None,
+    resolve_typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
     filters: InboxFilter | None = None,
 ) -> HttpResponse:
@@ -156,8 +159,24 @@ def render_inbox(
         call_outcomes=OutreachCall.OUTCOME_CHOICES,
         reviews_due=reviews_due[:REVIEWS_SHOWN],
         reviews_total=len(reviews_due),
+        restart_kinds=RESTART_KINDS,
+        restart_orders=_restart_orders(clinic, open_),
+        resolve_typed=resolve_typed or {},
     )
     return render(request, "web/escalations.html", context, status=status)
+
+
+# Issue #14: resolving these asks the clinician for the dose to restart on (the same or a reduced amount); it
+# becomes the plan's order from today through visits.missed.escalation_resolve's restart_dose_mg.
+RESTART_KINDS = ("hold", "clinician_review", "reinduction", "retitration")
+
+
+def _restart_orders(clinic: Clinic, open_: list[Escalation]) -> dict[int, Any]:
+    """The order in force today for each plan with an open restart step (one query): the "same dose" offered."""
+    plan_ids = [e.plan_id for e in open_ if e.kind in RESTART_KINDS and e.plan_id is not None]
+    if not plan_ids:
+        return {}
+    return selectors.orders_in_force(plan_ids=plan_ids, day=selectors.clinic_today(clinic))
 
 
 @staff_view
@@ -176,14 +195,36 @@ def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
     escalation = escalation_or_404(request.user, escalation_id)
     require(request.user, CLINICAL)
     note = (request.POST.get("note") or "").strip()
+    typed = {escalation.pk: {"note": note[:2000], "restart_dose_mg": (request.POST.get("restart_dose_mg") or "")[:20]}}
     if not note:
         return render_inbox(
-            request, escalation.clinic, errors={escalation.pk: "Write a note saying what was decided."}, status=400
+            request, escalation.clinic, errors={escalation.pk: "Write a note saying what was decided."},
+            resolve_typed=typed, status=400,
         )
+    restart = None
+    if escalation.kind in RESTART_KINDS:  # other steps (outreach, an overdue injection) ask for no dose
+        dose = RestartDoseForm(request.POST)
+        if not dose.is_valid():
+            typed[escalation.pk]["dose_error"] = " ".join(field_errors(dose).values())
+            return render_inbox(request, escalation.clinic, resolve_typed=typed, status=400)
+        restart = dose.cleaned_data["restart_dose_mg"]
     try:
-        escalation_resolve(escalation=escalation, by=request.user, note=note)
+        escalation_resolve(escalation=escalation, by=request.user, note=note, restart_dose_mg=restart)
     except (RuleViolation, StateConflict) as exc:
-        return render_inbox(request, escalation.clinic, errors={escalation.pk: exc.message}, status=exc.status_code)
+        if isinstance(exc, RuleViolation) and exc.field in ("dose_mg", "restart_dose_mg"):
+            typed[escalation.pk]["dose_error"] = exc.message
+            return render_inbox(request, escalation.clinic, resolve_typed=typed, status=exc.status_code)
+        return render_inbox(
+            request, escalation.clinic, errors={escalation.pk: exc.message}, resolve_typed=typed,
+            status=exc.status_code,
+        )
+    if restart is not None:
+        messages.success(
+            request,
+            f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}; restarts on "
+            f"{mg_plain(restart)} mg from today.",
+        )
+        return redirect("web:escalations", clinic_id=escalation.clinic_id)
     messages.success(request, f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}.")
     return redirect("web:escalations", clinic_id=escalation.clinic_id)
 

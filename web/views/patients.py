@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditlog.signals import accessed
 from django.contrib import messages
@@ -20,10 +21,12 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Patient
 from scheduler.permissions import CLINICAL
 from scheduler.selectors import takehome_reviews
+from visits.cows import MAX_TOTAL as MAX_COWS
 from visits.guard import ORAL
-from web import selectors
+from web import charts, selectors
 from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
 from web.forms import PAUSE_REASON_CHOICES
+from web.templatetags.doses import cows_severity
 from web.views.common import page_context, safe_next
 
 STRIP_DAYS_BACK = 20
@@ -61,6 +64,7 @@ def render_patient(
     takehome_typed: dict[int, dict[str, str]] | None = None,
     plan_typed: dict[int, dict[str, str]] | None = None,
     pause_typed: dict[int, dict[str, str]] | None = None,
+    dose_typed: dict[int, dict[str, Any]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The patient page; `takehome_typed` puts a refused take-home decision (its note and error) back on its plan,
@@ -116,8 +120,39 @@ def render_patient(
         history=selectors.patient_history(patient=patient, plans=plans),
         outreach_calls=calls,
         resolved_escalations=[e for e in escalations if e.resolved_at is not None][:CALLS_SHOWN],
+        doses=_doses_section(patient, plans, today, dose_typed or {}),
     )
     return render(request, "web/patient.html", context, status=status)
+
+
+def _doses_section(
+    patient: Patient, plans: list[Any], today: Any, typed: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Issue #14: per plan its orders, the amounts given at its last visits and its COWS over time (a chart);
+    a refused order or taper comes back with what was typed and the refusal beside its field."""
+    tz = ZoneInfo(patient.clinic.timezone)
+    sections = []
+    for d in selectors.patient_doses(patient=patient, plans=plans, today=today):
+        points = [
+            (
+                f"{a.created.astimezone(tz):%d %b}",
+                a.total,
+                f"{a.created.astimezone(tz):%Y-%m-%d %H:%M}: {a.total} ({cows_severity(a.total)})",
+            )
+            for a in d.cows
+        ]
+        refused = typed.get(d.plan.pk, {})
+        forms = {
+            name: {
+                "values": refused if refused.get("form") == name else {"effective_date": today.isoformat(),
+                                                                         "start_date": today.isoformat()},
+                "errors": refused.get("errors", {}) if refused.get("form") == name else {},
+            }
+            for name in ("order", "taper")
+        }
+        chart = charts.score_line(points, max_score=MAX_COWS) if points else None
+        sections.append({"d": d, "chart": chart, **forms})
+    return sections
 
 
 @never_cache
