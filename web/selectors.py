@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     injection_on_time,
     missed_heatmap,
 )
-from visits.selectors import dose_blockers
+from visits.selectors import dose_blockers, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 
 SEARCH_LIMIT = 20
@@ -407,6 +408,7 @@ class DoseDue:
     dose of the plan, and whether the row offers a COWS (a buprenorphine first dose or a taper visit)."""
 
     order: DoseOrder | None
+    amount: Decimal | None  # due at this visit: the order × the session's share (a split methadone dose)
     changed: bool
     last_dose_date: date | None
     offers_cows: bool
@@ -455,8 +457,9 @@ def board_doses(*, visits: list[Visit], day: date) -> dict[int, DoseDue]:
         assert v.plan_id is not None
         order = orders.get(v.plan_id)
         last = last_dates.get(v.plan_id)
+        amount = share_of(order.dose_mg, v.plan, split_session(v)) if order is not None else None
         due[v.pk] = DoseDue(
-            order=order, changed=order is not None and last is not None and order.effective_date > last,
+            order=order, amount=amount, changed=order is not None and last is not None and order.effective_date > last,
             last_dose_date=last, offers_cows=v.pk in offered, cows_today=cows_today.get(v.pk),
         )
     return due

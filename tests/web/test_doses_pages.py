@@ -498,3 +498,16 @@ def test_a_plan_with_a_long_history_does_not_crowd_out_another_plans_last_doses(
     tables = re.findall(r'<table class="doses-given">.*?</table>', html, re.S)
     assert len(tables) == 2
     assert tables[0].count("<td>60 mg") == 10 and "<td>380 mg" in tables[1]
+
+
+def test_a_split_dose_row_shows_its_sessions_share_of_the_daily_order(client_as, clinic, plan, today_visit):
+    """A methadone split dose (issue #14): the order is the daily total; the board shows and prefills this session's
+    share (visits.selectors.share_of, the amount completion holds the session to)."""
+    plan.doses_per_day, plan.split_first_share = 2, 60
+    plan.save(update_fields=["doses_per_day", "split_first_share"])
+    Visit.objects.filter(pk=today_visit.pk).update(session=0)
+    _order(plan, "50", date(2026, 11, 10))
+    row = _row(client_as("nurse").get(f"/clinics/{clinic.pk}/today/").content.decode(), today_visit)
+    assert "Due: <strong>30 mg</strong>" in row
+    assert "share of 50 mg a day" in row
+    assert 'inputmode="decimal" value="30"' in row

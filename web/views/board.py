@@ -100,7 +100,7 @@ def render_board(
                 "excuse_open": "excuse_reason" in values,
                 # Issue #14: the amount due (the order in force that day) prefills the dose field.
                 "due": due,
-                "dose_value": values.get("dose_mg", mg_plain(due.order.dose_mg) if due and due.order else ""),
+                "dose_value": values.get("dose_mg", mg_plain(due.amount) if due and due.amount is not None else ""),
                 "dose_reason": values.get("dose_reason", ""),
                 "dose_error": (dose_errors or {}).get(visit.pk, ""),
             }
