@@ -43,6 +43,7 @@ urlpatterns = [
     path("escalations/<int:escalation_id>/calls/", escalations.log_call, name="escalation-call"),
     path("tasks/<int:task_id>/done/", escalations.task_done, name="task-done"),
     path("clinics/<int:clinic_id>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("clinics/<int:clinic_id>/drift/outreach/", dashboard.drift_outreach, name="drift-outreach"),
     path("clinics/<int:clinic_id>/dashboard/attendance.csv", dashboard.attendance_csv, name="attendance-csv"),
     path("clinics/<int:clinic_id>/setup/", setup.setup, name="setup"),
     path("clinics/<int:clinic_id>/setup/windows/", setup.window_add, name="window-add"),

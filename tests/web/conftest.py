@@ -65,3 +65,19 @@ def today_visit(morning, plan) -> Visit:
 @pytest.fixture
 def other_patient(other_clinic):
     return PatientFactory(clinic=other_clinic, first_name="Casey", last_name="Other", mrn="OTHER-1")
+
+
+@pytest.fixture
+def drifting(clinic, patient, plan, morning):
+    """Jordan kept every day of the 8 weeks before the last 4, and 10 days of the last 4 (down 64%)."""
+    from datetime import timedelta
+
+    today = date(2026, 11, 16)
+    recent_from = today - timedelta(days=27)
+    days = [recent_from - timedelta(days=56 - i) for i in range(56)] + [
+        recent_from + timedelta(days=i) for i in range(10)
+    ]
+    Visit.objects.bulk_create(
+        Visit(patient=patient, clinic=clinic, plan=plan, kind="dose", date=d, status="completed") for d in days
+    )
+    return patient

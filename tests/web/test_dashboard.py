@@ -99,22 +99,6 @@ def test_the_attendance_csv_downloads_per_patient_rows_and_a_total(client_as, cl
 # --- issue #17: retention, reminder effect, drift list ------------------------------------------------
 
 
-@pytest.fixture
-def drifting(clinic, patient, plan, morning):
-    """Jordan kept every day of the 8 weeks before the last 4, and 10 days of the last 4 (down 64%)."""
-    from datetime import timedelta
-
-    today = date(2026, 11, 16)
-    recent_from = today - timedelta(days=27)
-    days = [recent_from - timedelta(days=56 - i) for i in range(56)] + [
-        recent_from + timedelta(days=i) for i in range(10)
-    ]
-    Visit.objects.bulk_create(
-        Visit(patient=patient, clinic=clinic, plan=plan, kind="dose", date=d, status="completed") for d in days
-    )
-    return patient
-
-
 def test_the_dashboard_shows_retention_with_its_curve_and_intervals(client_as, clinic, drifting):
     page = client_as("manager").get(f"/clinics/{clinic.pk}/dashboard/").content.decode()
     assert "Still in treatment" in page

@@ -14,7 +14,8 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scheduler.models import Clinic, Patient
 from scheduler.permissions import REPORTS
@@ -22,7 +23,7 @@ from visits import analytics
 from web import charts, selectors
 from web.access import clinic_or_404, require, staff_view
 from web.forms import DateRangeForm
-from web.views.common import page_context
+from web.views.common import page_context, safe_next
 
 DEFAULT_WEEKS = 8
 MAX_DAYS = 366
@@ -82,7 +83,7 @@ def _retention_text(figure: dict[str, Any]) -> str:
     return f"{_pct(figure['survival'])} (95% CI {_pct(figure['lower'])}–{_pct(figure['upper'])})"
 
 
-def _outreach(request: HttpRequest, clinic: Clinic) -> HttpResponse:
+def _outreach(request: HttpRequest, clinic: Clinic, back: str) -> HttpResponse:
     """The drift list's button: one open front-desk outreach task per patient."""
     raw = request.POST.get("patient", "")
     patient = Patient.objects.filter(pk=int(raw), clinic=clinic).first() if raw.isdigit() and len(raw) < 12 else None
@@ -93,7 +94,16 @@ def _outreach(request: HttpRequest, clinic: Clinic) -> HttpResponse:
         messages.success(request, f"Outreach task created for the front desk (MRN {patient.mrn}).")
     else:
         messages.info(request, f"An outreach task is already open for MRN {patient.mrn}.")
-    return redirect("web:dashboard", clinic_id=clinic.pk)
+    return redirect(back)
+
+
+@staff_view
+@require_POST
+def drift_outreach(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """The drift list's button on the dashboard and on the escalations inbox (every role that sees the inbox may
+    ask): back to the page it was pressed on."""
+    clinic = clinic_or_404(request.user, clinic_id)
+    return _outreach(request, clinic, safe_next(request, reverse("web:escalations", kwargs={"clinic_id": clinic.pk})))
 
 
 @staff_view
@@ -102,7 +112,7 @@ def dashboard(request: HttpRequest, clinic_id: int) -> HttpResponse:
     clinic = clinic_or_404(request.user, clinic_id)
     require(request.user, REPORTS)
     if request.method == "POST":
-        return _outreach(request, clinic)
+        return _outreach(request, clinic, reverse("web:dashboard", kwargs={"clinic_id": clinic.pk}))
     chosen = date_range(request, clinic)
     date_from, date_to, error = chosen.date_from, chosen.date_to, chosen.error
     span: dict[str, Any] = {"clinic": clinic, "date_from": date_from, "date_to": date_to}

@@ -20,6 +20,7 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
 from scheduler.selectors import takehome_reviews_due
+from visits import analytics
 from visits.missed import escalation_resolve
 from visits.models import Escalation, OutreachCall
 from visits.outreach import outreach_call_log
@@ -162,6 +163,8 @@ def render_inbox(
         restart_kinds=RESTART_KINDS,
         restart_orders=_restart_orders(clinic, open_),
         resolve_typed=resolve_typed or {},
+        # Issue #17: patients whose attendance is falling, before the ladder fires (the dashboard's list).
+        drift=analytics.drift_list(clinic=clinic, today=selectors.clinic_today(clinic)),
     )
     return render(request, "web/escalations.html", context, status=status)
 
