@@ -177,7 +177,7 @@ def _clean_clinic(clinic: Clinic) -> None:
         validate_timezone(clinic.timezone)
     except ValidationError as exc:
         raise RuleViolation(" ".join(exc.messages), field="timezone") from exc
-    _check_sms_name(clinic.sms_name, rules_for_clinic(clinic).privacy_words)
+    _check_sms_name(clinic.sms_name, rules_for_clinic(clinic).privacy_extra)
     clinic.phone = phone_to_e164(clinic.phone, country=clinic.country)
 
 
