@@ -644,7 +644,9 @@ def _engine_exempt(plan: _Plan, ctx: _Context, first: date, last: date, *, alway
         return set()
     calendar, rules = ctx.calendars.get(ctx.clinics[plan.clinic_id])
     spec = plan_spec(plan, pauses=pauses)
-    return {d.date for d in engine.plan_days(spec, calendar, rules, first, last) if d.expected == "none"}
+    days = engine.plan_days(spec, calendar, rules, first, last)
+    # A day an alternate-day double dose would have covered is no exemption: its dose was missed or is ahead.
+    return {d.date for d in days if d.expected == "none" and d.covered_by is None}
 
 
 def _escalation(
@@ -683,6 +685,9 @@ def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
     done = ctx.done.get(plan.pk)
     last_covered = done.cover_end if done else plan.start_date - _DAY
     through = _through(plan, rows, today)
+    every = engine.dose_every_days(plan.medication, plan.interval_days)
+    if every > 1:
+        last_covered = _alternate_day_cover(done, last_covered, every)
     if through <= last_covered:
         return _Outcome()
     exempt = _neutral_dates(rows, last_covered, through)
@@ -699,6 +704,16 @@ def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
     for kind, reason in rows_to_add:
         outcome.escalations.append(_escalation(plan, kind, reason, consecutive, last_covered, visit_id))
     return outcome
+
+
+def _alternate_day_cover(done: _Done | None, last_covered: date, every: int) -> date:
+    """Issue #15, DOMAIN §1/§4: an alternate-day dose covers its own day and the next (a double dose every 48 h),
+    so an adherent patient is never a day without (visits completed before `covered_through` knew it included).
+    A missed alternate-day visit leaves both days without: the day after a dose date is never exempt
+    (`_engine_exempt`), so by the next dose date's morning the streak is 2 days, as for a Mon/Wed/Fri patient."""
+    if done is not None and done.kind == "dose":
+        return max(last_covered, done.date + timedelta(days=every - 1))
+    return last_covered
 
 
 @functools.lru_cache(maxsize=1024)
