@@ -23,8 +23,12 @@ MEDICATIONS: tuple[str, ...] = (
     "naltrexone_xr",
     "buprenorphine_xr_monthly",
     "buprenorphine_xr_weekly",
+    "buprenorphine_xr_monthly_brixadi",
 )
-INJECTIONS: frozenset[str] = frozenset({"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"})
+BRIXADI_MONTHLY = "buprenorphine_xr_monthly_brixadi"
+INJECTIONS: frozenset[str] = frozenset(
+    {"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly", BRIXADI_MONTHLY}
+)
 
 LADDER_STEPS: tuple[str, ...] = ("checkin_text", "outreach", "hold", "clinician_review", "reinduction")
 
@@ -384,6 +388,13 @@ def _injection_windows(value: Any) -> dict[str, InjectionWindow]:
     return windows
 
 
+def _with_optional_windows(windows: dict[str, InjectionWindow]) -> dict[str, InjectionWindow]:
+    for med in _OPTIONAL_INJECTION_WINDOWS:
+        if med not in windows:
+            windows[med] = InjectionWindow(**_INJECTION_WINDOWS[med])  # type: ignore[arg-type]
+    return windows
+
+
 _DIAMORPHINE_INTERVAL = "diamorphine_min_interval_minutes"
 # 47 CFR 64.1200(c)(1): no texts before 08:00 or after 21:00 at the called party's location. A rule set may be
 # stricter (some states are), never looser.
@@ -424,7 +435,7 @@ def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
         closure_doses_count=d["closure_doses_count"],
         takehome_medications=_medications(d["takehome_medications"]),
         ladder=_ladder(d["ladder"]),
-        injection_windows=_injection_windows(d["injection_windows"]),
+        injection_windows=_with_optional_windows(_injection_windows(d["injection_windows"])),
         diamorphine_min_interval_minutes=_int(d[_DIAMORPHINE_INTERVAL], _DIAMORPHINE_INTERVAL),
         diamorphine_retitration_days=_int(d["diamorphine_retitration_days"], "diamorphine_retitration_days", 1),
         quiet_hours_start=quiet_start,
@@ -464,7 +475,11 @@ _INJECTION_WINDOWS: dict[str, dict[str, int | None]] = {
     "buprenorphine_xr_monthly": {"interval_days": 28, "early_days": 2, "late_days": 14, "restart_after_days": None},
     # Brixadi label: weekly dose may be given ±2 days.
     "buprenorphine_xr_weekly": {"interval_days": 7, "early_days": 2, "late_days": 2, "restart_after_days": None},
+    # Brixadi label (issue #15): the monthly dose every 28 days, may be given ±7 days.
+    BRIXADI_MONTHLY: {"interval_days": 28, "early_days": 7, "late_days": 7, "restart_after_days": None},
 }
+# Injection windows added after rule sets were first stored: a rule set without one gets the preset's window.
+_OPTIONAL_INJECTION_WINDOWS = (BRIXADI_MONTHLY,)
 
 _COMMON: dict[str, Any] = {
     "takehome_medications": ["methadone"],  # 42 CFR 8.12(i)(3): the tiers apply to methadone, not buprenorphine

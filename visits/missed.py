@@ -782,15 +782,21 @@ def _evaluate_injection(plan: _Plan, ctx: _Context) -> _Outcome:
     visit = missed[-1]
     anchor = visit.target_date or visit.date
     outcome = _Outcome()
-    for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today):
-        reason = ladder.injection_reason(kind, target=anchor, latest=visit.latest, today=today)
-        outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
     window = _rules(plan, ctx).injection_windows.get(plan.medication)
     restart_after = window.restart_after_days if window is not None else None
-    if ladder.restart_needed(target=anchor, today=today, restart_after_days=restart_after):
-        assert restart_after is not None
-        reason = ladder.restart_reason(target=anchor, today=today, restart_after_days=restart_after)
-        outcome.escalations.append(_escalation(plan, "restart", reason, len(missed), anchor, visit.id))
+    # Issue #15: distinct tiers: inside the window rebook as planned; past it a clinician review (naltrexone: the
+    # opioid-free check); past restart_after_days a re-start instead (a review raised earlier stays until resolved).
+    restart = ladder.restart_needed(target=anchor, today=today, restart_after_days=restart_after)
+    for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today, restart=restart):
+        if kind == "restart":
+            assert restart_after is not None
+            reason = ladder.restart_reason(target=anchor, today=today, restart_after_days=restart_after)
+        else:
+            reason = ladder.injection_reason(
+                kind, target=anchor, latest=visit.latest, today=today, medication=plan.medication,
+                restart_after_days=restart_after,
+            )
+        outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
     return outcome
 
 
