@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -111,6 +111,8 @@ _LEET_TOKEN = re.compile(r"[\w@$!|]*[^\W\d_][\w@$!|]*")
 
 def _fold(text: str) -> str:
     """Compatibility forms folded, accents dropped, invisible characters removed, look-alikes mapped; case kept."""
+    if text.isascii():
+        return text.translate(_LOOKALIKE_TABLE)  # nothing to fold but "_"
     text = unicodedata.normalize("NFKC", text)
     decomposed = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
@@ -126,10 +128,16 @@ def _deleet(text: str, table: dict[int, str]) -> str:
     return _LEET_TOKEN.sub(swap, text)
 
 
+# A letter next to a digit or sign that may stand for one: only then are the digits read as letters.
+_LEET_NEAR_LETTER = re.compile(r"[^\W\d_][0-9@$!|]|[0-9@$!|][^\W\d_]")
+
+
 def _forms(text: str) -> list[str]:
     """The readings of `text` to search: folded, and with digits/signs as letters (1 as i, and as l)."""
     folded = _fold(text or "")
     forms = [folded]
+    if not _LEET_NEAR_LETTER.search(folded):
+        return forms
     for table in (_LEET_TABLE, _LEET_ONE_AS_L):
         form = _deleet(folded, table)
         if form not in forms:
@@ -151,8 +159,9 @@ _SPELLED = re.compile(r"(?<![^\W_])[^\W_](?:[\s.\-*/·•,'’]{1,3}[^\W_])+(?![
 _MAX_PIECES = 3
 
 
-def _pattern(words: Iterable[str], flags: int) -> re.Pattern[str] | None:
-    ordered = sorted({w for w in words if w}, key=lambda w: (-len(w), w))
+def _phrase_pattern(phrases: Iterable[str], flags: int) -> re.Pattern[str] | None:
+    """Entries of more than one word ("harbor lane"): matched as written, on word boundaries."""
+    ordered = sorted(set(phrases), key=lambda w: (-len(w), w))
     if not ordered:
         return None
     alternation = "|".join(re.escape(w) for w in ordered)
@@ -161,10 +170,14 @@ def _pattern(words: Iterable[str], flags: int) -> re.Pattern[str] | None:
 
 @dataclass(frozen=True)
 class _Matcher:
-    any_case: re.Pattern[str] | None
-    capitals: re.Pattern[str] | None
-    any_case_words: frozenset[str]  # lower-cased
-    capitals_words: frozenset[str]
+    """Single words are looked up token by token (a set lookup each, so a long list costs nothing more);
+    phrases of several words by a pattern."""
+
+    any_case: frozenset[str]  # lower-cased single words
+    capitals: frozenset[str]  # single words, as written in capitals
+    any_case_phrases: re.Pattern[str] | None
+    capitals_phrases: re.Pattern[str] | None
+    prefixes: frozenset[str]  # every lower-cased start of a single word: pieces are joined only while one fits
 
     def first(self, text: str) -> str | None:
         found = self.all(text, stop_at_first=True)
@@ -172,63 +185,69 @@ class _Matcher:
 
     def all(self, text: str, *, stop_at_first: bool = False) -> list[str]:
         found: list[str] = []
-
-        def add(word: str) -> bool:
-            if word not in found:
-                found.append(word)
-            return stop_at_first
-
         for form in _forms(text):
-            for reading in (form, _SPELLED.sub(_join_letters, form)):
-                for pattern in (self.any_case, self.capitals):
-                    for match in pattern.finditer(reading) if pattern is not None else ():
-                        if add(match.group(1).lower()):
+            spelled = _SPELLED.sub(_join_letters, form)
+            for reading in (form, spelled) if spelled != form else (form,):
+                for word in self._words(reading):
+                    if word not in found:
+                        found.append(word)
+                        if stop_at_first:
                             return found
-            for word in self._pieces(form):
-                if add(word):
-                    return found
         return found
 
-    def _pieces(self, form: str) -> list[str]:
-        """Words split in 2..3 pieces by spaces or signs ("metha done", "sub-oxone", "M-E-T-H")."""
-        tokens = _TOKEN.findall(form)
-        hits: list[str] = []
+    def _words(self, reading: str) -> Iterator[str]:
+        tokens = _TOKEN.findall(reading)
         for i in range(len(tokens)):
-            joined = tokens[i]
-            for j in range(i + 1, min(i + _MAX_PIECES, len(tokens))):
+            # The token itself, then words split in 2..3 pieces by spaces or signs ("metha done", "sub-oxone").
+            joined = ""
+            for j in range(i, min(i + _MAX_PIECES, len(tokens))):
                 joined += tokens[j]
                 word = self._word(joined)
-                if word is not None and word not in hits:
-                    hits.append(word)
-        return hits
+                if word is not None:
+                    yield word
+                if joined.lower() not in self.prefixes:
+                    break
+        for pattern in (self.any_case_phrases, self.capitals_phrases):
+            for match in pattern.finditer(reading) if pattern is not None else ():
+                yield match.group(1).lower()
 
-    def _word(self, joined: str) -> str | None:
-        for candidate in (joined, _strip_plural(joined)):
-            if candidate is None:
-                continue
-            if candidate.lower() in self.any_case_words:
-                return candidate.lower()
-            if candidate in self.capitals_words:
-                return candidate.lower()
+    def _word(self, token: str) -> str | None:
+        lower = token.lower()
+        if lower in self.any_case:
+            return lower
+        if token in self.capitals:
+            return lower
+        # A plural: "doses", "opioides", "OTPs", "HATs" (capitals-only words take a lower-case plural only).
+        for suffix in ("s", "es"):  # the longer stem first: "methadones" is methadone, not methadon
+            if len(lower) > len(suffix) + 1 and lower.endswith(suffix):
+                stem = lower[: -len(suffix)]
+                if stem in self.any_case:
+                    return stem
+                if token.endswith(suffix) and token[: -len(suffix)] in self.capitals:
+                    return stem
         return None
-
-
-def _strip_plural(word: str) -> str | None:
-    for suffix in ("es", "s", "ES", "S"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 1:
-            return word[: -len(suffix)]
-    return None
 
 
 def _join_letters(match: re.Match[str]) -> str:
     return "".join(ch for ch in match.group(0) if ch.isalnum())
 
 
+def _single(word: str) -> bool:
+    return _TOKEN.fullmatch(word) is not None
+
+
 @lru_cache(maxsize=64)
 def _matcher(any_case: tuple[str, ...], capitals: tuple[str, ...]) -> _Matcher:
-    lower = frozenset(normalise_word(w).lower() for w in any_case if w.strip())
-    caps = frozenset(normalise_word(w) for w in capitals if w.strip())
-    return _Matcher(_pattern(lower, re.IGNORECASE), _pattern(caps, 0), lower, caps)
+    lower = {normalise_word(w).lower() for w in any_case if w.strip()}
+    caps = {normalise_word(w) for w in capitals if w.strip()}
+    singles = [w for w in lower if _single(w)] + [w.lower() for w in caps if _single(w)]
+    return _Matcher(
+        frozenset(w for w in lower if _single(w)),
+        frozenset(w for w in caps if _single(w)),
+        _phrase_pattern((w for w in lower if not _single(w)), re.IGNORECASE),
+        _phrase_pattern((w for w in caps if not _single(w)), 0),
+        frozenset(w[:n] for w in singles for n in range(1, len(w))),
+    )
 
 
 def _default_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -268,9 +287,16 @@ def extra_words(vocabulary: Mapping[str, LanguageWords], own: Iterable[str] = ()
 
 
 def _matcher_for(extra: Iterable[str], extra_capitals: Iterable[str]) -> _Matcher:
-    extra = list(extra)
-    extra_capitals = [*extra_capitals, *(w for w in extra if isinstance(w, Capitals))]
-    extra = [w for w in extra if not isinstance(w, Capitals)]
+    # The key marks capitals-only words: Capitals("HAT") == "HAT" as strings.
+    key = (tuple((str(w), isinstance(w, Capitals)) for w in extra), tuple(map(str, extra_capitals)))
+    return _matcher_for_key(key)
+
+
+@lru_cache(maxsize=128)
+def _matcher_for_key(key: tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]) -> _Matcher:
+    marked, extra_capitals = key
+    extra_capitals = (*extra_capitals, *(w for w, capitals in marked if capitals))
+    extra = [w for w, capitals in marked if not capitals]
     any_case = {w for w in (normalise_word(w).lower() for w in extra) if w and w not in FORBIDDEN_WORDS}
     caps = {w for w in (normalise_word(w) for w in extra_capitals) if w and w not in CAPITALS_ONLY}
     return _matcher(FORBIDDEN_WORDS + tuple(sorted(any_case)), CAPITALS_ONLY + tuple(sorted(caps)))
