@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fhir import codes
+from scheduler.engine import dose_every_days
 from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
 from scheduler.rules import INJECTIONS
 from scheduler.timeutil import local_instant
@@ -225,7 +226,9 @@ def _activity_status(plan: Plan) -> str:
 def _repeat(plan: Plan) -> dict[str, Any]:
     if plan.medication in INJECTIONS:
         return {"frequency": 1, "period": plan.interval_days or 28, "periodUnit": "d"}
-    repeat: dict[str, Any] = {"frequency": max(plan.doses_per_day, 1), "period": 1, "periodUnit": "d"}
+    # Issue #15: alternate-day buprenorphine is one (double) dose every 2 days.
+    period = dose_every_days(plan.medication, plan.interval_days)
+    repeat: dict[str, Any] = {"frequency": max(plan.doses_per_day, 1), "period": period, "periodUnit": "d"}
     days = sorted(set(plan.attendance_weekdays or []))
     if days:
         repeat["dayOfWeek"] = [WEEKDAY_CODES[d] for d in days]
@@ -244,6 +247,8 @@ def pattern_words(plan: Plan) -> str:
         text += f", {plan.doses_per_day} supervised sessions a day"
         if plan.min_interval_minutes:
             text += f" at least {plan.min_interval_minutes} minutes apart"
+    if dose_every_days(plan.medication, plan.interval_days) == 2:
+        text += ", a double dose every 48 hours (alternate days)"
     if len(days) < 7 or plan.attendance_every_weeks > 1:
         text += "; take-home days between" + ("" if plan.takehome_approved else " (take-homes suspended)")
     return text

@@ -13,6 +13,7 @@ DEFAULT_POLICIES: dict[str, dict[str, object]] = {
     "naltrexone_xr": {"days_before": [7, 1], "missed_checkin": False},
     "buprenorphine_xr_monthly": {"days_before": [7, 1], "missed_checkin": False},
     "buprenorphine_xr_weekly": {"days_before": [1], "missed_checkin": False},
+    "buprenorphine_xr_monthly_brixadi": {"days_before": [7, 1], "missed_checkin": False},
     "methadone": {"days_before": [], "missed_checkin": True},
     "buprenorphine": {"days_before": [], "missed_checkin": True},
     "diamorphine": {"days_before": [], "missed_checkin": False},

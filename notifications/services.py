@@ -263,7 +263,7 @@ def _slot_plan(visit: Visit, days: int, policy: Any, b: _Batch) -> tuple[datetim
             purpose="reminder",
             templates=b.templates,
             max_chars=rules.sms_max_chars,
-            extra_words=rules.privacy_words,
+            extra_words=rules.privacy_extra,
             visit=visit,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
@@ -364,7 +364,7 @@ def missed_checkin_create(*, patient: Patient, visit: Visit | None, today: date)
             purpose="missed_checkin",
             templates=TemplateBook.load([patient.clinic_id], ["missed_checkin"]),
             max_chars=rules.sms_max_chars,
-            extra_words=rules.privacy_words,
+            extra_words=rules.privacy_extra,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
         logger.warning("missed check-in for patient %s not planned: %s", patient.pk, exc)
@@ -628,7 +628,7 @@ def _send_refusal(
     reason = unreachable_reason(patient)
     if reason:
         return reason
-    word = find_forbidden(message.body, rules.privacy_words)
+    word = find_forbidden(message.body, rules.privacy_extra)
     if word:
         return f"forbidden word: {word}"
     if not message.body:
@@ -882,7 +882,7 @@ def _reply(patients: list[Patient], purpose: str, now: datetime) -> str | None:
             purpose=purpose,
             templates=TemplateBook.load([first.clinic_id], [purpose]),
             max_chars=rules.sms_max_chars,
-            extra_words=rules.privacy_words,
+            extra_words=rules.privacy_extra,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
         logger.warning("no %s reply for patient %s: %s", purpose, first.pk, exc)

@@ -31,6 +31,8 @@ __all__ = [
     "Session",
     "Window",
     "check_plan",
+    "covered_through",
+    "dose_every_days",
     "plan_days",
     "takehome_breaches",
     "uncovered_by_closure",
@@ -44,6 +46,11 @@ VISIT_KINDS = frozenset({"counselling", "assessment", "callback"})
 
 VISIT, TAKE_HOME, CLOSURE_TAKE_HOME, NONE = "visit", "take_home", "closure_take_home", "none"
 _TAKE_HOME_KINDS = frozenset({TAKE_HOME, CLOSURE_TAKE_HOME})
+# Issue #15: alternate-day buprenorphine (DOMAIN §1: a double dose every 48 h once stable). The day after a dose
+# is covered by the double dose: neither a visit nor a take-home. Internal mark only; such a Day is "none".
+_COVERED = "covered"
+# Sublingual buprenorphine's `interval_days`: 1 (or none) daily, 2 alternate-day.
+BUPRENORPHINE_DOSE_INTERVALS = (1, 2)
 
 # DOMAIN §1: a diamorphine session occupies an injection booth for about 30 minutes, so a session
 # needs 30 minutes before its window closes and two sessions of one patient never start closer than that.
@@ -214,6 +221,8 @@ class Day:
     earliest: _Date | None = None
     latest: _Date | None = None
     pause_reason: str | None = None
+    # Issue #15: alternate-day dosing: the dose date whose double dose covers this day (expected "none").
+    covered_by: _Date | None = None
 
 
 class PlanNotSatisfiable(ValueError):
@@ -301,6 +310,7 @@ class _Mark(NamedTuple):
     kind: str
     reason: str
     pause_reason: str | None = None
+    covered_by: date | None = None
 
 
 @dataclass
@@ -327,6 +337,10 @@ class _Oral:
         self.plan, self.calendar, self.rules = plan, calendar, rules
         self.treatment_start = plan.treatment_start or plan.start_date
         self.supply = _Supply()
+        # Alternate-day plans: days between doses (1 daily, 2 alternate-day), and the last dose date (a visit or a
+        # take-home) from which the next dose date counts; None until the first dose (and again after a pause).
+        self.every = dose_every_days(plan.medication, plan.interval_days)
+        self._last_dose: date | None = None
         # Attendance weeks count from the Monday of the start date's week.
         self._first_monday = plan.start_date - timedelta(days=plan.start_date.weekday())
 
@@ -339,7 +353,8 @@ class _Oral:
             mark = self.mark(d)
             marks.append(mark)
             last_visit = d if mark.kind == VISIT else last_visit
-            if d > until and (mark.kind not in _TAKE_HOME_KINDS or (d - last_visit).days > _MAX_SUPPLY_DAYS):
+            running = mark.kind in _TAKE_HOME_KINDS or mark.kind == _COVERED
+            if d > until and (not running or (d - last_visit).days > _MAX_SUPPLY_DAYS):
                 break
             d += _DAY
         return marks
@@ -349,7 +364,25 @@ class _Oral:
         if pause is not None:
             # A paused date is neither attended nor taken home; counting restarts after it.
             self.supply.visit_day, self.supply.after_pause = None, True
+            self._last_dose = None
             return _Mark(NONE, f"paused: {pause.reason}", pause.reason)
+        if self.every > 1:
+            covered = self._covered(d)
+            if covered is not None:
+                return covered
+        mark = self._dose_day(d)
+        if mark.kind != NONE:
+            self._last_dose = d
+        return mark
+
+    def _covered(self, d: date) -> _Mark | None:
+        """Alternate-day: the days after a dose date that its double dose covers (DOMAIN §1)."""
+        last = self._last_dose
+        if last is None or (d - last).days >= self.every:
+            return None
+        return _Mark(_COVERED, f"covered by the double dose of {last.isoformat()} (alternate-day dosing)", None, last)
+
+    def _dose_day(self, d: date) -> _Mark:
         closed = self.calendar.closed_reason(d, self.plan.medication)
         if self.supply.visit_day is None:
             return self._first_visit(d, closed)
@@ -442,7 +475,10 @@ def _oral_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date
         if i < 0 or i >= len(marks):
             days.append(_outside_day(plan, d) or Day(d, NONE, (), "after end"))
             continue
-        kind, reason, pause_reason = marks[i]
+        kind, reason, pause_reason, covered_by = marks[i]
+        if kind == _COVERED:
+            days.append(Day(d, NONE, (), reason, covered_by=covered_by))
+            continue
         if kind != VISIT:
             days.append(Day(d, kind, (), reason, pause_reason=pause_reason))
             continue
@@ -495,13 +531,29 @@ def _split_fit_failures(plan: PlanSpec, calendar: Calendar) -> list[str]:
 
 
 def _following_take_homes(marks: list[_Mark]) -> list[int]:
-    """For each index, how many take-home days follow it without a break (a visit's supply)."""
+    """For each index, how many take-home days follow it without a break (a visit's supply). Days covered by an
+    alternate-day double dose neither count nor break the run."""
     counts = [0] * len(marks)
     following = 0
     for i in range(len(marks) - 1, -1, -1):
         counts[i] = following
+        if marks[i].kind == _COVERED:
+            continue
         following = following + 1 if marks[i].kind in _TAKE_HOME_KINDS else 0
     return counts
+
+
+def dose_every_days(medication: str, interval_days: int | None) -> int:
+    """Days one oral dose covers: 2 for alternate-day buprenorphine (a double dose every 48 h), else 1."""
+    if medication == "buprenorphine" and interval_days:
+        return interval_days
+    return 1
+
+
+def covered_through(medication: str, interval_days: int | None, visit_date: date, take_home_doses: int) -> date:
+    """The last date a completed oral visit covers: its own dose and the take-homes handed out with it. An
+    alternate-day dose covers its own day and the next one, and so does each take-home (double) dose."""
+    return visit_date + timedelta(days=dose_every_days(medication, interval_days) * (take_home_doses + 1) - 1)
 
 
 # --- diamorphine: supervised sessions every day ------------------------------------------------------
@@ -675,6 +727,13 @@ def _validate(plan: PlanSpec, rules: Rules) -> None:
         raise PlanNotSatisfiable("attendance_every_weeks must be at least 1")
     if not set(plan.attendance_weekdays) <= set(range(7)):
         raise PlanNotSatisfiable("attendance weekdays must be 0 (Monday) .. 6 (Sunday)")
+    if med == "buprenorphine" and plan.interval_days not in (None, *BUPRENORPHINE_DOSE_INTERVALS):
+        raise PlanNotSatisfiable(
+            f"sublingual buprenorphine is given daily (interval 1) or on alternate days (interval 2: a double dose "
+            f"every 48 hours), not every {plan.interval_days} days"
+        )
+    if med in ORAL_DAILY and med != "buprenorphine" and plan.interval_days is not None:
+        raise PlanNotSatisfiable(f"{med} is given every day: an interval between doses is for injections")
     if med in ORAL_DAILY and not plan.attendance_weekdays:
         raise PlanNotSatisfiable(f"a {med} plan needs at least one attendance weekday")
     for pause in plan.pauses:

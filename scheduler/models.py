@@ -21,8 +21,10 @@ MEDICATION_CHOICES = [
     ("buprenorphine", "Buprenorphine (sublingual)"),
     ("diamorphine", "Diamorphine (supervised injection)"),
     ("naltrexone_xr", "Naltrexone XR (monthly injection)"),
-    ("buprenorphine_xr_monthly", "Buprenorphine XR monthly"),
+    ("buprenorphine_xr_monthly", "Buprenorphine XR monthly (Sublocade)"),
     ("buprenorphine_xr_weekly", "Buprenorphine XR weekly"),
+    # Issue #15: Brixadi monthly has its own window (label: every 28 days, ±7 days), apart from Sublocade.
+    ("buprenorphine_xr_monthly_brixadi", "Buprenorphine XR monthly (Brixadi)"),
 ]
 MEDICATIONS = [value for value, _ in MEDICATION_CHOICES]
 VISIT_KIND_SERVICES = ["counselling", "assessment", "callback"]

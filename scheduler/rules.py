@@ -6,11 +6,14 @@ Pure values, no ORM. A clinic's RuleSet row stores the JSON shape of `Rules.to_d
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
+
+from scheduler.privacy_words import DEFAULT_VOCABULARY, LanguageWords, extra_words
 
 # Medication values, shared with scheduler.engine (which re-exports them).
 MEDICATIONS: tuple[str, ...] = (
@@ -20,8 +23,12 @@ MEDICATIONS: tuple[str, ...] = (
     "naltrexone_xr",
     "buprenorphine_xr_monthly",
     "buprenorphine_xr_weekly",
+    "buprenorphine_xr_monthly_brixadi",
 )
-INJECTIONS: frozenset[str] = frozenset({"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"})
+BRIXADI_MONTHLY = "buprenorphine_xr_monthly_brixadi"
+INJECTIONS: frozenset[str] = frozenset(
+    {"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly", BRIXADI_MONTHLY}
+)
 
 LADDER_STEPS: tuple[str, ...] = ("checkin_text", "outreach", "hold", "clinician_review", "reinduction")
 
@@ -94,10 +101,22 @@ class Rules:
     privacy_words: tuple[str, ...] = ()
     # Issue #15: 42 CFR 8.12(f)(6) (2024): at least 8 random drug tests a year per patient.
     drug_screens_per_year: int = 8
+    # --- issue #15 (programs' patterns, privacy vocabulary) ---
+    # The words no text, template or sender name may carry, per language (scheduler.privacy_words): the presets
+    # carry the default English, Spanish, German and French lists; a clinic adds words (and languages). The
+    # default lists apply whatever a rule set holds: a rule set can add words, never let one through.
+    privacy_vocabulary: Mapping[str, LanguageWords] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_VOCABULARY)
+    )
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
         return hash((self.name, self.takehome_tiers, tuple(sorted(self.injection_windows.items()))))
+
+    @property
+    def privacy_extra(self) -> tuple[str, ...]:
+        """The rule set's words for the privacy matchers (`extra`): its vocabulary and the clinic's own words."""
+        return extra_words(self.privacy_vocabulary, self.privacy_words)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Rules:
@@ -144,6 +163,7 @@ class Rules:
             "buprenorphine_induction_cows_min": self.buprenorphine_induction_cows_min,
             "privacy_words": list(self.privacy_words),
             "drug_screens_per_year": self.drug_screens_per_year,
+            "privacy_vocabulary": _vocabulary_to_dict(self.privacy_vocabulary),
         }
 
 
@@ -195,6 +215,12 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "methadone_induction_step_min_days": 3,
     "drug_screens_per_year": 8,
 }
+# Issue #15 (programs' patterns, privacy vocabulary): stored rule sets without these load with the defaults.
+_OPTIONAL_FIELDS.update(
+    {
+        "privacy_vocabulary": None,  # None: the default lists (scheduler.privacy_words.DEFAULT_VOCABULARY)
+    }
+)
 
 
 def _ratio(value: Any, field: str) -> float:
@@ -209,8 +235,7 @@ _PRIVACY_WORD = re.compile(r"\w+(?:[ '’-]\w+)*")
 _PRIVACY_WORD_MAX = 60
 
 
-def _privacy_words(value: Any) -> tuple[str, ...]:
-    field = "privacy_words"
+def _privacy_words(value: Any, field: str = "privacy_words") -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"{field}: expected a list of words, got {value!r}")
     words: list[str] = []
@@ -224,6 +249,40 @@ def _privacy_words(value: Any) -> tuple[str, ...]:
         if word.lower() not in (w.lower() for w in words):
             words.append(word)
     return tuple(words)
+
+
+def _vocabulary_to_dict(vocabulary: Mapping[str, LanguageWords]) -> dict[str, dict[str, list[str]]]:
+    return {
+        language: {"words": list(words.words), "capitals_only": list(words.capitals_only)}
+        for language, words in sorted(vocabulary.items())
+    }
+
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def _privacy_vocabulary(value: Any) -> dict[str, LanguageWords]:
+    """{"en": {"words": [...], "capitals_only": [...]}, ...}; null: the default lists."""
+    name = "privacy_vocabulary"
+    if value is None:
+        return dict(DEFAULT_VOCABULARY)
+    raw = _mapping(value, name)
+    vocabulary: dict[str, LanguageWords] = {}
+    for language, lists in raw.items():
+        where = f"{name}.{language}"
+        if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+            raise ValueError(f"{where}: a language is a 2- or 3-letter lower-case code (en, es, de, fr)")
+        lists = _mapping(lists, where)
+        _only_keys(lists, ("words", "capitals_only"), where)
+        words = _privacy_words(lists.get("words", []), f"{where}.words")
+        capitals = _privacy_words(lists.get("capitals_only", []), f"{where}.capitals_only")
+        lower = [w for w in capitals if w != w.upper()]
+        if lower:
+            raise ValueError(
+                f"{where}.capitals_only: words refused only in capitals are written in capitals, got {lower[0]!r}"
+            )
+        vocabulary[language] = LanguageWords(words, capitals)
+    return vocabulary
 
 
 def _int(value: Any, field: str, minimum: int = 0) -> int:
@@ -329,6 +388,13 @@ def _injection_windows(value: Any) -> dict[str, InjectionWindow]:
     return windows
 
 
+def _with_optional_windows(windows: dict[str, InjectionWindow]) -> dict[str, InjectionWindow]:
+    for med in _OPTIONAL_INJECTION_WINDOWS:
+        if med not in windows:
+            windows[med] = InjectionWindow(**_INJECTION_WINDOWS[med])  # type: ignore[arg-type]
+    return windows
+
+
 _DIAMORPHINE_INTERVAL = "diamorphine_min_interval_minutes"
 # 47 CFR 64.1200(c)(1): no texts before 08:00 or after 21:00 at the called party's location. A rule set may be
 # stricter (some states are), never looser.
@@ -369,7 +435,7 @@ def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
         closure_doses_count=d["closure_doses_count"],
         takehome_medications=_medications(d["takehome_medications"]),
         ladder=_ladder(d["ladder"]),
-        injection_windows=_injection_windows(d["injection_windows"]),
+        injection_windows=_with_optional_windows(_injection_windows(d["injection_windows"])),
         diamorphine_min_interval_minutes=_int(d[_DIAMORPHINE_INTERVAL], _DIAMORPHINE_INTERVAL),
         diamorphine_retitration_days=_int(d["diamorphine_retitration_days"], "diamorphine_retitration_days", 1),
         quiet_hours_start=quiet_start,
@@ -395,6 +461,7 @@ def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
         drug_screens_per_year=_int(
             d.get("drug_screens_per_year", _OPTIONAL_FIELDS["drug_screens_per_year"]), "drug_screens_per_year", 1
         ),
+        privacy_vocabulary=_privacy_vocabulary(d.get("privacy_vocabulary", _OPTIONAL_FIELDS["privacy_vocabulary"])),
     )
 
 
@@ -408,7 +475,11 @@ _INJECTION_WINDOWS: dict[str, dict[str, int | None]] = {
     "buprenorphine_xr_monthly": {"interval_days": 28, "early_days": 2, "late_days": 14, "restart_after_days": None},
     # Brixadi label: weekly dose may be given ±2 days.
     "buprenorphine_xr_weekly": {"interval_days": 7, "early_days": 2, "late_days": 2, "restart_after_days": None},
+    # Brixadi label (issue #15): the monthly dose every 28 days, may be given ±7 days.
+    BRIXADI_MONTHLY: {"interval_days": 28, "early_days": 7, "late_days": 7, "restart_after_days": None},
 }
+# Injection windows added after rule sets were first stored: a rule set without one gets the preset's window.
+_OPTIONAL_INJECTION_WINDOWS = (BRIXADI_MONTHLY,)
 
 _COMMON: dict[str, Any] = {
     "takehome_medications": ["methadone"],  # 42 CFR 8.12(i)(3): the tiers apply to methadone, not buprenorphine
@@ -444,6 +515,11 @@ _COMMON: dict[str, Any] = {
     "methadone_induction_step_max_mg": 10,
     "methadone_induction_step_min_days": 3,
     "drug_screens_per_year": 8,  # 42 CFR 8.12(f)(6) (2024): at least 8 random drug tests a year per patient
+    # Issue #15, 42 CFR Part 2 / HIPAA (DOMAIN §5): the default English, Spanish, German and French lists.
+    "privacy_vocabulary": {
+        language: {"words": list(words.words), "capitals_only": list(words.capitals_only)}
+        for language, words in DEFAULT_VOCABULARY.items()
+    },
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -177,7 +177,7 @@ def _clean_clinic(clinic: Clinic) -> None:
         validate_timezone(clinic.timezone)
     except ValidationError as exc:
         raise RuleViolation(" ".join(exc.messages), field="timezone") from exc
-    _check_sms_name(clinic.sms_name, rules_for_clinic(clinic).privacy_words)
+    _check_sms_name(clinic.sms_name, rules_for_clinic(clinic).privacy_extra)
     clinic.phone = phone_to_e164(clinic.phone, country=clinic.country)
 
 
@@ -670,8 +670,19 @@ def _clean_plan(plan: Plan, pauses: Iterable[Pause]) -> None:
                                 field="split_first_share")
     if plan.end_date is not None and plan.end_date < plan.start_date:
         raise RuleViolation(f"The plan ends ({plan.end_date}) before it starts ({plan.start_date}).", field="end_date")
-    if plan.interval_days is not None and plan.medication not in engine.INJECTIONS:
-        raise RuleViolation("interval_days applies to injections only.", field="interval_days")
+    if plan.medication == "buprenorphine":
+        # Issue #15, DOMAIN §1: sublingual buprenorphine daily (1) or alternate-day (2: a double dose every 48 h).
+        if plan.interval_days not in (None, *engine.BUPRENORPHINE_DOSE_INTERVALS):
+            raise RuleViolation(
+                "Sublingual buprenorphine: interval_days is 1 (daily) or 2 (alternate-day, a double dose every "
+                "48 hours).",
+                field="interval_days",
+            )
+    elif plan.interval_days is not None and plan.medication not in engine.INJECTIONS:
+        raise RuleViolation(
+            "interval_days applies to injections and sublingual buprenorphine (2: alternate-day) only.",
+            field="interval_days",
+        )
     if plan.treatment_start > plan.start_date:
         raise RuleViolation("Treatment cannot start after the plan starts.", field="treatment_start")
     if plan.status == "active":

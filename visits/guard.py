@@ -39,6 +39,7 @@ MEDICATION_NAMES = {
     "naltrexone_xr": "Naltrexone XR (Vivitrol)",
     "buprenorphine_xr_monthly": "Sublocade",
     "buprenorphine_xr_weekly": "Brixadi weekly",
+    "buprenorphine_xr_monthly_brixadi": "Brixadi monthly",
 }
 KIND_NAMES = {
     "hold": "hold",
@@ -51,6 +52,7 @@ KIND_NAMES = {
 INJECTION_SOURCES = {
     "buprenorphine_xr_monthly": "label",
     "buprenorphine_xr_weekly": "label: weekly ±2 days",
+    "buprenorphine_xr_monthly_brixadi": "label: monthly ±7 days",
     "naltrexone_xr": "every 4 weeks, label; early window per the rule set",
 }
 
@@ -381,7 +383,10 @@ def _amounts(
 
 
 OPIOIDS = frozenset(
-    {"methadone", "buprenorphine", "diamorphine", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"}
+    {
+        "methadone", "buprenorphine", "diamorphine", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly",
+        "buprenorphine_xr_monthly_brixadi",
+    }
 )
 
 

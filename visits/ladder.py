@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
+from scheduler.rules import INJECTIONS as INJECTIONS  # one list (the sweep reads ladder.INJECTIONS)
 from scheduler.rules import LADDER_STEPS, Ladder
 
 ORAL_DAILY = frozenset({"methadone", "buprenorphine"})
 DIAMORPHINE = "diamorphine"
-INJECTIONS = frozenset({"naltrexone_xr", "buprenorphine_xr_monthly", "buprenorphine_xr_weekly"})
 
 CHECKIN_TEXT = "checkin_text"
 # Ladder steps that become Escalation rows; the check-in text is a decision handed to the task.
@@ -96,12 +96,18 @@ def retitration_needed(days_without_session: int, retitration_days: int) -> bool
     return days_without_session >= retitration_days
 
 
-def injection_kinds(*, visit_date: date, latest: date | None, today: date) -> list[str]:
-    """A missed injection: overdue (staff outreach) inside its window, clinician action past it (DOMAIN §4)."""
+def injection_kinds(*, visit_date: date, latest: date | None, today: date, restart: bool = False) -> list[str]:
+    """A missed injection: overdue (staff outreach) inside its window, clinician action past it (DOMAIN §4).
+
+    Issue #15, three distinct tiers (naltrexone XR practice, DOMAIN §1): inside the window (Vivitrol: up to 7 days
+    late) the injection is given as planned, staff only rebook; past it a clinician review (the opioid-free check);
+    past the rule set's `restart_after_days` (`restart`, see `restart_needed`) a re-start instead of the review."""
     kinds: list[str] = []
     if latest is None or visit_date <= latest:
         kinds.append("overdue_injection")
-    if latest is not None and today > latest:
+    if restart:
+        kinds.append("restart")
+    elif latest is not None and today > latest:
         kinds.append("clinician_review")
     return kinds
 
@@ -150,14 +156,28 @@ def retitration_reason(days: int, retitration_days: int) -> str:
     )
 
 
-def injection_reason(kind: str, *, target: date, latest: date | None, today: date) -> str:
+def injection_reason(
+    kind: str,
+    *,
+    target: date,
+    latest: date | None,
+    today: date,
+    medication: str = "",
+    restart_after_days: int | None = None,
+) -> str:
     window = f"due {target.isoformat()}" + (f", allowed until {latest.isoformat()}" if latest else "")
     if kind == "overdue_injection":
-        return f"missed injection inside its allowed window ({window}): staff outreach to rebook"
+        return f"missed injection inside its allowed window ({window}): staff outreach to rebook, given as planned"
     days_late = (today - target).days
-    return (
-        f"past the allowed window: opioid-free check or re-start needed before booking "
-        f"({window}; {days_late} days late)"
+    restart = f"; re-start from {restart_after_days} days late" if restart_after_days is not None else ""
+    if medication == "naltrexone_xr":
+        # An antagonist given to someone using opioids precipitates withdrawal: a clinician checks first.
+        return (
+            f"past the allowed window: opioid-free check by a clinician before the injection "
+            f"({window}; {days_late} days late{restart})"
+        )
+    return f"past the allowed window: a clinician reviews before the next injection is booked ({window}; " + (
+        f"{days_late} days late{restart})"
     )
 
 

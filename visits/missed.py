@@ -644,7 +644,9 @@ def _engine_exempt(plan: _Plan, ctx: _Context, first: date, last: date, *, alway
         return set()
     calendar, rules = ctx.calendars.get(ctx.clinics[plan.clinic_id])
     spec = plan_spec(plan, pauses=pauses)
-    return {d.date for d in engine.plan_days(spec, calendar, rules, first, last) if d.expected == "none"}
+    days = engine.plan_days(spec, calendar, rules, first, last)
+    # A day an alternate-day double dose would have covered is no exemption: its dose was missed or is ahead.
+    return {d.date for d in days if d.expected == "none" and d.covered_by is None}
 
 
 def _escalation(
@@ -683,6 +685,9 @@ def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
     done = ctx.done.get(plan.pk)
     last_covered = done.cover_end if done else plan.start_date - _DAY
     through = _through(plan, rows, today)
+    every = engine.dose_every_days(plan.medication, plan.interval_days)
+    if every > 1:
+        last_covered = _alternate_day_cover(done, last_covered, every)
     if through <= last_covered:
         return _Outcome()
     exempt = _neutral_dates(rows, last_covered, through)
@@ -699,6 +704,16 @@ def _evaluate_oral(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
     for kind, reason in rows_to_add:
         outcome.escalations.append(_escalation(plan, kind, reason, consecutive, last_covered, visit_id))
     return outcome
+
+
+def _alternate_day_cover(done: _Done | None, last_covered: date, every: int) -> date:
+    """Issue #15, DOMAIN §1/§4: an alternate-day dose covers its own day and the next (a double dose every 48 h),
+    so an adherent patient is never a day without (visits completed before `covered_through` knew it included).
+    A missed alternate-day visit leaves both days without: the day after a dose date is never exempt
+    (`_engine_exempt`), so by the next dose date's morning the streak is 2 days, as for a Mon/Wed/Fri patient."""
+    if done is not None and done.kind == "dose":
+        return max(last_covered, done.date + timedelta(days=every - 1))
+    return last_covered
 
 
 @functools.lru_cache(maxsize=1024)
@@ -767,15 +782,21 @@ def _evaluate_injection(plan: _Plan, ctx: _Context) -> _Outcome:
     visit = missed[-1]
     anchor = visit.target_date or visit.date
     outcome = _Outcome()
-    for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today):
-        reason = ladder.injection_reason(kind, target=anchor, latest=visit.latest, today=today)
-        outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
     window = _rules(plan, ctx).injection_windows.get(plan.medication)
     restart_after = window.restart_after_days if window is not None else None
-    if ladder.restart_needed(target=anchor, today=today, restart_after_days=restart_after):
-        assert restart_after is not None
-        reason = ladder.restart_reason(target=anchor, today=today, restart_after_days=restart_after)
-        outcome.escalations.append(_escalation(plan, "restart", reason, len(missed), anchor, visit.id))
+    # Issue #15: distinct tiers: inside the window rebook as planned; past it a clinician review (naltrexone: the
+    # opioid-free check); past restart_after_days a re-start instead (a review raised earlier stays until resolved).
+    restart = ladder.restart_needed(target=anchor, today=today, restart_after_days=restart_after)
+    for kind in ladder.injection_kinds(visit_date=visit.date, latest=visit.latest, today=today, restart=restart):
+        if kind == "restart":
+            assert restart_after is not None
+            reason = ladder.restart_reason(target=anchor, today=today, restart_after_days=restart_after)
+        else:
+            reason = ladder.injection_reason(
+                kind, target=anchor, latest=visit.latest, today=today, medication=plan.medication,
+                restart_after_days=restart_after,
+            )
+        outcome.escalations.append(_escalation(plan, kind, reason, len(missed), anchor, visit.id))
     return outcome
 
 

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from scheduler.engine import covered_through
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
 from scheduler.permissions import CLINICAL, DOSING, has_role
@@ -512,13 +513,21 @@ def visit_complete(
         fields["status_reason"] = f"take-homes: {take_home_reason.strip()}"[:300]
     visit = _swap(
         visit, OPEN_STATUSES, by, status="completed", take_home_doses=doses,
-        covered_through=visit.date + timedelta(days=doses), completed_at=timezone.now(), completed_by=by, **fields,
+        covered_through=_covered_through(visit, plan, doses), completed_at=timezone.now(), completed_by=by, **fields,
     )
     if plan is not None and start is not None and start > plan.treatment_start:
         _restart_treatment(plan, start)
     if doses > 0 and plan is not None:
         _excuse_covered(visit, plan, by)
     return visit
+
+
+def _covered_through(visit: Visit, plan: Plan | None, doses: int) -> date:
+    """The last date the visit's dose and take-homes cover; an alternate-day buprenorphine dose covers the next
+    day too (issue #15), so the guard refuses a catch-up dose there and the missed sweep counts nothing."""
+    if plan is None or visit.kind != "dose":
+        return visit.date + timedelta(days=doses)
+    return covered_through(plan.medication, plan.interval_days, visit.date, doses)
 
 
 def _dose_against_order(plan: Plan, visit: Visit, dose_mg: Decimal | None, reason: str) -> Decimal | None:

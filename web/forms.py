@@ -154,7 +154,8 @@ class PlanForm(forms.Form):
         min_value=0, max_value=720, required=False, label="Minutes between sessions (diamorphine; 0: the rule set's)"
     )
     interval_days = bounds.WholeNumberField(
-        min_value=1, max_value=120, required=False, label="Days between injections (injections; empty: the usual)"
+        min_value=1, max_value=120, required=False,
+        label="Days between doses (injections; empty: the usual. Buprenorphine: 2 for alternate days)",
     )
 
     def __init__(self, *args: Any, medication_fixed: bool = False, **kwargs: Any) -> None:

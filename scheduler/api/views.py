@@ -84,7 +84,8 @@ PLAN_RULES = rules(
     split_first_share="a methadone split dose only (doses_per_day 2): the first session's percent, 1 to 99.",
     end_date="on or after `start_date`.",
     treatment_start="on or before `start_date`.",
-    interval_days="injections only, and at least the medication's minimum in the rule set (Sublocade: 26 days).",
+    interval_days="injections, at least the medication's minimum in the rule set (Sublocade: 26 days); sublingual "
+    "buprenorphine 1 (daily) or 2 (alternate-day: a double dose every 48 hours, the day between covered by it).",
     start_date="the plan's calendar may not hand out more take-home doses at once than the rule set allows.",
     patient="a plan stays with its patient (changes only).",
     detail="the plan must fit the clinic's windows (for example every diamorphine session needs one).",

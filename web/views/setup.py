@@ -493,7 +493,7 @@ def _template_preview(clinic: Clinic, body: str, language: str) -> tuple[str, st
     """(the rendered text, "") or ("", why it is refused): the same render and privacy check a real text gets."""
     rules = _rules_or_none(clinic)
     max_chars = rules.sms_max_chars if rules else 160
-    words = rules.privacy_words if rules else ()
+    words = rules.privacy_extra if rules else ()
     try:
         return render_text(body, _sample_values(clinic, language), max_chars=max_chars, extra_words=words), ""
     except ForbiddenContent as exc:

@@ -66,7 +66,7 @@ def test_a_missed_injection_is_overdue_inside_its_window_and_needs_a_clinician_p
 
     sweep(at(date(2026, 11, 10), 6))
     review = Escalation.objects.get(plan=plan, kind="clinician_review")
-    assert review.reason.startswith("past the allowed window: opioid-free check or re-start needed before booking")
+    assert review.reason.startswith("past the allowed window: opioid-free check by a clinician before the injection")
     assert review.anchor_date == MON
     assert sweep(at(date(2026, 11, 10), 7)).escalations_created == 0
 
