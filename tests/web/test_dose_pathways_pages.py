@@ -151,7 +151,29 @@ def test_resolving_offers_a_dose_or_a_reinduction_schedule(client_as, clinic, ho
                         ("target_mg", "Up to (mg)")):
         assert f'<label for="reind-{name}-{hold.pk}">{label}</label>' in html
     assert "Re-induction schedule for Jordan Okafor" in html
+    assert ("Methadone: start at most 30 mg (42 CFR 8.12(h)(3)(ii)), raise at most 10 mg a step, no more often "
+            "than every 3 days (SAMHSA TIP 63).") in html  # the rule set's limits, as data
     assert 'name="start_mg"' not in client_as("nurse").get(f"/clinics/{clinic.pk}/escalations/").content.decode()
+
+
+def test_the_inbox_costs_the_same_queries_for_two_restart_cards_or_eight(client_as, clinic, morning):
+    def holds(n: int) -> None:
+        for _ in range(n):
+            plan = PlanFactory(patient=PatientFactory(clinic=clinic), start_date=date(2026, 11, 1))
+            _order(plan, "40", date(2026, 11, 1))
+            Escalation.objects.create(patient=plan.patient, plan=plan, clinic=clinic, kind="hold", reason="missed",
+                                      consecutive_missed=3, anchor_date=date(2026, 11, 12))
+
+    client = client_as("clinician")
+    holds(2)
+    client.get(f"/clinics/{clinic.pk}/escalations/")
+    with CaptureQueriesContext(connection) as two:
+        client.get(f"/clinics/{clinic.pk}/escalations/")
+    holds(6)
+    with CaptureQueriesContext(connection) as eight:
+        html = client.get(f"/clinics/{clinic.pk}/escalations/").content.decode()
+    assert len(eight.captured_queries) == len(two.captured_queries)
+    assert html.count('name="restart_mode" value="reinduction"') == 8
 
 
 def test_a_reinduction_schedule_resolves_and_orders_the_series_from_today(client_as, clinic, plan, hold, today_visit):

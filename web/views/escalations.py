@@ -19,7 +19,7 @@ from notifications.services import staff_task_done
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
-from scheduler.selectors import takehome_reviews_due
+from scheduler.selectors import rules_for_clinic, takehome_reviews_due
 from visits.missed import escalation_resolve
 from visits.models import Escalation, OutreachCall
 from visits.outreach import outreach_call_log
@@ -161,6 +161,11 @@ def render_inbox(
         reviews_total=len(reviews_due),
         restart_kinds=RESTART_KINDS,
         reinduction_fields=REINDUCTION_LABELS,
+        # The rule set's methadone induction limits, said beside a methadone re-induction schedule (the resolve
+        # service enforces them); read only when a card offers one.
+        induction_rules=rules_for_clinic(clinic)
+        if any(e.kind in RESTART_KINDS and e.plan is not None and e.plan.medication == "methadone" for e in open_)
+        else None,
         restart_orders=_restart_orders(clinic, open_),
         resolve_typed=resolve_typed or {},
     )
