@@ -148,7 +148,13 @@ class PlanForm(forms.Form):
         min_value=1, max_value=4, required=False, label="Attend every N weeks (1: every week)"
     )
     doses_per_day = bounds.WholeNumberField(
-        min_value=1, max_value=3, required=False, label="Sessions a day (diamorphine only: 1 to 3)"
+        min_value=1, max_value=3, required=False,
+        label="Sessions a day (diamorphine: 1 to 3; methadone: 2 for a split dose)",
+    )
+    # Issue #14: a methadone split dose gives the first session this percent of the daily order.
+    split_first_share = bounds.WholeNumberField(
+        min_value=1, max_value=99, required=False,
+        label="First dose's share of the day, percent (methadone split dose; empty: 50)",
     )
     min_interval_minutes = bounds.WholeNumberField(
         min_value=0, max_value=720, required=False, label="Minutes between sessions (diamorphine; 0: the rule set's)"
@@ -174,6 +180,7 @@ class PlanForm(forms.Form):
             "doses_per_day": data.get("doses_per_day") or 1,
             "min_interval_minutes": data.get("min_interval_minutes") or 0,
             "interval_days": data.get("interval_days"),
+            "split_first_share": data.get("split_first_share"),
         }
         if "medication" in data:
             values["medication"] = data["medication"]
@@ -236,6 +243,38 @@ class RestartDoseForm(forms.Form):
     """The dose to restart on when a clinician resolves a hold, review, re-induction or re-titration."""
 
     restart_dose_mg = _mg_field("Restart dose (mg)", required=False)
+
+
+class ReinductionForm(forms.Form):
+    """A re-induction schedule when a clinician resolves a hold, review, re-induction or re-titration; the resolve
+    service (scheduler.services.dose_reinduction_create) decides the induction limits."""
+
+    start_mg = _mg_field("Start on (mg)")
+    step_mg = _mg_field("Raise by (mg)")
+    every_days = bounds.WholeNumberField(min_value=1, max_value=28, label="Every N days")
+    target_mg = _mg_field("Up to (mg)")
+
+
+def take_home_amounts(data: Any, count: int) -> tuple[list[Decimal] | None, str]:
+    """The per-bottle amounts typed on the board (`take_home_mg_1`..`take_home_mg_N`): None when all are empty
+    (the service's default, the order in force on each day), else one amount per bottle; or what is wrong."""
+    raw = [(data.get(f"take_home_mg_{n}") or "").strip()[:20] for n in range(1, count + 1)]
+    if not any(raw):
+        return None, ""
+    amounts: list[Decimal] = []
+    errors: list[str] = []
+    for n, text in enumerate(raw, start=1):
+        if not text:
+            errors.append(f"Bottle {n} (mg): type an amount for every bottle, or leave them all empty to give the "
+                          "order in force.")
+            continue
+        try:
+            amounts.append(_mg_field(f"Bottle {n} (mg)").clean(text))
+        except forms.ValidationError as exc:
+            errors.append(f"Bottle {n} (mg): give the amount in mg, for example 30 or 27.5. {' '.join(exc.messages)}")
+    if errors:
+        return None, " ".join(errors)
+    return amounts, ""
 
 
 def field_errors(form: forms.Form) -> dict[str, str]:

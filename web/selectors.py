@@ -35,7 +35,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
     injection_on_time,
     missed_heatmap,
 )
-from visits.selectors import dose_blockers, share_of, split_session
+from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 
 SEARCH_LIMIT = 20
@@ -525,3 +525,65 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
             )
         )
     return result
+
+
+# --- take-home bottles and a naltrexone plan's first injection on the pages (issue #14) ----------------------
+
+
+@dataclass(frozen=True)
+class Bottle:
+    """A take-home bottle on the board: the date it covers and the order in force that date (the amount completion
+    records by default: visits.services._bottles_against_orders reads visits.selectors.order_in_force)."""
+
+    number: int
+    day: date
+    order: DoseOrder | None
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.order is None else Decimal(self.order.dose_mg)
+
+
+def take_home_bottles(*, counts: dict[Visit, int]) -> dict[int, list[Bottle]]:
+    """For each visit handing out `count` take-homes, its bottles: bottle n covers the visit's date + n and holds
+    the order in force that date (the latest effective on or before it, as order_in_force picks). One query for
+    the whole board, whatever the number of rows and bottles."""
+    wanted = {v: n for v, n in counts.items() if n > 0 and v.plan_id is not None}
+    if not wanted:
+        return {}
+    last_day = max(v.date + timedelta(days=n) for v, n in wanted.items())
+    by_plan: dict[int, list[DoseOrder]] = defaultdict(list)
+    qs = DoseOrder.objects.filter(plan_id__in={v.plan_id for v in wanted}, effective_date__lte=last_day)
+    for order in qs.order_by("effective_date", "created", "id"):
+        by_plan[order.plan_id].append(order)
+    result: dict[int, list[Bottle]] = {}
+    for visit, n in wanted.items():
+        orders = by_plan.get(visit.plan_id, [])  # type: ignore[arg-type]
+        bottles = []
+        for k in range(1, n + 1):
+            day = visit.date + timedelta(days=k)
+            in_force = [o for o in orders if o.effective_date <= day]
+            bottles.append(Bottle(number=k, day=day, order=in_force[-1] if in_force else None))
+        result[visit.pk] = bottles
+    return result
+
+
+def first_injections_from(*, plans: list[Plan]) -> dict[int, date]:
+    """Each naltrexone plan (not ended, no injection given yet) → the date its first injection is due from: the
+    rule set's opioid-free days after the last opioid dose (visits.selectors.first_injection_from, the date the
+    engine and the guard use). No query when the patient has no such plan."""
+    candidates = [p for p in plans if p.medication == "naltrexone_xr" and p.status != "ended"]
+    if not candidates:
+        return {}
+    injected = set(
+        Visit.objects.filter(plan_id__in=[p.pk for p in candidates], kind="injection", status="completed")
+        .values_list("plan_id", flat=True)
+    )
+    found: dict[int, date] = {}
+    for plan in candidates:
+        if plan.pk in injected:
+            continue
+        day = first_injection_from(plan, rules_for_clinic(plan.patient.clinic))
+        if day is not None:
+            found[plan.pk] = day
+    return found

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from visits.models import Visit
 from visits.services import visit_check_in, visit_complete, visit_reopen_missed, visit_undo_check_in
 from web import selectors
 from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
-from web.forms import TakeHomeForm
+from web.forms import TakeHomeForm, take_home_amounts
 from web.templatetags.doses import mg_plain
 from web.views.common import page_context
 
@@ -66,7 +67,8 @@ def render_board(
     *,
     row_errors: dict[int, str] | None = None,
     dose_errors: dict[int, str] | None = None,
-    typed: dict[int, dict[str, str]] | None = None,
+    bottle_errors: dict[int, str] | None = None,
+    typed: dict[int, dict[str, Any]] | None = None,
     scan: dict[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -78,6 +80,12 @@ def render_board(
     planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
     doses = selectors.board_doses(visits=visits, day=day)
+    # Issue #14: the take-home bottles of each open dose row (the number typed back, else the planned number).
+    bottles = selectors.take_home_bottles(counts={
+        v: _bottle_count((typed or {}).get(v.pk, {}), planned.get(v.pk))
+        for v in visits
+        if v.kind == "dose" and v.plan_id is not None and v.status in ("scheduled", "checked_in")
+    })
     groups: OrderedDict[Any, dict[str, Any]] = OrderedDict()
     for visit in sorted(visits, key=lambda v: (_sort_key(_window_label(v, tz)[0]), v.patient.last_name, v.pk)):
         key, label = _window_label(visit, tz)
@@ -103,6 +111,11 @@ def render_board(
                 "dose_value": values.get("dose_mg", mg_plain(due.amount) if due and due.amount is not None else ""),
                 "dose_reason": values.get("dose_reason", ""),
                 "dose_error": (dose_errors or {}).get(visit.pk, ""),
+                "bottles": [
+                    (b, (values.get("bottles") or {}).get(b.number, "")) for b in bottles.get(visit.pk, [])
+                ],
+                "bottle_error": (bottle_errors or {}).get(visit.pk, ""),
+                "bottles_given": _bottles_given(visit),
             }
         )
     context = page_context(
@@ -116,6 +129,41 @@ def render_board(
         nav_active="today",
     )
     return render(request, "web/today.html", context, status=status)
+
+
+def _bottle_count(values: dict[str, Any], planned: int | None) -> int:
+    """How many bottles a row shows: the number typed back after a refusal (when it is one), else the planned."""
+    typed = str(values.get("take_home_doses", "")).strip()
+    if typed:
+        return int(typed) if typed.isascii() and typed.isdigit() and int(typed) <= 31 else 0
+    return planned or 0
+
+
+def _bottles_given(visit: Visit) -> list[tuple[Any, Any]]:
+    """A completed visit's take-home bottles as recorded (amount, the date each covers)."""
+    if visit.status != "completed" or not visit.take_home_mg:
+        return []
+    return [
+        (None if amount is None else Decimal(amount), visit.date + timedelta(days=n))
+        for n, amount in enumerate(visit.take_home_mg, start=1)
+    ]
+
+
+# The guard's and the services' refusals name the API's fields; the board says where to act instead.
+_NURSE_WORDS = (
+    ("Record a COWS (POST …/assessments/), or a clinician may override with a dose_reason.",
+     "Record a COWS (“Record COWS” on this row), or a clinician may give it anyway by writing why in “Reason” "
+     "beside the dose."),
+    ("may document why with a dose_reason", "may document why in “Reason” beside the dose"),
+    ("give a dose_reason", "give the reason in “Reason” beside the dose"),
+    ("take_home_mg: ", ""),
+)
+
+
+def nurse_words(message: str) -> str:
+    for api, board in _NURSE_WORDS:
+        message = message.replace(api, board)
+    return message
 
 
 def _sort_key(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
@@ -177,8 +225,11 @@ _AMOUNT = re.compile(r"\d mg\b")
 
 def _about_the_amount(exc: RuleViolation | StateConflict) -> bool:
     """Whether the service's refusal is about the amount (shown beside the dose field): a refusal naming the dose
-    fields, or one that states an amount in mg (more than the order, the amount limits of the guard)."""
+    fields, one that states an amount in mg (more than the order, the amount limits of the guard), or the
+    buprenorphine induction's COWS threshold (a clinician overrides it with the dose's reason)."""
     if isinstance(exc, RuleViolation) and exc.field in DOSE_FIELDS:
+        return True
+    if exc.message.startswith("Buprenorphine induction:"):
         return True
     return bool(_AMOUNT.search(exc.message))
 
@@ -190,10 +241,13 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
     require(request.user, DOSING)
     form = TakeHomeForm(request.POST)
     # STYLE.md: a refusal keeps what the user typed (the number and the reason stay in their fields).
-    typed = {
+    typed: dict[int, dict[str, Any]] = {
         visit.pk: {
             k: request.POST.get(k, "")[:400] for k in COMPLETE_FIELDS if k in request.POST or k not in DOSE_FIELDS
         }
+    }
+    typed[visit.pk]["bottles"] = {
+        n: request.POST.get(f"take_home_mg_{n}", "")[:20] for n in range(1, 32) if f"take_home_mg_{n}" in request.POST
     }
     if not form.is_valid():
         message = _form_error(form)
@@ -202,13 +256,19 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
         return render_board(request, visit.clinic, row_errors={visit.pk: message}, typed=typed, status=400)
     take_homes: int | None = form.cleaned_data["take_home_doses"]
     reason: str = form.cleaned_data["take_home_reason"]
+    # Issue #14: each bottle's amount (all empty: the service gives the order in force on each day).
+    bottles, bottle_error = take_home_amounts(request.POST, take_homes or 0)
+    if bottle_error:
+        return render_board(request, visit.clinic, bottle_errors={visit.pk: bottle_error}, typed=typed, status=400)
     try:
         done = visit_complete(
             visit=visit, by=request.user, take_home_doses=take_homes, take_home_reason=reason,
-            dose_mg=form.cleaned_data["dose_mg"], dose_reason=form.cleaned_data["dose_reason"],
+            dose_mg=form.cleaned_data["dose_mg"], dose_reason=form.cleaned_data["dose_reason"], take_home_mg=bottles,
         )
     except (RuleViolation, StateConflict) as exc:
-        errors = {visit.pk: exc.message}
+        errors = {visit.pk: nurse_words(exc.message)}
+        if _about_the_bottles(exc):
+            return render_board(request, visit.clinic, bottle_errors=errors, typed=typed, status=exc.status_code)
         if _about_the_amount(exc):
             return render_board(request, visit.clinic, dose_errors=errors, typed=typed, status=exc.status_code)
         return render_board(request, visit.clinic, row_errors=errors, typed=typed, status=exc.status_code)
@@ -217,8 +277,18 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
         suffix += f" (reason: {reason})"
     if done.dose_mg is not None:
         suffix += f", {mg_plain(done.dose_mg)} mg given" + (f" ({done.dose_reason})" if done.dose_reason else "")
+    if done.take_home_mg and any(a is not None for a in done.take_home_mg):
+        amounts = ("—" if a is None else f"{mg_plain(Decimal(a))} mg" for a in done.take_home_mg)
+        suffix += "; bottles " + ", ".join(amounts)
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
     return _back_to_board(visit)
+
+
+def _about_the_bottles(exc: RuleViolation | StateConflict) -> bool:
+    """A refusal about a take-home bottle's amount (shown beside the bottles): naming take_home_mg, or a bottle."""
+    if isinstance(exc, RuleViolation) and exc.field == "take_home_mg":
+        return True
+    return "take-home bottle" in exc.message or "the bottle for" in exc.message
 
 
 def _name(visit: Visit) -> str:

@@ -19,14 +19,14 @@ from notifications.services import staff_task_done
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
-from scheduler.selectors import takehome_reviews_due
+from scheduler.selectors import rules_for_clinic, takehome_reviews_due
 from visits import analytics
 from visits.missed import escalation_resolve
 from visits.models import Escalation, OutreachCall
 from visits.outreach import outreach_call_log
 from web import selectors
 from web.access import clinic_or_404, escalation_or_404, require, staff_view, task_or_404
-from web.forms import RestartDoseForm, field_errors
+from web.forms import ReinductionForm, RestartDoseForm, field_errors
 from web.templatetags.doses import mg_plain
 from web.views.common import page_context, safe_next
 
@@ -116,7 +116,7 @@ def render_inbox(
     errors: dict[int, str] | None = None,
     task_errors: dict[int, str] | None = None,
     call_typed: dict[int, dict[str, str]] | None = None,
-    resolve_typed: dict[int, dict[str, str]] | None = None,
+    resolve_typed: dict[int, dict[str, Any]] | None = None,
     status: int = 200,
     filters: InboxFilter | None = None,
 ) -> HttpResponse:
@@ -161,6 +161,12 @@ def render_inbox(
         reviews_due=reviews_due[:REVIEWS_SHOWN],
         reviews_total=len(reviews_due),
         restart_kinds=RESTART_KINDS,
+        reinduction_fields=REINDUCTION_LABELS,
+        # The rule set's methadone induction limits, said beside a methadone re-induction schedule (the resolve
+        # service enforces them); read only when a card offers one.
+        induction_rules=rules_for_clinic(clinic)
+        if any(e.kind in RESTART_KINDS and e.plan is not None and e.plan.medication == "methadone" for e in open_)
+        else None,
         restart_orders=_restart_orders(clinic, open_),
         resolve_typed=resolve_typed or {},
         # Issue #17: patients whose attendance is falling, before the ladder fires (the dashboard's list).
@@ -192,28 +198,68 @@ def inbox(request: HttpRequest, clinic_id: int) -> HttpResponse:
     return render_inbox(request, clinic, filters=filters, status=400 if filters.error else 200)
 
 
+REINDUCTION_FIELDS = ("start_mg", "step_mg", "every_days", "target_mg")
+REINDUCTION_LABELS = (
+    ("start_mg", "Start on (mg)", "mg"),
+    ("step_mg", "Raise by (mg)", "mg"),
+    ("every_days", "Every N days", "days"),
+    ("target_mg", "Up to (mg)", "mg"),
+)
+
+
+def _reinduction_field(exc: RuleViolation | StateConflict) -> str:
+    """The schedule's field a refusal goes beside: the one it names; an amount limit of an order in the series
+    (dose_mg) beside the target, the series' highest amount; anything else above the schedule's fields."""
+    field = getattr(exc, "field", None) or ""
+    if field == "dose_mg":
+        return "target_mg"
+    return field if field in REINDUCTION_FIELDS else "reinduction"
+
+
 @staff_view
 @require_POST
 def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    """A clinician resolves with a note; a hold, clinician review, re-induction or re-titration also restarts the
+    plan on a dose (restart_mode=dose, the existing restart dose) or on a re-induction schedule (restart_mode=
+    reinduction: start, step, every N days, target), both through visits.missed.escalation_resolve. A refusal leaves
+    the escalation open and comes back beside its field with what was typed."""
     escalation = escalation_or_404(request.user, escalation_id)
     require(request.user, CLINICAL)
     note = (request.POST.get("note") or "").strip()
-    typed = {escalation.pk: {"note": note[:2000], "restart_dose_mg": (request.POST.get("restart_dose_mg") or "")[:20]}}
+    mode = "reinduction" if request.POST.get("restart_mode") == "reinduction" else "dose"
+    typed: dict[int, dict[str, Any]] = {
+        escalation.pk: {
+            "note": note[:2000], "restart_dose_mg": (request.POST.get("restart_dose_mg") or "")[:20], "mode": mode,
+            **{k: (request.POST.get(k) or "")[:20] for k in REINDUCTION_FIELDS},
+        }
+    }
     if not note:
         return render_inbox(
             request, escalation.clinic, errors={escalation.pk: "Write a note saying what was decided."},
             resolve_typed=typed, status=400,
         )
     restart = None
-    if escalation.kind in RESTART_KINDS:  # other steps (outreach, an overdue injection) ask for no dose
+    reinduction: dict[str, Any] | None = None
+    if escalation.kind in RESTART_KINDS and mode == "reinduction":
+        schedule = ReinductionForm(request.POST)
+        if not schedule.is_valid():
+            typed[escalation.pk]["reinduction_errors"] = field_errors(schedule)
+            return render_inbox(request, escalation.clinic, resolve_typed=typed, status=400)
+        reinduction = dict(schedule.cleaned_data)
+    elif escalation.kind in RESTART_KINDS:  # other steps (outreach, an overdue injection) ask for no dose
         dose = RestartDoseForm(request.POST)
         if not dose.is_valid():
             typed[escalation.pk]["dose_error"] = " ".join(field_errors(dose).values())
             return render_inbox(request, escalation.clinic, resolve_typed=typed, status=400)
         restart = dose.cleaned_data["restart_dose_mg"]
     try:
-        escalation_resolve(escalation=escalation, by=request.user, note=note, restart_dose_mg=restart)
+        escalation_resolve(
+            escalation=escalation, by=request.user, note=note, restart_dose_mg=restart, reinduction=reinduction
+        )
     except (RuleViolation, StateConflict) as exc:
+        if reinduction is not None:
+            typed[escalation.pk]["reinduction_errors"] = {_reinduction_field(exc): exc.message}
+            return render_inbox(request, escalation.clinic, resolve_typed=typed, status=exc.status_code)
         if isinstance(exc, RuleViolation) and exc.field in ("dose_mg", "restart_dose_mg"):
             typed[escalation.pk]["dose_error"] = exc.message
             return render_inbox(request, escalation.clinic, resolve_typed=typed, status=exc.status_code)
@@ -221,14 +267,18 @@ def resolve(request: HttpRequest, escalation_id: int) -> HttpResponse:
             request, escalation.clinic, errors={escalation.pk: exc.message}, resolve_typed=typed,
             status=exc.status_code,
         )
-    if restart is not None:
+    what = f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}"
+    if reinduction is not None:
         messages.success(
             request,
-            f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}; restarts on "
-            f"{mg_plain(restart)} mg from today.",
+            f"{what}; re-induction from today: {mg_plain(reinduction['start_mg'])} mg, "
+            f"{mg_plain(reinduction['step_mg'])} mg more every {reinduction['every_days']} "
+            f"day{'' if reinduction['every_days'] == 1 else 's'} up to {mg_plain(reinduction['target_mg'])} mg.",
         )
-        return redirect("web:escalations", clinic_id=escalation.clinic_id)
-    messages.success(request, f"Resolved: {escalation.get_kind_display()} for MRN {escalation.patient.mrn}.")
+    elif restart is not None:
+        messages.success(request, f"{what}; restarts on {mg_plain(restart)} mg from today.")
+    else:
+        messages.success(request, f"{what}.")
     return redirect("web:escalations", clinic_id=escalation.clinic_id)
 
 

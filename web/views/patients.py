@@ -132,6 +132,7 @@ def _doses_section(
     a refused order or taper comes back with what was typed and the refusal beside its field."""
     tz = ZoneInfo(patient.clinic.timezone)
     sections = []
+    first_injections = selectors.first_injections_from(plans=plans)  # naltrexone: "first injection from <date>"
     for d in selectors.patient_doses(patient=patient, plans=plans, today=today):
         points = [
             (
@@ -151,7 +152,9 @@ def _doses_section(
             for name in ("order", "taper")
         }
         chart = charts.score_line(points, max_score=MAX_COWS) if points else None
-        sections.append({"d": d, "chart": chart, **forms})
+        sections.append(
+            {"d": d, "chart": chart, "first_injection_from": first_injections.get(d.plan.pk), **forms}
+        )
     return sections
 
 

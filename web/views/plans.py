@@ -26,6 +26,8 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Patient, Plan
 from scheduler.permissions import CLINICAL, FRONT_DESK
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
+from visits.models import Visit
+from visits.selectors import first_injection_from, is_split, session_share
 from web import selectors
 from web.access import patient_or_404, plan_or_404, require, staff_view
 from web.forms import WEEKDAY_CHOICES, PauseForm, PlanEndForm, PlanForm
@@ -49,7 +51,18 @@ class PreviewDay:
     reason: str
 
 
-def _preview(patient: Patient, values: dict[str, Any], base: Plan | None) -> list[PreviewDay]:
+@dataclass(frozen=True)
+class PreviewNotes:
+    """What the preview says above its days (issue #14): a split dose's two shares, a naltrexone plan's first
+    injection date (visits.selectors, the same answers the engine and the guard use)."""
+
+    split_shares: tuple[int, int] | None = None
+    first_injection_from: date | None = None
+
+
+def _preview(
+    patient: Patient, values: dict[str, Any], base: Plan | None
+) -> tuple[list[PreviewDay], PreviewNotes]:
     """The engine's calendar for the unsaved plan, from its start (or today, if later) for four weeks."""
     clinic = patient.clinic
     draft = Plan(patient=patient, status="active")
@@ -59,13 +72,22 @@ def _preview(patient: Patient, values: dict[str, Any], base: Plan | None) -> lis
     for name, value in values.items():
         setattr(draft, name, value)
     pauses = list(base.pauses.all()) if base is not None else []
-    spec = plan_spec(draft, pauses=pauses)
+    calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
+    # Naltrexone: the first injection waits for the rule set's opioid-free days (none given on this plan yet).
+    first_from = None
+    if base is None or not Visit.objects.filter(plan=base, kind="injection", status="completed").exists():
+        first_from = first_injection_from(draft, rules)
+    spec = plan_spec(draft, pauses=pauses, first_injection_from=first_from)
     zone = zoneinfo.ZoneInfo(clinic.timezone)
     first = max(draft.start_date, selectors.clinic_today(clinic))
-    calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
     # The engine's own check first: a pattern no weekly window can hold says why, as the save would.
     engine.check_plan(spec, calendar, rules)
     days = engine.plan_days(spec, calendar, rules, first, first + timedelta(days=PREVIEW_DAYS - 1))
+    shares = None
+    if is_split(draft):
+        first_share = int(session_share(draft, 0) * 100)
+        shares = (first_share, 100 - first_share)
+    notes = PreviewNotes(split_shares=shares, first_injection_from=first_from)
     return [
         PreviewDay(
             date=d.date,
@@ -76,7 +98,7 @@ def _preview(patient: Patient, values: dict[str, Any], base: Plan | None) -> lis
             reason=d.reason,
         )
         for d in days
-    ]
+    ], notes
 
 
 def _render_form(
@@ -86,6 +108,7 @@ def _render_form(
     *,
     plan: Plan | None,
     preview: list[PreviewDay] | None = None,
+    notes: PreviewNotes | None = None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
@@ -99,6 +122,7 @@ def _render_form(
         form=form,
         weekday_boxes=[(value, label, str(value) in selected) for value, label in WEEKDAY_CHOICES],
         preview=preview,
+        notes=notes or PreviewNotes(),
         error=error,
         action=reverse("web:plan-change", args=[plan.pk]) if plan else reverse("web:plan-start", args=[patient.pk]),
     )
@@ -113,10 +137,12 @@ def _plan_form_post(request: HttpRequest, patient: Patient, plan: Plan | None) -
     try:
         if request.POST.get("preview"):
             try:
-                days = _preview(patient, values, plan)
+                days, notes = _preview(patient, values, plan)
+            except engine.SplitNotSatisfiable as exc:  # beside the sessions field, as the save says it
+                raise RuleViolation(f"This plan cannot be scheduled: {exc}.", "doses_per_day") from exc
             except engine.PlanNotSatisfiable as exc:
                 raise RuleViolation(f"This plan cannot be scheduled: {exc}.") from exc
-            return _render_form(request, patient, form, plan=plan, preview=days)
+            return _render_form(request, patient, form, plan=plan, preview=days, notes=notes)
         if plan is None:
             saved = replanning.plan_create(patient=patient, data=values)
             what = "started"
@@ -168,6 +194,7 @@ def plan_change(request: HttpRequest, plan_id: int) -> HttpResponse:
         "attendance_weekdays": plan.attendance_weekdays,
         "attendance_every_weeks": plan.attendance_every_weeks,
         "doses_per_day": plan.doses_per_day,
+        "split_first_share": plan.split_first_share,
         "min_interval_minutes": plan.min_interval_minutes,
         "interval_days": plan.interval_days,
     }
