@@ -12,7 +12,7 @@ clinic's rule set or the plan.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -134,6 +134,9 @@ def check(
     for rule in rules_in_order:
         refusal = rule(attempt, done, open_escalations, rules, tz)
         if refusal is not None:
+            if rule in ABOUT_THE_AMOUNT and refusal.field is None:
+                # A page shows these beside the amount given (StateConflict.field), never by reading the words.
+                refusal = replace(refusal, field="dose_mg")
             return refusal
     return None
 
@@ -435,3 +438,8 @@ def _induction(
         f"moderate withdrawal, to avoid precipitated withdrawal); {score}. Record a COWS "
         "(POST …/assessments/), or a clinician may override with a dose_reason.",
     )
+
+
+# Refusals about the amount given (the amount limits, and buprenorphine's induction threshold, which a clinician
+# overrides with the dose's reason): `check` gives them the field dose_mg.
+ABOUT_THE_AMOUNT = frozenset({_amounts, _induction})

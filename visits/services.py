@@ -160,7 +160,7 @@ def dose_guard(
         return
     if refusal.status_code == 400:
         raise RuleViolation(refusal.message, refusal.field)
-    raise StateConflict(refusal.message)
+    raise StateConflict(refusal.message, refusal.field)
 
 
 # --- booking ---------------------------------------------------------------------------------------
@@ -551,7 +551,8 @@ def _dose_against_order(plan: Plan, visit: Visit, dose_mg: Decimal | None, reaso
         raise StateConflict(
             f"{guard.medication_name(plan.medication)}: {dose_mg.normalize():f} mg is more than the order in force "
             f"({share}{ordered.normalize():f} mg from {guard.day_text(order.effective_date)}, order #{order.pk}); a "
-            "clinician changes the order first."
+            "clinician changes the order first.",
+            "dose_mg",
         )
     if dose_mg < ordered and not (reason or "").strip():
         raise RuleViolation(
@@ -592,7 +593,8 @@ def _bottles_against_orders(
             raise StateConflict(
                 f"{guard.medication_name(plan.medication)}: the take-home bottle for {guard.day_text(day)} holds "
                 f"{asked.normalize():f} mg, more than the order in force that day ({ordered.normalize():f} mg, order "
-                f"#{order.pk}); a clinician changes the order first."
+                f"#{order.pk}); a clinician changes the order first.",
+                "take_home_mg",
             )
         if asked < ordered and not (reason or "").strip():
             raise RuleViolation(

@@ -332,3 +332,30 @@ def test_methadone_induction_steps_up_slowly_unless_the_clinician_says_why(api_a
     assert order(clinician, plan, dose_mg="15", effective_date="2026-11-06").status_code == 201  # down: always
     said_why = order(clinician, plan, dose_mg="40", effective_date="2026-11-07", note="tolerance from prior program")
     assert said_why.status_code == 201
+
+
+def test_amount_refusals_name_dose_mg_for_pages_and_others_name_no_field(patient, oral_window, frozen):
+    """guard.check gives the amount limits (and the induction threshold) the field dose_mg, so a page puts them
+    beside the amount given without reading their words (StateConflict.field); other refusals name no field."""
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY - timedelta(days=30))
+    at = datetime(2026, 11, 2, 14, tzinfo=UTC)
+    first_day = Attempt(
+        step=guard.COMPLETE, plan=PlanFacts(plan.pk, "methadone"), date=MONDAY, at=at, dose_mg=Decimal(40),
+        treatment_day=1,
+    )
+    over = guard.check(first_day, doses=[], escalations=[], rules=preset_rules(), tz="America/New_York")
+    assert over is not None and over.rule == "methadone first dose" and over.field == "dose_mg"
+    earlier = DoseFacts(1, plan.pk, "buprenorphine", MONDAY, None, None, 0, Decimal(24))
+    twice = guard.check(
+        Attempt(step=guard.COMPLETE, plan=PlanFacts(plan.pk, "buprenorphine"), date=MONDAY, at=at, dose_mg=Decimal(4)),
+        doses=[earlier], escalations=[], rules=preset_rules(), tz="America/New_York",
+    )
+    assert twice is not None and twice.rule == "one dose a day" and twice.field is None
+
+
+def test_the_api_answer_to_an_amount_refusal_is_unchanged_by_its_field(
+    api_as, patient, oral_window, frozen, inductions
+):
+    plan = PlanFactory(patient=patient, medication="buprenorphine", start_date=MONDAY)
+    refused = complete(api_as("nurse"), make_visit(patient, window=oral_window, plan=plan), dose_mg="4")
+    assert refused.status_code == 409 and set(refused.json()) == {"detail"}

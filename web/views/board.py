@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -220,18 +219,13 @@ def _form_error(form: TakeHomeForm) -> str:
 
 COMPLETE_FIELDS = ("take_home_doses", "take_home_reason", "dose_mg", "dose_reason")
 DOSE_FIELDS = {"dose_mg", "dose_reason"}
-_AMOUNT = re.compile(r"\d mg\b")
 
 
 def _about_the_amount(exc: RuleViolation | StateConflict) -> bool:
-    """Whether the service's refusal is about the amount (shown beside the dose field): a refusal naming the dose
-    fields, one that states an amount in mg (more than the order, the amount limits of the guard), or the
-    buprenorphine induction's COWS threshold (a clinician overrides it with the dose's reason)."""
-    if isinstance(exc, RuleViolation) and exc.field in DOSE_FIELDS:
-        return True
-    if exc.message.startswith("Buprenorphine induction:"):
-        return True
-    return bool(_AMOUNT.search(exc.message))
+    """Whether the service's refusal is about the amount (shown beside the dose field): it names the dose fields
+    (a reason missing for less, more than the order, the guard's amount limits and buprenorphine's COWS threshold,
+    which a clinician overrides with the dose's reason)."""
+    return exc.field in DOSE_FIELDS
 
 
 @staff_view
@@ -285,10 +279,9 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
 
 
 def _about_the_bottles(exc: RuleViolation | StateConflict) -> bool:
-    """A refusal about a take-home bottle's amount (shown beside the bottles): naming take_home_mg, or a bottle."""
-    if isinstance(exc, RuleViolation) and exc.field == "take_home_mg":
-        return True
-    return "take-home bottle" in exc.message or "the bottle for" in exc.message
+    """A refusal about a take-home bottle's amount (shown beside the bottles): it names take_home_mg, or its message
+    is prefixed with it (a bottle below its order without a reason names dose_reason, the input missing)."""
+    return exc.field == "take_home_mg" or exc.message.startswith("take_home_mg:")
 
 
 def _name(visit: Visit) -> str:
