@@ -207,6 +207,14 @@ def _covered(
         return None
     for d in done:
         if d.medication == medication and d.covered_through is not None and d.date < attempt.date <= d.covered_through:
+            if d.take_home_doses == 0:
+                # Issue #15: alternate-day buprenorphine's double dose covers the day after it, with no bottle.
+                return Refusal(
+                    "covered by take-homes",
+                    f"{medication_name(medication)}: {day_text(attempt.date)} is covered by the double dose given on "
+                    f"{day_text(d.date)} (alternate-day dosing). No observed dose on a covered date; never "
+                    "double-dose to catch up (DOMAIN §1, §4).",
+                )
             return Refusal(
                 "covered by take-homes",
                 f"{medication_name(medication)}: {day_text(attempt.date)} is covered by take-homes until "
