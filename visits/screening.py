@@ -223,6 +223,43 @@ def screens_due(*, clinic: Clinic, today: date | None = None) -> list[ScreenPace
     return due
 
 
+def screen_report(*, clinic: Clinic, today: date) -> list[dict[str, Any]]:
+    """The manager's report (issue #15): per patient with an active plan, screens done in the last 365 days against
+    the pace (target × days in program / 365), positives (a refusal counts), the last screen. Two queries."""
+    target = rules_for_clinic(clinic).drug_screens_per_year
+    patients = list(
+        Patient.objects.filter(clinic=clinic, plans__status="active")
+        .annotate(program_start=Min("plans__treatment_start"))
+        .order_by("last_name", "first_name", "id")
+        .distinct()
+    )
+    counts = {
+        row["patient_id"]: row
+        for row in _counted_screens()
+        .filter(patient_id__in=[p.pk for p in patients], date__gt=today - YEAR, date__lte=today)
+        .values("patient_id")
+        .annotate(
+            n=Count("id"), positive=Count("id", filter=Q(drug_screen_result__in=SCREEN_POSITIVE_RESULTS)),
+            pending=Count("id", filter=Q(drug_screen_result="")), last=Max("date"),
+        )
+        .order_by("patient_id")
+    }
+    rows = []
+    for patient in patients:
+        days = (today - patient.program_start).days + 1  # type: ignore[attr-defined]
+        row: dict[str, Any] = counts.get(patient.pk, {})
+        done = row.get("n", 0)
+        expected = screens.screens_expected(days_in_program=days, target=target)
+        rows.append({
+            "patient": patient.pk, "mrn": patient.mrn, "first_name": patient.first_name,
+            "last_name": patient.last_name, "days_in_program": days, "screens_done": done,
+            "screens_expected": round(expected, 1), "behind_pace": done < expected,
+            "screens_due_this_year": max(0, target - done), "positive": row.get("positive", 0),
+            "awaiting_result": row.get("pending", 0), "last_screen": row.get("last"),
+        })
+    return rows
+
+
 # --- call-backs -------------------------------------------------------------------------------------
 
 
