@@ -247,7 +247,7 @@ def screen_report(*, clinic: Clinic, today: date) -> list[dict[str, Any]]:
     rows = []
     for patient in patients:
         days = (today - patient.program_start).days + 1  # type: ignore[attr-defined]
-        row: dict[str, Any] = counts.get(patient.pk, {})
+        row: dict[str, Any] = dict(counts.get(patient.pk, {}))
         done = row.get("n", 0)
         expected = screens.screens_expected(days_in_program=days, target=target)
         rows.append({
