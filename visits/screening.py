@@ -333,6 +333,19 @@ def take_home_holders(*, clinic: Clinic, today: date) -> dict[int, int]:
     return {row["patient_id"]: row["supply"] for row in rows}
 
 
+def callbacks_pick(*, holders: dict[int, int], rules: Any, local_now: datetime, rng: random.Random) -> list[int]:
+    """Pure: of `holders` (patient id → take-home supply held), those this hour's draw calls back; nobody outside
+    the clinic's drawing hours. Each holder's chance is their supply's yearly rate spread over the year's draws."""
+    if not rules.callback_rates or not callback_draw_open(rules, local_now):
+        return []
+    hours = callback_draw_hours(rules)
+    return [
+        patient_id
+        for patient_id, supply in sorted(holders.items())
+        if screens.callback_draw(per_year=callbacks_per_year(rules, supply), draws_per_day=hours, rng=rng)
+    ]
+
+
 def callbacks_drawn(*, clinic: Clinic, now: datetime, rng: random.Random | None = None) -> list[int]:
     """This hour's draw at one clinic: the take-home holders to call back (patient ids). Unguessable
     (SystemRandom) unless a test passes its own; nothing drawn outside the clinic's drawing hours."""
@@ -340,13 +353,8 @@ def callbacks_drawn(*, clinic: Clinic, now: datetime, rng: random.Random | None 
     local_now = timezone.localtime(now, timezone=ZoneInfo(clinic.timezone))
     if not rules.callback_rates or not callback_draw_open(rules, local_now):
         return []
-    rng = rng or random.SystemRandom()
-    hours = callback_draw_hours(rules)
-    drawn = []
-    for patient_id, supply in take_home_holders(clinic=clinic, today=local_now.date()).items():
-        if screens.callback_draw(per_year=callbacks_per_year(rules, supply), draws_per_day=hours, rng=rng):
-            drawn.append(patient_id)
-    return drawn
+    holders = take_home_holders(clinic=clinic, today=local_now.date())
+    return callbacks_pick(holders=holders, rules=rules, local_now=local_now, rng=rng or random.SystemRandom())
 
 
 # --- bottles at the call-back, missed call-backs ----------------------------------------------------

@@ -6,8 +6,9 @@ So every visit carries a chance; the chance is the screens still due spread over
 which rises as the year runs out with screens due (and reaches 1 when as many screens are due as visit days are
 left), and never falls below a floor once the target is met, so the ninth screen is as unguessable as the first.
 Drawing k of n visit days with chance (k left)/(n left) picks a uniformly random set of k days: no weekday or window
-is favoured beyond how often the patient comes. A reserve of visit days at the end (14, or a quarter of those left)
-leaves room for missed visits, so a patient who misses a few still reaches the target.
+is favoured beyond how often the patient comes. The draw aims to be done before the last eighth of each period
+(the catch-up days, 45 of a year): a patient still due then, because they missed visits, is screened at each visit
+until the target is met, so missed visits never leave a year short.
 
 Early treatment (issue #15, rule-set `drug_screens_first_90_days`): the first 90 days are split into that many
 equal periods with one screen due in each (3 = monthly); the chance is the larger of the year's and the period's.
@@ -28,8 +29,8 @@ from datetime import date, timedelta
 SURPRISE_FLOOR = 0.04
 YEAR_DAYS = 365
 EARLY_DAYS = 90
-# Visit days kept in reserve at the end of a period for missed visits (at most a quarter of the days left).
-RESERVE_VISIT_DAYS = 14
+# The last eighth of a period (calendar days) is for catching up screens a missed visit left due.
+CATCH_UP_SHARE = 8
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,9 @@ def screen_chance(*, screens_done: int, visit_days_left: int, target: int) -> fl
     due = max(0, target - screens_done)
     if due == 0:
         return SURPRISE_FLOOR
-    room = visit_days_left - min(RESERVE_VISIT_DAYS, visit_days_left // 4)
-    if room <= due:
+    if visit_days_left <= due:
         return 1.0
-    return max(SURPRISE_FLOOR, due / room)
+    return max(SURPRISE_FLOOR, due / visit_days_left)
 
 
 @dataclass(frozen=True)
@@ -104,17 +104,21 @@ def draw_for_day(
     past = [d for d in screened if d < today]
     here = 0 if _between(visit_days, today, today + timedelta(days=1)) else 1  # today is a visit day
 
-    def left_until(after: date) -> int:
-        return _between(visit_days, today, after) + here
+    def left_until(first: date, after: date) -> int:
+        """Visit days left before the period's catch-up days (today counted); 1 once they have begun, so any
+        screen still due is certain."""
+        main_end = after - timedelta(days=(after - first).days // CATCH_UP_SHARE)
+        return max(_between(visit_days, today, main_end) + here, 1) if today < main_end else 1
 
     done = sum(1 for d in past if d > today - timedelta(days=YEAR_DAYS))
-    year_days = left_until(year_end(program_start, today))
+    end = year_end(program_start, today)
+    year_days = left_until(end - timedelta(days=YEAR_DAYS), end)
     early = None
     period = early_period(program_start, today, early_screens)
     if period is not None:
         first, after = period
-        early = Goal(done=sum(1 for d in past if first <= d), target=1, visit_days_left=left_until(after))
-    return screen_draw(screens_done=done, visit_days_left=max(year_days, 1), target=target, rng=rng, early=early)
+        early = Goal(done=sum(1 for d in past if first <= d), target=1, visit_days_left=left_until(first, after))
+    return screen_draw(screens_done=done, visit_days_left=year_days, target=target, rng=rng, early=early)
 
 
 def _between(days: Sequence[date], first: date, after: date) -> int:
