@@ -269,7 +269,11 @@ BOOK_RULES = rules(
     kind="matches the plan: injection plans have injection visits, the others dose visits.",
 )
 RESCHEDULE_RULES = rules(date=_DATE_RULE, start=_START_RULE)
-CHECK_IN_RULES = rules(detail=_NOT_BEFORE)
+CHECK_IN_RULES = rules(detail=_NOT_BEFORE, bottles_brought="only at a call-back visit (issue #15).")
+SCREEN_RULES = rules(
+    substances="a positive result names one or more substances (letters, digits, spaces, . + / -); the other "
+    "results name none."
+)
 COMPLETE_RULES = rules(
     take_home_doses="dose visits only, never diamorphine, and within the rule set's take-home limit for the "
     "patient's treatment day (and week) on the visit's date.",
@@ -396,7 +400,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         visit = replanning.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
-    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15; nurses, clinicians, admins)")
+    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15; nurses, clinicians, admins)",
+                    SCREEN_RULES)
     @action(detail=True, methods=["post"], url_path="drug-screen")
     def drug_screen(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(DrugScreenResultSerializer, request)
@@ -405,7 +410,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         )
         return Response(VisitSerializer(visit).data)
 
-    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15's path; same as drug-screen)")
+    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15's path; same as drug-screen)",
+                    SCREEN_RULES)
     @action(detail=True, methods=["post"], url_path="screen")
     def screen(self, request: Request, pk: str | None = None) -> Response:
         return self.drug_screen(request, pk)
@@ -489,6 +495,7 @@ class ScreenSerializer(serializers.ModelSerializer):
     result = serializers.CharField(source="drug_screen_result", read_only=True, help_text='"" until recorded.')
     substances = serializers.ListField(source="drug_screen_substances", child=serializers.CharField(), read_only=True)
     counts_as_positive = serializers.SerializerMethodField(help_text="positive or refused (a refusal counts).")
+    status = serializers.CharField(read_only=True, help_text="The visit's status (as on the visit).")
 
     class Meta:
         model = Visit
@@ -530,7 +537,9 @@ class ScreenFilter(django_filters.FilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Drug screens in your clinics (issue #15; nurses, clinicians, admins; each row read is audited)",
-        extensions=rules(date_from=f"on or before date_to, at most {SCREEN_RANGE_DAYS} days before it."),
+        extensions=rules(
+            date_from=f"at most {SCREEN_RANGE_DAYS} days before date_to.", date_to="on or after date_from."
+        ),
     ),
 )
 class ScreenViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
