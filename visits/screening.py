@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, QuerySet
@@ -93,7 +94,7 @@ def drug_screen_draw(*, visit: Visit, rng: random.Random | None = None) -> Visit
     draw = screens.draw_for_day(
         today=today, program_start=start, visit_days=visit_days, screened=screened,
         target=rules.drug_screens_per_year, early_screens=rules.drug_screens_first_90_days,
-        rng=rng or random.SystemRandom(),
+        rng=rng or random.SystemRandom(), known_until=today + timedelta(days=settings.GENERATION_HORIZON_DAYS - 1),
     )
     if not draw.screen:
         return visit

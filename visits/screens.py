@@ -97,10 +97,13 @@ def draw_for_day(
     target: int,
     early_screens: int,
     rng: random.Random,
+    known_until: date | None = None,
 ) -> ScreenDraw:
     """The day's draw from plain dates: `visit_days` the patient's distinct open visit days (ascending; today
     counts whether listed or not), `screened` the days they were screened before today (a sample found invalid
-    left out). The ledger (visits.screening.drug_screen_draw) and the simulated year both call this."""
+    left out). The ledger (visits.screening.drug_screen_draw) and the simulated year both call this.
+    `known_until`: the last day the calendar is generated (the rolling horizon); visit days after it are estimated
+    at the rate the patient comes until then, so a year's screens are spread over the year, not the horizon."""
     past = [d for d in screened if d < today]
     here = 0 if _between(visit_days, today, today + timedelta(days=1)) else 1  # today is a visit day
 
@@ -108,7 +111,13 @@ def draw_for_day(
         """Visit days left before the period's catch-up days (today counted); 1 once they have begun, so any
         screen still due is certain."""
         main_end = after - timedelta(days=(after - first).days // CATCH_UP_SHARE)
-        return max(_between(visit_days, today, main_end) + here, 1) if today < main_end else 1
+        if today >= main_end:
+            return 1
+        if known_until is None or main_end <= known_until + timedelta(days=1):
+            return max(_between(visit_days, today, main_end) + here, 1)
+        known = _between(visit_days, today, known_until + timedelta(days=1)) + here
+        rate = known / ((known_until - today).days + 1)
+        return max(known + round(rate * (main_end - known_until - timedelta(days=1)).days), 1)
 
     done = sum(1 for d in past if d > today - timedelta(days=YEAR_DAYS))
     end = year_end(program_start, today)

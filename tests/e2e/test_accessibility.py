@@ -126,6 +126,11 @@ def ward(site, dosing_patient) -> dict[str, Any]:
     arrived_plan = PlanFactory(patient=arrived, start_date=today - timedelta(days=3))
     visits_generate(plans=[arrived_plan], today=today, horizon_days=1)
     visit_check_in(visit=Visit.objects.get(plan=arrived_plan, date=today), by=site["staff"]["front_desk"])
+    # Issue #15: Ada's visit is drawn for a drug screen, so the board shows "Screen" and its result form; a
+    # checked-in call-back shows the bottle count form.
+    Visit.objects.filter(plan=arrived_plan, date=today).update(drug_screen=True)
+    called = PatientFactory(clinic=site["clinic"], first_name="Cal", last_name="Called", mrn="MRN-0015")
+    Visit.objects.create(patient=called, clinic=site["clinic"], kind="callback", date=today, status="checked_in")
     return {"clinic": site["clinic"], "patient": dosing_patient}
 
 

@@ -36,7 +36,7 @@ def _visit_days(weekdays: tuple[int, ...]) -> list[date]:
     return [START + timedelta(days=i) for i in range(365) if (START + timedelta(days=i)).weekday() in weekdays]
 
 
-def _simulate(rng_for: object = None, early_screens: int = 3) -> dict[int, list[date]]:
+def _simulate(early_screens: int = 3) -> dict[int, list[date]]:
     """A year of check-ins for 200 patients: patients 0–99 come to every visit, 100–199 miss one in ten (drawn from
     a fixed seed so both runs see the same attendance). Returns each patient's screen dates."""
     attendance = random.Random(2031)
@@ -49,9 +49,12 @@ def _simulate(rng_for: object = None, early_screens: int = 3) -> dict[int, list[
         for i, day in enumerate(days):
             if day not in came:
                 continue
+            # As in production: the calendar is generated 28 days ahead (GENERATION_HORIZON_DAYS); later visit
+            # days are estimated.
+            horizon = [d for d in days[i:i + 28] if d < day + timedelta(days=28)]
             draw = screens.draw_for_day(
-                today=day, program_start=START, visit_days=days[i:], screened=done, target=8,
-                early_screens=early_screens, rng=rng,
+                today=day, program_start=START, visit_days=horizon, screened=done, target=8,
+                early_screens=early_screens, rng=rng, known_until=day + timedelta(days=27),
             )
             if draw.screen:
                 done.append(day)
@@ -191,3 +194,17 @@ def test_the_presets_carry_call_back_rates_that_rise_with_the_supply():
     rules = preset_rules()
     assert [callbacks_per_year(rules, s) for s in (0, 1, 6, 7, 13, 14, 28)] == [0, 2, 2, 4, 4, 6, 6]
     assert "callback_rates" in PRESETS["US federal 2001"]
+
+
+def test_visit_days_beyond_the_generated_horizon_are_estimated_so_screens_spread_over_the_year():
+    days = _visit_days(PATTERNS[0])
+    horizon = [d for d in days if d < START + timedelta(days=28)]
+    draw = screens.draw_for_day(today=START, program_start=START, visit_days=horizon, screened=[], target=16,
+                                early_screens=0, rng=random.Random(1), known_until=START + timedelta(days=27))
+    # A clinic asking 16 a year: 16 over the 320 visit days before the catch-up days, not over the 28 generated.
+    assert draw.chance == pytest.approx(16 / 320, rel=0.01)
+    # A patient seen once a week: about 46 visit days before the catch-up days.
+    weekly = [d for d in _visit_days((0,)) if d < START + timedelta(days=28)]
+    draw = screens.draw_for_day(today=START, program_start=START, visit_days=weekly, screened=[], target=8,
+                                early_screens=0, rng=random.Random(1), known_until=START + timedelta(days=27))
+    assert draw.chance == pytest.approx(8 / 46, rel=0.05)

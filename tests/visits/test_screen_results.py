@@ -87,7 +87,11 @@ def test_an_invalid_sample_is_no_screen_and_the_patient_is_drawn_again(api_as, v
     assert _record(api_as("nurse"), visit, result="invalid").status_code == 200
     assert screening.screens_in_last_year(patient_ids=[visit.patient_id], today=MONDAY) == {}
     assert not Escalation.objects.filter(patient=visit.patient).exists()
-    # Tomorrow is the last visit day of the year's window for this patient: a screen is certain again.
+    # In the year's catch-up days (its last eighth) with screens due, the next visit is certain to be a screen: the
+    # invalid sample did not count.
+    type(plan).objects.filter(pk=plan.pk).update(treatment_start=MONDAY - timedelta(days=340))
+    for n in range(7):
+        _screen_on(visit.patient, oral_window, 30 + n, "negative")
     tomorrow = make_visit(visit.patient, window=oral_window, plan=plan, day=MONDAY + timedelta(days=1),
                           status="checked_in")
     assert screening.drug_screen_draw(visit=tomorrow).drug_screen is True
