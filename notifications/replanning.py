@@ -280,9 +280,10 @@ def callback_check_in(
 
 
 def callbacks_missed_escalate() -> list[int]:
-    """Missed call-backs raise their escalation and suspend earned take-homes; the calendars follow."""
+    """Missed call-backs of the last few days raise their escalation and suspend earned take-homes; the calendars
+    follow. (Older missed call-backs, from before this rule, are left to the escalations page's list.)"""
     with transaction.atomic():
-        plan_ids = screening.callbacks_missed_escalate()
+        plan_ids = screening.callbacks_missed_escalate(since=timezone.now().date() - timedelta(days=3))
         _regenerate(plan_ids)
         return plan_ids
 

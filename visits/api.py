@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -90,9 +90,7 @@ class VisitSerializer(serializers.ModelSerializer):
         help_text='"" until a result is recorded; then "negative", "positive", "refused" (counts as positive) or '
         '"invalid" (no screen; drawn again later).',
     )
-    drug_screen_substances = serializers.ListField(
-        child=serializers.CharField(), read_only=True, help_text="What a positive screen found."
-    )
+    drug_screen_substances = serializers.SerializerMethodField(help_text="What a positive screen found.")
 
     class Meta:
         model = Visit
@@ -105,6 +103,10 @@ class VisitSerializer(serializers.ModelSerializer):
             "drug_screen_substances", "callback_bottles_handed_out", "callback_bottles_brought",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_drug_screen_substances(self, obj: Visit) -> list[str]:
+        return list(obj.drug_screen_substances or [])
 
     def to_representation(self, instance: Visit) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -493,7 +495,7 @@ class ScreenSerializer(serializers.ModelSerializer):
 
     visit = serializers.IntegerField(source="pk", read_only=True)
     result = serializers.CharField(source="drug_screen_result", read_only=True, help_text='"" until recorded.')
-    substances = serializers.ListField(source="drug_screen_substances", child=serializers.CharField(), read_only=True)
+    substances = serializers.SerializerMethodField()
     counts_as_positive = serializers.SerializerMethodField(help_text="positive or refused (a refusal counts).")
     status = serializers.CharField(read_only=True, help_text="The visit's status (as on the visit).")
 
@@ -502,6 +504,10 @@ class ScreenSerializer(serializers.ModelSerializer):
         fields = ["visit", "patient", "clinic", "plan", "kind", "date", "status", "result", "substances",
                   "counts_as_positive"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_substances(self, obj: Visit) -> list[str]:
+        return list(obj.drug_screen_substances or [])
 
     def get_counts_as_positive(self, obj: Visit) -> bool:
         return obj.drug_screen_result in SCREEN_POSITIVE_RESULTS

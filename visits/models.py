@@ -82,8 +82,9 @@ class Visit(models.Model):
     drug_screen_result = models.CharField(
         max_length=10, blank=True, default="", db_default="", choices=DRUG_SCREEN_RESULT_CHOICES
     )
-    # Issue #15: what a positive screen found (a list of substance names as the nurse wrote them).
-    drug_screen_substances = models.JSONField(default=list, blank=True, db_default=[])
+    # Issue #15: what a positive screen found (a list of substance names as the nurse wrote them); null until a
+    # result is recorded (generation copies rows with each field's default, and a list default would not survive).
+    drug_screen_substances = models.JSONField(null=True, blank=True)
     # Issue #15: a call-back's bottle count at check-in: every take-home bottle handed out (full or empty) must
     # come back. Null until counted.
     callback_bottles_handed_out = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -199,3 +199,25 @@ def test_managers_do_not_count_bottles(holder, api_as, at_draw_time):
     api.post(f"/api/v1/visits/{visit.pk}/check-in/", {}, format="json")
     assert api_as("manager").post(f"/api/v1/visits/{visit.pk}/callback-bottles/", {"bottles_brought": 3},
                                   format="json").status_code == 403
+
+
+def test_the_management_command_runs_the_same_draw(holder, at_draw_time, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    monkeypatch.setattr(screening.random, "SystemRandom", Always)
+    out = StringIO()
+    call_command("draw_callbacks", stdout=out)
+    assert "1 call-back(s) booked" in out.getvalue()
+    assert Visit.objects.filter(patient=holder, kind="callback").count() == 1
+
+
+def test_a_call_back_missed_long_ago_raises_nothing_now(holder, oral_window, clinic, frozen):
+    from visits.tasks import run_mark_missed
+
+    old = make_visit(holder, window=clinic.windows.get(start=oral_window.start), kind="callback",
+                     day=MONDAY - timedelta(days=20), status="missed")
+    run_mark_missed(notify=False)
+    assert not Escalation.objects.filter(visit=old).exists()
+    assert Plan.objects.get(patient=holder).takehome_approved is True

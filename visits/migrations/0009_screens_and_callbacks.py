@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='visit',
             name='drug_screen_substances',
-            field=models.JSONField(blank=True, db_default=[], default=list),
+            field=models.JSONField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name='escalation',
