@@ -20,6 +20,7 @@ class Job:
 SCHEDULE: tuple[Job, ...] = (
     Job("generate_visits", "visits.tasks.generate_visits", 3600, "Materialise visits over the rolling horizon."),
     Job("mark_missed_visits", "visits.tasks.mark_missed_visits", 300, "Mark missed visits and escalate."),
+    Job("draw_callbacks", "visits.tasks.draw_callbacks", 3600, "Draw random call-backs of take-home holders."),
     Job("dispatch_reminders", "notifications.tasks.dispatch_reminders", 60, "Send due text messages."),
 )
 

@@ -47,6 +47,11 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], str] = {
     ("opt_in_confirmation", "es"): (
         "{clinic}: le enviaremos de nuevo avisos de citas. Responda STOP para darse de baja. Dudas: {phone}."
     ),
+    # Issue #15: a random call-back. Neutral: no word of treatment, bottles or why; the patient calls or comes in.
+    ("callback", "en"): "Hi {first_name}, please contact {clinic} today: {phone}. Reply STOP to opt out.",
+    ("callback", "es"): (
+        "Hola {first_name}, por favor contacte hoy con {clinic}: {phone}. Responda STOP para darse de baja."
+    ),
     ("help", "en"): (
         "{clinic}: appointment texts. For help call {phone}. Reply STOP to opt out, START to opt back in."
     ),

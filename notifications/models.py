@@ -13,6 +13,8 @@ PURPOSE_CHOICES = [
     ("opt_out_confirmation", "Opt-out confirmation"),
     ("opt_in_confirmation", "Opt-in confirmation"),
     ("help", "Help reply"),
+    # Issue #15: a random call-back: a neutral "please contact the clinic today" (no treatment or bottle words).
+    ("callback", "Call-back request"),
 ]
 # Delivery moves only forward along this order (DOMAIN.md §5); terminal states share the top rank.
 STATUS_CHOICES = [

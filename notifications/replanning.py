@@ -10,6 +10,8 @@ Every shell — API views, pages, admin, commands — calls these instead of the
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.services import reminders_sync
+from notifications.services import callback_text_create, reminders_sync
 from scheduler import services as calendar
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet
@@ -27,6 +29,8 @@ from visits import services as ledger
 from visits.generation import GenerationResult, clinic_visits_regenerate, plan_visits_regenerate
 from visits.models import Visit
 from visits.selectors import slots_for
+
+logger = logging.getLogger(__name__)
 
 
 def _follow(result: GenerationResult) -> GenerationResult:
@@ -204,24 +208,86 @@ def visit_excuse(*, visit: Visit, reason: str, by: Any) -> Visit:
         return visit
 
 
-def callback_start(*, patient: Patient, by: Any) -> Visit:
-    """A clinician calls a patient holding take-homes back [PRACTICE, DOMAIN §1: within 24 h, with all their
-    bottles]: a `callback` visit in the first window offering call-backs that opens within the next 24 hours and
-    has room (visits.screening.callback_check says who may be called back)."""
+# A drawn call-back leaves the patient this long at least to come: a window closing sooner is skipped.
+CALLBACK_LEAD = timedelta(hours=2)
+
+
+def callback_start(*, patient: Patient, by: Any, drawn: bool = False) -> Visit:
+    """A clinician (or the hourly draw, `drawn`) calls a patient holding take-homes back [PRACTICE, DOMAIN §1:
+    within 24 h, with all their bottles]: a `callback` visit in the first window offering call-backs that opens
+    within the next 24 hours and has room (visits.screening.callback_check says who may be called back), and a
+    neutral text asking them to contact the clinic today (notifications.services.callback_text_create)."""
     now = timezone.now()
-    screening.callback_check(patient=patient, by=by, now=now)
+    screening.callback_check(patient=patient, by=by, now=now, drawn=drawn)
     clinic = patient.clinic
     today = local_date(now, clinic.timezone)
     deadline = now + timedelta(hours=24)
+    ends_after = now + CALLBACK_LEAD if drawn else now
     for day in (today, today + timedelta(days=1)):
         for slot in slots_for(clinic, day, "callback"):
-            if slot.end <= now or slot.start >= deadline:
+            if slot.end <= ends_after or slot.start >= deadline:
                 continue
             try:
                 with transaction.atomic():
                     # A window open now is booked without a start (its own start); a later one by its start.
                     start = slot.start if slot.start > now else None
-                    return visit_book(patient=patient, kind="callback", date=day, start=start, by=by)
+                    visit = visit_book(patient=patient, kind="callback", date=day, start=start, by=by)
+                    callback_text_create(visit=visit, now=now)
+                    return visit
             except (RuleViolation, StateConflict):
                 continue  # closed, full or the patient is booked then: try the next window
     raise StateConflict("No window offering call-backs has room in the next 24 hours.")
+
+
+def callbacks_draw(*, now: datetime | None = None, rng: random.Random | None = None) -> list[int]:
+    """The hourly call-back draw (issue #15) at every clinic: each take-home holder drawn (rule-set
+    `callback_rates`, SystemRandom) is called back. Returns the call-back visits made; a patient with no room in
+    the next 24 hours is skipped (drawn again another hour), one failure never stops the others."""
+    now = now or timezone.now()
+    made: list[int] = []
+    for clinic in Clinic.objects.select_related("rule_set").order_by("id"):
+        try:
+            drawn = screening.callbacks_drawn(clinic=clinic, now=now, rng=rng)
+        except Exception:  # noqa: BLE001 — one bad clinic never stops the draw (STYLE.md)
+            logger.warning("callbacks_draw: clinic %s failed", clinic.pk, exc_info=True)
+            continue
+        for patient in Patient.objects.filter(pk__in=drawn).select_related("clinic").order_by("id"):
+            try:
+                made.append(callback_start(patient=patient, by=None, drawn=True).pk)
+            except (StateConflict, RuleViolation) as exc:
+                logger.info("callbacks_draw: patient %s not called back: %s", patient.pk, type(exc).__name__)
+    return made
+
+
+def callback_bottles_record(*, visit: Visit, bottles_brought: int, by: Any) -> Visit:
+    """Staff count the bottles brought to a call-back; a short count suspends earned take-homes, so the patient's
+    calendar follows at once (take-home days become visit days; no full window refuses a safety decision)."""
+    with transaction.atomic():
+        count = screening.callback_bottles_record(visit=visit, bottles_brought=bottles_brought, by=by)
+        _regenerate(count.suspended_plan_ids)
+        return count.visit
+
+
+def callback_check_in(
+    *, visit: Visit, by: Any, bottles_brought: int, bottles_returned: bool | None = None, bottles_note: str = ""
+) -> Visit:
+    """Check-in of a call-back visit with its bottle count, in one transaction."""
+    with transaction.atomic():
+        visit = ledger.visit_check_in(
+            visit=visit, by=by, bottles_returned=bottles_returned, bottles_note=bottles_note
+        )
+        return callback_bottles_record(visit=visit, bottles_brought=bottles_brought, by=by)
+
+
+def callbacks_missed_escalate() -> list[int]:
+    """Missed call-backs of the last few days raise their escalation and suspend earned take-homes; the calendars
+    follow. (Older missed call-backs, from before this rule, are left to the escalations page's list.)"""
+    with transaction.atomic():
+        plan_ids = screening.callbacks_missed_escalate(since=timezone.now().date() - timedelta(days=3))
+        _regenerate(plan_ids)
+        return plan_ids
+
+
+def _regenerate(plan_ids: Iterable[int]) -> None:
+    for plan in Plan.objects.filter(id__in=list(plan_ids)).select_related("patient__clinic__rule_set"):
+        plan_changed(plan=plan, refuse=False)

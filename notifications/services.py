@@ -925,3 +925,34 @@ def staff_task_done(*, task: StaffTask, user: Any) -> StaffTask:
     task.refresh_from_db()
     log_closed(task, when_field="done_at", by_field="done_by", when=now, by=user)
     return task
+
+
+# --- call-back request (issue #15) ------------------------------------------------------
+
+
+def callback_text_create(*, visit: Visit, now: datetime | None = None) -> Message | None:
+    """The neutral text of a call-back ("please contact {clinic} today"): no word of treatment, bottles or why,
+    checked by the privacy filter like every text. Not counted against the reminder caps (it is a request, once per
+    call-back), but sent only inside the clinic's quiet hours and only to a patient who may be texted."""
+    patient = visit.patient
+    if unreachable_reason(patient):
+        return None
+    rules = rules_for_clinic(patient.clinic)
+    now = now or timezone.now()
+    when = planning.next_allowed(
+        now, tz=patient.effective_timezone, start=rules.quiet_hours_start, end=rules.quiet_hours_end
+    )
+    try:
+        body = render_message(
+            patient=patient, clinic=patient.clinic, purpose="callback",
+            templates=TemplateBook.load([patient.clinic_id], ["callback"]), max_chars=rules.sms_max_chars,
+            extra_words=rules.privacy_words,
+        )
+    except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
+        logger.warning("call-back text for patient %s not planned: %s", patient.pk, exc)
+        return None
+    message, created = Message.objects.get_or_create(
+        patient=patient, visit=visit, purpose="callback", slot=visit.date.isoformat(),
+        defaults={"body": body, "to_number": patient.phone, "scheduled_for": when},
+    )
+    return message if created else None

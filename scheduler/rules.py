@@ -49,6 +49,15 @@ class InjectionWindow:
 
 
 @dataclass(frozen=True)
+class CallbackRate:
+    """Issue #15 [PRACTICE]: a patient holding a take-home supply of at least `from_supply` doses is called back
+    about `per_year` times a year (drawn at random on the days they hold take-homes)."""
+
+    from_supply: int
+    per_year: int
+
+
+@dataclass(frozen=True)
 class Ladder:
     """Consecutive days without medication -> step (Australian national guidelines §3.5; NHS "3-day rule")."""
 
@@ -108,6 +117,10 @@ class Rules:
     privacy_vocabulary: Mapping[str, LanguageWords] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_VOCABULARY)
     )
+    # Issue #15: extra screens early in treatment, spread evenly over the first 90 days (3 = monthly); 0 = off.
+    drug_screens_first_90_days: int = 0
+    # Issue #15 [PRACTICE]: random call-backs for take-home holders, more often for larger supplies; () = off.
+    callback_rates: tuple[CallbackRate, ...] = ()
 
     def __hash__(self) -> int:
         # The generated hash would fail on the injection_windows dict; hash its items instead.
@@ -164,6 +177,8 @@ class Rules:
             "privacy_words": list(self.privacy_words),
             "drug_screens_per_year": self.drug_screens_per_year,
             "privacy_vocabulary": _vocabulary_to_dict(self.privacy_vocabulary),
+            "drug_screens_first_90_days": self.drug_screens_first_90_days,
+            "callback_rates": [{"from_supply": r.from_supply, "per_year": r.per_year} for r in self.callback_rates],
         }
 
 
@@ -214,6 +229,9 @@ _OPTIONAL_FIELDS: dict[str, Any] = {
     "methadone_induction_step_max_mg": 10,
     "methadone_induction_step_min_days": 3,
     "drug_screens_per_year": 8,
+    "drug_screens_first_90_days": 0,
+    # A stored rule set without the field draws no call-backs until the clinic sets a rate (never a surprise).
+    "callback_rates": [],
 }
 # Issue #15 (programs' patterns, privacy vocabulary): stored rule sets without these load with the defaults.
 _OPTIONAL_FIELDS.update(
@@ -221,6 +239,40 @@ _OPTIONAL_FIELDS.update(
         "privacy_vocabulary": None,  # None: the default lists (scheduler.privacy_words.DEFAULT_VOCABULARY)
     }
 )
+# Call-backs a year above this are a typing mistake (one every working day).
+CALLBACKS_PER_YEAR_MAX = 250
+
+
+def _callback_rates(value: Any) -> tuple[CallbackRate, ...]:
+    field = "callback_rates"
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{field}: expected a list of {{from_supply, per_year}}, got {value!r}")
+    rates: list[CallbackRate] = []
+    for i, raw in enumerate(value):
+        where = f"{field}[{i}]"
+        raw = _mapping(raw, where)
+        _only_keys(raw, ("from_supply", "per_year"), where)
+        rate = CallbackRate(
+            from_supply=_int(raw.get("from_supply"), f"{where}.from_supply", 1),
+            per_year=_int(raw.get("per_year"), f"{where}.per_year", 0),
+        )
+        if rate.per_year > CALLBACKS_PER_YEAR_MAX:
+            raise ValueError(f"{where}.per_year: at most {CALLBACKS_PER_YEAR_MAX} a year, got {rate.per_year}")
+        if rates and rate.from_supply <= rates[-1].from_supply:
+            raise ValueError(f"{where}.from_supply: rates must be in strictly increasing from_supply order")
+        if rates and rate.per_year < rates[-1].per_year:
+            raise ValueError(f"{where}.per_year: a larger supply is called back at least as often as a smaller one")
+        rates.append(rate)
+    return tuple(rates)
+
+
+def callbacks_per_year(rules: Rules, supply: int) -> int:
+    """How often a year a patient holding `supply` take-home doses is called back (0: never)."""
+    per_year = 0
+    for rate in rules.callback_rates:
+        if supply >= rate.from_supply:
+            per_year = rate.per_year
+    return per_year
 
 
 def _ratio(value: Any, field: str) -> float:
@@ -462,7 +514,19 @@ def _rules_from_dict(d: Mapping[str, Any], *, stored: bool = False) -> Rules:
             d.get("drug_screens_per_year", _OPTIONAL_FIELDS["drug_screens_per_year"]), "drug_screens_per_year", 1
         ),
         privacy_vocabulary=_privacy_vocabulary(d.get("privacy_vocabulary", _OPTIONAL_FIELDS["privacy_vocabulary"])),
+        drug_screens_first_90_days=_early_screens(
+            d.get("drug_screens_first_90_days", _OPTIONAL_FIELDS["drug_screens_first_90_days"])
+        ),
+        callback_rates=_callback_rates(d.get("callback_rates", _OPTIONAL_FIELDS["callback_rates"])),
     )
+
+
+def _early_screens(value: Any) -> int:
+    field = "drug_screens_first_90_days"
+    n = _int(value, field, 0)
+    if n > 90:
+        raise ValueError(f"{field}: at most one a day (90), got {n}")
+    return n
 
 
 # --- presets ------------------------------------------------------------------------------------------
@@ -520,6 +584,15 @@ _COMMON: dict[str, Any] = {
         language: {"words": list(words.words), "capitals_only": list(words.capitals_only)}
         for language, words in DEFAULT_VOCABULARY.items()
     },
+    # [PRACTICE] many programs test monthly in the first 90 days; off in the presets (the regulation asks 8/year).
+    "drug_screens_first_90_days": 0,
+    # [PRACTICE] DOMAIN §1 diversion control: random call-backs of take-home holders, more often for larger supplies
+    # (1–6 doses: 2 a year, 7–13: 4, 14 or more: 6). No regulation gives a number; a clinic sets its own.
+    "callback_rates": [
+        {"from_supply": 1, "per_year": 2},
+        {"from_supply": 7, "per_year": 4},
+        {"from_supply": 14, "per_year": 6},
+    ],
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -28,7 +29,14 @@ from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSO
 from scheduler.models import SERVICES, Clinic, Patient, Plan
 from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
 from visits import cows, screening, selectors, services
-from visits.models import DRUG_SCREEN_RESULT_CHOICES, KIND_CHOICES, STATUS_CHOICES, Assessment, Visit
+from visits.models import (
+    DRUG_SCREEN_RESULT_CHOICES,
+    KIND_CHOICES,
+    SCREEN_POSITIVE_RESULTS,
+    STATUS_CHOICES,
+    Assessment,
+    Visit,
+)
 
 # --- serializers -----------------------------------------------------------------------------------
 
@@ -78,8 +86,11 @@ class VisitSerializer(serializers.ModelSerializer):
     """A visit. Instants are rendered with the clinic's UTC offset."""
 
     drug_screen_result = serializers.CharField(
-        read_only=True, help_text='"" until a result is recorded; then "negative", "positive" or "refused".'
+        read_only=True,
+        help_text='"" until a result is recorded; then "negative", "positive", "refused" (counts as positive) or '
+        '"invalid" (no screen; drawn again later).',
     )
+    drug_screen_substances = serializers.SerializerMethodField(help_text="What a positive screen found.")
 
     class Meta:
         model = Visit
@@ -89,8 +100,13 @@ class VisitSerializer(serializers.ModelSerializer):
             "target_date", "earliest", "latest", "covered_through", "checked_in_at", "checked_in_by",
             "completed_at", "completed_by", "bottles_returned", "bottles_note", "status_reason", "missed_at",
             "created", "updated", "dose_mg", "dose_reason", "drug_screen", "drug_screen_result", "take_home_mg",
+            "drug_screen_substances", "callback_bottles_handed_out", "callback_bottles_brought",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_drug_screen_substances(self, obj: Visit) -> list[str]:
+        return list(obj.drug_screen_substances or [])
 
     def to_representation(self, instance: Visit) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -119,10 +135,28 @@ class VisitCheckInSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="Empty take-home bottles came back."
     )
     bottles_note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    bottles_brought = BoundedIntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=99,
+        help_text="Issue #15, call-back visits only: take-home bottles brought back (full or empty), counted against "
+        "those handed out; fewer raises an escalation and suspends earned take-homes.",
+    )
 
 
 class DrugScreenResultSerializer(serializers.Serializer):
-    result = serializers.ChoiceField(choices=DRUG_SCREEN_RESULT_CHOICES, help_text="negative, positive or refused.")
+    result = serializers.ChoiceField(
+        choices=DRUG_SCREEN_RESULT_CHOICES,
+        help_text="negative, positive (name the substances), refused (counts as positive) or invalid (retest).",
+    )
+    substances = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list, max_length=20,
+        help_text="A positive result's substances (one or more); none for other results.",
+    )
+
+
+class CallbackBottlesSerializer(serializers.Serializer):
+    bottles_brought = BoundedIntegerField(
+        min_value=0, max_value=99, help_text="Take-home bottles brought back (full or empty)."
+    )
 
 
 class VisitCompleteSerializer(serializers.Serializer):
@@ -243,7 +277,11 @@ BOOK_RULES = rules(
     kind="matches the plan: injection plans have injection visits, the others dose visits.",
 )
 RESCHEDULE_RULES = rules(date=_DATE_RULE, start=_START_RULE)
-CHECK_IN_RULES = rules(detail=_NOT_BEFORE)
+CHECK_IN_RULES = rules(detail=_NOT_BEFORE, bottles_brought="only at a call-back visit (issue #15).")
+SCREEN_RULES = rules(
+    substances="a positive result names one or more substances (letters, digits, spaces, . + / -); the other "
+    "results name none."
+)
 COMPLETE_RULES = rules(
     take_home_doses="dose visits only, never diamorphine, and within the rule set's take-home limit for the "
     "patient's treatment day (and week) on the visit's date.",
@@ -282,6 +320,8 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         "excuse": FRONT_DESK,
         "complete": DOSING,
         "drug_screen": DOSING,
+        "screen": DOSING,
+        "callback_bottles": FRONT_DESK,
         "assessments": ALL_ROLES,  # reading; recording is for nurses, clinicians and admins (the service says so)
     }
 
@@ -315,8 +355,17 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     @action(detail=True, methods=["post"], url_path="check-in")
     def check_in(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(VisitCheckInSerializer, request)
+        visit = self.get_object()
+        if data["bottles_brought"] is not None:
+            if visit.kind != "callback":
+                raise serializers.ValidationError({"bottles_brought": ["Only a call-back visit counts bottles."]})
+            visit = replanning.callback_check_in(
+                visit=visit, by=request.user, bottles_brought=data["bottles_brought"],
+                bottles_returned=data["bottles_returned"], bottles_note=data["bottles_note"],
+            )
+            return Response(VisitSerializer(visit).data)
         visit = services.visit_check_in(
-            visit=self.get_object(), by=request.user,
+            visit=visit, by=request.user,
             bottles_returned=data["bottles_returned"], bottles_note=data["bottles_note"],
         )
         return Response(VisitSerializer(visit).data)
@@ -360,11 +409,29 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         visit = replanning.visit_cancel(visit=self.get_object(), reason=data["reason"], by=request.user)
         return Response(VisitSerializer(visit).data)
 
-    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15; nurses, clinicians, admins)")
+    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15; nurses, clinicians, admins)",
+                    SCREEN_RULES)
     @action(detail=True, methods=["post"], url_path="drug-screen")
     def drug_screen(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(DrugScreenResultSerializer, request)
-        visit = screening.drug_screen_record(visit=self.get_object(), result=data["result"], by=request.user)
+        visit = screening.drug_screen_record(
+            visit=self.get_object(), result=data["result"], substances=data["substances"], by=request.user
+        )
+        return Response(VisitSerializer(visit).data)
+
+    @_action_schema(DrugScreenResultSerializer, "Record a drug screen's result (issue #15's path; same as drug-screen)",
+                    SCREEN_RULES)
+    @action(detail=True, methods=["post"], url_path="screen")
+    def screen(self, request: Request, pk: str | None = None) -> Response:
+        return self.drug_screen(request, pk)
+
+    @_action_schema(CallbackBottlesSerializer, "Count the bottles brought to a call-back (issue #15; once)")
+    @action(detail=True, methods=["post"], url_path="callback-bottles")
+    def callback_bottles(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(CallbackBottlesSerializer, request)
+        visit = replanning.callback_bottles_record(
+            visit=self.get_object(), bottles_brought=data["bottles_brought"], by=request.user
+        )
         return Response(VisitSerializer(visit).data)
 
     @_action_schema(VisitReasonSerializer, "Excuse a visit (not counted as missed)")
@@ -423,3 +490,85 @@ class AvailabilityView(AuditActorMixin, APIView):
         for row in rows:
             row["start"], row["end"] = row["start"].astimezone(tz), row["end"].astimezone(tz)
         return Response(AvailabilitySerializer(rows, many=True).data)
+
+
+# --- drug screens (issue #15) ----------------------------------------------------------------------------
+
+SCREEN_RANGE_DAYS = 400  # a screens list covers at most this many days (bounded; a year and a little more)
+
+
+class ScreenSerializer(serializers.ModelSerializer):
+    """A visit drawn for a random drug screen, with its result."""
+
+    visit = serializers.IntegerField(source="pk", read_only=True)
+    result = serializers.CharField(source="drug_screen_result", read_only=True, help_text='"" until recorded.')
+    substances = serializers.SerializerMethodField()
+    counts_as_positive = serializers.SerializerMethodField(help_text="positive or refused (a refusal counts).")
+    status = serializers.CharField(read_only=True, help_text="The visit's status (as on the visit).")
+
+    class Meta:
+        model = Visit
+        fields = ["visit", "patient", "clinic", "plan", "kind", "date", "status", "result", "substances",
+                  "counts_as_positive"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_substances(self, obj: Visit) -> list[str]:
+        return list(obj.drug_screen_substances or [])
+
+    def get_counts_as_positive(self, obj: Visit) -> bool:
+        return obj.drug_screen_result in SCREEN_POSITIVE_RESULTS
+
+
+class ScreenFilter(django_filters.FilterSet):
+    clinic = clinic_filter()
+    patient = patient_filter()
+    date_from = BoundedDateFilter(field_name="date", lookup_expr="gte")
+    date_to = BoundedDateFilter(field_name="date", lookup_expr="lte")
+    result = django_filters.ChoiceFilter(field_name="drug_screen_result", choices=DRUG_SCREEN_RESULT_CHOICES)
+
+    class Meta:
+        model = Visit
+        fields = ["clinic", "patient", "date_from", "date_to", "result"]
+
+    def filter_queryset(self, queryset: QuerySet[Visit]) -> QuerySet[Visit]:
+        data = self.form.cleaned_data
+        date_from, date_to = data.get("date_from"), data.get("date_to")
+        if date_from is not None and date_to is not None:
+            if date_to < date_from:
+                raise serializers.ValidationError({"date_to": ["On or after date_from."]})
+            if (date_to - date_from).days >= SCREEN_RANGE_DAYS:
+                raise serializers.ValidationError(
+                    {"date_from": [f"A screens list covers at most {SCREEN_RANGE_DAYS} days."]}
+                )
+        elif date_from is None and date_to is None and data.get("patient") is None:
+            # Bounded: without a patient or dates, the last 400 days.
+            queryset = queryset.filter(date__gte=timezone.localdate() - timedelta(days=SCREEN_RANGE_DAYS))
+        return super().filter_queryset(queryset)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Drug screens in your clinics (issue #15; nurses, clinicians, admins; each row read is audited)",
+        extensions=rules(
+            date_from=f"at most {SCREEN_RANGE_DAYS} days before date_to.", date_to="on or after date_from."
+        ),
+    ),
+)
+class ScreenViewSet(AuditActorMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = ScreenSerializer
+    filterset_class = ScreenFilter
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {"list": DOSING}
+
+    def get_queryset(self) -> QuerySet[Visit]:
+        return screening.screens_for_user(self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        for visit in rows:
+            audit_access(request, visit)  # a screen's result is part of the patient's record
+        data = ScreenSerializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)

@@ -25,7 +25,14 @@ STATUS_CHOICES = [
 ]
 OPEN_STATUSES = ("scheduled", "checked_in")
 SOURCE_CHOICES = [("plan", "Plan"), ("manual", "Manual")]
-DRUG_SCREEN_RESULT_CHOICES = [("negative", "Negative"), ("positive", "Positive"), ("refused", "Refused")]
+DRUG_SCREEN_RESULT_CHOICES = [
+    ("negative", "Negative"),
+    ("positive", "Positive"),
+    ("refused", "Refused"),
+    ("invalid", "Invalid sample"),
+]
+# Issue #15: a refused screen counts as positive (and raises the same take-home review).
+SCREEN_POSITIVE_RESULTS = ("positive", "refused")
 
 
 class Visit(models.Model):
@@ -78,6 +85,13 @@ class Visit(models.Model):
     drug_screen_result = models.CharField(
         max_length=10, blank=True, default="", db_default="", choices=DRUG_SCREEN_RESULT_CHOICES
     )
+    # Issue #15: what a positive screen found (a list of substance names as the nurse wrote them); null until a
+    # result is recorded (generation copies rows with each field's default, and a list default would not survive).
+    drug_screen_substances = models.JSONField(null=True, blank=True)
+    # Issue #15: a call-back's bottle count at check-in: every take-home bottle handed out (full or empty) must
+    # come back. Null until counted.
+    callback_bottles_handed_out = models.PositiveSmallIntegerField(null=True, blank=True)
+    callback_bottles_brought = models.PositiveSmallIntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -111,6 +125,10 @@ class Escalation(models.Model):
         ("overdue_injection", "Overdue injection"),
         ("retitration", "Re-titration"),
         ("restart", "Re-start (injection too late)"),
+        # Issue #15: a positive or refused drug screen: a clinician reviews take-home eligibility (not a hold).
+        ("screen_review", "Take-home review after a drug screen"),
+        # Issue #15: a call-back missed or short of bottles: earned take-homes suspended until a clinician acts.
+        ("callback", "Call-back missed or short"),
     ]
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="escalations")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="escalations", null=True, blank=True)

@@ -26,7 +26,7 @@ from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import MEDICATIONS, Clinic
 from scheduler.permissions import REPORTS, ActionRoles, IsStaffMember, clinic_ids_for
 from scheduler.timeutil import local_date
-from visits import analytics
+from visits import analytics, screening
 from visits.reports import attendance_report, controlled_drugs
 
 MAX_RANGE_DAYS = bounds.MAX_RANGE_DAYS
@@ -433,9 +433,62 @@ class ControlledDrugsView(AttendanceReportView):
         return response
 
 
+# --- drug screens (issue #15) ------------------------------------------------------------------------
+
+SCREEN_COLUMNS = (
+    "patient", "mrn", "first_name", "last_name", "days_in_program", "screens_done", "screens_expected",
+    "behind_pace", "screens_due_this_year", "positive", "awaiting_result", "last_screen",
+)
+
+
+class ScreenReportRow(serializers.Serializer):
+    patient = serializers.IntegerField()
+    mrn = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    days_in_program = serializers.IntegerField()
+    screens_done = serializers.IntegerField(help_text="Screens in the last 365 days (invalid samples left out).")
+    screens_expected = serializers.FloatField(help_text="The yearly target pro rata for time in the program.")
+    behind_pace = serializers.BooleanField()
+    screens_due_this_year = serializers.IntegerField(help_text="The yearly target less the screens done.")
+    positive = serializers.IntegerField(help_text="Positive or refused (a refusal counts as positive).")
+    awaiting_result = serializers.IntegerField()
+    last_screen = serializers.DateField(allow_null=True)
+
+
+class ScreenCSVRenderer(RowsCSVRenderer):
+    columns = SCREEN_COLUMNS
+
+
+class ScreenReportView(APIView):
+    permission_classes = [IsStaffMember, ActionRoles]
+    action_roles = {"read": REPORTS}
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, ScreenCSVRenderer]
+
+    @extend_schema(
+        parameters=[ClinicQuery],
+        responses={200: inline_serializer("ScreenReport", {"clinic": serializers.IntegerField(),
+                                                            "today": serializers.DateField(),
+                                                            "rows": ScreenReportRow(many=True)})},
+        description="Random drug screens due and done per patient with an active plan (issue #15; 42 CFR "
+        "8.12(f)(6): at least the rule set's `drug_screens_per_year` a year); `?format=csv` for CSV.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ClinicQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        clinic = _clinic_for(request, query.validated_data["clinic"])
+        today = local_date(timezone.now(), clinic.timezone)
+        rows = screening.screen_report(clinic=clinic, today=today)
+        response = Response({"clinic": clinic.pk, "today": today, "rows": ScreenReportRow(rows, many=True).data})
+        if getattr(request.accepted_renderer, "format", "") == "csv":
+            response["Content-Disposition"] = f'attachment; filename="screens-clinic{clinic.pk}-{today}.csv"'
+        return response
+
+
 urlpatterns = [
     path("reports/attendance/", AttendanceReportView.as_view(), name="report-attendance"),
     path("reports/retention/", RetentionReportView.as_view(), name="report-retention"),
     path("reports/reminders/", ReminderEffectView.as_view(), name="report-reminders"),
     path("reports/controlled-drugs/", ControlledDrugsView.as_view(), name="report-controlled-drugs"),
+    path("reports/screens/", ScreenReportView.as_view(), name="report-screens"),
 ]

@@ -1,7 +1,8 @@
 """Celery tasks for the ledger: thin shells that call services (STYLE.md), safe to run twice.
 
-Beat runs `visits.tasks.generate_visits` (rolling horizon) and `visits.tasks.mark_missed_visits`
-(the missed-visit sweep); the management commands of the same names call the same functions.
+Beat runs `visits.tasks.generate_visits` (rolling horizon), `visits.tasks.mark_missed_visits`
+(the missed-visit sweep) and `visits.tasks.draw_callbacks` (issue #15: the hourly random call-back
+draw); the management commands of the same names call the same functions.
 Tasks are allowed to call any app's services, so they are where the ledger hands over to
 notifications (reminders for new visits, a check-in text after a first missed day).
 """
@@ -16,7 +17,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from notifications.replanning import plan_changed
+from notifications.replanning import callbacks_draw, callbacks_missed_escalate, plan_changed
 from notifications.services import missed_checkin_create, reminders_plan_missing
 from scheduler.models import Patient, Plan
 from visits.generation import GenerationResult, visits_generate
@@ -62,6 +63,11 @@ def send_checkins(decisions: Iterable[Decision]) -> int:
 def run_mark_missed(*, now: datetime | None = None, notify: bool = True) -> tuple[SweepResult, int]:
     result = visits_mark_missed(now=now)
     regenerate_suspended(result.suspended_plan_ids)
+    try:
+        # Issue #15: a call-back the sweep just marked missed escalates and suspends earned take-homes.
+        callbacks_missed_escalate()
+    except Exception:  # noqa: BLE001 — the sweep's own work is done; the next sweep retries this
+        logger.warning("mark_missed_visits: escalating missed call-backs failed", exc_info=True)
     checkins = send_checkins(result.decisions) if notify else 0
     return result, checkins
 
@@ -98,3 +104,9 @@ def generate_visits(horizon_days: int | None = None, clinic_ids: list[int] | Non
 def mark_missed_visits() -> dict[str, Any]:
     result, checkins = run_mark_missed()
     return {**result.summary(), "checkins_sent": checkins}
+
+
+@shared_task(name="visits.tasks.draw_callbacks")
+def draw_callbacks() -> dict[str, Any]:
+    """Issue #15: the hourly random call-back draw (SystemRandom; each clinic draws in its texting hours)."""
+    return {"callbacks": len(callbacks_draw())}

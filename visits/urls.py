@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from visits.api import AvailabilityView, VisitViewSet
+from visits.api import AvailabilityView, ScreenViewSet, VisitViewSet
 from visits.escalations_api import urlpatterns as escalation_urlpatterns
 
 router = SimpleRouter()
 router.register("visits", VisitViewSet, basename="visit")
+router.register("screens", ScreenViewSet, basename="screen")
 
 urlpatterns = [
     path("clinics/<int:clinic_id>/availability/", AvailabilityView.as_view(), name="clinic-availability"),

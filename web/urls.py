@@ -3,7 +3,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import board, booking, dashboard, doses, escalations, patients, plans, registration, setup
+from web.views import (
+    board,
+    booking,
+    dashboard,
+    doses,
+    escalations,
+    patients,
+    plans,
+    registration,
+    screens,
+    setup,
+)
 
 app_name = "web"
 
@@ -22,6 +33,8 @@ urlpatterns = [
     path("visits/<int:visit_id>/undo-check-in/", board.undo_check_in, name="undo-check-in"),
     path("visits/<int:visit_id>/reopen/", board.reopen_missed, name="reopen"),
     path("visits/<int:visit_id>/excuse/", board.excuse, name="excuse"),
+    path("visits/<int:visit_id>/screen/", screens.screen_result, name="screen-result"),
+    path("visits/<int:visit_id>/callback-bottles/", screens.callback_bottles, name="callback-bottles"),
     path("clinics/<int:clinic_id>/today/scan/", board.scan_check_in, name="scan-check-in"),
     path("clinics/<int:clinic_id>/patients/", patients.search_page, name="patients"),
     path("clinics/<int:clinic_id>/patients/search/", patients.search, name="patient-search"),

@@ -140,6 +140,11 @@ def ward(site, dosing_patient) -> dict[str, Any]:
     )
     Assessment.objects.create(visit=given, patient=dosing_patient, items={}, total=9)
     visit = Visit.objects.get(plan=dosing_plan, date=today)
+    # Issue #15: Ada's visit is drawn for a drug screen, so the board shows "Screen" and its result form; a
+    # checked-in call-back shows the bottle count form.
+    Visit.objects.filter(plan=arrived_plan, date=today).update(drug_screen=True)
+    called = PatientFactory(clinic=site["clinic"], first_name="Cal", last_name="Called", mrn="MRN-0015")
+    Visit.objects.create(patient=called, clinic=site["clinic"], kind="callback", date=today, status="checked_in")
     return {"clinic": site["clinic"], "patient": dosing_patient, "visit": visit}
 
 

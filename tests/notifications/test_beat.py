@@ -11,12 +11,13 @@ from notifications.beat import SCHEDULE, install_periodic_tasks
 pytestmark = pytest.mark.django_db
 
 
-def test_it_installs_the_three_jobs():
+def test_it_installs_the_four_jobs():
     call_command("setup_periodic_tasks")
     rows = {t.name: t for t in PeriodicTask.objects.all()}
     assert {n: (t.task, t.interval.every, t.interval.period) for n, t in rows.items()} == {
         "generate_visits": ("visits.tasks.generate_visits", 3600, "seconds"),
         "mark_missed_visits": ("visits.tasks.mark_missed_visits", 300, "seconds"),
+        "draw_callbacks": ("visits.tasks.draw_callbacks", 3600, "seconds"),
         "dispatch_reminders": ("notifications.tasks.dispatch_reminders", 60, "seconds"),
     }
     assert all(t.enabled for t in rows.values())
@@ -30,6 +31,7 @@ def test_running_it_twice_changes_nothing_and_keeps_a_paused_job_paused():
     assert outcomes == {
         "generate_visits": "updated",
         "mark_missed_visits": "unchanged",
+        "draw_callbacks": "unchanged",
         "dispatch_reminders": "unchanged",
     }
     assert PeriodicTask.objects.count() == len(SCHEDULE)

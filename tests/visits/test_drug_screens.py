@@ -81,7 +81,9 @@ def test_the_pace_is_pro_rata_in_the_first_year_and_a_year_at_most():
 # --- the draw at check-in ---------------------------------------------------------------------------
 
 
-def test_a_check_in_with_no_visit_days_left_draws_a_screen(visit, staff):
+def test_a_check_in_in_the_years_catch_up_days_with_screens_due_draws_a_screen(visit, plan, staff):
+    # Day 341 of the program year: the last eighth of the year (the catch-up days) with all 8 screens still due.
+    type(plan).objects.filter(pk=plan.pk).update(treatment_start=MONDAY - timedelta(days=340))
     checked = services.visit_check_in(visit=visit, by=staff["front_desk"])
     assert checked.drug_screen is True
     visit.refresh_from_db()
