@@ -69,7 +69,11 @@ def test_search_then_book_a_visit_and_see_availability_drop(page: Page, live_ser
     shot("book-after")
 
 
-def test_check_in_and_complete_a_dose_with_take_homes(page: Page, live_server, site, login, shot, dosing_patient):
+@pytest.mark.parametrize("width", [1280, 768])
+def test_check_in_and_complete_a_dose_with_take_homes(
+    page: Page, live_server, site, login, shot, dosing_patient, width
+):
+    page.set_viewport_size({"width": width, "height": 1000})
     login("nurse")
     row = page.locator("tr", has_text="Okafor, Jordan")
     expect(row.locator(".badge")).to_have_text("Expected")
@@ -83,7 +87,7 @@ def test_check_in_and_complete_a_dose_with_take_homes(page: Page, live_server, s
     row = page.locator("tr", has_text="Okafor, Jordan")
     expect(row.get_by_role("alert")).to_contain_text("take-home")
     expect(row.get_by_label("Take-homes")).to_have_value("9")  # the refusal keeps what the nurse typed
-    shot("complete-limit-error")
+    shot(f"complete-limit-error-{width}")
     row.get_by_label("Take-homes").fill("2")
     row.get_by_role("button", name="Complete").click()
     row = page.locator("tr", has_text="Okafor, Jordan")
@@ -92,9 +96,7 @@ def test_check_in_and_complete_a_dose_with_take_homes(page: Page, live_server, s
     expect(page.locator('[data-count="completed"]')).to_have_text("1")
     visit = Visit.objects.get(patient=dosing_patient, date=local_today())
     assert visit.status == "completed" and visit.take_home_doses == 2
-    shot("complete-done")
-    page.set_viewport_size({"width": 768, "height": 1000})
-    shot("complete-done-768")
+    shot(f"complete-done-{width}")
 
 
 def test_the_board_says_why_a_dose_is_blocked_before_anyone_clicks(page: Page, live_server, site, login, shot):
