@@ -346,16 +346,20 @@ def plot() -> dict[str, Any]:
         raise SystemExit(f"No stored runs in {STORE}: run bench/cost_curve.py --size full first.")
     x = [run["visits_in_database"] / 1e6 for run in runs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    for name in PATHS:
-        left.plot(x, [run["paths"][name]["p50_ms"] for run in runs], marker="o", label=name)
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(PATHS):  # one colour a path in both panels; the baseline black
+        colour = "black" if name == BASELINE else colours(i - 1)
+        left.plot(x, [run["paths"][name]["p50_ms"] for run in runs], marker="o", label=name, color=colour)
         if name != BASELINE:
-            right.plot(x, [run["paths"][name]["p50_vs_baseline"] for run in runs], marker="o", label=name)
+            ys = [run["paths"][name]["p50_vs_baseline"] for run in runs]
+            right.plot(x, ys, marker="o", label=name, color=colour)
     left.set(xlabel="visits in the table (millions)", ylabel="p50 service time (ms)", title="Concurrency 1")
     left.set_yscale("log")
     right.axhline(TARGETS["vs_baseline"], color="red", linestyle="--", label="target ≤ 5× baseline")
     right.set(xlabel="visits in the table (millions)", ylabel="p50 ÷ trivial endpoint p50", title="Cost vs baseline")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
+    left.legend(fontsize=7)
     right.legend(fontsize=7)
     fig.tight_layout()
     PNG.parent.mkdir(parents=True, exist_ok=True)
