@@ -124,6 +124,34 @@ def _serve(env: dict[str, str], port: int) -> Any:
     raise RuntimeError(f"gunicorn did not start:\n{log}")
 
 
+def run_locust(
+    env: dict[str, str], port: int, users: int, seconds: int, prefix: str, locustfile: str = "locustfile.py"
+) -> dict[str, Any]:
+    """One headless locust run of `bench/<locustfile>` against the server on `port` (closed loop, `users` at
+    once, no think time); its per-endpoint stats."""
+    cmd = [
+        str(ROOT / ".venv/bin/locust"),
+        "-f",
+        str(ROOT / "bench" / locustfile),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--csv",
+        prefix,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=seconds + 120, check=False)  # noqa: S603
+    return _stats(prefix)
+
+
 def _stats(prefix: str) -> dict[str, dict[str, Any]]:
     rows = {}
     with open(f"{prefix}_stats.csv") as f:
@@ -202,28 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **offset_env(),
         }
         gunicorn = _serve(env, port)
-        prefix = str(workdir / "api")
-        cmd = [
-            str(ROOT / ".venv/bin/locust"),
-            "-f",
-            str(ROOT / "bench/locustfile.py"),
-            "--headless",
-            "-u",
-            str(users),
-            "-r",
-            str(users),
-            "-t",
-            f"{seconds}s",
-            "--host",
-            f"http://127.0.0.1:{port}",
-            "--csv",
-            prefix,
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-        ]
-        subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=seconds + 120, check=False)  # noqa: S603
-        stats = _stats(prefix)
+        stats = run_locust(env, port, users, seconds, str(workdir / "api"))
         figures["endpoints"] = {k: v for k, v in stats.items() if k != "Aggregated"}
         base = stats[BASELINE]["p95_ms"] or 1.0
         figures["p95_ratio"] = {

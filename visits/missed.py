@@ -495,20 +495,26 @@ _RECENT_ROWS_SQL = """
     ORDER BY plan_id, date, start, id
 """
 # Each plan's latest completed visit (date, then start, then id, all descending) and its furthest covered
-# date: the latest date and the furthest cover from one hashed grouping (no sort of the whole chunk),
-# then that date's completed visits (one, or a day's sessions), the latest start first.
+# date. Issue #16: two LIMIT 1 descents per plan on the partial indexes `visit_plan_last_completed` and
+# `visit_plan_furthest_cover` (status = 'completed'), so the read costs the same whether a plan has a
+# week or years of completed history; an aggregate over the history grew with time in treatment.
 _LAST_DONE_SQL = """
-    SELECT DISTINCT ON (v.plan_id)
-        v.plan_id, v.date, v.start, v.kind, v.covered_through, v.take_home_doses, latest.max_through
-    FROM (
-        SELECT plan_id, max(date) AS date, max(covered_through) AS max_through
-        FROM visits_visit
-        WHERE plan_id = ANY(%s::bigint[]) AND kind = ANY(%s) AND status = 'completed'
-        GROUP BY plan_id
-    ) AS latest
-    JOIN visits_visit v ON v.plan_id = latest.plan_id AND v.date = latest.date
-    WHERE v.kind = ANY(%s) AND v.status = 'completed'
-    ORDER BY v.plan_id, v.start DESC NULLS LAST, v.id DESC
+    SELECT p.id, d.date, d.start, d.kind, d.covered_through, d.take_home_doses, c.covered_through
+    FROM unnest(%s::bigint[]) AS p(id)
+    CROSS JOIN LATERAL (
+        SELECT v.date, v.start, v.kind, v.covered_through, v.take_home_doses
+        FROM visits_visit v
+        WHERE v.plan_id = p.id AND v.status = 'completed' AND v.kind = ANY(%s)
+        ORDER BY v.date DESC, v.start DESC NULLS LAST, v.id DESC
+        LIMIT 1
+    ) AS d
+    CROSS JOIN LATERAL (  -- a row whenever `d` has one (the same visits); NULL when none has a covered date
+        SELECT v.covered_through
+        FROM visits_visit v
+        WHERE v.plan_id = p.id AND v.status = 'completed' AND v.kind = ANY(%s)
+        ORDER BY v.covered_through DESC NULLS LAST
+        LIMIT 1
+    ) AS c
 """
 # Pauses in the model's order (start, id): the engine takes the first pause that covers a date.
 _PAUSES_SQL = (

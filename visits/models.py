@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from scheduler.models import Clinic, DosingWindow, Patient, Plan
 
@@ -110,6 +110,23 @@ class Visit(models.Model):
             models.Index(fields=["window", "date"]),
             models.Index(fields=["status", "end"]),
             models.Index(fields=["plan", "date"]),
+            # Issue #16: the missed sweep's latest-completed read (visits.missed `_LAST_DONE_SQL`), one LIMIT 1
+            # descent per plan instead of a scan of its whole completed history (which grows with time in
+            # treatment). Partial: generation inserts only scheduled visits, which never enter them.
+            models.Index(
+                F("plan"),
+                F("date").desc(),
+                F("start").desc(nulls_last=True),
+                F("id").desc(),
+                name="visit_plan_last_completed",
+                condition=Q(status="completed"),
+            ),
+            models.Index(
+                F("plan"),
+                F("covered_through").desc(nulls_last=True),
+                name="visit_plan_furthest_cover",
+                condition=Q(status="completed"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,14 +1,19 @@
 """Large data for benchmarks: C clinics, N patients across every program, D days of attended history.
 
     manage.py seed_scale --clinics 5 --patients 20000 --days 90 [--future 7] [--seed 1] [--reset]
+    manage.py seed_scale --scale 1m|5m|15m|chain      # a chain (500 patients a clinic, 365 days + the horizon)
 
 Plans are materialised by the real engine, but once per *plan shape* (clinic, medication, weekdays,
 start dates, doses a day), not once per patient: a clinic with 4,000 patients has a few hundred shapes.
 Each patient's visits are the shape's days with that patient's own attendance drawn on top, written
-with PostgreSQL COPY, so a million visits take a minute or two instead of an hour of ORM saves.
+with PostgreSQL COPY, so a million visits take a minute or two instead of an hour of ORM saves. Past
+missed streaks leave resolved escalations (the ladder's steps, from the clinic's rules) and texts are
+written as the shipped policies send them (injection reminders, check-in texts after a missed dose).
 
-Not idempotent in the seed_demo sense (a second run would double the data): it refuses when the scale
-clinics exist, and `--reset` deletes them (and everything hanging off them) first.
+Resumable: each clinic is seeded in its own transaction (clinic, staff access, patients, plans, visits,
+escalations, texts), so a clinic exists only when it is complete and is the record that it is done. A
+re-run with the same options continues with the clinics that are missing; when all exist it refuses, and
+`--reset` deletes them (and everything hanging off them) first.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -30,7 +36,7 @@ from tqdm import tqdm
 
 from scheduler import engine
 from scheduler.models import Clinic, DosingWindow, Patient, Plan, RuleSet, StaffProfile
-from scheduler.rules import DEFAULT_PRESET, PRESETS, Rules
+from scheduler.rules import DEFAULT_PRESET, PRESETS, Ladder, Rules
 from scheduler.selectors import calendar_for_clinic, rules_for_clinic
 from scheduler.timeutil import local_date
 
@@ -58,6 +64,13 @@ NEW_ADMISSIONS = 0.15  # share of patients admitted during the history, on a wee
 STREAKS = 0.04  # share of patients whose last visits are a missed streak (the sweep escalates them)
 # Outcome of a decided visit for everyone else; streaks pull the overall completion to ≈88%.
 OUTCOMES = [(0.885, "completed"), (0.075, "missed"), (0.02, "excused"), (0.02, "cancelled")]
+# Issue #16: a chain's presets — clinics of 500 patients with a year of history and the generation horizon ahead.
+# The chain grows by clinics, so a clinic's own pages read the same rows at every size while the tables grow.
+# Measured: ≈ 94,700 visits a clinic (2 clinics, 1,000 patients, 365 + 28 days: 189,316 visits; 0.48 visits a
+# patient-day), so 1m/5m/15m are 11/53/158 clinics; `chain` is the issue's 100 clinics and 50,000 patients (≈ 9.5M).
+CHAIN_PATIENTS_PER_CLINIC = 500
+CHAIN_DAYS = 365
+SCALES: dict[str, int] = {"1m": 11, "5m": 53, "15m": 158, "chain": 100}  # clinics
 
 FIRST = [
     "Ana",
@@ -191,10 +204,20 @@ class Command(BaseCommand):
     help = "Create C scale clinics with N patients and D days of history (COPY; refuses if they exist)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--clinics", type=int, default=5)
-        parser.add_argument("--patients", type=int, default=20000, help="Patients in total, spread over clinics.")
-        parser.add_argument("--days", type=int, default=90, help="Days of history before today.")
-        parser.add_argument("--future", type=int, default=7, help="Days of scheduled visits from today on.")
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            help=(
+                "A chain preset: about 1m, 5m or 15m visits (11, 53 or 158 clinics of "
+                f"{CHAIN_PATIENTS_PER_CLINIC} patients), or chain (100 clinics, 50,000 patients); each with "
+                f"{CHAIN_DAYS} days of history and the generation horizon ahead. Explicit "
+                "--clinics/--patients/--days/--future override it."
+            ),
+        )
+        parser.add_argument("--clinics", type=int, default=None, help="Default 5.")
+        parser.add_argument("--patients", type=int, default=None, help="Patients in total, spread over clinics.")
+        parser.add_argument("--days", type=int, default=None, help="Days of history before today (default 90).")
+        parser.add_argument("--future", type=int, default=None, help="Days of scheduled visits from today on.")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--reset", action="store_true", help="Delete the scale clinics and their data first.")
         parser.add_argument("--no-progress", action="store_true")
@@ -202,17 +225,26 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.vendor != "postgresql":
             raise CommandError("seed_scale writes with COPY and needs PostgreSQL (set DATABASE_URL).")
-        clinics, patients, days = options["clinics"], options["patients"], options["days"]
-        if clinics < 1 or patients < clinics or days < 0 or options["future"] < 0:
+        clinics, patients, days, future = _sizes(options)
+        if clinics < 1 or patients < clinics or days < 0 or future < 0:
             raise CommandError("Give --clinics ≥ 1, --patients ≥ --clinics, --days ≥ 0 and --future ≥ 0.")
         existing = Clinic.objects.filter(name__startswith=SCALE_PREFIX)
-        if existing.exists():
-            if not options["reset"]:
+        if options["reset"] and existing.exists():
+            removed = scale_reset()
+            self.stdout.write(f"Deleted {removed} scale clinic(s) and their data.")
+        done = done_indexes(SCALE_PREFIX)
+        if done:
+            others = existing.count() - len(done & set(range(clinics)))
+            if others:
+                raise CommandError(
+                    f"{others} scale clinic(s) do not belong to a run of {clinics} clinics; "
+                    "run with --reset to delete them and reseed."
+                )
+            if len(done) >= clinics:
                 raise CommandError(
                     f"{existing.count()} scale clinic(s) exist already; run with --reset to delete them and reseed."
                 )
-            removed = scale_reset()
-            self.stdout.write(f"Deleted {removed} scale clinic(s) and their data.")
+            self.stdout.write(f"Resuming: {len(done)} of {clinics} clinics are seeded already; seeding the rest.")
         self.progress = not options["no_progress"] and sys.stdout.isatty()
         rng = random.Random(options["seed"])
         started = timezone.now()
@@ -220,19 +252,46 @@ class Command(BaseCommand):
             clinics=clinics,
             patients=patients,
             days=days,
-            future=options["future"],
+            future=future,
             rng=rng,
             now=started,
             progress=self.progress,
+            skip=done,
         )
         seconds = (timezone.now() - started).total_seconds()
+        rate = f" ({seconds / made['visits'] * 100_000:.1f} s per 100,000 visits)" if made["visits"] else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {made['clinics']} clinics, {made['patients']} patients, {made['plans']} plans, "
-                f"{made['visits']} visits in {seconds:.1f} s."
+                f"{made['visits']} visits, {made['escalations']} escalations, {made['messages']} texts "
+                f"in {seconds:.1f} s{rate}."
             )
         )
         self.stdout.write(f"Staff logins scale_<role> (password {SCALE_PASSWORD}) see every scale clinic.")
+
+
+def _sizes(options: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(clinics, patients, days, future) from --scale and the explicit options (which win)."""
+    if options.get("scale"):
+        n = SCALES[options["scale"]]
+        preset = (n, n * CHAIN_PATIENTS_PER_CLINIC, CHAIN_DAYS, settings.GENERATION_HORIZON_DAYS)
+    else:
+        preset = (5, 20000, 90, 7)
+    names = ("clinics", "patients", "days", "future")
+    values = [options.get(name) for name in names]
+    return cast(
+        tuple[int, int, int, int], tuple(v if v is not None else d for v, d in zip(values, preset, strict=True))
+    )
+
+
+def done_indexes(prefix: str = SCALE_PREFIX) -> set[int]:
+    """Indexes (0-based) of the clinics a run has completed: each is created in its clinic's one transaction."""
+    done = set()
+    for name in Clinic.objects.filter(name__startswith=f"{prefix} ").values_list("name", flat=True):
+        tail = name[len(prefix) + 1 :]
+        if tail.isdigit():
+            done.add(int(tail) - 1)
+    return done
 
 
 # --- reset ---------------------------------------------------------------------------------------------
@@ -282,53 +341,62 @@ def seed(
     now: datetime,
     progress: bool = False,
     prefix: str = SCALE_PREFIX,
+    skip: set[int] | frozenset[int] = frozenset(),
 ) -> dict[str, int]:
-    """Create the scale data; returns row counts. Usable from benchmarks without the command."""
-    with transaction.atomic():  # all or nothing: a failed run leaves no half-seeded clinics behind
-        made = _seed(
-            clinics=clinics,
-            patients=patients,
-            days=days,
-            future=future,
-            rng=rng,
-            now=now,
-            progress=progress,
-            prefix=prefix,
-        )
+    """Create the scale data; returns row counts. Usable from benchmarks without the command.
+
+    One transaction per clinic (a failure leaves no half-seeded clinic behind, and the clinics already
+    committed stay: a re-run passes their indexes as `skip`). Each clinic draws from its own generator,
+    derived from `rng`, so a resumed run seeds the missing clinics as a single run would have."""
+    made = {"clinics": 0, "patients": 0, "plans": 0, "visits": 0, "escalations": 0, "messages": 0}
+    per_clinic = [patients // clinics + (1 if i < patients % clinics else 0) for i in range(clinics)]
+    base = rng.randrange(2**32)
+    todo = [i for i in range(clinics) if i not in skip]
+    bar = tqdm(total=sum(per_clinic[i] for i in todo), unit="patient", disable=not progress, file=sys.stdout)
+    for index in todo:
+        with transaction.atomic():
+            counts = _seed_clinic(
+                index=index,
+                size=per_clinic[index],
+                days=days,
+                future=future,
+                rng=random.Random(base + index),
+                now=now,
+                prefix=prefix,
+                bar=bar,
+            )
+        for key, value in counts.items():
+            made[key] += value
+        bar.set_postfix(visits=made["visits"], refresh=False)
+    bar.close()
     with connection.cursor() as cursor:
-        for table in ("visits_visit", "scheduler_patient", "scheduler_plan"):
+        for table in (
+            "visits_visit",
+            "scheduler_patient",
+            "scheduler_plan",
+            "visits_escalation",
+            "notifications_message",
+        ):
             cursor.execute(f"ANALYZE {table}")
     return made
 
 
-def _seed(
-    *,
-    clinics: int,
-    patients: int,
-    days: int,
-    future: int,
-    rng: random.Random,
-    now: datetime,
-    progress: bool,
-    prefix: str,
+def _seed_clinic(
+    *, index: int, size: int, days: int, future: int, rng: random.Random, now: datetime, prefix: str, bar: tqdm
 ) -> dict[str, int]:
-    made = {"clinics": 0, "patients": 0, "plans": 0, "visits": 0}
-    per_clinic = [patients // clinics + (1 if i < patients % clinics else 0) for i in range(clinics)]
-    created = [
-        (clinic_create(name=f"{prefix} {i + 1}", index=i, size=size, now=now), size)
-        for i, size in enumerate(per_clinic)
-    ]
-    _staff([c for c, _ in created])
-    bar = tqdm(total=patients, unit="patient", disable=not progress, file=sys.stdout)
-    for clinic, size in created:
-        plans = _patients_and_plans(clinic, size, days, now, rng)
-        fit_windows(clinic, plans)
-        made["clinics"] += 1
-        made["patients"] += size
-        made["plans"] += len(plans)
-        made["visits"] += _visits(clinic, plans, days, future, now, rng, bar)
-    bar.close()
-    return made
+    clinic = clinic_create(name=f"{prefix} {index + 1}", index=index, size=size, now=now)
+    _staff([clinic])
+    plans = _patients_and_plans(clinic, size, days, now, rng)
+    fit_windows(clinic, plans)
+    visits, streaks = _visits(clinic, plans, days, future, now, rng, bar)
+    return {
+        "clinics": 1,
+        "patients": size,
+        "plans": len(plans),
+        "visits": visits,
+        "escalations": _escalations(clinic, plans, streaks, now),
+        "messages": _messages(clinic, now),
+    }
 
 
 def clinic_create(*, name: str, index: int, size: int, now: datetime) -> Clinic:
@@ -489,9 +557,19 @@ def _shape_days(
     return cache[shape]
 
 
+@dataclass(frozen=True)
+class Streak:
+    """A past run of missed visits that a completed visit ended: the sweep escalated it, someone resolved it."""
+
+    plan: Plan
+    missed_days: int
+    anchor: date  # the last covered date before the streak (the escalations' unique key)
+    resolved_at: datetime
+
+
 def _visits(
     clinic: Clinic, plans: list[Plan], days: int, future: int, now: datetime, rng: random.Random, bar: tqdm
-) -> int:
+) -> tuple[int, list[Streak]]:
     today = local_date(now, clinic.timezone)
     date_to = today + timedelta(days=max(future - 1, 0)) if future else today - timedelta(days=1)
     cache: dict[Shape, list[engine.Day]] = {}
@@ -500,16 +578,17 @@ def _visits(
     kind_for = {p[1]: "injection" if p[1] in engine.INJECTIONS else "dose" for p in PROGRAMS}
     offsets = _booth_offsets(clinic, plans)
     count = 0
+    streaks: list[Streak] = []
     sql = f"COPY visits_visit ({QUOTED_COLUMNS}) FROM STDIN"
     with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for plan in plans:
             plan.patient.clinic = clinic
             shape_days = _shape_days(_shape(plan), calendar, rules, date_to, cache)
-            for row in _plan_rows(plan, shape_days, kind_for, now, rng, offsets.get(plan.pk)):
+            for row in _plan_rows(plan, shape_days, kind_for, now, rng, offsets.get(plan.pk), streaks):
                 copy.write_row(row)
                 count += 1
             bar.update(1)
-    return count
+    return count, streaks
 
 
 def _plan_rows(
@@ -519,22 +598,32 @@ def _plan_rows(
     now: datetime,
     rng: random.Random,
     offset: timedelta | None = None,
+    streaks: list[Streak] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """One patient's visits: the engine's days with attendance drawn on top, oldest first; diamorphine
-    sessions moved `offset` into their window (their booth slot)."""
+    sessions moved `offset` into their window (their booth slot). Missed streaks that a later completed
+    visit ended are appended to `streaks`."""
     sessions = [(day, i, s) for day in days for i, s in enumerate(day.sessions)]
     if offset:
         sessions = [(day, i, engine.Session(s.start + offset, s.end, s.window_id)) for day, i, s in sessions]
     decided = [x for x in sessions if x[2].end + GRACE <= now]
     streak = len(decided) - rng.randint(2, 7) if rng.random() < STREAKS else len(decided)
     previous_take_homes = 0
+    missed_dates: set[date] = set()
+    covered = plan.start_date - timedelta(days=1)
     for n, (day, index, session) in enumerate(sessions):
         status, values = "scheduled", {}
         if n < len(decided):
             status = "missed" if n >= streak else _pick(rng, OUTCOMES)
             values = _outcome(status, day, session, previous_take_homes, now, rng)
-            if status == "completed":
+            if status == "missed":
+                missed_dates.add(day.date)
+            elif status == "completed":
                 previous_take_homes = values["take_home_doses"]
+                if missed_dates and streaks is not None:
+                    streaks.append(Streak(plan, len(missed_dates), covered, values["completed_at"]))
+                missed_dates = set()
+                covered = max(covered, values["covered_through"])
         elif session.start <= now and rng.random() < 0.5:
             status, values = "checked_in", {"checked_in_at": session.start + timedelta(minutes=rng.randrange(30))}
         yield (
@@ -592,3 +681,118 @@ def _outcome(
         "covered_through": day.date + timedelta(days=doses),
         "bottles_returned": (rng.random() < 0.97) if previous_take_homes else None,
     }
+
+
+# --- escalations and texts ------------------------------------------------------------------------------
+
+ESCALATION_COLUMNS = (
+    "patient_id",
+    "plan_id",
+    "clinic_id",
+    "kind",
+    "reason",
+    "consecutive_missed",
+    "anchor_date",
+    "created",
+    "resolved_at",
+    "resolution_note",
+)
+
+
+def _steps(ladder: Ladder, medication: str, missed: int) -> list[str]:
+    """The ladder's steps a streak of `missed` days reached (DOMAIN.md §4); an injection's is one overdue step."""
+    if medication in engine.INJECTIONS:
+        return ["overdue_injection"]
+    steps = [("outreach", ladder.outreach), ("hold", ladder.hold), ("clinician_review", ladder.clinician_review)]
+    steps.append(("reinduction", ladder.reinduction))
+    return [kind for kind, at in steps if missed >= at]
+
+
+def _escalations(clinic: Clinic, plans: list[Plan], streaks: list[Streak], now: datetime) -> int:
+    """The escalations past streaks raised, each resolved when the patient came back (COPY). Streaks still
+    running at the end of the history are left to the sweep, as in a clinic whose sweep is about to run."""
+    ladder = rules_for_clinic(clinic).ladder
+    count = 0
+    seen: set[tuple[int, str, date]] = set()  # the (plan, kind, anchor_date) unique key
+    sql = f"COPY visits_escalation ({', '.join(ESCALATION_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for streak in streaks:
+            plan = streak.plan
+            for kind in _steps(ladder, plan.medication, streak.missed_days):
+                if (plan.pk, kind, streak.anchor) in seen:
+                    continue
+                seen.add((plan.pk, kind, streak.anchor))
+                created = datetime.combine(streak.anchor + timedelta(days=streak.missed_days), time(12), UTC)
+                copy.write_row(
+                    (
+                        plan.patient_id,
+                        plan.pk,
+                        clinic.pk,
+                        kind,
+                        f"{streak.missed_days} missed day(s) in a row (seeded history)",
+                        streak.missed_days,
+                        streak.anchor,
+                        min(created, streak.resolved_at),
+                        streak.resolved_at,
+                        "seeded: the patient came back",
+                    )
+                )
+                count += 1
+    return count
+
+
+# The shipped policies (notifications.defaults: scheduler cannot import it) as the dispatcher sends them: 7 and 1
+# days before a monthly injection, 1 day before a weekly one, a check-in text after the first missed day of a daily
+# dose (methadone, buprenorphine). Past texts were delivered; later ones are pending. Bodies follow the shipped
+# English templates (no treatment, no amounts).
+_MESSAGES_SQL = """
+    INSERT INTO notifications_message (
+        purpose, slot, body, to_number, scheduled_for, status, status_reason, provider_id, error_code, attempts,
+        sent_at, delivered_at, created, updated, patient_id, visit_id
+    )
+    SELECT t.purpose, t.slot, t.body, t.to_number, t.due,
+           CASE WHEN t.due <= %(now)s THEN 'delivered' ELSE 'pending' END, '',
+           CASE WHEN t.due <= %(now)s THEN 'SEED' || t.visit_id || t.slot ELSE '' END, '',
+           CASE WHEN t.due <= %(now)s THEN 1 ELSE 0 END,
+           CASE WHEN t.due <= %(now)s THEN t.due END,
+           CASE WHEN t.due <= %(now)s THEN t.due + interval '5 seconds' END,
+           %(now)s, %(now)s, t.patient_id, t.visit_id
+    FROM (
+        SELECT 'reminder' AS purpose, s.slot, v.id AS visit_id, v.patient_id, p.phone AS to_number,
+               v.start - s.ahead AS due,
+               'Hi ' || p.first_name || ', a reminder of your appointment at ' || c.sms_name || ' on '
+                   || to_char(v.date, 'Mon FMDD') || ' at ' || to_char(v.start AT TIME ZONE c.timezone, 'FMHH12:MI AM')
+                   || '. Questions: ' || c.phone || '. Reply STOP to opt out.' AS body
+        FROM visits_visit v
+        JOIN scheduler_patient p ON p.id = v.patient_id
+        JOIN scheduler_clinic c ON c.id = v.clinic_id
+        JOIN scheduler_plan pl ON pl.id = v.plan_id
+        JOIN (VALUES ('7d', interval '7 days', ARRAY['naltrexone_xr', 'buprenorphine_xr_monthly']),
+                     ('1d', interval '1 day',
+                      ARRAY['naltrexone_xr', 'buprenorphine_xr_monthly', 'buprenorphine_xr_weekly'])
+        ) AS s(slot, ahead, medications) ON pl.medication = ANY(s.medications)
+        WHERE v.clinic_id = %(clinic)s AND v.kind = 'injection' AND v.start IS NOT NULL AND p.sms_consent
+          AND v.status <> 'cancelled'
+        UNION ALL
+        SELECT 'missed_checkin', '', m.id, m.patient_id, p.phone, m.missed_at,
+               'Hi ' || p.first_name || ', we missed you at ' || c.sms_name || '. If you need anything, call '
+                   || c.phone || '. Reply STOP to opt out.'
+        FROM (
+            SELECT v.id, v.patient_id, v.plan_id, v.status, v.missed_at,
+                   lag(v.status) OVER (PARTITION BY v.plan_id ORDER BY v.date, v.session) AS before
+            FROM visits_visit v
+            WHERE v.clinic_id = %(clinic)s AND v.kind = 'dose'
+        ) AS m
+        JOIN scheduler_patient p ON p.id = m.patient_id
+        JOIN scheduler_clinic c ON c.id = p.clinic_id
+        JOIN scheduler_plan pl ON pl.id = m.plan_id
+        WHERE m.status = 'missed' AND m.before IS DISTINCT FROM 'missed' AND m.missed_at IS NOT NULL
+          AND pl.medication IN ('methadone', 'buprenorphine') AND p.sms_consent
+    ) AS t
+"""
+
+
+def _messages(clinic: Clinic, now: datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_MESSAGES_SQL, {"clinic": clinic.pk, "now": now})
+        return int(cursor.rowcount)

@@ -1,0 +1,374 @@
+"""Cost curves (issue #16): each path's service time at concurrency 1, beside the trivial endpoint's, per table size.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dw_chain .venv/bin/python bench/cost_curve.py \\
+        [--size full] [--requests 200] [--label 15m] [--saturation] [--seconds 60]
+    .venv/bin/python bench/cost_curve.py --plot          # the PNG and the table from every stored run
+
+`full` reads the seed_scale data (`manage.py seed_scale --scale 1m|5m|15m`) and its first clinic; `tiny` seeds a
+small clinic of its own and removes it afterwards. Paths: the today board, the visit list for a day, availability,
+booking, the patient page, patient search, and the attendance report over 90 and 365 days; the baseline is the
+trivial endpoint `GET /api/v1/clinics/<id>/` (token authentication, staff permission, clinic scoping, throttle,
+serializer: what every request pays).
+
+**Service time, not latency under load.** Requests are sent one at a time through Django's test client in this
+process (DEBUG off, the full middleware stack, real PostgreSQL and Redis): no server, no queue, no network, so a
+figure is what the request costs, and the queries of the very request timed can be counted. gunicorn would add a
+constant HTTP parse and socket write to every path and the baseline alike, and its own process's CPU to the noise;
+the saturation mix below is where gunicorn is measured. The paths are interleaved round-robin (one request of each
+per round), so a change in the machine's load falls on every path and the baseline alike; p50 and p95 of
+`--requests` rounds (≥ 200 for a figure), after a warm-up round and a round that counts each path's queries.
+
+Also: the 365-day report's selectors against the same aggregates in raw SQL (bench/report.py's, same numbers
+checked), and with `--saturation` requests per second at saturation with 2 gunicorn workers: the mixed front-desk and
+dosing-room workload (bench/locustfile.py) against the trivial endpoint alone (bench/locustfile_trivial.py), same
+users, same seconds, zero errors expected.
+
+Each run is stored as var/cost_curve/<label>.json; `--plot` draws var/cost_curve.png (service time ÷ baseline and
+p50 in ms against the visits in the table, one line a path) and prints the Markdown table for BENCHMARKS.md.
+Targets (issue #16): growth 1M → 15M ≤ 1.2× for every path; each ≤ 5× the baseline at 15M; the 365-day report
+≤ 1.5× its raw SQL; saturation rps ≥ 0.5× the trivial endpoint's, zero errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Before Django starts: service time without DEBUG's query log, and no throttle turning a long run into 429s.
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("THROTTLE_USER", "1000000/min")
+
+from bench._common import ROOT, Timer, count_queries, machine, median, parser, ratio, run_script
+
+SIZES = {"tiny": {"requests": 12, "seed": (1, 80, 40), "seconds": 4}, "full": {"requests": 200, "seconds": 60}}
+TINY_PREFIX = "Bench curve"
+STORE = ROOT / "var" / "cost_curve"
+PNG = ROOT / "var" / "cost_curve.png"
+BASELINE = "baseline"
+PATHS = (
+    "baseline",
+    "today_board",
+    "visit_list",
+    "availability",
+    "booking",
+    "patient_page",
+    "patient_search",
+    "report_90",
+    "report_365",
+)
+TARGETS = {"growth": 1.2, "vs_baseline": 5.0, "report_vs_sql": 1.5, "saturation": 0.5}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class _Paths:
+    """One request of a path at a time; bookings are distinct (patient, weekday) pairs and removed afterwards."""
+
+    def __init__(self, clinic: Any, today: Any) -> None:
+        from django.test import Client
+
+        from bench.api_load import _credentials, _weekdays
+        from scheduler.models import Patient
+
+        token, session, _ = _credentials(clinic)
+        self.client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+        self.client.cookies["sessionid"] = session
+        self.manager = Client()  # reports are a manager's
+        self.manager.force_login(_manager(clinic))
+        self.clinic, self.today = clinic, today
+        self.patients = list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True))
+        self.names = sorted(set(Patient.objects.filter(clinic=clinic).values_list("last_name", flat=True)))
+        self.book_dates = _weekdays(today + timedelta(days=14), 40)
+        self.n: dict[str, int] = dict.fromkeys(PATHS, 0)
+
+    def request(self, name: str) -> int:
+        n = self.n[name] = self.n[name] + 1
+        c, pk, today = self.client, self.clinic.pk, self.today
+        if name == "baseline":
+            return c.get(f"/api/v1/clinics/{pk}/").status_code
+        if name == "today_board":
+            return c.get(f"/clinics/{pk}/today/").status_code
+        if name == "visit_list":
+            return c.get(f"/api/v1/visits/?clinic={pk}&date={today}").status_code
+        if name == "availability":
+            return c.get(f"/api/v1/clinics/{pk}/availability/?date={today}&service=methadone").status_code
+        if name == "booking":
+            patient = self.patients[(n // len(self.book_dates)) % len(self.patients)]
+            payload = {"patient": patient, "kind": "counselling", "date": self.book_dates[n % len(self.book_dates)]}
+            return c.post("/api/v1/visits/", payload, content_type="application/json").status_code
+        if name == "patient_page":
+            return c.get(f"/patients/{self.patients[n % len(self.patients)]}/").status_code
+        if name == "patient_search":  # POST: a name never goes in a URL
+            return c.post(f"/clinics/{pk}/patients/search/", {"q": self.names[n % len(self.names)][:4]}).status_code
+        days = 90 if name == "report_90" else 365
+        since = today - timedelta(days=days - 1)
+        url = f"/api/v1/reports/attendance/?clinic={pk}&date_from={since}&date_to={today}"
+        return self.manager.get(url).status_code
+
+
+def _manager(clinic: Any) -> Any:
+    from django.contrib.auth import get_user_model
+
+    from scheduler.models import StaffProfile
+
+    user, made = get_user_model().objects.get_or_create(username="bench_curve_manager")
+    if made:
+        StaffProfile.objects.create(user=user, role="manager")
+    user.staff.clinics.add(clinic)
+    return user
+
+
+def _service_times(paths: _Paths, rounds: int) -> dict[str, dict[str, Any]]:
+    times: dict[str, list[float]] = {name: [] for name in PATHS}
+    queries: dict[str, int] = {}
+    statuses: dict[str, set[int]] = {name: set() for name in PATHS}
+    for name in PATHS:  # a warm-up round (first-request caches), then one with each path's queries counted
+        statuses[name].add(paths.request(name))
+    for name in PATHS:
+        with count_queries() as counted:
+            statuses[name].add(paths.request(name))
+        queries[name] = counted[0]
+    for _ in range(rounds):
+        for name in PATHS:
+            t0 = time.perf_counter()
+            status = paths.request(name)
+            times[name].append(time.perf_counter() - t0)
+            statuses[name].add(status)
+    bad = {name: sorted(codes) for name, codes in statuses.items() if not codes <= {200, 201}}
+    if bad:
+        raise RuntimeError(f"paths answered other than 200/201: {bad}")
+    base_p50, base_p95 = median(times[BASELINE]), _pct(times[BASELINE], 0.95)
+    out = {}
+    for name in PATHS:
+        p50, p95 = median(times[name]), _pct(times[name], 0.95)
+        out[name] = {
+            "requests": len(times[name]),
+            "p50_ms": round(p50 * 1000, 2),
+            "p95_ms": round(p95 * 1000, 2),
+            "p50_vs_baseline": ratio(p50, base_p50),
+            "p95_vs_baseline": ratio(p95, base_p95),
+            "queries": queries[name],
+            "statuses": sorted(statuses[name]),
+        }
+    return out
+
+
+def _report_vs_sql(clinic: Any, today: Any, repeat: int) -> dict[str, Any]:
+    from bench.report import RAW, _raw, _report, _same
+
+    since = today - timedelta(days=364)
+    _report(clinic, since, today), _raw(clinic, since, today)  # warm
+    orm, raw = [], []
+    for _ in range(repeat):
+        with Timer() as t:
+            report = _report(clinic, since, today)
+        orm.append(t.seconds)
+        with Timer() as t:
+            rows = _raw(clinic, since, today)
+        raw.append(t.seconds)
+    return {
+        "days": 365,
+        "same_numbers": _same(report, rows),
+        "report_seconds": round(median(orm), 4),
+        "raw_sql_seconds": round(median(raw), 4),
+        "raw_queries": len(RAW),
+        "ratio": ratio(median(orm), median(raw)),
+    }
+
+
+def _saturation(clinic: Any, today: Any, seconds: int, users: int) -> dict[str, Any]:
+    """Requests per second with 2 gunicorn workers: the mixed workload against the trivial endpoint alone."""
+    from django.conf import settings
+
+    from bench._clock import offset_env
+    from bench._worker import database_url, free_port
+    from bench.api_load import _credentials, _serve, _weekdays, run_locust
+    from scheduler.models import Patient
+
+    token, session, _ = _credentials(clinic)
+    config = {
+        "token": token,
+        "session": session,
+        "clinic": clinic.pk,
+        "today": today.isoformat(),
+        "patients": list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True)),
+        "book_dates": _weekdays(today + timedelta(days=14), 40),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="dosewise-curve-"))
+    (workdir / "config.json").write_text(json.dumps(config))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DEBUG": "0",
+        "THROTTLE_USER": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_LOCUST_CONFIG": str(workdir / "config.json"),
+        **offset_env(),
+    }
+    server = _serve(env, port)
+    try:
+        trivial = run_locust(env, port, users, seconds, str(workdir / "trivial"), "locustfile_trivial.py")
+        mixed = run_locust(env, port, users, seconds, str(workdir / "mixed"))
+    finally:
+        server.stop()
+    t, m = trivial.get("Aggregated", {}), mixed.get("Aggregated", {})
+    return {
+        "workers": 2,
+        "users": users,
+        "seconds": seconds,
+        "trivial_rps": t.get("rps", 0.0),
+        "mixed_rps": m.get("rps", 0.0),
+        "ratio": ratio(m.get("rps", 0.0), t.get("rps", 0.0)),
+        "failures": t.get("failures", -1) + m.get("failures", -1),
+        "mixed_endpoints": {k: v for k, v in mixed.items() if k != "Aggregated"},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = parser(__doc__.splitlines()[0], SIZES, "full")
+    p.add_argument("--requests", type=int, default=None, help="Timed rounds (one request of every path a round).")
+    p.add_argument("--label", default=None, help="Name of the stored run (default: the visits in the table).")
+    p.add_argument("--saturation", action="store_true", help="Also the 2-worker gunicorn saturation mix (locust).")
+    p.add_argument("--seconds", type=int, default=None, help="Each locust run's length with --saturation.")
+    p.add_argument("--users", type=int, default=10)
+    p.add_argument("--plot", action="store_true", help="Only draw the stored runs: PNG and Markdown table.")
+    args = p.parse_args(argv or [])
+    if args.plot:
+        return plot()
+    from django.utils import timezone
+
+    from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge, seed
+    from scheduler.models import Clinic
+    from scheduler.timeutil import local_date
+    from visits.models import Visit
+
+    size = SIZES[args.size]
+    rounds = args.requests or int(size["requests"])
+    figures: dict[str, Any] = {"bench": "cost_curve", "size": args.size, "machine": machine(), "rounds": rounds}
+    own: list[int] = []
+    if "seed" in size:
+        clinics, patients, days = size["seed"]
+        clinics_purge(list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True)))
+        seed(
+            clinics=clinics,
+            patients=patients,
+            days=days,
+            future=7,
+            rng=random.Random(16),
+            now=timezone.now(),
+            prefix=TINY_PREFIX,
+        )
+        own = list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True))
+        clinic = Clinic.objects.get(pk=own[0])
+    else:
+        clinic = Clinic.objects.filter(name__startswith=SCALE_PREFIX).order_by("id").first()
+        if clinic is None:
+            raise SystemExit("No scale data: run manage.py seed_scale --scale 1m (or 5m, 15m) first.")
+    started = timezone.now()
+    try:
+        today = local_date(timezone.now(), clinic.timezone)
+        figures.update(
+            clinic_id=clinic.pk,
+            visits_in_database=Visit.objects.count(),
+            visits_in_clinic=Visit.objects.filter(clinic=clinic).count(),
+            visits_today=Visit.objects.filter(clinic=clinic, date=today).count(),
+        )
+        paths = _Paths(clinic, today)
+        figures["paths"] = _service_times(paths, rounds)
+        figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
+        if args.saturation:
+            seconds = args.seconds or int(size["seconds"])
+            # The locust users book the same (patient, weekday) pairs as the timed rounds did.
+            Visit.objects.filter(clinic=clinic, source="manual", kind="counselling", created__gte=started).delete()
+            figures["saturation"] = _saturation(clinic, today, seconds, args.users)
+        figures["loadavg_at_end"] = machine()["loadavg_at_start"]
+    finally:
+        Visit.objects.filter(clinic=clinic, source="manual", kind="counselling", created__gte=started).delete()
+        clinics_purge(own)
+    if args.size != "tiny":
+        STORE.mkdir(parents=True, exist_ok=True)
+        label = args.label or f"{figures['visits_in_database']}"
+        (STORE / f"{label}.json").write_text(json.dumps(figures, indent=2, default=str))
+        figures["stored"] = str(STORE / f"{label}.json")
+    return figures
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    """The Markdown table: per path, p50 / p95 (ms), ÷ baseline and queries at each size; growth first → last."""
+    sizes = [f"{run['visits_in_database'] / 1e6:.1f}M" for run in runs]
+    head = "| path | " + " | ".join(f"{s}: p50 / p95 ms (÷ baseline p50), queries" for s in sizes)
+    head += " | growth p50 |\n|---|" + "---|" * len(sizes) + "---|"
+    lines = [head]
+    for name in PATHS:
+        cells = []
+        for run in runs:
+            f = run["paths"][name]
+            cells.append(f"{f['p50_ms']} / {f['p95_ms']} ({f['p50_vs_baseline']}×), {f['queries']}")
+        growth = ratio(runs[-1]["paths"][name]["p50_ms"], runs[0]["paths"][name]["p50_ms"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {growth}× |")
+    reports = ", ".join(f"{s}: {run['report_365_vs_sql']['ratio']}×" for s, run in zip(sizes, runs, strict=True))
+    lines.append(f"\n365-day report ÷ its raw SQL: {reports}")
+    saturated = [(s, run["saturation"]) for s, run in zip(sizes, runs, strict=True) if "saturation" in run]
+    for s, sat in saturated:
+        lines.append(
+            f"Saturation at {s}: mixed {sat['mixed_rps']} rps vs trivial {sat['trivial_rps']} rps "
+            f"({sat['ratio']}×), {sat['failures']} errors"
+        )
+    return "\n".join(lines)
+
+
+def plot() -> dict[str, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = sorted(
+        (json.loads(path.read_text()) for path in STORE.glob("*.json")), key=lambda r: r["visits_in_database"]
+    )
+    if not runs:
+        raise SystemExit(f"No stored runs in {STORE}: run bench/cost_curve.py --size full first.")
+    x = [run["visits_in_database"] / 1e6 for run in runs]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(PATHS):  # one colour a path in both panels; the baseline black
+        colour = "black" if name == BASELINE else colours(i - 1)
+        left.plot(x, [run["paths"][name]["p50_ms"] for run in runs], marker="o", label=name, color=colour)
+        if name != BASELINE:
+            ys = [run["paths"][name]["p50_vs_baseline"] for run in runs]
+            right.plot(x, ys, marker="o", label=name, color=colour)
+    left.set(xlabel="visits in the table (millions)", ylabel="p50 service time (ms)", title="Concurrency 1")
+    left.set_yscale("log")
+    right.axhline(TARGETS["vs_baseline"], color="red", linestyle="--", label="target ≤ 5× baseline")
+    right.set(xlabel="visits in the table (millions)", ylabel="p50 ÷ trivial endpoint p50", title="Cost vs baseline")
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    PNG.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PNG, dpi=110)
+    plt.close(fig)
+    text = table(runs)
+    print(text)  # noqa: T201
+    return {"bench": "cost_curve", "plot": str(PNG), "runs": len(runs), "table": text}
+
+
+if __name__ == "__main__":
+    run_script(main)

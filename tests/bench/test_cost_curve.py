@@ -1,0 +1,51 @@
+"""bench/cost_curve.py at tiny size: every path answers, is timed as often as the baseline, and its queries are
+counted; the 365-day report's raw SQL gives the same numbers; the plot and table come from stored runs. Times
+are never asserted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import cost_curve
+
+
+@pytest.mark.django_db(transaction=True)  # as served: no test savepoints among the counted queries
+def test_the_cost_curve_bench_times_every_path_beside_the_baseline_and_counts_its_queries(require_postgres):
+    figures = cost_curve.main(["--size", "tiny", "--requests", "3"])
+    paths = figures["paths"]
+    assert set(paths) == set(cost_curve.PATHS)
+    for name, path in paths.items():
+        assert path["requests"] == 3, name
+        assert path["statuses"] == ([201] if name == "booking" else [200]), name
+        assert path["p95_ms"] >= path["p50_ms"] > 0
+    assert paths["baseline"]["p50_vs_baseline"] == 1.0
+    # Fixed query counts, whatever the rows (the board: 12, and 4 more with a patient checked in).
+    assert paths["baseline"]["queries"] <= 8 and paths["visit_list"]["queries"] <= 10
+    assert paths["today_board"]["queries"] <= 16 and paths["availability"]["queries"] <= 12
+    assert paths["report_90"]["queries"] == paths["report_365"]["queries"]
+    report = figures["report_365_vs_sql"]
+    assert report["same_numbers"] is True and report["raw_queries"] == 4
+    assert "saturation" not in figures and "stored" not in figures  # tiny runs are not stored
+
+
+def test_the_plot_and_table_come_from_the_stored_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(cost_curve, "STORE", tmp_path / "runs")
+    monkeypatch.setattr(cost_curve, "PNG", tmp_path / "curve.png")
+    (tmp_path / "runs").mkdir()
+    for label, visits, p50 in (("1m", 1_000_000, 10.0), ("15m", 15_000_000, 12.0)):
+        path = dict.fromkeys(("p95_ms", "queries"), 1) | {"p50_ms": p50, "p50_vs_baseline": 2.0}
+        run = {
+            "visits_in_database": visits,
+            "paths": dict.fromkeys(cost_curve.PATHS, path),
+            "report_365_vs_sql": {"ratio": 1.1},
+        }
+        (tmp_path / "runs" / f"{label}.json").write_text(json.dumps(run))
+    out = cost_curve.main(["--plot"])
+    assert out["runs"] == 2
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = out["table"].splitlines()
+    assert lines[0].startswith("| path | 1.0M") and "15.0M" in lines[0]
+    assert any(line.startswith("| today_board |") and line.endswith("| 1.2× |") for line in lines)  # 12 ÷ 10
+    assert "365-day report ÷ its raw SQL: 1.0M: 1.1×, 15.0M: 1.1×" in out["table"]

@@ -1,0 +1,165 @@
+"""Issue #16: the hot queries' plan shapes on a realistic table (EXPLAIN, never times).
+
+seed_scale writes 8 clinics of 100 patients with 120 days of history and two weeks ahead (≈ 50,000 visits) and
+ANALYZEs, so PostgreSQL's planner sees the same proportions as at a chain's scale (one clinic-day is well under 1%
+of the table; each plan's completed visits a few hundred rows of a large table). The queries are the ones the code
+runs (captured from the board, the visit list, availability and the sweep), EXPLAINed as they were sent. Nothing
+sets enable_seqscan: a plan that would choose a sequential scan on visits here would choose it at 15M too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from scheduler.management.commands.seed_scale import seed
+from scheduler.models import Clinic, Plan
+from scheduler.timeutil import local_date
+from visits import missed
+from visits.models import Visit
+
+NOW = datetime(2026, 6, 10, 18, 0, tzinfo=UTC)  # a Wednesday, afternoon in every US zone: the day's doses are done
+VISIT_INDEX = {"_".join(index.fields) if index.fields else index.name: index.name for index in Visit._meta.indexes}
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _explain(sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        raw = cursor.fetchone()[0]
+    doc = raw if isinstance(raw, list) else json.loads(raw)
+    return list(_nodes(doc[0]["Plan"]))
+
+
+def _visit_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'visits_visit'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _visit_scans(nodes: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """(node type, index name) of every scan reading visits_visit or one of its indexes (bitmap index scans
+    name only the index)."""
+    indexes = _visit_indexes()
+    return [
+        (n["Node Type"], n.get("Index Name"))
+        for n in nodes
+        if n.get("Relation Name") == "visits_visit" or n.get("Index Name") in indexes
+    ]
+
+
+def _captured_visit_reads(client: Client, url: str) -> list[list[tuple[str, str | None]]]:
+    """The scans on visits of every SELECT the page or endpoint ran, EXPLAINed as sent."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    reads = []
+    for query in ctx.captured_queries:
+        sql = query["sql"]
+        if "visits_visit" in sql and sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            reads.append(_visit_scans(_explain(sql)))
+    assert reads, f"{url} read no visits"
+    return reads
+
+
+def _no_seq_scan(reads: list[list[tuple[str, str | None]]]) -> None:
+    for scans in reads:
+        assert scans, "a query on visits_visit without a scan on it"
+        assert all(kind != "Seq Scan" for kind, _ in scans), scans
+
+
+@pytest.fixture
+def scale(db, require_postgres):  # noqa: ANN001, ANN201
+    with time_machine.travel(NOW, tick=False):
+        seed(clinics=8, patients=800, days=120, future=14, rng=random.Random(16), now=NOW, prefix="Plan clinic")
+    clinic = Clinic.objects.filter(name__startswith="Plan clinic").order_by("id").first()
+    assert Visit.objects.count() > 30_000
+    user = get_user_model().objects.get(username="scale_manager")
+    client = Client()
+    client.force_login(user)
+    return clinic, client
+
+
+def test_the_today_board_reads_the_days_visits_through_the_clinic_date_status_index(scale):  # noqa: ANN001
+    clinic, client = scale
+    with time_machine.travel(NOW, tick=False):
+        reads = _captured_visit_reads(client, f"/clinics/{clinic.pk}/today/")
+    _no_seq_scan(reads)
+    assert ("Index Scan", VISIT_INDEX["clinic_date_status"]) in reads[0]
+
+
+def test_the_visit_list_for_a_day_uses_the_clinic_date_status_index(scale):  # noqa: ANN001
+    clinic, client = scale
+    today = local_date(NOW, clinic.timezone)
+    with time_machine.travel(NOW, tick=False):
+        reads = _captured_visit_reads(client, f"/api/v1/visits/?clinic={clinic.pk}&date={today}")
+    _no_seq_scan(reads)
+    used = {index for scans in reads for _, index in scans}
+    assert used == {VISIT_INDEX["clinic_date_status"]}  # the count and the page
+
+
+def test_availability_counts_a_windows_day_through_the_window_date_index(scale):  # noqa: ANN001
+    clinic, client = scale
+    today = local_date(NOW, clinic.timezone)
+    url = f"/api/v1/clinics/{clinic.pk}/availability/?date={today}&service=methadone"
+    with time_machine.travel(NOW, tick=False):
+        reads = _captured_visit_reads(client, url)
+    _no_seq_scan(reads)
+    assert {index for scans in reads for _, index in scans} == {VISIT_INDEX["window_date"]}
+
+
+def test_the_sweeps_overdue_pick_reads_visits_through_an_index(scale):  # noqa: ANN001
+    """No sequential scan. Which index is left to the planner: it assumes status and end independent, so it
+    estimates `status = 'scheduled' AND end <= now` at the scheduled share times the past share (≈ 9% of the table
+    here, none in fact) and picks between (status, end) and the clinic index by a small margin (ANALYZE samples;
+    both were seen). BENCHMARKS.md, chain scale: to be EXPLAINed at 15M."""
+    with CaptureQueriesContext(connection) as ctx:
+        missed._overdue_ids(NOW)
+    picks = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
+    assert picks
+    for sql in picks:
+        scans = _visit_scans(_explain(sql))
+        assert scans
+        assert all(
+            kind in ("Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan") for kind, _ in scans
+        )
+        assert any(index is not None for _, index in scans), scans
+
+
+def test_the_sweeps_latest_completed_read_is_two_limit_1_index_descents_a_plan(scale):  # noqa: ANN001
+    """Bounded by the plan count, not by their history: each plan's latest completed visit and furthest cover come
+    from one index descent each (EXPLAIN ANALYZE: at most one row a loop), not from an aggregate over its history."""
+    plan_ids = list(Plan.objects.order_by("id").values_list("id", flat=True))
+    assert Visit.objects.filter(status="completed").count() > 20 * len(plan_ids)  # weeks of history a plan
+    params = [missed._pg_ints(plan_ids), list(missed.PLAN_KINDS), list(missed.PLAN_KINDS)]
+    nodes = _explain(missed._LAST_DONE_SQL, params)
+    assert sorted(_visit_scans(nodes)) == [
+        ("Index Scan", "visit_plan_furthest_cover"),
+        ("Index Scan", "visit_plan_last_completed"),
+    ]
+    assert not [n for n in nodes if n["Node Type"] in ("Aggregate", "Sort")]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + missed._LAST_DONE_SQL, params)
+        raw = cursor.fetchone()[0]
+    analyzed = list(_nodes((raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]))
+    scans = [n for n in analyzed if n.get("Relation Name") == "visits_visit"]
+    assert len(scans) == 2
+    assert scans[0]["Actual Loops"] == len(plan_ids)  # the latest completed visit: one descent a plan
+    assert scans[1]["Actual Loops"] <= len(plan_ids)  # the furthest cover: plans with a completed visit
+    for scan in scans:
+        assert scan["Actual Rows"] <= 1  # per loop: one row a plan, however long its history
