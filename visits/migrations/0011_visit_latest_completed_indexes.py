@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('scheduler', '0006_plan_split_first_share'),
-        ('visits', '0009_visit_take_home_mg'),
+        ('visits', '0010_screens_and_callbacks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
