@@ -200,7 +200,8 @@ def dose_blockers(*, visits: Iterable[Visit], now: datetime) -> dict[int, str]:
         return {}
     from scheduler.selectors import rules_for_clinic
 
-    rules = {v.clinic_id: rules_for_clinic(v.clinic) for v in rows}
+    clinics = {v.clinic_id: v.clinic for v in rows}
+    rules = {clinic_id: rules_for_clinic(clinic) for clinic_id, clinic in clinics.items()}  # parsed once a clinic
     lookback = max(guard_lookback_days(r) for r in rules.values())
     patients = {v.patient_id for v in rows}
     doses = guard_doses(patients, min(v.date for v in rows), lookback)

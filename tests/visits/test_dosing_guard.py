@@ -306,8 +306,14 @@ def test_dose_blockers_give_the_guards_reason_for_each_visit_in_three_queries(
                       plan=PlanFactory(patient=PatientFactory(clinic=clinic), start_date=MONDAY))
     visits = list(Visit.objects.filter(pk__in=[held.pk, free.pk, *[o.pk for o in others]])
                   .select_related("plan", "clinic__rule_set"))
-    with django_assert_max_num_queries(3):
+    from unittest import mock
+
+    from scheduler import selectors as scheduler_selectors
+
+    parse = mock.Mock(wraps=scheduler_selectors.rules_for_clinic)
+    with django_assert_max_num_queries(3), mock.patch.object(scheduler_selectors, "rules_for_clinic", parse):
         blockers = dose_blockers(visits=visits, now=timezone.now())
+    assert parse.call_count == 1  # the clinic's rules are parsed once for the board, not once per row
     assert blockers[held.pk].startswith("plan on hold: hold since")
     assert all("covered by take-homes until Tue 3 Nov" in blockers[o.pk] for o in others)
     assert free.pk not in blockers
