@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "notifications",
     "web",
     "fhir",
+    "jobs",
 ]
 
 MIDDLEWARE = [
