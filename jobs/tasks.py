@@ -16,8 +16,9 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from notifications.checkins import missed_checkin_create
+from notifications.reminders import reminders_plan_missing
 from notifications.replanning import plan_changed
-from notifications.services import missed_checkin_create, reminders_plan_missing
 from scheduler.models import Patient, Plan
 from visits.generation import GenerationResult, visits_generate
 from visits.missed import Decision, SweepResult, visits_mark_missed
