@@ -3,7 +3,9 @@
 Beat runs `visits.tasks.generate_visits` (rolling horizon) and `visits.tasks.mark_missed_visits`
 (the missed-visit sweep); the management commands of the same names call the same functions.
 Tasks are allowed to call any app's services, so they are where the ledger hands over to
-notifications (reminders for new visits, a check-in text after a first missed day).
+notifications (reminders for new visits, a check-in text after a first missed day). That is why they
+live in the `jobs` shell above the domain apps (issue #12; formerly visits/tasks.py): the task names
+stay `visits.tasks.*`, the strings beat and queued messages know.
 """
 
 from __future__ import annotations
