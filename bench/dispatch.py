@@ -4,7 +4,7 @@
         .venv/bin/python bench/dispatch.py [--size full] [--concurrency 2]
 
 Data: M reachable patients, each with an injection visit in two days and its "1d" reminder planned by
-notifications.services.reminders_sync (real bodies, real caps), then made due (scheduled_for = now − 1 min).
+notifications.reminders.reminders_sync (real bodies, real caps), then made due (scheduled_for = now − 1 min).
 One worker subprocess (`celery -A config worker -c 2`, SMS_BACKEND=fake_redis) serves both sides:
   baseline  M × bench.noop (one Redis INCR) enqueued with apply_async like messages_enqueue does;
             timed from the first enqueue until the worker has run all M.
@@ -49,7 +49,7 @@ def make_due_reminders(clinic: Any, count: int, *, now: datetime | None = None, 
 
     ensure_default_policies()
     from notifications.models import Message
-    from notifications.services import reminders_sync
+    from notifications.reminders import reminders_sync
     from scheduler.models import Patient, Plan
     from scheduler.timeutil import local_date, utc_instant
     from visits.models import Visit
@@ -116,7 +116,7 @@ def make_due_reminders(clinic: Any, count: int, *, now: datetime | None = None, 
 
 def dispatch_until_empty(limit: int = 500) -> tuple[int, int]:
     """Call the dispatch sweep until it claims nothing: (messages claimed, sweeps)."""
-    from notifications.services import reminders_dispatch_due
+    from notifications.dispatch import reminders_dispatch_due
 
     claimed = sweeps = 0
     while True:

@@ -56,7 +56,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, in one sentence.")
 
 
-# Views that declare their own `{"detail": string}` serializer (visits.api.ErrorSerializer) describe the
+# Views that declare their own `{"detail": string}` serializer (api.visits.views.ErrorSerializer) describe the
 # same body under the same name: one component, no collision warning.
 set_override(ErrorSerializer, "suppress_collision_warning", True)
 VALIDATION_ERROR_SCHEMA = {

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "notifications",
     "web",
     "fhir",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -292,7 +293,7 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 if SMS_BACKEND not in {"console", "memory", "twilio", "fake_redis"}:
     raise ImproperlyConfigured(f"SMS_BACKEND must be console, memory, twilio or fake_redis, got {SMS_BACKEND!r}")
 GENERATION_HORIZON_DAYS = env_int("GENERATION_HORIZON_DAYS", 28)
-# Texts per send task (notifications.services.SEND_CHUNK): one claim transaction per chunk.
+# Texts per send task (notifications.sending.SEND_CHUNK): one claim transaction per chunk.
 SMS_SEND_CHUNK = env_int("SMS_SEND_CHUNK", 25)
 
 # --- Logging: patient data never above DEBUG -------------------------------------------

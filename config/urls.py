@@ -23,9 +23,9 @@ REDOC_STYLE_HASHES = [
 ]
 
 api_v1 = [
-    path("", include("scheduler.urls")),
-    path("", include("visits.urls")),
-    path("", include("visits.reports_api")),
+    path("", include("api.scheduler.urls")),
+    path("", include("api.visits.urls")),
+    path("", include("api.visits.reports")),
     path("", include("notifications.urls")),
 ]
 

@@ -11,8 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from notifications.inbound import staff_task_done
 from notifications.models import Message
-from notifications.services import staff_task_done
 from scheduler.api.base import ID_PATH
 from scheduler.api.filters import ScopedIdFilter, StrictBooleanFilter, clinic_filter, patient_filter
 from scheduler.permissions import ALL_ROLES, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics

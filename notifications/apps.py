@@ -6,4 +6,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Text messages"
 
     def ready(self) -> None:
-        from notifications import audit  # noqa: F401  (registers models with django-auditlog)
+        # audit registers the models with django-auditlog. tasks registers the send task, which
+        # notifications/dispatch.py enqueues by its registered name: every process that dispatches (web,
+        # commands, tests) needs it, not only the workers where Celery autodiscovers tasks.
+        from notifications import audit, tasks  # noqa: F401

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.services import callback_text_create, reminders_sync
+from notifications.reminders import callback_text_create, reminders_sync
 from scheduler import services as calendar
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, RuleSet
@@ -216,7 +216,7 @@ def callback_start(*, patient: Patient, by: Any, drawn: bool = False) -> Visit:
     """A clinician (or the hourly draw, `drawn`) calls a patient holding take-homes back [PRACTICE, DOMAIN §1:
     within 24 h, with all their bottles]: a `callback` visit in the first window offering call-backs that opens
     within the next 24 hours and has room (visits.screening.callback_check says who may be called back), and a
-    neutral text asking them to contact the clinic today (notifications.services.callback_text_create)."""
+    neutral text asking them to contact the clinic today (notifications.reminders.callback_text_create)."""
     now = timezone.now()
     screening.callback_check(patient=patient, by=by, now=now, drawn=drawn)
     clinic = patient.clinic

@@ -9,12 +9,9 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notifications.services import (
-    message_send,
-    messages_send,
-    missed_checkins_sync,
-    reminders_dispatch_until_done,
-)
+from notifications.checkins import missed_checkins_sync
+from notifications.dispatch import reminders_dispatch_until_done
+from notifications.sending import message_send, messages_send
 
 logger = logging.getLogger(__name__)
 

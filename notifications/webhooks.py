@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from notifications.services import inbound_receive, message_status_update
+from notifications.callbacks import message_status_update
+from notifications.inbound import inbound_receive
 
 logger = logging.getLogger(__name__)
 

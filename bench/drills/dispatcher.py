@@ -36,7 +36,7 @@ def main() -> None:
 
     from django.utils import timezone
 
-    from notifications.services import reminders_dispatch_due
+    from notifications.dispatch import reminders_dispatch_due
     from visits.missed import visits_mark_missed
 
     time.sleep(max(0.0, args.start_at - time.time()))

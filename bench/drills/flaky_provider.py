@@ -13,7 +13,7 @@ Check: each text accepted exactly once, three attempts each, every row ends `del
 back to `sent`), the bad signature changed nothing.
 
 Not drilled, because it cannot be made exactly-once from our side: a timeout *after* the provider accepted
-(Twilio has no idempotency key for outgoing messages; see notifications/services.py).
+(Twilio has no idempotency key for outgoing messages; see notifications/sending.py).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from django.utils import timezone
 
     from config.celery import app
+    from notifications.dispatch import reminders_dispatch_due
     from notifications.models import Message
-    from notifications.services import reminders_dispatch_due
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="tiny")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         app.conf.task_always_eager = True
         with (
             override_settings(TWILIO_AUTH_TOKEN=TOKEN),
-            mock.patch("notifications.services.get_transport", return_value=provider),
+            mock.patch("notifications.sending.get_transport", return_value=provider),
         ):
             claimed = []
             for hours in (0, 2, 4, 6):  # each sweep after every row's backoff has passed

@@ -12,7 +12,7 @@ Check: every reminder accepted by the provider exactly once.
 
 The kill lands ≥0.3 s after the provider accepted the previous text, i.e. inside the next send's delay.
 A kill between the provider accepting and our UPDATE (milliseconds) would double-send that one text:
-the gap documented in notifications/services.py, which no drill can close from our side.
+the gap documented in notifications/sending.py, which no drill can close from our side.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         worker_env,
     )
     from bench.dispatch import dispatch_until_empty
+    from notifications.dispatch import reminders_dispatch_due
     from notifications.models import Message
-    from notifications.services import reclaim_after, reminders_dispatch_due
+    from notifications.outbox import reclaim_after
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="tiny")

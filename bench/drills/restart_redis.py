@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         worker_env,
     )
     from notifications.models import Message
-    from notifications.services import reclaim_after
+    from notifications.outbox import reclaim_after
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="tiny")

@@ -27,7 +27,7 @@ def test_a_report_far_from_today_is_refused_naming_the_date_before_any_report_is
     api_as, clinic, params, field, monkeypatch
 ):
     built: list[dict] = []
-    monkeypatch.setattr("visits.reports_api.attendance_report", lambda **kwargs: built.append(kwargs))
+    monkeypatch.setattr("api.visits.reports.attendance_report", lambda **kwargs: built.append(kwargs))
 
     response = api_as("manager").get(REPORT, {"clinic": clinic.pk, **params})
 

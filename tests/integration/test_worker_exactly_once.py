@@ -14,8 +14,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from notifications.dispatch import reminders_dispatch_due
 from notifications.models import Message
-from notifications.services import reclaim_after, reminders_dispatch_due
+from notifications.outbox import reclaim_after
 from tests.factories import ClinicFactory, PatientFactory
 
 from .conftest import ROOT, sent_count, sent_ids, subprocess_env, wait_for

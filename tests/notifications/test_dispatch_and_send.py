@@ -8,15 +8,12 @@ import pytest
 import time_machine
 from kombu.exceptions import OperationalError
 
-from notifications import services, transports
+from notifications import dispatch, outbox, transports
+from notifications.checkins import missed_checkin_create
+from notifications.dispatch import messages_reclaim_stuck, reminders_dispatch_due
 from notifications.models import Message
-from notifications.services import (
-    message_send,
-    messages_reclaim_stuck,
-    missed_checkin_create,
-    reminders_dispatch_due,
-    reminders_sync,
-)
+from notifications.reminders import reminders_sync
+from notifications.sending import message_send
 from notifications.tasks import send_message, send_messages
 from notifications.transports import TransportError
 from tests.factories import PlanFactory
@@ -229,9 +226,9 @@ def test_temporary_errors_give_up_after_five_attempts(
 
 
 def test_backoff_grows_and_has_jitter():
-    delays = [services.backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 5)]
+    delays = [outbox.backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 5)]
     assert 30 <= delays[0] <= 60 and 480 <= delays[4] <= 960
-    assert len({services.backoff_delay(3) for _ in range(20)}) > 1
+    assert len({outbox.backoff_delay(3) for _ in range(20)}) > 1
 
 
 def test_reclaim_puts_a_sending_row_without_provider_id_back_but_not_one_with(due_message):
@@ -245,7 +242,7 @@ def test_reclaim_puts_a_sending_row_without_provider_id_back_but_not_one_with(du
         provider_id="SM1",
     )
     Message.objects.filter(id=due_message.pk).update(status="sending", claimed_at=DUE, attempts=1)
-    later = DUE + services.reclaim_after() + timedelta(seconds=1)
+    later = DUE + outbox.reclaim_after() + timedelta(seconds=1)
     assert messages_reclaim_stuck(now=DUE + timedelta(minutes=5)) == 0  # a live send is left alone
     assert messages_reclaim_stuck(now=later) == 2
     due_message.refresh_from_db()
@@ -255,7 +252,7 @@ def test_reclaim_puts_a_sending_row_without_provider_id_back_but_not_one_with(du
 
 def test_reclaim_waits_longer_than_a_task_may_run(settings):
     settings.SMS_RECLAIM_AFTER_SECONDS = 10
-    assert services.reclaim_after() > timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    assert outbox.reclaim_after() > timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
 
 
 @time_machine.travel(datetime(2026, 11, 10, 12, 0, tzinfo=UTC), tick=False)
@@ -290,7 +287,7 @@ def test_the_dispatch_command_runs_the_sweep(due_message, enqueued, django_captu
 
 @time_machine.travel(datetime(2026, 11, 10, 15, 0, tzinfo=UTC), tick=False)
 def test_the_sweep_texts_the_first_missed_visit_of_a_streak_only(patient):
-    from notifications.services import missed_checkins_sync
+    from notifications.checkins import missed_checkins_sync
 
     plan = PlanFactory(patient=patient, medication="methadone")
     make_visit(plan, date(2026, 11, 7), status="completed")
@@ -339,9 +336,9 @@ def test_the_dispatch_task_keeps_claiming_full_batches(monkeypatch):
         remaining[0] -= n
         return n
 
-    monkeypatch.setattr(services, "reminders_dispatch_due", fake_dispatch)
-    assert services.reminders_dispatch_until_done(limit=1) == 3
+    monkeypatch.setattr(dispatch, "reminders_dispatch_due", fake_dispatch)
+    assert dispatch.reminders_dispatch_until_done(limit=1) == 3
     assert calls == [1, 1, 1, 1]  # the fourth came back empty
     remaining[0] = 5
     calls.clear()
-    assert services.reminders_dispatch_until_done(limit=1, budget_seconds=0) == 1  # the budget is spent
+    assert dispatch.reminders_dispatch_until_done(limit=1, budget_seconds=0) == 1  # the budget is spent

@@ -10,8 +10,8 @@ import time_machine
 from notifications.defaults import DEFAULT_TEMPLATES
 from notifications.models import Message
 from notifications.privacy import CAPITALS_ONLY, FORBIDDEN_WORDS, ForbiddenContent, find_forbidden
+from notifications.reminders import reminders_sync
 from notifications.rendering import render
-from notifications.services import reminders_sync
 from scheduler.errors import RuleViolation
 from scheduler.models import RuleSet
 from scheduler.services import _check_sms_name
@@ -137,7 +137,8 @@ def test_a_clinic_whose_rule_set_forbids_its_text_name_plans_no_reminder(injecti
 
 @pytest.mark.django_db
 def test_the_send_path_refuses_a_rule_set_word_in_a_body_edited_after_planning(injection_plan, memory_sms):
-    from notifications.services import message_send, reminders_dispatch_due
+    from notifications.dispatch import reminders_dispatch_due
+    from notifications.sending import message_send
 
     planned = datetime(2026, 10, 20, 16, 0, tzinfo=UTC)
     due = datetime(2026, 11, 9, 15, 30, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from notifications.models import Message, MessageTemplate, ReminderPolicy
-from notifications.services import reminders_plan_missing, reminders_sync
+from notifications.reminders import reminders_plan_missing, reminders_sync
 from tests.factories import PatientFactory, PlanFactory
 
 from .conftest import NY, make_visit

@@ -11,9 +11,10 @@ import time_machine
 from django.db import connection
 from kombu.exceptions import OperationalError
 
-from notifications import services, transports
+from notifications import callbacks, transports
+from notifications.dispatch import reminders_dispatch_due
 from notifications.models import Message
-from notifications.services import SEND_CHUNK, messages_send, reminders_dispatch_due
+from notifications.sending import SEND_CHUNK, messages_send
 from notifications.tasks import send_messages
 from notifications.transports import TransportError
 from tests.factories import PatientFactory, PlanFactory
@@ -149,7 +150,7 @@ def test_an_early_delivery_callback_is_replayed_after_the_chunk(clinic, memory_s
 
     def send_then_callback(self, **kw):
         provider_id = real_send(self, **kw)
-        services.message_status_update(provider_id=provider_id, status="delivered")  # before our UPDATE
+        callbacks.message_status_update(provider_id=provider_id, status="delivered")  # before our UPDATE
         return provider_id
 
     monkeypatch.setattr(transports.MemoryTransport, "send", send_then_callback)

@@ -9,7 +9,7 @@ from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from notifications.models import InboundMessage, Message
-from notifications.services import message_record_sent
+from notifications.sending import message_record_sent
 from scheduler.models import Patient
 from tests.factories import PatientFactory, PlanFactory
 from visits.models import StaffTask

@@ -12,8 +12,8 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from jobs.management.commands.seed_demo import WINDOWS
 from notifications.models import InboundMessage, Message
-from scheduler.management.commands.seed_demo import WINDOWS
 from scheduler.models import Clinic, Patient
 from scheduler.privacy_words import find_all_forbidden_words
 from scheduler.services import CONSENT_WORDS

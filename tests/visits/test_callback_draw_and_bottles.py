@@ -115,7 +115,7 @@ def test_the_draw_uses_the_systems_unguessable_generator(holder, at_draw_time, m
 
 
 def test_the_draw_job_is_a_celery_task_that_reports_what_it_made(holder, at_draw_time, monkeypatch):
-    from visits import tasks
+    from jobs import tasks
 
     monkeypatch.setattr(screening.random, "SystemRandom", Always)
     assert tasks.draw_callbacks() == {"callbacks": 1}
@@ -214,7 +214,7 @@ def test_the_management_command_runs_the_same_draw(holder, at_draw_time, monkeyp
 
 
 def test_a_call_back_missed_long_ago_raises_nothing_now(holder, oral_window, clinic, frozen):
-    from visits.tasks import run_mark_missed
+    from jobs.tasks import run_mark_missed
 
     old = make_visit(holder, window=clinic.windows.get(start=oral_window.start), kind="callback",
                      day=MONDAY - timedelta(days=20), status="missed")

@@ -320,8 +320,8 @@ def test_dose_blockers_give_the_guards_reason_for_each_visit_in_three_queries(
 
 
 def test_the_sweep_that_opens_a_hold_turns_take_home_days_into_visits_at_once(patient, mwf_plan, oral_window):
+    from jobs.tasks import run_mark_missed
     from visits.generation import visits_generate
-    from visits.tasks import run_mark_missed
 
     with time_machine.travel(datetime(2026, 10, 26, 10, 0, tzinfo=UTC), tick=False):  # Monday 26 Oct
         visits_generate(clinic_ids=[patient.clinic_id], horizon_days=28)

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from notifications.analytics import drift_of
 from scheduler.rules import PRESETS, Rules, preset_rules
-from visits.analytics import drift_of
 
 TODAY = date(2026, 11, 16)
 RECENT_FROM = TODAY - timedelta(days=27)

@@ -164,7 +164,7 @@ def test_a_simulated_year_of_call_back_draws_picks_only_take_home_holders_larger
 
 @pytest.mark.django_db
 def test_a_missed_call_back_in_the_simulated_year_escalates_and_suspends_take_homes(clinic, staff):
-    from visits.tasks import run_mark_missed
+    from jobs.tasks import run_mark_missed
 
     window = clinic.windows.get(start=time(7, 0))
     patient = PatientFactory(clinic=clinic)

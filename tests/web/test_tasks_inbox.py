@@ -7,7 +7,7 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from notifications.services import inbound_receive
+from notifications.inbound import inbound_receive
 from tests.factories import PatientFactory
 from visits.models import StaffTask
 

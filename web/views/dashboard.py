@@ -17,9 +17,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from notifications import analytics
 from scheduler.models import Clinic, Patient
 from scheduler.permissions import REPORTS
-from visits import analytics
 from web import charts, selectors
 from web.access import clinic_or_404, require, staff_view
 from web.forms import DateRangeForm

@@ -15,12 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from notifications.services import staff_task_done
+from notifications import analytics
+from notifications.inbound import staff_task_done
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic
 from scheduler.permissions import CLINICAL, FRONT_DESK
 from scheduler.selectors import rules_for_clinic, takehome_reviews_due
-from visits import analytics
 from visits.missed import escalation_resolve
 from visits.models import Escalation, OutreachCall
 from visits.outreach import outreach_call_log

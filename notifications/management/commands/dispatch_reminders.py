@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from notifications.services import reminders_dispatch_due
+from notifications.dispatch import reminders_dispatch_due
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
+from jobs import tasks
 from tests.visits.missed.conftest import at, complete, generate, visit_on
-from visits import tasks
 from visits.models import Visit
 
 MON, TUE = date(2026, 11, 2), date(2026, 11, 3)

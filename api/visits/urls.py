@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from visits.api import AvailabilityView, ScreenViewSet, VisitViewSet
+from api.visits.views import AvailabilityView, ScreenViewSet, VisitViewSet
 from visits.escalations_api import urlpatterns as escalation_urlpatterns
 
 router = SimpleRouter()

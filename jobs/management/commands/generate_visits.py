@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jobs.tasks import run_generate_visits
 from scheduler.selectors import active_plans
-from visits.tasks import run_generate_visits
 
 
 class Command(BaseCommand):

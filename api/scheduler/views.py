@@ -20,6 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.scheduler.serializers import PlanSerializer
+from api.visits.views import VisitSerializer
 from config.schema import rules
 from config.tokens import token_issue
 from notifications import replanning
@@ -36,7 +38,6 @@ from scheduler.api.serializers import (
     HistoryEntrySerializer,
     PatientSerializer,
     PauseSerializer,
-    PlanSerializer,
     StaffSerializer,
     TakeHomeReviewSerializer,
     TaperSerializer,
@@ -47,7 +48,6 @@ from scheduler.api.serializers import (
 from scheduler.models import Clinic, Closure, DosingWindow, Patient, Pause, Plan, StaffProfile
 from scheduler.permissions import ADMIN, CLINICAL, FRONT_DESK, clinic_ids_for, scope_to_clinics
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
-from visits.api import VisitSerializer
 from visits.models import Visit
 from visits.reports import closure_affected_visits
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from visits.tasks import run_mark_missed
+from jobs.tasks import run_mark_missed
 
 
 def parse_instant(value: str) -> datetime:

@@ -324,9 +324,10 @@ class Command(BaseCommand):
         whose sending time has passed) and texts from patients that became front-desk tasks. Written once (a demo
         seeded before there were texts gets them on its next run); found by visit and slot, and by provider id."""
         from notifications.defaults import DEFAULT_POLICIES, DEFAULT_TEMPLATES
+        from notifications.inbound import inbound_receive
         from notifications.models import Message
+        from notifications.outbox import render_message
         from notifications.selectors import PolicyBook, TemplateBook
-        from notifications.services import inbound_receive, render_message
         from visits.models import Visit
 
         zone = ZoneInfo(clinic.timezone)

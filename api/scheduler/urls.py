@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from scheduler.api import views
+from api.scheduler import views
 
 router = SimpleRouter()
 router.register("clinics", views.ClinicViewSet, basename="clinic")

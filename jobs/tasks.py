@@ -4,7 +4,9 @@ Beat runs `visits.tasks.generate_visits` (rolling horizon), `visits.tasks.mark_m
 (the missed-visit sweep) and `visits.tasks.draw_callbacks` (issue #15: the hourly random call-back
 draw); the management commands of the same names call the same functions.
 Tasks are allowed to call any app's services, so they are where the ledger hands over to
-notifications (reminders for new visits, a check-in text after a first missed day).
+notifications (reminders for new visits, a check-in text after a first missed day). That is why they
+live in the `jobs` shell above the domain apps (issue #12; formerly visits/tasks.py): the task names
+stay `visits.tasks.*`, the strings beat and queued messages know.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from notifications.checkins import missed_checkin_create
+from notifications.reminders import reminders_plan_missing
 from notifications.replanning import callbacks_draw, callbacks_missed_escalate, plan_changed
-from notifications.services import missed_checkin_create, reminders_plan_missing
 from scheduler.models import Patient, Plan
 from visits.generation import GenerationResult, visits_generate
 from visits.missed import Decision, SweepResult, visits_mark_missed

@@ -10,8 +10,8 @@ from django.http import HttpRequest
 
 from config.audit_readonly import ReadOnlyLogEntryAdmin
 from notifications import replanning
-from scheduler.admin import RefusalsShown
 from visits.models import Escalation, StaffTask, Visit
+from web.admin.scheduler import RefusalsShown
 
 # What an admin may change on a visit: where and when it is (through visits.services.visit_reschedule).
 MOVABLE = ("date", "start")

@@ -21,12 +21,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.schema import rules
+from notifications import analytics
 from scheduler import bounds
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField
 from scheduler.models import MEDICATIONS, Clinic
 from scheduler.permissions import REPORTS, ActionRoles, IsStaffMember, clinic_ids_for
 from scheduler.timeutil import local_date
-from visits import analytics, screening
+from visits import screening
 from visits.reports import attendance_report, controlled_drugs
 
 MAX_RANGE_DAYS = bounds.MAX_RANGE_DAYS
