@@ -10,7 +10,7 @@ from visits.models import Visit
 
 
 @pytest.mark.django_db
-def test_seed_scale_makes_clinics_patients_and_attended_history_and_refuses_a_second_run(require_postgres):
+def test_seed_scale_makes_clinics_patients_and_attended_history_and_refuses_a_second_run():
     call_command("seed_scale", "--clinics", "2", "--patients", "60", "--days", "14", "--no-progress")
     clinics = Clinic.objects.filter(name__startswith="Scale clinic")
     assert clinics.count() == 2
