@@ -19,8 +19,10 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 DATABASE_NAME = "dosewise"
@@ -40,6 +42,18 @@ class Services:
             for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url))
             if url
         )
+
+
+def database_url_for(settings_dict: Mapping[str, Any]) -> str:
+    """A postgres:// URL for a Django database settings dict (for worker subprocesses of the tests and benches).
+
+    The embedded PostgreSQL listens on a unix socket: its folder is the host, percent-encoded, with no port."""
+    auth = quote(settings_dict["USER"] or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = str(settings_dict["HOST"] or "127.0.0.1")
+    port = settings_dict["PORT"] or ("" if host.startswith("/") else 5432)
+    return f"postgres://{auth}@{quote(host, safe='')}{f':{port}' if port else ''}/{settings_dict['NAME']}"
 
 
 def _pg_user() -> str | None:

@@ -101,3 +101,22 @@ def test_start_leaves_out_what_the_environment_already_names(bare_env, folder):
     urls = _exports(_embedded("start", folder, {**bare_env, "REDIS_URL": "redis://127.0.0.1:6379/14"}))
     assert set(urls) == {"DATABASE_URL"}
     assert not (folder / "redis").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings_dict", "host", "port"),
+    [
+        ({"USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": 5432, "NAME": "t"}, "127.0.0.1", 5432),
+        ({"USER": "postgres", "PASSWORD": "p@ss", "HOST": "", "PORT": "", "NAME": "t"}, "127.0.0.1", 5432),
+        ({"USER": "postgres", "PASSWORD": None, "HOST": "/tmp/dw x/postgres", "PORT": "", "NAME": "t"},
+         "/tmp/dw x/postgres", ""),
+    ],
+)
+def test_a_worker_subprocess_gets_a_url_for_the_same_database_tcp_or_unix_socket(settings_dict, host, port):
+    import dj_database_url
+
+    from config.embedded import database_url_for
+
+    parsed = dj_database_url.parse(database_url_for(settings_dict))
+    assert (parsed["HOST"], parsed["PORT"], parsed["NAME"]) == (host, port, "t")
+    assert parsed["PASSWORD"] == (settings_dict["PASSWORD"] or "")

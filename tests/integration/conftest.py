@@ -14,13 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from bench._clock import offset_env
+from config.embedded import database_url_for
 from notifications.transports import FAKE_COUNT_KEY, FAKE_SENT_LIST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +53,7 @@ def worker_db(transactional_db) -> str:
     """DATABASE_URL of the test database pytest-django created, for the worker subprocess."""
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         _unavailable("worker tests need PostgreSQL (the worker must share the test database)")
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    # The embedded PostgreSQL listens on a unix socket: its folder is the host, percent-encoded.
-    host = quote(s["HOST"] or "127.0.0.1", safe="")
-    port = f":{s['PORT']}" if s["PORT"] else ("" if str(s["HOST"]).startswith("/") else ":5432")
-    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+    return database_url_for(connection.settings_dict)
 
 
 def subprocess_env(db_url: str, **extra: str) -> dict[str, str]:
