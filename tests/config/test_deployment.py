@@ -108,3 +108,13 @@ def test_a_database_url_that_is_not_postgresql_is_refused():
     )
     assert result.returncode != 0
     assert "DATABASE_URL must name a PostgreSQL database" in result.stderr
+
+
+def test_the_worker_refuses_to_start_without_redis_and_says_how():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL is not set" in result.stdout + result.stderr
