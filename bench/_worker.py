@@ -31,9 +31,9 @@ def database_url() -> str:
     """The URL of the database this process is using (under pytest: the test database)."""
     from django.db import connection
 
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    from config.embedded import database_url_for
+
+    return database_url_for(connection.settings_dict)
 
 
 def worker_env(*, broker: str | None = None, fake_sms: str | None = None, **extra: str) -> dict[str, str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_failure, task_success
+from celery.signals import beat_init, celeryd_init, task_failure, task_success
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -32,17 +31,13 @@ def _job_failed(sender: Any = None, **kwargs: Any) -> None:
     on_task_failure(sender, **kwargs)
 
 
-def _ensure_filesystem_broker_folders() -> None:
-    """kombu's filesystem transport (the laptop default) needs its folders before the first message."""
+@beat_init.connect(weak=False)
+@celeryd_init.connect(weak=False)
+def _require_a_broker(**kwargs: Any) -> None:
+    """No Redis, no worker or beat: there is no filesystem fallback, so say how to get one."""
     from django.conf import settings
 
-    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
-        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
-            if folder:
-                os.makedirs(str(folder), exist_ok=True)
+    if not settings.CELERY_BROKER_URL:
+        from config.no_database.base import MESSAGE
 
-
-# Settings may not be configured yet (e.g. `celery --help`); the worker retries the broker anyway.
-with contextlib.suppress(Exception):
-    _ensure_filesystem_broker_folders()
+        raise SystemExit(MESSAGE.replace("DATABASE_URL is not set", "REDIS_URL is not set"))

@@ -1,13 +1,15 @@
 """Dosewise settings: one module, read from environment variables.
 
-Defaults run on a laptop with no servers (embedded SQLite, kombu's filesystem broker);
-production sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
+Dosewise always runs on PostgreSQL and Redis: DATABASE_URL and REDIS_URL name them. On a laptop
+scripts/run.sh and scripts/test.sh start embedded ones (config/embedded.py) and set both; production sets them,
+SECRET_KEY, ALLOWED_HOSTS and DEBUG=0. Without DATABASE_URL every database use fails with how to start.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -90,17 +92,18 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'dosewise.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+DATABASE_URL = env_str("DATABASE_URL", "")
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": (
+        dict(dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+                                   conn_health_checks=True))
+        if DATABASE_URL
+        # No SQLite fallback: any database use says how to start (settings still load for collectstatic, mypy).
+        else {"ENGINE": "config.no_database"}
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is the laptop default: web, worker and beat share the file, so wait on locks.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+if not DATABASES["default"]["ENGINE"].startswith(("django.db.backends.postgresql", "config.no_database")):
+    raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database, got {DATABASES['default']['ENGINE']}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -252,19 +255,13 @@ CACHES = {
 }
 
 # --- Celery ----------------------------------------------------------------------------
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
-    if REDIS_URL
-    else {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+# The broker is the Redis of REDIS_URL (no filesystem fallback: the worker and beat refuse to start without it,
+# config/celery.py). The embedded Redis listens on a unix socket: redis-py says unix:///path, kombu
+# redis+socket:///path.
+CELERY_BROKER_URL = (
+    "redis+socket://" + REDIS_URL.removeprefix("unix://") if REDIS_URL.startswith("unix://") else REDIS_URL
 )
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

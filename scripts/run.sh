@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Start the whole system on embedded defaults (SQLite + kombu's filesystem broker), or on
-# PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set: web, a Celery worker and beat, with demo data.
+# Start the whole system (web, a Celery worker and beat, with demo data) on PostgreSQL and Redis: the ones
+# DATABASE_URL/REDIS_URL name, or else an embedded PostgreSQL and Redis from the virtual environment
+# (config/embedded.py) with their data under var/services, stopped again when this script stops.
 set -euo pipefail
 source "$(dirname "$0")/venv.sh"
+source "$(dirname "$0")/services.sh"
 export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
 # Only this machine can reach the demo server unless HOST says otherwise (e.g. HOST=0.0.0.0).
 HOST="${HOST:-127.0.0.1}"
 VAR="${DOSEWISE_VAR_DIR:-var}"
-mkdir -p "$VAR/broker/queue" "$VAR/broker/processed" "$VAR/static"
+mkdir -p "$VAR/static"
+
+pids=()
+cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; embedded_services_stop; }
+trap cleanup INT TERM EXIT
+embedded_services_start "$VAR/services"
 
 python manage.py migrate --noinput
 python manage.py seed_demo
@@ -16,13 +23,9 @@ python manage.py setup_periodic_tasks
 python manage.py generate_visits
 python manage.py mark_missed_visits
 
-pids=()
-cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup INT TERM EXIT
-
 celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" &
 pids+=($!)
-celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule &
+celery -A config beat --loglevel=INFO --schedule="$VAR/celerybeat-schedule" &
 pids+=($!)
 python manage.py runserver "$HOST:$PORT" --noreload &
 pids+=($!)

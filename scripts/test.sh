@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint (ruff), imports (import-linter), types (mypy) and tests (pytest). Every stage runs, and the
 # command fails if any stage failed. Extra arguments go to pytest.
-# With DATABASE_URL/REDIS_URL set (CI) it runs on PostgreSQL and Redis; without them the tests that need
-# PostgreSQL or Redis are skipped locally (never in CI, where a missing service fails the run).
+# It always runs on PostgreSQL and Redis, and no test is skipped for want of them: with DATABASE_URL/REDIS_URL
+# set (CI) it uses those; without them it starts an embedded PostgreSQL and Redis (config/embedded.py) in a
+# temporary folder and stops and deletes them at the end, also on failure or Ctrl-C.
 set -uo pipefail
 source "$(dirname "$0")/venv.sh"
+source "$(dirname "$0")/services.sh"
+services_tmp=""
+finish() { trap - EXIT INT TERM; embedded_services_stop; [ -n "$services_tmp" ] && rm -rf "$services_tmp"; }
+trap finish EXIT
+trap 'exit 130' INT TERM
+if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
+  services_tmp=$(mktemp -d "${TMPDIR:-/tmp}/dosewise-test.XXXXXX")
+  embedded_services_start "$services_tmp/services" || exit 1
+fi
 failed=()
 echo "== ruff"
 ruff check . || failed+=(ruff)

@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite.
 
-In CI (CI=true) the suite must run on PostgreSQL and Redis: a missing service fails the run
-instead of skipping tests.
+The suite always runs on PostgreSQL and Redis (scripts/test.sh starts embedded ones when DATABASE_URL/REDIS_URL
+are not set): a missing service stops the run before the first test; nothing is skipped for want of one.
 """
 
 from __future__ import annotations
@@ -50,12 +50,11 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        engine = settings.DATABASES["default"]["ENGINE"]
-        if "postgresql" not in engine:
-            pytest.exit(f"CI must run on PostgreSQL (DATABASE_URL), got {engine}", returncode=3)
-        if not settings.REDIS_URL:
-            pytest.exit("CI must run with REDIS_URL set", returncode=3)
+    how = "run `bash scripts/test.sh` (it starts an embedded PostgreSQL and Redis) or set them"
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        pytest.exit(f"the tests need PostgreSQL: DATABASE_URL is not set; {how}", returncode=3)
+    if not settings.REDIS_URL:
+        pytest.exit(f"the tests need Redis: REDIS_URL is not set; {how}", returncode=3)
 
 
 @pytest.fixture(autouse=True)
@@ -75,19 +74,6 @@ def fresh_throttle_history(monkeypatch: pytest.MonkeyPatch) -> None:
 def fast_password_hashing(settings) -> None:
     """Every staff fixture user hashes a password; PBKDF2's real cost only slows the suite."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def is_postgres() -> bool:
-    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
-
-
-@pytest.fixture
-def require_postgres() -> None:
-    """Concurrency and locking tests run on PostgreSQL only; in CI absence is a failure."""
-    if not is_postgres():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("this test needs PostgreSQL and CI must provide it")
-        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ from tests.conftest import ROLES as ALL_ROLES
 from tests.factories import PatientFactory, PlanFactory, make_staff
 from visits.models import Visit
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 HYPOTHESIS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -98,7 +98,7 @@ def ids(clinic) -> dict[str, int]:
 
 
 @pytest.fixture
-def tokens(require_postgres, clinic) -> dict[str, str]:
+def tokens(clinic) -> dict[str, str]:
     return {
         role: Token.objects.create(user=make_staff(role, [clinic], username=f"schemathesis_{role}")).key
         for role in ROLES

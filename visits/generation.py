@@ -249,25 +249,12 @@ def _generate_chunk(
         if updates:
             result.updated = Visit.objects.bulk_update(updates, list(COMPARED_FIELDS) + ["updated"], batch_size=1000)
             result.changed_ids = [v.pk for v in updates]
-        if creates and connection.vendor == "postgresql":
+        if creates:
             result.created_ids = _insert_new(creates)
             result.created = len(result.created_ids)
-        elif creates:
-            new = [
-                Visit(**dict(zip(NEW_COLUMNS, row, strict=True)), source="plan", status="scheduled") for row in creates
-            ]
-            made = Visit.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
-            result.created = len(made)
         if unplaced:
             result.unplaced = len(unplaced)
             _report_unplaced(unplaced)
-    if creates and connection.vendor != "postgresql":
-        # ignore_conflicts gives no ids back on every backend: look the new rows up by their keys.
-        keys = {row[2:5] for row in creates}  # plan_id, planned_date, session
-        rows = Visit.objects.filter(plan_id__in=plan_ids, source="plan", planned_date__gte=earliest_today).values_list(
-            "id", "plan_id", "planned_date", "session"
-        )
-        result.created_ids = [row[0] for row in rows if (row[1], row[2], row[3]) in keys]
     return result
 
 
@@ -367,14 +354,13 @@ class _Room:
     @classmethod
     def load(cls, works: list[_Work], date_from: date, date_to: date) -> _Room:
         clinic_ids = sorted({w.plan.patient.clinic_id for w in works})
-        if connection.vendor == "postgresql":
-            # Booking locks the patient, then the windows; so does this (FOR KEY SHARE: other readers and
-            # plain updates of patients go on), so the two never wait on each other in a circle.
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM scheduler_patient WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
-                    [sorted({w.plan.patient_id for w in works})],
-                )
+        # Booking locks the patient, then the windows; so does this (FOR KEY SHARE: other readers and
+        # plain updates of patients go on), so the two never wait on each other in a circle.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM scheduler_patient WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                [sorted({w.plan.patient_id for w in works})],
+            )
         rows = (
             DosingWindow.objects.select_for_update()
             .filter(clinic_id__in=clinic_ids)
@@ -641,7 +627,7 @@ def _report_unplaced(unplaced: list[_Unplaced]) -> None:
 
 
 def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
-    """PostgreSQL: COPY the new rows into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
+    """COPY the new rows into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
     RETURNING id.
 
     Same effect as bulk_create(ignore_conflicts=True) — a slot another worker filled meanwhile is skipped

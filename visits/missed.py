@@ -22,9 +22,7 @@ from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Max, Q
-from django.db.models.expressions import Window
-from django.db.models.functions import RowNumber
+from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -34,7 +32,7 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Pause, Plan
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
-from scheduler.selectors import ClinicCalendars, pauses_by_plan, plan_spec, rules_for_clinic
+from scheduler.selectors import ClinicCalendars, plan_spec, rules_for_clinic
 from scheduler.services import dose_order_create, dose_reinduction_create
 from scheduler.timeutil import local_date
 from visits import ladder
@@ -112,12 +110,6 @@ class SweepResult:
         }
 
 
-def _postgres() -> bool:
-    """Plain-SQL paths (SKIP LOCKED claims, `= ANY(array)` reads, `INSERT … ON CONFLICT`) on PostgreSQL;
-    the ORM paths elsewhere (SQLite in laptop mode). Tests switch it off to compare the two."""
-    return connection.vendor == "postgresql"
-
-
 def _chunked(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -191,22 +183,14 @@ def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | 
 
     The rows are locked first (SKIP LOCKED) and re-checked as still scheduled, so a concurrent sweep,
     check-in or completion that got there first wins and this sweep neither counts nor escalates it.
+    One statement per chunk (`_CLAIM_SQL`): only rows this statement changed come back.
     """
-    if _postgres():
-        return _claim_overdue_pg(ids, now)
     claimed: list[tuple[int, int, int | None]] = []
     for chunk in _chunked(ids, MARK_CHUNK):
-        with transaction.atomic():
-            rows = list(
-                Visit.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=chunk, status="scheduled")
-                .order_by()
-                .values_list("id", "clinic_id", "plan_id")
-            )
-            if rows:
-                Visit.objects.filter(pk__in=[row[0] for row in rows], status="scheduled").update(
-                    status="missed", missed_at=now, updated=now
-                )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [now, now, _pg_ints(chunk)])
+            rows = [(int(r[0]), int(r[1]), r[2]) for r in cursor.fetchall()]
+        rows.sort()
         claimed += rows
     return claimed
 
@@ -220,23 +204,6 @@ _CLAIM_SQL = """
     ) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id
 """
-
-
-def _claim_overdue_pg(ids: list[int], now: datetime) -> list[tuple[int, int, int | None]]:
-    """One statement per chunk: lock what no one else holds, re-check `scheduled`, flip, return what changed.
-
-    Same compare-and-swap as the ORM path: rows locked by a concurrent sweep are skipped, and a row a
-    check-in moved first no longer matches `status = 'scheduled'`, so only rows this statement changed
-    come back (and are counted and escalated).
-    """
-    claimed: list[tuple[int, int, int | None]] = []
-    for chunk in _chunked(ids, MARK_CHUNK):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [now, now, _pg_ints(chunk)])
-            rows = [(int(r[0]), int(r[1]), r[2]) for r in cursor.fetchall()]
-        rows.sort()
-        claimed += rows
-    return claimed
 
 
 def _audit(result: SweepResult) -> None:
@@ -378,35 +345,9 @@ def _plans_in_a_streak(now: datetime) -> set[int]:
     """Active plans whose latest recent missed visit is not followed by a completed one, and plans with
     take-homes planned but not handed out (those leave days uncovered without any missed visit)."""
     since = now.date() - timedelta(days=RECENT_DAYS)
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(_STREAKS_SQL, [list(PLAN_KINDS), since])
-            return {row[0] for row in cursor.fetchall()}
-    rows = (
-        Visit.objects.filter(plan__status="active", kind__in=PLAN_KINDS, date__gte=since)
-        .values("plan_id")
-        .annotate(
-            last_missed=Max("date", filter=Q(status="missed")),
-            last_done=Max("date", filter=Q(status="completed")),
-        )
-        .filter(last_missed__isnull=False)
-        .order_by()
-    )
-    streaks = {r["plan_id"] for r in rows if r["last_done"] is None or r["last_missed"] >= r["last_done"]}
-    # Take-homes the engine planned but nobody handed out leave days uncovered without any missed visit.
-    short = (
-        Visit.objects.filter(
-            plan__status="active",
-            kind="dose",
-            status="completed",
-            date__gte=since,
-            take_home_doses__lt=F("expected_take_home_doses"),
-        )
-        .values_list("plan_id", flat=True)
-        .distinct()
-        .order_by()
-    )
-    return streaks | {plan_id for plan_id in short if plan_id is not None}
+    with connection.cursor() as cursor:
+        cursor.execute(_STREAKS_SQL, [list(PLAN_KINDS), since])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _evaluate_chunk(
@@ -418,8 +359,7 @@ def _evaluate_chunk(
     # Plans as plain values: each clinic (and its rule set, parsed once in `calendars`) is loaded once per
     # sweep, and its local date and rules are computed once per sweep, not per plan.
     since = ctx.now.date() - timedelta(days=RECENT_DAYS + 1)
-    load = _load_chunk_pg if _postgres() else _load_chunk_orm
-    plans, existing = load(chunk, since, ctx)
+    plans, existing = _load_chunk(chunk, since, ctx)
     missing = {plan.clinic_id for plan in plans} - ctx.clinics.keys()
     if missing:
         ctx.clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
@@ -466,20 +406,8 @@ def _suspend_take_homes(patients_by_clinic: Mapping[int, set[int]], ctx: _Contex
 _Key = tuple[int, str, _Date]  # an escalation's unique (plan, kind, anchor_date)
 
 
-def _load_chunk_orm(chunk: list[int], since: date, ctx: _Context) -> tuple[list[_Plan], set[_Key]]:
-    """The chunk's active plans and existing escalation keys; its visits, latest doses and pauses into `ctx`."""
-    plans = [
-        _Plan(*row)
-        for row in Plan.objects.filter(pk__in=chunk, status="active").order_by("id").values_list(*_PLAN_FIELDS)
-    ]
-    ctx.rows, ctx.done = _recent_rows(chunk, since, _rows_until(ctx.now)), _last_done(chunk)
-    ctx.pauses = pauses_by_plan(chunk)
-    existing = set(Escalation.objects.filter(plan_id__in=chunk).values_list("plan_id", "kind", "anchor_date"))
-    return plans, existing
-
-
-# The same five reads as `_load_chunk_orm`, as plain SQL with the chunk passed as one array literal
-# (`= ANY(…)`, see `_pg_ints`): the ORM's `IN (%s, %s, …)` prepares every id, in each of the five queries.
+# The chunk's five reads as plain SQL with the chunk passed as one array literal (`= ANY(…)`, see `_pg_ints`):
+# the ORM's `IN (%s, %s, …)` would prepare every id, in each of the five queries.
 _PLANS_SQL = """
     SELECT p.id, p.patient_id, pt.clinic_id, p.medication, p.start_date, p.treatment_start, p.end_date,
            p.doses_per_day, p.min_interval_minutes, p.interval_days, p.attendance_weekdays,
@@ -523,8 +451,10 @@ _PAUSES_SQL = (
 _EXISTING_SQL = "SELECT plan_id, kind, anchor_date FROM visits_escalation WHERE plan_id = ANY(%s::bigint[])"
 
 
-def _load_chunk_pg(chunk: list[int], since: date, ctx: _Context) -> tuple[list[_Plan], set[_Key]]:
-    """`_load_chunk_orm` on PostgreSQL: the same rows, five plain queries, tuples only (pauses are rare: models)."""
+def _load_chunk(chunk: list[int], since: date, ctx: _Context) -> tuple[list[_Plan], set[_Key]]:
+    """The chunk's active plans and existing escalation keys; its visits, latest doses and pauses into `ctx`.
+
+    Five plain queries, tuples only (pauses are rare: models)."""
     rows: dict[int, list[_Row]] = defaultdict(list)
     pauses: dict[int, list[Pause]] = defaultdict(list)
     with connection.cursor() as cursor:
@@ -563,37 +493,6 @@ def _rows_until(now: datetime) -> date:
     date + 1. Later visits are all still scheduled and the ladder never looks at them (a plan's whole
     future horizon would otherwise come back with every chunk)."""
     return now.astimezone(UTC).date() + _DAY
-
-
-def _recent_rows(chunk: list[int], since: date, until: date) -> dict[int, list[_Row]]:
-    rows: dict[int, list[_Row]] = defaultdict(list)
-    qs = (
-        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, date__gte=since, date__lte=until)
-        .filter(status__in=("missed", "scheduled", *NEUTRAL_STATUSES))
-        .order_by("plan_id", "date", "start", "id")
-        .values_list("id", "plan_id", "kind", "date", "start", "status", "target_date", "latest")
-    )
-    for row in qs:
-        rows[row[1]].append(_Row(*row))
-    return rows
-
-
-def _last_done(chunk: list[int]) -> dict[int, _Done]:
-    """One query: each plan's latest completed visit and its furthest covered date (a row-number window)."""
-    qs = (
-        Visit.objects.filter(plan_id__in=chunk, kind__in=PLAN_KINDS, status="completed")
-        .annotate(
-            rn=Window(
-                RowNumber(),
-                partition_by=[F("plan_id")],
-                order_by=[F("date").desc(), F("start").desc(nulls_last=True), F("id").desc()],
-            ),
-            max_through=Window(Max("covered_through"), partition_by=[F("plan_id")]),
-        )
-        .filter(rn=1)
-        .values_list("plan_id", "date", "start", "kind", "covered_through", "take_home_doses", "max_through")
-    )
-    return _done_by_plan(qs)
 
 
 def _done_by_plan(rows: Iterable[Any]) -> dict[int, _Done]:
@@ -824,8 +723,8 @@ _INSERT_ESCALATIONS_SQL = """
 def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscalation]:
     """Insert new escalations; the unique (plan, kind, anchor_date) makes a concurrent duplicate a no-op.
 
-    On PostgreSQL one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING` per chunk (the same
-    as `bulk_create(ignore_conflicts=True)`, without building model instances); elsewhere `bulk_create`.
+    One `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING` per chunk (the same as
+    `bulk_create(ignore_conflicts=True)`, without building model instances).
     Kinds and reasons repeat (one text per step and count), so each distinct text is sent once and
     rows carry its 1-based position; the other columns go as array literals (`_pg_ints`).
     """
@@ -833,28 +732,23 @@ def _save(new: list[_NewEscalation], result: EvaluationResult) -> list[_NewEscal
         return []
     try:
         with transaction.atomic():
-            if _postgres():
-                texts: dict[str, int] = {}
-                kind = [texts.setdefault(text, len(texts) + 1) for text in (e.kind for e in new)]
-                reason = [texts.setdefault(text, len(texts) + 1) for text in (e.reason for e in new)]
-                params: list[Any] = [
-                    timezone.now(),
-                    list(texts),
-                    _pg_ints(e.patient_id for e in new),
-                    _pg_ints(e.plan_id for e in new),
-                    _pg_ints(e.clinic_id for e in new),
-                    _pg_ints(e.visit_id for e in new),
-                    _pg_ints(kind),
-                    _pg_ints(reason),
-                    _pg_ints(e.consecutive_missed for e in new),
-                    _pg_dates(e.anchor_date for e in new),
-                ]
-                with connection.cursor() as cursor:
-                    cursor.execute(_INSERT_ESCALATIONS_SQL, params)
-            else:
-                Escalation.objects.bulk_create(
-                    [Escalation(**e._asdict()) for e in new], batch_size=1000, ignore_conflicts=True
-                )
+            texts: dict[str, int] = {}
+            kind = [texts.setdefault(text, len(texts) + 1) for text in (e.kind for e in new)]
+            reason = [texts.setdefault(text, len(texts) + 1) for text in (e.reason for e in new)]
+            params: list[Any] = [
+                timezone.now(),
+                list(texts),
+                _pg_ints(e.patient_id for e in new),
+                _pg_ints(e.plan_id for e in new),
+                _pg_ints(e.clinic_id for e in new),
+                _pg_ints(e.visit_id for e in new),
+                _pg_ints(kind),
+                _pg_ints(reason),
+                _pg_ints(e.consecutive_missed for e in new),
+                _pg_dates(e.anchor_date for e in new),
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(_INSERT_ESCALATIONS_SQL, params)
         return new
     except DatabaseError:
         logger.warning("escalations_evaluate: bulk insert failed, inserting one by one", exc_info=True)

@@ -2,7 +2,7 @@
 
 Django compiles `last_name__istartswith="riv"` to `UPPER("last_name"::text) LIKE UPPER('riv%')`.
 These expression indexes match that expression exactly, and text_pattern_ops lets LIKE 'x%' use a
-b-tree whatever the database collation. SQLite (the laptop default) has no such indexes and needs none.
+b-tree whatever the database collation.
 """
 
 from django.db import migrations
@@ -11,8 +11,6 @@ COLUMNS = ("last_name", "first_name", "mrn")
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for column in COLUMNS:
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS scheduler_patient_{column}_upper_prefix "
@@ -21,8 +19,6 @@ def create(apps, schema_editor):
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for column in COLUMNS:
         schema_editor.execute(f"DROP INDEX IF EXISTS scheduler_patient_{column}_upper_prefix")
 

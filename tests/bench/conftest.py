@@ -1,18 +1,12 @@
 """The bench scripts and fault drills at CI size. They assert behaviour and query counts, never times.
 
-Worker tests need PostgreSQL and Redis: locally they skip without them, in CI (CI=true) they fail.
+Worker tests need PostgreSQL and Redis (scripts/test.sh starts embedded ones); without them they fail.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 def _redis_reachable() -> bool:
@@ -29,14 +23,11 @@ def _redis_reachable() -> bool:
 @pytest.fixture
 def require_redis() -> str:
     if not _redis_reachable():
-        message = f"this test needs a reachable Redis at REDIS_URL ({settings.REDIS_URL or 'unset'})"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(f"this test needs a reachable Redis at REDIS_URL ({settings.REDIS_URL or 'unset'})")
     return str(settings.REDIS_URL)
 
 
 @pytest.fixture
-def live_worker_db(transactional_db, require_postgres):  # noqa: ANN001
+def live_worker_db(transactional_db):  # noqa: ANN001
     """Committed rows (a worker in another process must see them), on PostgreSQL."""
     return transactional_db

@@ -9,7 +9,7 @@ from bench import dispatch, generate, missed_sweep, report
 
 
 @pytest.mark.django_db
-def test_the_generate_bench_copies_exactly_the_rows_generation_made(require_postgres):
+def test_the_generate_bench_copies_exactly_the_rows_generation_made():
     figures = generate.main(["--size", "tiny"])
     # 50 daily patients over 28 days: a visit every open oral day (Sundays and holidays are take-homes).
     assert 50 * 20 <= figures["rows"] <= 50 * 24
@@ -24,7 +24,7 @@ def test_the_generate_bench_copies_exactly_the_rows_generation_made(require_post
 
 
 @pytest.mark.django_db
-def test_the_missed_sweep_bench_marks_the_same_rows_as_its_update_and_escalates_each_streak_once(require_postgres):
+def test_the_missed_sweep_bench_marks_the_same_rows_as_its_update_and_escalates_each_streak_once():
     figures = missed_sweep.main(["--size", "tiny"])
     assert figures["missed"] == figures["missed_rows"] == figures["baseline_rows"] == 200
     streaks = figures["streak_plans"]
@@ -36,7 +36,7 @@ def test_the_missed_sweep_bench_marks_the_same_rows_as_its_update_and_escalates_
 
 
 @pytest.mark.django_db
-def test_the_report_bench_gets_the_same_numbers_from_the_orm_and_raw_sql(require_postgres):
+def test_the_report_bench_gets_the_same_numbers_from_the_orm_and_raw_sql():
     figures = report.main(["--size", "tiny"])
     assert figures["same_numbers"] is True
     assert figures["visits_in_report"] > 1000
@@ -59,7 +59,6 @@ def test_the_dispatch_bench_sends_every_due_reminder_exactly_once_through_a_real
     assert figures["dispatcher_queries"] <= 20
 
 
-@pytest.mark.postgres
 def test_the_api_load_bench_serves_every_endpoint_without_errors_under_locust(live_worker_db):
     from bench import api_load
 

@@ -12,7 +12,7 @@ from bench import cost_curve
 
 
 @pytest.mark.django_db(transaction=True)  # as served: no test savepoints among the counted queries
-def test_the_cost_curve_bench_times_every_path_beside_the_baseline_and_counts_its_queries(require_postgres):
+def test_the_cost_curve_bench_times_every_path_beside_the_baseline_and_counts_its_queries():
     figures = cost_curve.main(["--size", "tiny", "--requests", "3"])
     paths = figures["paths"]
     assert set(paths) == set(cost_curve.PATHS)

@@ -10,7 +10,7 @@ from visits.models import Visit
 
 
 @pytest.mark.django_db
-def test_seed_scale_makes_clinics_patients_and_attended_history_and_refuses_a_second_run(require_postgres):
+def test_seed_scale_makes_clinics_patients_and_attended_history_and_refuses_a_second_run():
     call_command("seed_scale", "--clinics", "2", "--patients", "60", "--days", "14", "--no-progress")
     clinics = Clinic.objects.filter(name__startswith="Scale clinic")
     assert clinics.count() == 2
@@ -29,7 +29,7 @@ def test_seed_scale_makes_clinics_patients_and_attended_history_and_refuses_a_se
 
 
 @pytest.mark.django_db
-def test_seed_scale_writes_resolved_escalations_for_past_streaks_and_the_shipped_policies_texts(require_postgres):
+def test_seed_scale_writes_resolved_escalations_for_past_streaks_and_the_shipped_policies_texts():
     from notifications.models import Message
     from visits.models import Escalation
 
@@ -61,9 +61,7 @@ def test_seed_scale_writes_resolved_escalations_for_past_streaks_and_the_shipped
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_scale_resumes_after_a_failed_clinic_and_refuses_once_every_clinic_is_seeded(
-    require_postgres, monkeypatch
-):
+def test_seed_scale_resumes_after_a_failed_clinic_and_refuses_once_every_clinic_is_seeded(monkeypatch):
     from scheduler.management.commands import seed_scale
 
     real = seed_scale._seed_clinic

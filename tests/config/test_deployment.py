@@ -82,13 +82,39 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def test_laptop_mode_runs_with_no_environment_at_all():
+def test_without_database_url_a_database_command_says_how_to_start_and_there_is_no_sqlite():
     env = {k: v for k, v in os.environ.items()
            if k not in {"DOSEWISE_DEV", "DEBUG", "SECRET_KEY", "HTTPS", "DATABASE_URL", "REDIS_URL"}}
-    result = subprocess.run(
+    settings_only = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
          "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.DATABASES['default']['ENGINE'])"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].split() == ["False", "django.db.backends.sqlite3"]
+    assert settings_only.returncode == 0, settings_only.stderr  # laptop-mode settings load (collectstatic, mypy)
+    assert settings_only.stdout.strip().splitlines()[-1].split() == ["False", "config.no_database"]
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert migrate.returncode != 0
+    assert "DATABASE_URL is not set" in migrate.stderr
+    assert "bash scripts/run.sh" in migrate.stderr
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    env = {**os.environ, "DATABASE_URL": "sqlite:///tmp/dosewise-not-allowed.sqlite3"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a PostgreSQL database" in result.stderr
+
+
+def test_the_worker_refuses_to_start_without_redis_and_says_how():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL is not set" in result.stdout + result.stderr

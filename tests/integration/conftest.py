@@ -1,7 +1,7 @@
 """Real worker fixtures: Redis at settings.REDIS_URL, a `celery -A config worker` subprocess on the
 same PostgreSQL test database, and the fake_redis SMS provider that counts across processes.
 
-In CI (CI=true) a missing Redis or PostgreSQL fails these tests instead of skipping them.
+A missing Redis or PostgreSQL fails these tests (scripts/test.sh starts embedded ones): none is skipped.
 """
 
 from __future__ import annotations
@@ -14,23 +14,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from bench._clock import offset_env
+from config.embedded import database_url_for
 from notifications.transports import FAKE_COUNT_KEY, FAKE_SENT_LIST
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must provide it")
-    pytest.skip(reason)
+    pytest.fail(f"{reason}; run `bash scripts/test.sh`, which starts an embedded PostgreSQL and Redis")
 
 
 @pytest.fixture
@@ -56,11 +53,7 @@ def worker_db(transactional_db) -> str:
     """DATABASE_URL of the test database pytest-django created, for the worker subprocess."""
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         _unavailable("worker tests need PostgreSQL (the worker must share the test database)")
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return database_url_for(connection.settings_dict)
 
 
 def subprocess_env(db_url: str, **extra: str) -> dict[str, str]:

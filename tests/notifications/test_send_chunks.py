@@ -174,9 +174,8 @@ def test_claiming_a_chunk_costs_the_same_queries_for_5_rows_or_25(clinic, memory
     assert counts[0] <= 6 + 5, counts  # savepoint, patients, rows, caps, claim UPDATE, release; one per row
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_overlapping_chunks_on_several_workers_send_each_row_once(require_postgres, clinic, memory_sms):
+def test_overlapping_chunks_on_several_workers_send_each_row_once(clinic, memory_sms):
     """Four workers get overlapping chunks (a redelivered task, a reclaimed row enqueued twice): each
     row leaves once, and one patient's two texts are never both let through the 1-a-day cap."""
     ids = queued_reminders(clinic, 40)

@@ -17,7 +17,7 @@ from tests.visits.conftest import make_visit
 from visits import services
 from visits.models import Visit
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 THREADS = 16
 
 
@@ -43,7 +43,7 @@ def run_at_once(work, n: int) -> list[object]:
     return results
 
 
-def test_only_capacity_bookings_succeed_when_many_book_the_last_slots_at_once(require_postgres, clinic):
+def test_only_capacity_bookings_succeed_when_many_book_the_last_slots_at_once(clinic):
     window = clinic.windows.get(services__contains=["counselling"])
     window.capacity = 3
     window.save()
@@ -67,7 +67,7 @@ def test_only_capacity_bookings_succeed_when_many_book_the_last_slots_at_once(re
     assert Visit.objects.filter(window=window, date=day).exclude(status="cancelled").count() == 3
 
 
-def test_one_patient_booked_from_two_desks_at_once_gets_one_visit(require_postgres, clinic):
+def test_one_patient_booked_from_two_desks_at_once_gets_one_visit(clinic):
     day = date.today() + timedelta(days=7)
     while day.weekday() > 4:
         day += timedelta(days=1)
@@ -83,7 +83,7 @@ def test_one_patient_booked_from_two_desks_at_once_gets_one_visit(require_postgr
     assert sum(isinstance(r, StateConflict) for r in results) == 3, results
 
 
-def test_two_nurses_completing_one_visit_at_once_complete_it_once(require_postgres, clinic):
+def test_two_nurses_completing_one_visit_at_once_complete_it_once(clinic):
     patient = PatientFactory(clinic=clinic)
     today = local_date(timezone.now(), clinic.timezone)
     plan = PlanFactory(patient=patient, start_date=today - timedelta(days=40))
@@ -104,7 +104,7 @@ def test_two_nurses_completing_one_visit_at_once_complete_it_once(require_postgr
     assert visit.completed_by_id == winners[0].completed_by.pk
 
 
-def test_two_nurses_dosing_one_patient_under_two_plans_at_once_give_one_dose(require_postgres, clinic):
+def test_two_nurses_dosing_one_patient_under_two_plans_at_once_give_one_dose(clinic):
     """Legacy data with two active methadone plans: the dosing guard locks the patient row, so the second
     completion sees the first dose and is refused (API.md v1.1: one observed dose per medication and date)."""
     import time_machine

@@ -152,9 +152,7 @@ def test_generation_leaves_an_audit_entry_per_clinic(clinic):
 
 
 @pytest.mark.django_db
-def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_max_num_queries, require_postgres):
-    # PostgreSQL only: SQLite's bind-parameter limit splits bulk inserts into ~33-row batches, so there the
-    # count grows with rows by design of the backend, not of this code.
+def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_max_num_queries):
     for _ in range(3):
         make_plan(clinic)
     with django_assert_max_num_queries(20) as small:
@@ -167,7 +165,7 @@ def test_generation_query_count_does_not_grow_with_plans(clinic, django_assert_m
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_generations_create_each_visit_once(clinic, require_postgres):
+def test_two_concurrent_generations_create_each_visit_once(clinic):
     plans = [make_plan(clinic) for _ in range(5)]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -208,7 +206,7 @@ def test_one_run_over_two_clinics_uses_each_clinics_zone_and_windows(clinic, oth
 
 @pytest.mark.django_db
 def test_slots_another_run_filled_after_this_one_read_are_skipped_and_not_counted(
-    clinic, monkeypatch, require_postgres
+    clinic, monkeypatch
 ):
     plan = make_plan(clinic)
     visits_generate(horizon_days=28)
@@ -234,7 +232,7 @@ def test_copy_text_escapes_backslash_tab_newline_and_carriage_return_and_writes_
 
 
 @pytest.mark.django_db
-def test_insert_new_writes_what_bulk_create_would_and_returns_the_ids(clinic, require_postgres):
+def test_insert_new_writes_what_bulk_create_would_and_returns_the_ids(clinic):
     from visits.generation import NEW_COLUMNS, _insert_new
 
     plan = make_plan(clinic)

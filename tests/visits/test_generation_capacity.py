@@ -390,7 +390,7 @@ def test_a_calendar_change_through_generation_with_refuse_off_leaves_out_instead
 # --- seeded data -------------------------------------------------------------------------------------
 
 
-def test_seed_scale_sizes_its_windows_so_its_rows_and_a_later_generation_stay_within_capacity(require_postgres):
+def test_seed_scale_sizes_its_windows_so_its_rows_and_a_later_generation_stay_within_capacity():
     call_command("seed_scale", "--clinics", "1", "--patients", "150", "--days", "7", "--future", "3",
                  "--no-progress", stdout=StringIO())
     clinic = Clinic.objects.get(name__startswith="Scale clinic")
@@ -409,7 +409,7 @@ def test_seed_scale_sizes_its_windows_so_its_rows_and_a_later_generation_stay_wi
 
 
 def test_generation_queries_do_not_grow_with_windows_or_plans(
-    clinic, django_assert_max_num_queries, require_postgres
+    clinic, django_assert_max_num_queries
 ):
     with_booths(clinic, capacity=40, stations=10)
     for _ in range(2):

@@ -36,7 +36,7 @@ from visits.missed import escalation_resolve, visits_mark_missed
 from visits.models import Escalation, Visit
 from visits.selectors import FREES_ITS_PLACE
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 START = datetime(2026, 11, 2, 11, 0, tzinfo=UTC)  # Monday 06:00 in New York
 DAYS = 12
@@ -339,7 +339,7 @@ def _rule_of(exc: Exception) -> str:
     return "other refusal"
 
 
-def test_the_dosing_guard_holds_through_random_clinic_days(require_postgres):
+def test_the_dosing_guard_holds_through_random_clinic_days():
     ClinicDays.outcomes.clear()
     run_state_machine_as_test(
         ClinicDays,

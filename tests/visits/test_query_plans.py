@@ -84,7 +84,7 @@ def _no_seq_scan(reads: list[list[tuple[str, str | None]]]) -> None:
 
 
 @pytest.fixture
-def scale(db, require_postgres):  # noqa: ANN001, ANN201
+def scale(db):  # noqa: ANN001, ANN201
     with time_machine.travel(NOW, tick=False):
         seed(clinics=8, patients=800, days=120, future=14, rng=random.Random(16), now=NOW, prefix="Plan clinic")
     clinic = Clinic.objects.filter(name__startswith="Plan clinic").order_by("id").first()

@@ -14,7 +14,7 @@ SYLLABLES = ["al", "be", "co", "da", "el", "fo", "ga", "hu", "ib", "jo", "ka", "
 
 
 @pytest.mark.django_db
-def test_patient_search_uses_the_prefix_indexes_on_postgres(clinic, require_postgres):
+def test_patient_search_uses_the_prefix_indexes_on_postgres(clinic):
     # A clinic with thousands of patients, as the front desk has: the planner sees real statistics.
     Patient.objects.bulk_create(
         Patient(clinic=clinic, mrn=f"S{n:05d}", first_name=SYLLABLES[n % 16] + SYLLABLES[n // 16 % 16],

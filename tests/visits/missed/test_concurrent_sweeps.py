@@ -16,9 +16,8 @@ from visits.models import Escalation, Visit
 MON, THU = date(2026, 11, 2), date(2026, 11, 5)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_sweeps_mark_each_visit_once_and_create_each_escalation_once(require_postgres, clinic):
+def test_two_concurrent_sweeps_mark_each_visit_once_and_create_each_escalation_once(clinic):
     plans = [PlanFactory(patient=PatientFactory(clinic=clinic), start_date=MON) for _ in range(25)]
     for plan in plans:
         generate(plan, MON)
