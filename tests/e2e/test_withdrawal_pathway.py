@@ -86,7 +86,7 @@ def test_taper_cows_and_dose_then_naltrexone_first_injection_from(
     page.goto(f"{live_server.url}/patients/{patient.pk}/plans/new/")
     page.get_by_label("Medication").select_option("naltrexone_xr")
     page.get_by_label("Plan starts on").fill(today.isoformat())
-    page.get_by_label("Days between injections").fill("28")
+    page.get_by_label("Days between doses").fill("28")
     page.get_by_role("button", name="Preview the next four weeks").click()
     expect(page.locator("#preview-first-injection")).to_contain_text(words)
     shot(f"withdrawal-naltrexone-preview-{width}")
