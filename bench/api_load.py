@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import subprocess
 import sys
@@ -124,6 +125,39 @@ def _serve(env: dict[str, str], port: int) -> Any:
     raise RuntimeError(f"gunicorn did not start:\n{log}")
 
 
+def locust_setup(clinic: Any, today: Any, token: str, session: str, prefix: str) -> tuple[Path, dict[str, str], int]:
+    """The locust users' config (the clinic, its patients, booking dates, a token and a session) in a new folder,
+    a free port and gunicorn's environment (the bench clock travels with it): shared by this bench and
+    bench/cost_curve.py's saturation mix."""
+    from django.conf import settings
+
+    from bench._worker import database_url, free_port
+    from scheduler.models import Patient
+
+    config = {
+        "token": token,
+        "session": session,
+        "clinic": clinic.pk,
+        "today": today.isoformat(),
+        "patients": list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True)),
+        "book_dates": _weekdays(today + timedelta(days=14), 40),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    (workdir / "config.json").write_text(json.dumps(config))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DEBUG": "0",
+        "THROTTLE_USER": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_LOCUST_CONFIG": str(workdir / "config.json"),
+        **offset_env(),
+    }
+    return workdir, env, free_port()
+
+
 def run_locust(
     env: dict[str, str], port: int, users: int, seconds: int, prefix: str, locustfile: str = "locustfile.py"
 ) -> dict[str, Any]:
@@ -171,12 +205,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--users", type=int, default=None)
     p.add_argument("--seconds", type=int, default=None)
     args = p.parse_args(argv or [])
-    from django.conf import settings
     from django.utils import timezone
 
-    from bench._worker import database_url, free_port
     from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge, seed
-    from scheduler.models import Clinic, Patient
+    from scheduler.models import Clinic
     from scheduler.timeutil import local_date
     from visits.models import Visit
 
@@ -207,28 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["queries_per_request"] = _query_counts(clinic, today.isoformat(), token, session)
         figures["visits_today"] = Visit.objects.filter(clinic=clinic, date=today).count()
         figures["visits_in_database"] = Visit.objects.count()
-        config = {
-            "token": token,
-            "session": session,
-            "clinic": clinic.pk,
-            "today": today.isoformat(),
-            "patients": list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True)),
-            "book_dates": _weekdays(today + timedelta(days=14), 40),
-        }
-        workdir = Path(tempfile.mkdtemp(prefix="dosewise-locust-"))
-        (workdir / "config.json").write_text(json.dumps(config))
-        port = free_port()
-        env = {
-            **__import__("os").environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "DEBUG": "0",
-            "THROTTLE_USER": "1000000/min",
-            "LOG_LEVEL": "WARNING",
-            "BENCH_LOCUST_CONFIG": str(workdir / "config.json"),
-            **offset_env(),
-        }
+        workdir, env, port = locust_setup(clinic, today, token, session, "dosewise-locust-")
         gunicorn = _serve(env, port)
         stats = run_locust(env, port, users, seconds, str(workdir / "api"))
         figures["endpoints"] = {k: v for k, v in stats.items() if k != "Aggregated"}

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -191,36 +190,11 @@ def _report_vs_sql(clinic: Any, today: Any, repeat: int) -> dict[str, Any]:
 
 def _saturation(clinic: Any, today: Any, seconds: int, users: int) -> dict[str, Any]:
     """Requests per second with 2 gunicorn workers: the mixed workload against the trivial endpoint alone."""
-    from django.conf import settings
 
-    from bench._clock import offset_env
-    from bench._worker import database_url, free_port
-    from bench.api_load import _credentials, _serve, _weekdays, run_locust
-    from scheduler.models import Patient
+    from bench.api_load import _credentials, _serve, locust_setup, run_locust
 
     token, session, _ = _credentials(clinic)
-    config = {
-        "token": token,
-        "session": session,
-        "clinic": clinic.pk,
-        "today": today.isoformat(),
-        "patients": list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True)),
-        "book_dates": _weekdays(today + timedelta(days=14), 40),
-    }
-    workdir = Path(tempfile.mkdtemp(prefix="dosewise-curve-"))
-    (workdir / "config.json").write_text(json.dumps(config))
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DEBUG": "0",
-        "THROTTLE_USER": "1000000/min",
-        "LOG_LEVEL": "WARNING",
-        "BENCH_LOCUST_CONFIG": str(workdir / "config.json"),
-        **offset_env(),
-    }
+    workdir, env, port = locust_setup(clinic, today, token, session, "dosewise-curve-")
     server = _serve(env, port)
     try:
         trivial = run_locust(env, port, users, seconds, str(workdir / "trivial"), "locustfile_trivial.py")
