@@ -190,7 +190,6 @@ def _report_vs_sql(clinic: Any, today: Any, repeat: int) -> dict[str, Any]:
 
 def _saturation(clinic: Any, today: Any, seconds: int, users: int) -> dict[str, Any]:
     """Requests per second with 2 gunicorn workers: the mixed workload against the trivial endpoint alone."""
-
     from bench.api_load import _credentials, _serve, locust_setup, run_locust
 
     token, session, _ = _credentials(clinic)
