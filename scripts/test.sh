@@ -8,7 +8,15 @@ set -uo pipefail
 source "$(dirname "$0")/venv.sh"
 source "$(dirname "$0")/services.sh"
 services_tmp=""
-finish() { trap - EXIT INT TERM; embedded_services_stop; [ -n "$services_tmp" ] && rm -rf "$services_tmp"; }
+# Keeps the run's exit status: the cleanup's own last test must not become it (with the URLs set, as in CI, there
+# is no folder to delete, and a bare `[ -n "" ] && rm` would turn a green run into exit 1).
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  embedded_services_stop
+  if [ -n "$services_tmp" ]; then rm -rf "$services_tmp"; fi
+  exit "$rc"
+}
 trap finish EXIT
 trap 'exit 130' INT TERM
 if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
