@@ -169,3 +169,29 @@ def purge(clinic: Any) -> None:
 
 def ratio(measured: float, baseline: float) -> float:
     return round(measured / baseline, 2) if baseline > 0 else float("inf")
+
+
+def read_bench_clinic(
+    seed_size: tuple[int, int, int] | None, *, prefix: str, future: int, rng_seed: int, hint: str
+) -> tuple[Any, list[int]]:
+    """The clinic a read bench measures, and the ids of the clinics it seeded (to purge at the end): with a
+    `seed_size` (clinics, patients, days) a fresh small chain under `prefix` (an earlier one purged first);
+    without, the first clinic of `manage.py seed_scale`'s data (`hint` says how to make it)."""
+    import random
+
+    from django.utils import timezone
+
+    from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge, seed
+    from scheduler.models import Clinic
+
+    if seed_size is None:
+        clinic = Clinic.objects.filter(name__startswith=SCALE_PREFIX).order_by("id").first()
+        if clinic is None:
+            raise SystemExit(f"No scale data: run {hint} first.")
+        return clinic, []
+    clinics, patients, days = seed_size
+    clinics_purge(list(Clinic.objects.filter(name__startswith=prefix).values_list("id", flat=True)))
+    seed(clinics=clinics, patients=patients, days=days, future=future, rng=random.Random(rng_seed),
+         now=timezone.now(), prefix=prefix)
+    own = list(Clinic.objects.filter(name__startswith=prefix).values_list("id", flat=True))
+    return Clinic.objects.get(pk=own[0]), own

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sys
 import time
 from datetime import timedelta
@@ -47,7 +46,7 @@ if __package__ in (None, ""):
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("THROTTLE_USER", "1000000/min")
 
-from bench._common import ROOT, Timer, count_queries, machine, median, parser, ratio, run_script
+from bench._common import ROOT, Timer, count_queries, machine, median, parser, ratio, read_bench_clinic, run_script
 
 SIZES = {"tiny": {"requests": 12, "seed": (1, 80, 40), "seconds": 4}, "full": {"requests": 200, "seconds": 60}}
 TINY_PREFIX = "Bench curve"
@@ -226,33 +225,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return plot()
     from django.utils import timezone
 
-    from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge, seed
-    from scheduler.models import Clinic
+    from scheduler.management.commands.seed_scale import clinics_purge
     from scheduler.timeutil import local_date
     from visits.models import Visit
 
     size = SIZES[args.size]
     rounds = args.requests or int(size["requests"])
     figures: dict[str, Any] = {"bench": "cost_curve", "size": args.size, "machine": machine(), "rounds": rounds}
-    own: list[int] = []
-    if "seed" in size:
-        clinics, patients, days = size["seed"]
-        clinics_purge(list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True)))
-        seed(
-            clinics=clinics,
-            patients=patients,
-            days=days,
-            future=7,
-            rng=random.Random(16),
-            now=timezone.now(),
-            prefix=TINY_PREFIX,
-        )
-        own = list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True))
-        clinic = Clinic.objects.get(pk=own[0])
-    else:
-        clinic = Clinic.objects.filter(name__startswith=SCALE_PREFIX).order_by("id").first()
-        if clinic is None:
-            raise SystemExit("No scale data: run manage.py seed_scale --scale 1m (or 5m, 15m) first.")
+    clinic, own = read_bench_clinic(
+        size.get("seed"), prefix=TINY_PREFIX, future=7, rng_seed=16, hint="manage.py seed_scale --scale 1m (or 5m, 15m)"
+    )
     started = timezone.now()
     try:
         today = local_date(timezone.now(), clinic.timezone)

@@ -13,7 +13,6 @@ Also measured (no target): the dashboard page and the CSV over HTTP through Djan
 
 from __future__ import annotations
 
-import random
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,17 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Timer, count_queries, machine, maybe_profile, median, parser, ratio, run_script
+from bench._common import (
+    Timer,
+    count_queries,
+    machine,
+    maybe_profile,
+    median,
+    parser,
+    ratio,
+    read_bench_clinic,
+    run_script,
+)
 
 SIZES = {"tiny": (1, 120, 30), "full": None}
 DAYS = 90
@@ -117,32 +126,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser(__doc__.splitlines()[0], SIZES, "full").parse_args(argv or [])
     from django.utils import timezone
 
-    from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge, seed
-    from scheduler.models import Clinic
+    from scheduler.management.commands.seed_scale import clinics_purge
     from scheduler.timeutil import local_date
     from visits.models import Visit
 
     repeat = args.repeat or (1 if args.size == "tiny" else 5)
     figures: dict[str, Any] = {"bench": "report", "size": args.size, "machine": machine()}
-    own: list[int] = []
-    if SIZES[args.size] is not None:
-        clinics, patients, days = SIZES[args.size]
-        clinics_purge(list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True)))
-        seed(
-            clinics=clinics,
-            patients=patients,
-            days=days,
-            future=3,
-            rng=random.Random(3),
-            now=timezone.now(),
-            prefix=TINY_PREFIX,
-        )
-        own = list(Clinic.objects.filter(name__startswith=TINY_PREFIX).values_list("id", flat=True))
-        clinic = Clinic.objects.get(pk=own[0])
-    else:
-        clinic = Clinic.objects.filter(name__startswith=SCALE_PREFIX).order_by("id").first()
-        if clinic is None:
-            raise SystemExit("No scale data: run manage.py seed_scale --clinics 5 --patients 21500 --days 90 first.")
+    clinic, own = read_bench_clinic(
+        SIZES[args.size], prefix=TINY_PREFIX, future=3, rng_seed=3,
+        hint="manage.py seed_scale --clinics 5 --patients 21500 --days 90",
+    )
     try:
         date_to = local_date(timezone.now(), clinic.timezone)
         date_from = date_to - timedelta(days=DAYS - 1)
