@@ -1,0 +1,190 @@
+"""Jobs at a chain's scale (issue #16): generation's steady state and the missed sweep on the seeded chain.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dw_chain_15m .venv/bin/python bench/chain_jobs.py \\
+        [--size full] [--label 15m] [--repeat 3]
+
+`full` reads the seed_scale data (`manage.py seed_scale --scale 1m|5m|15m`): every clinic of the database; `tiny`
+seeds a small chain of its own and removes it afterwards. Jobs, each in a forked child process (so its peak RSS is
+its own, as a worker's would be) inside one transaction that is rolled back (the data is unchanged; runs repeat):
+
+  generation_steady  visits_generate() for every active plan of every clinic: the hourly job on an unchanged
+                     calendar, which finds every row of the horizon there already (seed_scale wrote it).
+  sweep_first        visits_mark_missed(now): the day's first sweep — every overdue visit the seed left, and every
+                     plan in a missed streak evaluated against the ladder.
+  sweep_steady       in the same transaction, the sweep 5 minutes later: the usual run, with today's few overdue
+                     visits (here none new). Its cost should follow the overdue count, not the table.
+
+Per job: seconds (median of --repeat), queries, peak RSS of the child (MB, `ru_maxrss`), and what it did (rows
+inserted, visits marked missed, plans evaluated). No baseline in the same run (the same jobs at 1M and 15M are the
+comparison: `--label` stores the run as var/chain_jobs/<label>.json, and `--table` prints them side by side).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, Timer, count_queries, machine, median, parser, ratio, read_bench_clinic, run_script
+
+SIZES = {"tiny": {"seed": (2, 40, 40), "repeat": 1}, "full": {"repeat": 3}}
+TINY_PREFIX = "Bench chain jobs"
+STORE = ROOT / "var" / "chain_jobs"
+JOBS = ("generation_steady", "sweep_first", "sweep_steady")
+STEADY_AFTER = timedelta(minutes=5)
+
+
+def _in_child(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `job` in a forked child inside a rolled-back transaction; its figures plus the child's peak RSS."""
+    from django.db import connections
+
+    connections.close_all()  # the child opens its own connection; the parent's is not shared across the fork
+    reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(target=_child, args=(job, writer))
+    process.start()
+    writer.close()
+    figures: dict[str, Any] = reader.recv()
+    process.join()
+    if process.exitcode != 0 or "error" in figures:
+        raise RuntimeError(f"job failed in the child process: {figures.get('error', process.exitcode)}")
+    return figures
+
+
+def _child(job: Callable[[], dict[str, Any]], writer: Any) -> None:
+    from django.db import connections, transaction
+
+    try:
+        with transaction.atomic():
+            figures = job()
+            transaction.set_rollback(True)
+        figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except Exception as exc:  # noqa: BLE001 - any failure goes to the parent, which raises it
+        figures = {"error": repr(exc)}
+    connections.close_all()
+    writer.send(figures)
+    writer.close()
+
+
+def _generation_steady(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
+    def job() -> dict[str, Any]:
+        from visits.generation import visits_generate
+
+        with count_queries() as queries, Timer() as timer:
+            result = visits_generate(clinic_ids=clinic_ids)
+        return {
+            "seconds": timer.seconds,
+            "queries": queries[0],
+            "plans": result.plans,
+            **{k: getattr(result, k) for k in ("created", "updated", "deleted", "unplaced")},
+        }
+
+    return job
+
+
+def _sweeps() -> dict[str, Any]:
+    from django.utils import timezone
+
+    from visits.missed import visits_mark_missed
+
+    now = timezone.now()
+    out: dict[str, Any] = {}
+    for name, at in (("sweep_first", now), ("sweep_steady", now + STEADY_AFTER)):
+        with count_queries() as queries, Timer() as timer:
+            result = visits_mark_missed(now=at)
+        out[name] = {
+            "seconds": timer.seconds,
+            "queries": queries[0],
+            "missed": result.missed,
+            "plans_evaluated": result.plans_evaluated,
+            "escalations_created": result.escalations_created,
+        }
+    return out
+
+
+def measure(clinic_ids: list[int], repeat: int) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in JOBS}
+    for _ in range(repeat):
+        runs["generation_steady"].append(_in_child(_generation_steady(clinic_ids)))
+        both = _in_child(_sweeps)
+        for name in ("sweep_first", "sweep_steady"):
+            runs[name].append({**both[name], "peak_rss_mb": both["peak_rss_mb"]})
+    jobs: dict[str, Any] = {}
+    for name, results in runs.items():
+        last = results[-1]
+        jobs[name] = {
+            **{k: v for k, v in last.items() if k not in ("seconds", "peak_rss_mb")},
+            "seconds": round(median([r["seconds"] for r in results]), 3),
+            "seconds_all": [round(r["seconds"], 3) for r in results],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        }
+    first, steady = jobs["sweep_first"]["seconds"], jobs["sweep_steady"]["seconds"]
+    jobs["sweep_steady"]["vs_first"] = ratio(steady, first)
+    return jobs
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per job, seconds, queries and peak RSS at each size; growth first → last."""
+    sizes = [f"{run['visits_in_database'] / 1e6:.1f}M" for run in runs]
+    head = "| job | " + " | ".join(f"{s}: s, queries, peak RSS MB" for s in sizes)
+    lines = [head + " | growth |", "|---|" + "---|" * len(sizes) + "---|"]
+    for name in JOBS:
+        cells = [f"{r['jobs'][name]['seconds']}, {r['jobs'][name]['queries']}, {r['jobs'][name]['peak_rss_mb']}"
+                 for r in runs]
+        growth = ratio(runs[-1]["jobs"][name]["seconds"], runs[0]["jobs"][name]["seconds"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {growth}× |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    p = parser(__doc__.splitlines()[0], SIZES, "full")
+    p.add_argument("--label", default="", help="Store the run as var/chain_jobs/<label>.json.")
+    p.add_argument("--table", action="store_true", help="Print the stored runs as a Markdown table.")
+    args = p.parse_args(argv)
+    if args.table:
+        runs = sorted((json.loads(f.read_text()) for f in STORE.glob("*.json")), key=lambda r: r["visits_in_database"])
+        return {"runs": len(runs), "table": table(runs) if runs else ""}
+
+    from scheduler.management.commands.seed_scale import SCALE_PREFIX, clinics_purge
+    from scheduler.models import Clinic, Plan
+    from visits.models import Visit
+
+    size = SIZES[args.size]
+    figures: dict[str, Any] = {"bench": "chain_jobs", "size": args.size, "machine": machine()}
+    from django.conf import settings
+
+    _, own = read_bench_clinic(  # tiny: the horizon ahead, as seed_scale's presets write it
+        size.get("seed"),
+        prefix=TINY_PREFIX,
+        future=settings.GENERATION_HORIZON_DAYS,
+        rng_seed=16,
+        hint="manage.py seed_scale --scale 1m (or 5m, 15m)",
+    )
+    try:
+        prefix = TINY_PREFIX if own else SCALE_PREFIX
+        clinic_ids = list(Clinic.objects.filter(name__startswith=prefix).values_list("id", flat=True))
+        figures.update(
+            clinics=len(clinic_ids),
+            active_plans=Plan.objects.filter(patient__clinic_id__in=clinic_ids, status="active").count(),
+            visits_in_database=Visit.objects.count(),
+        )
+        figures["jobs"] = measure(clinic_ids, args.repeat or int(size["repeat"]))
+        figures["loadavg_at_end"] = machine()["loadavg_at_start"]
+    finally:
+        clinics_purge(own)
+    if args.label:
+        STORE.mkdir(parents=True, exist_ok=True)
+        (STORE / f"{args.label}.json").write_text(json.dumps(figures, indent=2, default=str))
+        figures["stored"] = str(STORE / f"{args.label}.json")
+    return figures
+
+
+if __name__ == "__main__":
+    run_script(main)
