@@ -136,8 +136,10 @@ def table(runs: list[dict[str, Any]]) -> str:
     head = "| job | " + " | ".join(f"{s}: s, queries, peak RSS MB" for s in sizes)
     lines = [head + " | growth |", "|---|" + "---|" * len(sizes) + "---|"]
     for name in JOBS:
-        cells = [f"{r['jobs'][name]['seconds']}, {r['jobs'][name]['queries']}, {r['jobs'][name]['peak_rss_mb']}"
-                 for r in runs]
+        cells = [
+            f"{r['jobs'][name]['seconds']}, {r['jobs'][name]['queries']}, {r['jobs'][name]['peak_rss_mb']}"
+            for r in runs
+        ]
         growth = ratio(runs[-1]["jobs"][name]["seconds"], runs[0]["jobs"][name]["seconds"])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {growth}× |")
     return "\n".join(lines)
