@@ -169,8 +169,10 @@ def status_counts(slots: list[BoardSlot]) -> dict[str, int]:
 def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
     """One page of the board's rows (1-based), in board order, with what each row shows: one query."""
     start = (page - 1) * BOARD_PAGE_SIZE
-    qs = _with_row_facts(_board_rows(clinic, day, window_id), day).order_by(*BOARD_ORDER)
-    return _on_clinic(list(qs[start:start + BOARD_PAGE_SIZE]), clinic)
+    # The page's ids first (an inner query sorting bare rows), so the per-row subqueries run for its rows only.
+    ids = _board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values("id")[start:start + BOARD_PAGE_SIZE]
+    qs = _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
+    return _on_clinic(list(qs), clinic)
 
 
 def board_page_of(*, clinic: Clinic, day: date, visit_id: int, window_id: int | None = None) -> int | None:
