@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, DateField, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncTime
 from django.utils import timezone
 
 from notifications.models import Message
@@ -63,19 +63,124 @@ def _on_clinic(visits: list[Visit], clinic: Clinic) -> list[Visit]:
     return visits
 
 
-def board_visits(*, clinic: Clinic, day: date) -> list[Visit]:
+BOARD_PAGE_SIZE = 25  # rows a page of the board shows (issue #16: a page's cost is bounded, whatever the day)
+BOARD_ORDER = (
+    F("slot_start").asc(nulls_last=True), F("slot_end").asc(nulls_last=True), "slot_id", "patient__last_name", "id"
+)
+ROW_STATUSES = ("scheduled", "checked_in", "completed", "missed", "excused")
+
+
+def _board_rows(clinic: Clinic, day: date, window_id: int | None = None) -> QuerySet[Visit]:
+    """The day's rows (cancelled left out), each with its slot: its window, else its booked local start, else none."""
+    booked = TruncTime("start", tzinfo=ZoneInfo(clinic.timezone))
     qs = Visit.objects.filter(clinic=clinic, date=day).exclude(status="cancelled")
+    if window_id is not None:
+        qs = qs.filter(window_id=window_id)
+    return qs.annotate(
+        slot_start=Coalesce(F("window__start"), booked),
+        slot_end=Coalesce(F("window__end"), booked),
+        slot_id=Coalesce(F("window_id"), Value(0)),
+    )
+
+
+def _with_row_facts(qs: QuerySet[Visit], day: date) -> QuerySet[Visit]:
     qs = qs.select_related("patient", "plan", "window")
     # Issue #14 (board_doses): each row's plan's last completed dose before the day and whether the plan has a
     # completed dose at all, in the same query as the rows.
     completed = Visit.objects.filter(plan_id=OuterRef("plan_id"), status="completed")
-    qs = qs.annotate(
+    return qs.annotate(
         prior_dose_date=Subquery(
             completed.filter(date__lt=day).order_by("-date").values("date")[:1], output_field=DateField()
         ),
         plan_has_dose=Exists(completed),
     )
-    return _on_clinic(list(qs.order_by("start", "patient__last_name", "patient__first_name", "id")), clinic)
+
+
+def board_visits(*, clinic: Clinic, day: date) -> list[Visit]:
+    """Every row of the day in board order (window, then name)."""
+    qs = _with_row_facts(_board_rows(clinic, day), day).order_by(*BOARD_ORDER)
+    return _on_clinic(list(qs), clinic)
+
+
+@dataclass(frozen=True)
+class BoardSlot:
+    """A heading of the board: a window (or a booked time, or no window) and its rows by status, the whole day."""
+
+    key: tuple[Any, Any, int]
+    label: str
+    window_id: int | None
+    statuses: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.statuses.values())
+
+
+def _slot_label(start: Any, end: Any, window_id: int, first_end: datetime | None, tz: ZoneInfo) -> str:
+    if window_id:
+        return f"{start:%H:%M}–{end:%H:%M}"
+    if start is None:
+        return "No window"
+    return f"Booked {start:%H:%M}" + (f"–{first_end.astimezone(tz):%H:%M}" if first_end else "")
+
+
+def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
+    """The day's headings in board order with their rows counted by status: one aggregate query, no row loaded."""
+    tz = ZoneInfo(clinic.timezone)
+    grouped = (
+        _board_rows(clinic, day)  # type: ignore[misc]
+        .values("slot_start", "slot_end", "slot_id", "status")
+        .annotate(n=Count("id"), first_end=Min("end"))
+        .order_by()
+    )
+    slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
+    for row in grouped:
+        key = (row["slot_start"], row["slot_end"], row["slot_id"])
+        slot = slots.setdefault(key, {"statuses": {}, "first_end": row["first_end"]})
+        slot["statuses"][row["status"]] = row["n"]
+        if row["first_end"] is not None and (slot["first_end"] is None or row["first_end"] < slot["first_end"]):
+            slot["first_end"] = row["first_end"]
+    return [
+        BoardSlot(
+            key=key, label=_slot_label(*key, slots[key]["first_end"], tz), window_id=key[2] or None,
+            statuses=slots[key]["statuses"],
+        )
+        for key in sorted(slots, key=_slot_order)
+    ]
+
+
+def _slot_order(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
+    start, end, pk = key
+    if start is None:
+        return (1, "", "", pk)
+    return (0, start.isoformat(), end.isoformat() if end else "", pk)
+
+
+def status_counts(slots: list[BoardSlot]) -> dict[str, int]:
+    """The whole day's rows by status (from board_slots' aggregate): scheduled rows are not yet split by the guard."""
+    counts = dict.fromkeys(ROW_STATUSES, 0)
+    for slot in slots:
+        for status, n in slot.statuses.items():
+            counts[status] = counts.get(status, 0) + n
+    counts["total"] = sum(slot.count for slot in slots)
+    return counts
+
+
+def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
+    """One page of the board's rows (1-based), in board order, with what each row shows: one query."""
+    start = (page - 1) * BOARD_PAGE_SIZE
+    # The page's ids first (an inner query sorting bare rows), so the per-row subqueries run for its rows only.
+    ids = _board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values("id")[start:start + BOARD_PAGE_SIZE]
+    qs = _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
+    return _on_clinic(list(qs), clinic)
+
+
+def board_page_of(*, clinic: Clinic, day: date, visit_id: int, window_id: int | None = None) -> int | None:
+    """The page (1-based) holding a row of the day, or None when it is not on the board: one query of ids."""
+    ids = list(_board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values_list("id", flat=True))
+    if visit_id not in ids:
+        return None
+    return ids.index(visit_id) // BOARD_PAGE_SIZE + 1
 
 
 def board_blockers(*, visits: list[Visit]) -> dict[int, str]:

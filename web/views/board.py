@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -48,18 +48,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:today", clinic_id=clinic.pk)
 
 
-def _window_label(visit: Visit, tz: ZoneInfo) -> tuple[Any, str]:
-    if visit.window is not None:
-        w = visit.window
-        return (w.start, w.end, w.pk), f"{w.start:%H:%M}–{w.end:%H:%M}"
-    if visit.start is not None:
-        start = visit.start.astimezone(tz)
-        end = visit.end.astimezone(tz) if visit.end else None
-        label = f"{start:%H:%M}" + (f"–{end:%H:%M}" if end else "")
-        return (start.time(), start.time(), 0), f"Booked {label}"
-    return (None, None, 0), "No window"
-
-
 def render_board(
     request: HttpRequest,
     clinic: Clinic,
@@ -69,12 +57,22 @@ def render_board(
     bottle_errors: dict[int, str] | None = None,
     typed: dict[int, dict[str, Any]] | None = None,
     scan: dict[str, str] | None = None,
+    focus: int | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The board; `row_errors` and `typed` put a refusal and what the user typed back on their row."""
+    """One page of the board; `row_errors` and `typed` put a refusal and what the user typed back on their row,
+    shown on the page holding that row (or the `focus` visit's). Per-row work is for the page's rows only."""
     day = selectors.clinic_today(clinic)
-    tz = ZoneInfo(clinic.timezone)
-    visits = selectors.board_visits(clinic=clinic, day=day)
+    slots = selectors.board_slots(clinic=clinic, day=day)
+    window_id, window_error = _chosen_window(request, slots)
+    shown = sum(s.count for s in slots if window_id in (None, s.window_id))
+    pages = max(1, -(-shown // selectors.BOARD_PAGE_SIZE))
+    page, page_error = _chosen_page(request, pages)
+    focus = focus or next(iter({**(typed or {}), **(row_errors or {}), **(dose_errors or {}),
+                                **(bottle_errors or {})}), None)
+    if focus is not None:
+        page = selectors.board_page_of(clinic=clinic, day=day, visit_id=focus, window_id=window_id) or page
+    visits = selectors.board_page(clinic=clinic, day=day, page=page, window_id=window_id)
     blockers = selectors.board_blockers(visits=visits)
     planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
@@ -85,49 +83,154 @@ def render_board(
         for v in visits
         if v.kind == "dose" and v.plan_id is not None and v.status in ("scheduled", "checked_in")
     })
+    facts = {"blockers": blockers, "planned": planned, "escalations": escalations, "doses": doses,
+             "bottles": bottles, "typed": typed or {}, "row_errors": row_errors or {},
+             "dose_errors": dose_errors or {}, "bottle_errors": bottle_errors or {},
+             # A row's form sent from a window's page comes back to that window (its handlers read ?window=).
+             "back": f"?window={window_id}" if window_id is not None else ""}
+    by_key = {s.key: s for s in slots}
     groups: OrderedDict[Any, dict[str, Any]] = OrderedDict()
-    for visit in sorted(visits, key=lambda v: (_sort_key(_window_label(v, tz)[0]), v.patient.last_name, v.pk)):
-        key, label = _window_label(visit, tz)
-        group = groups.setdefault(key, {"label": label, "rows": []})
-        badge = selectors.board_state(visit, blockers)
-        values = (typed or {}).get(visit.pk, {})
-        due = doses.get(visit.pk)
-        group["rows"].append(
-            {
-                "visit": visit,
-                "badge": badge,
-                "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
-                "blocker": blockers.get(visit.pk, ""),
-                "escalations": escalations.get(visit.patient_id, []),
-                "error": (row_errors or {}).get(visit.pk, ""),
-                "planned": planned.get(visit.pk),
-                "take_home_value": values.get("take_home_doses", planned.get(visit.pk, 0)),
-                "take_home_reason": values.get("take_home_reason", ""),
-                "excuse_reason": values.get("excuse_reason", ""),
-                "excuse_open": "excuse_reason" in values,
-                # Issue #14: the amount due (the order in force that day) prefills the dose field.
-                "due": due,
-                "dose_value": values.get("dose_mg", mg_plain(due.amount) if due and due.amount is not None else ""),
-                "dose_reason": values.get("dose_reason", ""),
-                "dose_error": (dose_errors or {}).get(visit.pk, ""),
-                "bottles": [
-                    (b, (values.get("bottles") or {}).get(b.number, "")) for b in bottles.get(visit.pk, [])
-                ],
-                "bottle_error": (bottle_errors or {}).get(visit.pk, ""),
-                "bottles_given": _bottles_given(visit),
-            }
-        )
+    for visit in visits:
+        slot = by_key[(visit.slot_start, visit.slot_end, visit.slot_id)]  # type: ignore[attr-defined]
+        group = groups.setdefault(slot.key, {"label": slot.label, "count": slot.count, "rows": []})
+        group["rows"].append(_row(visit, facts))
+    scan_focus = bool(scan) or request.GET.get("scan") == "1"
     context = page_context(
         request,
         clinic,
         day=day,
         groups=list(groups.values()),
-        counts=selectors.count_states(visits, blockers),
+        counts=_page_counts(slots),
         scan=scan or {},
-        scan_focus=bool(scan) or request.GET.get("scan") == "1",
+        scan_focus=scan_focus,
         nav_active="today",
+        paging=_paging(clinic, page, pages, shown, window_id, scan_focus),
+        windows=_window_links(clinic, slots, window_id, scan_focus),
+        query_error=window_error or page_error,
     )
+    if (window_error or page_error) and status == 200:
+        status = 400
     return render(request, "web/today.html", context, status=status)
+
+
+def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
+    """What the template shows for one row, worked out here (plain values, the row's URLs)."""
+    pk = visit.pk
+    blockers, planned = facts["blockers"], facts["planned"]
+    badge = selectors.board_state(visit, blockers)
+    values = facts["typed"].get(pk, {})
+    due = facts["doses"].get(pk)
+    typed_bottles = values.get("bottles") or {}
+    return {
+        "visit": visit,
+        "name": f"{visit.patient.first_name} {visit.patient.last_name}",
+        "urls": _row_urls(visit, facts["back"]),
+        "badge": badge,
+        "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
+        "blocker": blockers.get(pk, ""),
+        "escalations": facts["escalations"].get(visit.patient_id, []),
+        "error": facts["row_errors"].get(pk, ""),
+        "planned": planned.get(pk),
+        "take_home_value": values.get("take_home_doses", planned.get(pk, 0)),
+        "take_home_reason": values.get("take_home_reason", ""),
+        "excuse_reason": values.get("excuse_reason", ""),
+        "excuse_open": "excuse_reason" in values,
+        # Issue #14: the amount due (the order in force that day) prefills the dose field.
+        "due": due,
+        "dose_value": values.get("dose_mg", mg_plain(due.amount) if due and due.amount is not None else ""),
+        "dose_reason": values.get("dose_reason", ""),
+        "dose_error": facts["dose_errors"].get(pk, ""),
+        "bottles": [(b, typed_bottles.get(b.number, "")) for b in facts["bottles"].get(pk, [])],
+        "bottle_error": facts["bottle_errors"].get(pk, ""),
+        "bottles_given": _bottles_given(visit),
+        "screen": bool(visit.drug_screen) or visit.kind == "callback",
+    }
+
+
+_PK = "2147483647"  # an id no row has: a row's URLs are these reversals with the row's own ids in its place
+
+
+@cache
+def _url_patterns() -> dict[str, str]:
+    """Each row URL reversed once (a {% url %} a row and form cost more than the row's other work)."""
+    kinds = ("check-in", "complete", "cows", "undo-check-in", "reopen", "excuse", "screen-result", "callback-bottles")
+    patterns = {name: reverse(f"web:{name}", kwargs={"visit_id": int(_PK)}) for name in kinds}
+    patterns["patient"] = reverse("web:patient", kwargs={"patient_id": int(_PK)})
+    return patterns
+
+
+def _row_urls(visit: Visit, back: str) -> dict[str, str]:
+    """The row's links and form actions (`back` on the forms: the board's query to come back to)."""
+    urls = {name.replace("-", "_"): url.replace(_PK, str(visit.pk)) + back for name, url in _url_patterns().items()}
+    urls["patient"] = _url_patterns()["patient"].replace(_PK, str(visit.patient_id))
+    urls["cows"] = _url_patterns()["cows"].replace(_PK, str(visit.pk))
+    return urls
+
+
+def _page_counts(slots: list[selectors.BoardSlot]) -> dict[str, int | None]:
+    """The whole day's counts from board_slots' aggregate. Which scheduled rows are on hold or blocked is the
+    guard's answer for every row of the day (the counts endpoint, which the page asks for as it loads): here all
+    scheduled rows count as expected and those two are left open (None)."""
+    counts = selectors.status_counts(slots)
+    return {**counts, "expected": counts["scheduled"], "on_hold": None, "blocked": None}
+
+
+def _chosen_window(request: HttpRequest, slots: list[selectors.BoardSlot]) -> tuple[int | None, str]:
+    raw = request.GET.get("window", "").strip()
+    if not raw:
+        return None, ""
+    ids = {s.window_id for s in slots if s.window_id is not None}
+    if raw.isascii() and raw.isdigit() and int(raw) in ids:
+        return int(raw), ""
+    return None, "window: choose one of today's windows below (showing all windows)."
+
+
+def _chosen_page(request: HttpRequest, pages: int) -> tuple[int, str]:
+    raw = request.GET.get("page", "").strip()
+    if not raw:
+        return 1, ""
+    if raw.isascii() and raw.isdigit() and int(raw) >= 1:
+        return min(int(raw), pages), ""  # a page that emptied since its link was drawn shows the last one
+    return 1, f"page: give a page number from 1 to {pages} (showing page 1)."
+
+
+def _board_url(clinic: Clinic, *, page: int = 1, window_id: int | None = None, scan: bool = False) -> str:
+    query = {k: v for k, v in (("window", window_id), ("page", page if page > 1 else None),
+                               ("scan", 1 if scan else None)) if v is not None}
+    url = reverse("web:today", kwargs={"clinic_id": clinic.pk})
+    return url + ("?" + urlencode(query) if query else "")
+
+
+def _paging(clinic: Clinic, page: int, pages: int, shown: int, window_id: int | None, scan: bool) -> dict[str, Any]:
+    size = selectors.BOARD_PAGE_SIZE
+    first = (page - 1) * size + 1 if shown else 0
+    return {
+        "page": page,
+        "pages": pages,
+        "size": size,
+        "first": first,
+        "last": min(page * size, shown),
+        "rows": shown,
+        "previous": _board_url(clinic, page=page - 1, window_id=window_id, scan=scan) if page > 1 else "",
+        "next": _board_url(clinic, page=page + 1, window_id=window_id, scan=scan) if page < pages else "",
+        "next_rows": min(size, shown - page * size),
+    }
+
+
+def _window_links(
+    clinic: Clinic, slots: list[selectors.BoardSlot], window_id: int | None, scan: bool
+) -> list[dict[str, Any]]:
+    """The filter by window: all windows, then each window of the day with its rows (booked times have none)."""
+    if not any(s.window_id for s in slots):
+        return []
+    links = [{"label": "All windows", "count": sum(s.count for s in slots), "current": window_id is None,
+              "url": _board_url(clinic, scan=scan)}]
+    links += [
+        {"label": s.label, "count": s.count, "current": s.window_id == window_id,
+         "url": _board_url(clinic, window_id=s.window_id, scan=scan)}
+        for s in slots if s.window_id is not None
+    ]
+    return links
 
 
 def _bottle_count(values: dict[str, Any], planned: int | None) -> int:
@@ -165,13 +268,6 @@ def nurse_words(message: str) -> str:
     return message
 
 
-def _sort_key(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
-    start, end, pk = key
-    if start is None:
-        return (1, "", "", pk)
-    return (0, start.isoformat(), end.isoformat() if end else "", pk)
-
-
 @never_cache
 @staff_view
 @require_GET
@@ -188,8 +284,16 @@ def today_counts(request: HttpRequest, clinic_id: int) -> JsonResponse:
     return JsonResponse({"date": day.isoformat(), **selectors.board_counts(clinic=clinic, day=day)})
 
 
-def _back_to_board(visit: Visit) -> HttpResponse:
-    return redirect(reverse("web:today", kwargs={"clinic_id": visit.clinic_id}) + f"#visit-{visit.pk}")
+def _back_to_board(visit: Visit, window: str = "") -> HttpResponse:
+    """To the row on the board: the page holding it (in the window the form was sent from, if any)."""
+    clinic = visit.clinic
+    window_id = int(window) if window.isascii() and window.isdigit() else None
+    day = selectors.clinic_today(clinic)
+    page = selectors.board_page_of(clinic=clinic, day=day, visit_id=visit.pk, window_id=window_id)
+    if page is None and window_id is not None:
+        window_id = None
+        page = selectors.board_page_of(clinic=clinic, day=day, visit_id=visit.pk)
+    return redirect(_board_url(clinic, page=page or 1, window_id=window_id) + f"#visit-{visit.pk}")
 
 
 @staff_view
@@ -204,7 +308,7 @@ def check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
     except (RuleViolation, StateConflict) as exc:
         return render_board(request, visit.clinic, row_errors={visit.pk: exc.message}, status=exc.status_code)
     messages.success(request, f"Checked in: {visit.patient.first_name} {visit.patient.last_name}.")
-    return _back_to_board(visit)
+    return _back_to_board(visit, request.GET.get("window", ""))
 
 
 def _form_error(form: TakeHomeForm) -> str:
@@ -275,7 +379,7 @@ def complete(request: HttpRequest, visit_id: int) -> HttpResponse:
         amounts = ("—" if a is None else f"{mg_plain(Decimal(a))} mg" for a in done.take_home_mg)
         suffix += "; bottles " + ", ".join(amounts)
     messages.success(request, f"Completed: {visit.patient.first_name} {visit.patient.last_name}{suffix}.")
-    return _back_to_board(visit)
+    return _back_to_board(visit, request.GET.get("window", ""))
 
 
 def _about_the_bottles(exc: RuleViolation | StateConflict) -> bool:
@@ -309,7 +413,7 @@ def undo_check_in(request: HttpRequest, visit_id: int) -> HttpResponse:
     except (RuleViolation, StateConflict) as exc:
         return _refusal(request, visit, exc)
     messages.success(request, f"Check-in undone: {_name(visit)} is expected again.")
-    return _back_to_board(visit)
+    return _back_to_board(visit, request.GET.get("window", ""))
 
 
 @staff_view
@@ -323,7 +427,7 @@ def reopen_missed(request: HttpRequest, visit_id: int) -> HttpResponse:
     except (RuleViolation, StateConflict) as exc:
         return _refusal(request, visit, exc)
     messages.success(request, f"Late arrival: {_name(visit)} is checked in again.")
-    return _back_to_board(visit)
+    return _back_to_board(visit, request.GET.get("window", ""))
 
 
 @staff_view
@@ -343,18 +447,20 @@ def excuse(request: HttpRequest, visit_id: int) -> HttpResponse:
     except (RuleViolation, StateConflict) as exc:
         return _refusal(request, visit, exc, excuse_reason=reason)
     messages.success(request, f"Excused: {_name(visit)} (reason: {reason.strip()}).")
-    return _back_to_board(visit)
+    return _back_to_board(visit, request.GET.get("window", ""))
 
 
 # A plan's dose or injection is what the front desk scans a patient in for; other visits come after it.
 _KIND_ORDER = {"dose": 0, "injection": 1}
 
 
-def _scan_target(clinic: Clinic, mrn: str, day: date) -> tuple[Patient | None, Visit | None, str]:
-    """The patient with exactly this MRN at this clinic and their open visit today, or why there is none."""
+def _scan_target(clinic: Clinic, mrn: str, day: date) -> tuple[Patient | None, Visit | None, str, int | None]:
+    """The patient with exactly this MRN at this clinic and their open visit today, or why there is none (and
+    which of their rows today the board should show with it)."""
     patient = Patient.objects.filter(clinic=clinic, mrn=mrn).first()
     if patient is None:
-        return None, None, f"No patient with MRN {mrn} at {clinic.name}. Check the number, or find the patient by name."
+        why = f"No patient with MRN {mrn} at {clinic.name}. Check the number, or find the patient by name."
+        return None, None, why, None
     name = f"{patient.first_name} {patient.last_name} (MRN {patient.mrn})"
     todays = list(
         Visit.objects.filter(clinic=clinic, patient=patient, date=day)
@@ -363,18 +469,23 @@ def _scan_target(clinic: Clinic, mrn: str, day: date) -> tuple[Patient | None, V
     )
     open_visits = sorted((v for v in todays if v.status == "scheduled"), key=lambda v: _KIND_ORDER.get(v.kind, 9))
     if open_visits:
-        return patient, open_visits[0], ""
+        return patient, open_visits[0], "", open_visits[0].pk
+    row = next((v.pk for v in todays if v.status != "cancelled"), None)
     if any(v.status == "checked_in" for v in todays):
-        return patient, None, f"{name} is already checked in."
+        return patient, None, f"{name} is already checked in.", row
     if any(v.status == "missed" for v in todays):
-        return patient, None, f"{name}'s visit today was marked missed: use “Re-open (late arrival)” on their row."
+        why = f"{name}'s visit today was marked missed: use “Re-open (late arrival)” on their row."
+        return patient, None, why, next(v.pk for v in todays if v.status == "missed")
     if todays:
-        return patient, None, f"{name} has no open visit left today (already completed, excused or cancelled)."
-    return patient, None, f"{name} has no visit today. Book one from the patient's page if they should be seen."
+        return patient, None, f"{name} has no open visit left today (already completed, excused or cancelled).", row
+    return patient, None, f"{name} has no visit today. Book one from the patient's page if they should be seen.", None
 
 
-def _scan_redirect(clinic: Clinic) -> HttpResponse:
-    return redirect(reverse("web:today", kwargs={"clinic_id": clinic.pk}) + "?" + urlencode({"scan": "1"}))
+def _scan_redirect(visit: Visit) -> HttpResponse:
+    """To the page holding the row just checked in, the MRN field focused for the next scan."""
+    clinic = visit.clinic
+    page = selectors.board_page_of(clinic=clinic, day=selectors.clinic_today(clinic), visit_id=visit.pk)
+    return redirect(_board_url(clinic, page=page or 1, scan=True))
 
 
 @staff_view
@@ -387,15 +498,16 @@ def scan_check_in(request: HttpRequest, clinic_id: int) -> HttpResponse:
     mrn = typed.strip()
     if not mrn:
         return render_board(request, clinic, scan={"mrn": typed, "error": "Type or scan an MRN."}, status=400)
-    patient, visit, why = _scan_target(clinic, mrn, selectors.clinic_today(clinic))
+    patient, visit, why, row = _scan_target(clinic, mrn, selectors.clinic_today(clinic))
     if visit is None:
         status = 404 if patient is None else 409
-        return render_board(request, clinic, scan={"mrn": typed, "error": why}, status=status)
+        return render_board(request, clinic, scan={"mrn": typed, "error": why}, focus=row, status=status)
     try:
         visit_check_in(visit=visit, by=request.user)
     except (RuleViolation, StateConflict) as exc:
         error = f"{_name(visit)} (MRN {visit.patient.mrn}) was not checked in: {exc.message}"
-        return render_board(request, clinic, scan={"mrn": typed, "error": error}, status=exc.status_code)
+        return render_board(request, clinic, scan={"mrn": typed, "error": error}, focus=visit.pk,
+                            status=exc.status_code)
     what = visit.get_kind_display().lower()
     messages.success(request, f"Checked in: {_name(visit)} (MRN {visit.patient.mrn}, {what}).")
-    return _scan_redirect(clinic)
+    return _scan_redirect(visit)

@@ -12,6 +12,9 @@
     var url = section.getAttribute("data-counts-url");
     var seconds = parseInt(section.getAttribute("data-poll-seconds") || "15", 10);
     var status = section.querySelector("[data-counts-status]");
+    // data-counts-now: the page left the guard's split (on hold, blocked) to this endpoint; the first answer
+    // completes the counts rather than saying they changed.
+    var filling = section.hasAttribute("data-counts-now");
     function refresh() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
@@ -22,6 +25,7 @@
             if (key in data && el.textContent !== String(data[key])) { el.textContent = data[key]; changed = true; }
           });
           if (!status) { return; }
+          if (filling) { filling = false; changed = false; }
           if (changed || status.getAttribute("data-stale")) {
             // The rows below were rendered before the change: offer a reload rather than reflowing under the cursor.
             status.setAttribute("data-stale", "1");
@@ -37,6 +41,7 @@
         .catch(function () { if (status) { status.textContent = "Could not refresh counts; retrying."; } });
     }
     section.refreshCounts = refresh;
+    if (filling) { refresh(); }
     window.setInterval(refresh, seconds * 1000);
   }
 
