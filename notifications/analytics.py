@@ -82,7 +82,7 @@ def load_episodes(clinic: Clinic, today: date, medication: str = "") -> list[ret
     """The clinic's episodes of treatment up to `today`, computed by PostgreSQL (see _EPISODES_SQL)."""
     rules = rules_for_clinic(clinic)
     windows = sorted(rules.injection_windows.items())
-    params = {
+    params: dict[str, Any] = {
         "clinic": clinic.pk,
         "today": today,
         "medication": medication,
@@ -307,7 +307,7 @@ SELECT patient_id, recent, before, before > 0 AND 2 * recent <= (1 - %(ratio)s::
 def load_drifts(clinic: Clinic, today: date, drop_ratio: float) -> list[Drift]:
     """The clinic's drifting patients as drift_of decides them on the last 12 weeks, computed by PostgreSQL."""
     recent_from = today - timedelta(days=RECENT_DAYS - 1)
-    params = {
+    params: dict[str, Any] = {
         "clinic": clinic.pk,
         "today": today,
         "since": recent_from - timedelta(days=BEFORE_DAYS),
