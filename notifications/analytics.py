@@ -40,7 +40,7 @@ MIN_GROUP = 30  # below this many decided visits a group shows its counts, not a
 # on the last dose.
 _EPISODES_SQL = """
 WITH dose AS (
-    SELECT v.id, v.patient_id, p.medication, v.date AS day,
+    SELECT v.id, v.patient_id, p.medication COLLATE "C" AS medication, v.date AS day,
            CASE WHEN w.interval_days IS NOT NULL THEN v.date + (w.interval_days - 1)
                 ELSE greatest(coalesce(v.covered_through, v.date), v.date) END AS cover
       FROM visits_visit v
@@ -52,7 +52,7 @@ WITH dose AS (
 ), gapped AS (
     SELECT *,
            max(cover) OVER earlier AS earlier_cover,  -- NULL for the first dose
-           lag(day) OVER (PARTITION BY patient_id, medication ORDER BY day, id) AS previous_day
+           max(day) OVER earlier AS previous_day
       FROM dose
     WINDOW earlier AS (PARTITION BY patient_id, medication ORDER BY day, id
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
@@ -271,8 +271,8 @@ def drift_of(patient_id: int, visits: Sequence[tuple[date, str]], *, today: date
 
 
 # drift_of in PostgreSQL, for the patients of a clinic at once: kept visits per patient over the last 4 weeks and
-# the 8 before; per day, missed if any visit was; the attended days before each missed day are an island (the days
-# with as many missed days before them); the latest missed day of the last 4 weeks after an island of STREAK_DAYS+.
+# the 8 before; per day, missed if any visit was; a missed day's streak is the attended days since the missed day
+# before it (running counts, one sort); the latest missed day of the last 4 weeks after a streak of STREAK_DAYS+.
 # Only the drifting patients come back. The ratio is compared as numeric, exactly, as drift_of's Fraction.
 _DRIFT_SQL = """
 WITH days AS (
@@ -281,13 +281,14 @@ WITH days AS (
       FROM visits_visit
      WHERE clinic_id = %(clinic)s AND date BETWEEN %(since)s AND %(today)s AND status IN ('completed', 'missed')
      GROUP BY patient_id, date
-), islands AS (
-    SELECT *, count(*) FILTER (WHERE missed) OVER (
-                  PARTITION BY patient_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS island
+), counted AS (
+    SELECT *, count(*) FILTER (WHERE NOT missed) OVER (PARTITION BY patient_id ORDER BY day ROWS UNBOUNDED PRECEDING)
+                  AS attended  -- attended days so far
       FROM days
 ), streaks AS (
-    SELECT *, count(*) FILTER (WHERE NOT missed) OVER (PARTITION BY patient_id, island) AS streak
-      FROM islands
+    SELECT *, attended - coalesce(max(attended) FILTER (WHERE missed) OVER (
+                  PARTITION BY patient_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak
+      FROM counted
 ), patients AS (
     SELECT patient_id,
            coalesce(sum(kept) FILTER (WHERE day >= %(recent_from)s), 0)::int AS recent,
