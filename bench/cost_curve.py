@@ -63,6 +63,8 @@ PATHS = (
     "patient_search",
     "report_90",
     "report_365",
+    "retention",
+    "drift_list",
 )
 TARGETS = {"growth": 1.2, "vs_baseline": 5.0, "report_vs_sql": 1.5, "saturation": 0.5}
 
@@ -111,6 +113,10 @@ class _Paths:
             return c.get(f"/patients/{self.patients[n % len(self.patients)]}/").status_code
         if name == "patient_search":  # POST: a name never goes in a URL
             return c.post(f"/clinics/{pk}/patients/search/", {"q": self.names[n % len(self.names)][:4]}).status_code
+        if name == "retention":  # issue #17: episodes and Kaplan–Meier over the clinic's whole history
+            return self.manager.get(f"/api/v1/reports/retention/?clinic={pk}").status_code
+        if name == "drift_list":  # issue #17: the escalations page, whose list of drifting patients is the cost
+            return self.manager.get(f"/clinics/{pk}/escalations/").status_code
         days = 90 if name == "report_90" else 365
         since = today - timedelta(days=days - 1)
         url = f"/api/v1/reports/attendance/?clinic={pk}&date_from={since}&date_to={today}"

@@ -1,8 +1,9 @@
-"""Selectors for the manager analytics (issue #17): load plain values, hand them to visits.retention.
+"""Selectors for the manager analytics (issue #17): figures counted in PostgreSQL, statistics in visits.retention.
 
-- retention_report: episodes and Kaplan–Meier retention by program (medication) and quarter of start;
+- retention_report: episodes (one SQL row each; visits.retention.episodes is the pure reference) and Kaplan–Meier
+  retention by program (medication) and quarter of start;
 - reminder_effect: attendance of injection and counselling visits with a delivered reminder versus without;
-- drift_list: patients whose attendance is falling (see `drifting`).
+- drift_list: patients whose attendance is falling (in SQL; `drift_of` is the pure reference).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from notifications.models import Message
 from scheduler.models import MEDICATION_CHOICES, Clinic, Patient
-from scheduler.rules import Rules
 from scheduler.selectors import rules_for_clinic
 from visits import retention
 from visits.models import StaffTask, Visit
@@ -32,27 +33,67 @@ MIN_GROUP = 30  # below this many decided visits a group shows its counts, not a
 # --- retention ---------------------------------------------------------------------------------------
 
 
-def _cover(rules: Rules, medication: str, kind: str, day: date, covered_through: date | None) -> date:
-    window = rules.injection_windows.get(medication) if kind == "injection" else None
-    if window is not None:
-        # A long-acting injection covers the patient until the next one is due.
-        return day + timedelta(days=window.interval_days - 1)
-    return max(covered_through or day, day)
+# One row per episode of treatment (visits.retention's definitions, which stay the pure reference): each dose's
+# cover; the furthest cover of the (patient, medication)'s earlier doses (day order; a same-day tie is covered by
+# the first); days without medication before the dose; a new episode where those reach the readmission gap; the
+# first 30+ day gap inside an episode leaves on the dose before it, else 30+ uncovered days before today leave
+# on the last dose.
+_EPISODES_SQL = """
+WITH dose AS (
+    SELECT v.id, v.patient_id, p.medication COLLATE "C" AS medication, v.date AS day,
+           CASE WHEN w.interval_days IS NOT NULL THEN v.date + (w.interval_days - 1)
+                ELSE greatest(coalesce(v.covered_through, v.date), v.date) END AS cover
+      FROM visits_visit v
+      JOIN scheduler_plan p ON p.id = v.plan_id
+      LEFT JOIN unnest(%(window_meds)s::text[], %(window_days)s::int[]) AS w (medication, interval_days)
+        ON v.kind = 'injection' AND w.medication = p.medication
+     WHERE v.clinic_id = %(clinic)s AND v.status = 'completed' AND v.kind IN ('dose', 'injection')
+       AND v.date <= %(today)s AND (%(medication)s = '' OR p.medication = %(medication)s)
+), gapped AS (
+    SELECT *,
+           max(cover) OVER earlier AS earlier_cover,  -- NULL for the first dose
+           max(day) OVER earlier AS previous_day
+      FROM dose
+    WINDOW earlier AS (PARTITION BY patient_id, medication ORDER BY day, id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+), gaps AS (
+    SELECT *, CASE WHEN earlier_cover IS NOT NULL THEN greatest(day - earlier_cover - 1, 0) END AS gap
+      FROM gapped
+), numbered AS (
+    SELECT *,
+           count(*) FILTER (WHERE gap IS NULL OR gap >= %(readmission_gap)s) OVER (
+               PARTITION BY patient_id, medication ORDER BY day, id ROWS UNBOUNDED PRECEDING) AS episode
+      FROM gaps
+), episodes AS (
+    SELECT patient_id, medication, min(day) AS start, max(day) AS last_dose, count(*) AS doses, max(cover) AS cover,
+           min(previous_day) FILTER (WHERE gap >= %(leave_days)s AND gap < %(readmission_gap)s) AS left_inside
+      FROM numbered
+     GROUP BY patient_id, medication, episode
+)
+SELECT patient_id, medication, start, last_dose, doses, left_on,
+       greatest(coalesce(left_on, %(today)s) - start, 0) AS duration_days
+  FROM (SELECT *, coalesce(left_inside, CASE WHEN %(today)s - cover >= %(leave_days)s THEN last_dose END) AS left_on
+          FROM episodes) e
+ ORDER BY start, patient_id, medication
+"""
 
 
-def load_doses(clinic: Clinic, today: date, medication: str = "") -> dict[tuple[int, str], list[retention.Dose]]:
-    """Completed doses and injections up to `today`, as plain values per (patient, medication)."""
+def load_episodes(clinic: Clinic, today: date, medication: str = "") -> list[retention.Episode]:
+    """The clinic's episodes of treatment up to `today`, computed by PostgreSQL (see _EPISODES_SQL)."""
     rules = rules_for_clinic(clinic)
-    qs = Visit.objects.filter(
-        clinic=clinic, status="completed", kind__in=("dose", "injection"), plan__isnull=False, date__lte=today
-    )
-    if medication:
-        qs = qs.filter(plan__medication=medication)
-    rows = qs.order_by().values_list("patient_id", "plan__medication", "kind", "date", "covered_through")
-    doses: dict[tuple[int, str], list[retention.Dose]] = defaultdict(list)
-    for patient_id, med, kind, day, covered in rows.iterator(chunk_size=5000):
-        doses[(patient_id, med)].append(retention.Dose(day, _cover(rules, med, kind, day, covered)))
-    return dict(doses)
+    windows = sorted(rules.injection_windows.items())
+    params: dict[str, Any] = {
+        "clinic": clinic.pk,
+        "today": today,
+        "medication": medication,
+        "window_meds": [med for med, _ in windows],
+        "window_days": [w.interval_days for _, w in windows],
+        "readmission_gap": rules.readmission_gap_days,
+        "leave_days": retention.LEAVE_DAYS,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_EPISODES_SQL, params)
+        return [retention.Episode(*row) for row in cursor.fetchall()]
 
 
 def _retention_figures(eps: Sequence[retention.Episode]) -> dict[str, Any]:
@@ -81,9 +122,7 @@ def episode_row(e: retention.Episode) -> dict[str, Any]:
 
 def retention_report(*, clinic: Clinic, today: date, medication: str = "") -> dict[str, Any]:
     rules = rules_for_clinic(clinic)
-    eps = retention.episodes(
-        load_doses(clinic, today, medication), readmission_gap_days=rules.readmission_gap_days, today=today
-    )
+    eps = load_episodes(clinic, today, medication)
     by_program: dict[str, list[retention.Episode]] = defaultdict(list)
     by_cohort: dict[tuple[str, str], list[retention.Episode]] = defaultdict(list)
     for e in eps:
@@ -195,6 +234,10 @@ class Drift:
     missed_on: date | None  # a first missed day in the last 4 weeks after STREAK_DAYS+ attended days
 
 
+def _drop(recent: int, before: int) -> float | None:
+    return None if before == 0 else round(1 - 2 * recent / before, 4)
+
+
 def drift_of(patient_id: int, visits: Sequence[tuple[date, str]], *, today: date, drop_ratio: float) -> Drift | None:
     """Pure: is this patient drifting? `visits` are (date, status) of decided visits (completed or missed).
 
@@ -209,7 +252,6 @@ def drift_of(patient_id: int, visits: Sequence[tuple[date, str]], *, today: date
     before = sum(1 for day, status in visits if status == "completed" and before_from <= day < recent_from)
     ratio = Fraction(str(drop_ratio))
     falling = before > 0 and 2 * recent <= (1 - ratio) * before
-    drop = None if before == 0 else round(1 - 2 * recent / before, 4)
 
     days: dict[date, str] = {}
     for day, status in visits:
@@ -225,26 +267,67 @@ def drift_of(patient_id: int, visits: Sequence[tuple[date, str]], *, today: date
         streak = 0
     if not falling and missed_on is None:
         return None
-    return Drift(patient_id, recent, before, drop, falling, best_streak, missed_on)
+    return Drift(patient_id, recent, before, _drop(recent, before), falling, best_streak, missed_on)
+
+
+# drift_of in PostgreSQL, for the patients of a clinic at once: kept visits per patient over the last 4 weeks and
+# the 8 before; per day, missed if any visit was; a missed day's streak is the attended days since the missed day
+# before it (running counts, one sort); the latest missed day of the last 4 weeks after a streak of STREAK_DAYS+.
+# Only the drifting patients come back. The ratio is compared as numeric, exactly, as drift_of's Fraction.
+_DRIFT_SQL = """
+WITH days AS (
+    SELECT patient_id, date AS day, bool_or(status = 'missed') AS missed,
+           count(*) FILTER (WHERE status = 'completed') AS kept
+      FROM visits_visit
+     WHERE clinic_id = %(clinic)s AND date BETWEEN %(since)s AND %(today)s AND status IN ('completed', 'missed')
+     GROUP BY patient_id, date
+), counted AS (
+    SELECT *, count(*) FILTER (WHERE NOT missed) OVER (PARTITION BY patient_id ORDER BY day ROWS UNBOUNDED PRECEDING)
+                  AS attended  -- attended days so far
+      FROM days
+), streaks AS (
+    SELECT *, attended - coalesce(max(attended) FILTER (WHERE missed) OVER (
+                  PARTITION BY patient_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak
+      FROM counted
+), patients AS (
+    SELECT patient_id,
+           coalesce(sum(kept) FILTER (WHERE day >= %(recent_from)s), 0)::int AS recent,
+           coalesce(sum(kept) FILTER (WHERE day < %(recent_from)s), 0)::int AS before,
+           (array_agg(streak ORDER BY day DESC) FILTER (WHERE broken))[1]::int AS streak,
+           max(day) FILTER (WHERE broken) AS missed_on
+      FROM (SELECT *, missed AND day >= %(recent_from)s AND streak >= %(streak_days)s AS broken FROM streaks) s
+     GROUP BY patient_id
+)
+SELECT patient_id, recent, before, before > 0 AND 2 * recent <= (1 - %(ratio)s::numeric) * before AS falling,
+       coalesce(streak, 0), missed_on
+  FROM patients
+ WHERE (before > 0 AND 2 * recent <= (1 - %(ratio)s::numeric) * before) OR missed_on IS NOT NULL
+"""
+
+
+def load_drifts(clinic: Clinic, today: date, drop_ratio: float) -> list[Drift]:
+    """The clinic's drifting patients as drift_of decides them on the last 12 weeks, computed by PostgreSQL."""
+    recent_from = today - timedelta(days=RECENT_DAYS - 1)
+    params: dict[str, Any] = {
+        "clinic": clinic.pk,
+        "today": today,
+        "since": recent_from - timedelta(days=BEFORE_DAYS),
+        "recent_from": recent_from,
+        "streak_days": STREAK_DAYS,
+        "ratio": str(drop_ratio),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_DRIFT_SQL, params)
+        rows = cursor.fetchall()
+    return [
+        Drift(pid, recent, before, _drop(recent, before), falling, streak, missed_on)
+        for pid, recent, before, falling, streak, missed_on in rows
+    ]
 
 
 def drift_list(*, clinic: Clinic, today: date) -> list[dict[str, Any]]:
     """Patients drifting away (see drift_of), with the figures and whether an outreach task is already open."""
-    rules = rules_for_clinic(clinic)
-    since = today - timedelta(days=RECENT_DAYS + BEFORE_DAYS - 1)
-    rows = (
-        Visit.objects.filter(clinic=clinic, date__range=(since, today), status__in=("completed", "missed"))
-        .order_by()
-        .values_list("patient_id", "date", "status")
-    )
-    by_patient: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for patient_id, day, status in rows.iterator(chunk_size=5000):
-        by_patient[patient_id].append((day, status))
-    drifts = [
-        d
-        for pid, visits in by_patient.items()
-        if (d := drift_of(pid, visits, today=today, drop_ratio=rules.drift_drop_ratio)) is not None
-    ]
+    drifts = load_drifts(clinic, today, rules_for_clinic(clinic).drift_drop_ratio)
     if not drifts:
         return []
     ids = [d.patient_id for d in drifts]

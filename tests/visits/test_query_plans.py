@@ -163,3 +163,24 @@ def test_the_sweeps_latest_completed_read_is_two_limit_1_index_descents_a_plan(s
     assert scans[1]["Actual Loops"] <= len(plan_ids)  # the furthest cover: plans with a completed visit
     for scan in scans:
         assert scan["Actual Rows"] <= 1  # per loop: one row a plan, however long its history
+
+
+def test_the_retention_episodes_read_one_clinics_completed_doses_through_a_clinic_index(scale):  # noqa: ANN001
+    """Issue #17: the episodes' window-function SQL (notifications.analytics.load_episodes) reads the clinic's
+    completed doses through an index led by the clinic (no sequential scan on visits). It reads the clinic's whole
+    dose history, so its cost grows with that history, not with the other clinics' rows."""
+    from notifications import analytics
+
+    clinic, _ = scale
+    with CaptureQueriesContext(connection) as ctx:
+        episodes = analytics.load_episodes(clinic, local_date(NOW, clinic.timezone))
+    assert episodes
+    (sql,) = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
+    scans = _visit_scans(_explain(sql))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'visits_visit' AND indexdef LIKE %s", ["%(clinic_id%"]
+        )
+        clinic_led = {row[0] for row in cursor.fetchall()}
+    assert scans and all(kind != "Seq Scan" for kind, _ in scans), scans
+    assert {index for _, index in scans} <= clinic_led, scans
