@@ -5,10 +5,11 @@
     .venv/bin/python bench/cost_curve.py --plot          # the PNG and the table from every stored run
 
 `full` reads the seed_scale data (`manage.py seed_scale --scale 1m|5m|15m`) and its first clinic; `tiny` seeds a
-small clinic of its own and removes it afterwards. Paths: the today board, the visit list for a day, availability,
-booking, the patient page, patient search, and the attendance report over 90 and 365 days; the baseline is the
-trivial endpoint `GET /api/v1/clinics/<id>/` (token authentication, staff permission, clinic scoping, throttle,
-serializer: what every request pays).
+small clinic of its own and removes it afterwards. Paths: the today board (one page of rows) and its live counts, the
+visit list for a day, availability, booking, the patient page, patient search, the attendance report over 90 and 365
+days, and issue #17's retention report (the clinic's whole history) and drift list (the escalations page); the
+baseline is the trivial endpoint `GET /api/v1/clinics/<id>/` (token authentication, staff permission, clinic
+scoping, throttle, serializer: what every request pays).
 
 **Service time, not latency under load.** Requests are sent one at a time through Django's test client in this
 process (DEBUG off, the full middleware stack, real PostgreSQL and Redis): no server, no queue, no network, so a
@@ -56,6 +57,7 @@ BASELINE = "baseline"
 PATHS = (
     "baseline",
     "today_board",
+    "today_counts",
     "visit_list",
     "availability",
     "booking",
@@ -101,6 +103,8 @@ class _Paths:
             return c.get(f"/api/v1/clinics/{pk}/").status_code
         if name == "today_board":
             return c.get(f"/clinics/{pk}/today/").status_code
+        if name == "today_counts":  # the board's live counts: asked for as the page loads, then every 15 s
+            return c.get(f"/clinics/{pk}/today/counts/").status_code
         if name == "visit_list":
             return c.get(f"/api/v1/visits/?clinic={pk}&date={today}").status_code
         if name == "availability":
@@ -307,7 +311,7 @@ def plot() -> dict[str, Any]:
         raise SystemExit(f"No stored runs in {STORE}: run bench/cost_curve.py --size full first.")
     x = [run["visits_in_database"] / 1e6 for run in runs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab20")  # more paths than tab10 has colours
     for i, name in enumerate(PATHS):  # one colour a path in both panels; the baseline black
         colour = "black" if name == BASELINE else colours(i - 1)
         left.plot(x, [run["paths"][name]["p50_ms"] for run in runs], marker="o", label=name, color=colour)
