@@ -4,6 +4,9 @@
 row locks, so two sweeps at once never both act on a visit), then `escalations_evaluate` counts each
 affected plan's days without medication and records one Escalation per ladder step reached. The
 unique (plan, kind, anchor_date) constraint makes every re-run create nothing new.
+Affected plans (issue #16): those this sweep marked missed or a person marked missed lately (`RECHECK`),
+and every plan in a streak at a clinic whose local date is new (`EscalationDay`): days without medication
+only grow when a visit is missed or the date changes.
 
 A checked-in visit is never marked missed: the patient is in the building.
 """
@@ -194,10 +197,10 @@ def _clinic_days(now: datetime) -> list[_ClinicDay]:
     ]
 
 
-def _overdue_ids(now: datetime, clinics: list[_ClinicDay]) -> list[int]:
+def _overdue_ids(now: datetime, clinics: list[_ClinicDay] | None = None) -> list[int]:
     """Ids of scheduled visits whose window ended more than the clinic's grace period ago."""
     groups: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for day in clinics:
+    for day in _clinic_days(now) if clinics is None else clinics:
         groups[(day.grace, day.today)].append(day.clinic_id)
     ids: list[int] = []
     for (grace, today), clinic_ids in groups.items():
