@@ -63,8 +63,10 @@ def send_checkins(decisions: Iterable[Decision]) -> int:
     return sent
 
 
-def run_mark_missed(*, now: datetime | None = None, notify: bool = True) -> tuple[SweepResult, int]:
-    result = visits_mark_missed(now=now)
+def run_mark_missed(
+    *, now: datetime | None = None, notify: bool = True, all_plans: bool = False
+) -> tuple[SweepResult, int]:
+    result = visits_mark_missed(now=now, all_plans=all_plans)
     regenerate_suspended(result.suspended_plan_ids)
     try:
         # Issue #15: a call-back the sweep just marked missed escalates and suspends earned take-homes.

@@ -4,6 +4,9 @@
 row locks, so two sweeps at once never both act on a visit), then `escalations_evaluate` counts each
 affected plan's days without medication and records one Escalation per ladder step reached. The
 unique (plan, kind, anchor_date) constraint makes every re-run create nothing new.
+Affected plans (issue #16): those this sweep marked missed or a person marked missed lately (`RECHECK`),
+and every plan in a streak at a clinic whose local date is new (`EscalationDay`): days without medication
+only grow when a visit is missed or the date changes.
 
 A checked-in visit is never marked missed: the patient is in the building.
 """
@@ -29,7 +32,7 @@ from psycopg.types.datetime import TimestamptzLoader
 from scheduler import engine
 from scheduler.audit import log_clinic_job, log_closed
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import Clinic, Pause, Plan
+from scheduler.models import Clinic, Pause
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
 from scheduler.selectors import ClinicCalendars, plan_spec, rules_for_clinic
@@ -133,11 +136,16 @@ def _pg_dates(values: Iterable[date]) -> str:
 # --- the sweep -------------------------------------------------------------------------------------------
 
 
-def visits_mark_missed(*, now: datetime | None = None) -> SweepResult:
-    """Mark overdue scheduled visits missed and evaluate the escalation ladder. Safe to run twice, or at once."""
+def visits_mark_missed(*, now: datetime | None = None, all_plans: bool = False) -> SweepResult:
+    """Mark overdue scheduled visits missed and evaluate the escalation ladder. Safe to run twice, or at once.
+
+    Issue #16: every plan in a streak is evaluated once per clinic-local day (the first sweep of the day, or
+    after a rule-set edit); later sweeps evaluate the plans with a visit missed since (`RECHECK`).
+    `all_plans` evaluates every plan in a streak now."""
     now = now or timezone.now()
     result = SweepResult(now=now)
-    claimed = _claim_overdue(_overdue_ids(now), now)
+    clinics = _clinic_days(now)
+    claimed = _claim_overdue(_overdue_ids(now, clinics), now)
     newly_missed: dict[int, int] = {}
     for visit_id, clinic_id, plan_id in claimed:
         result.missed_ids.append(visit_id)
@@ -145,14 +153,20 @@ def visits_mark_missed(*, now: datetime | None = None) -> SweepResult:
         if plan_id is not None:
             newly_missed[plan_id] = max(visit_id, newly_missed.get(plan_id, 0))
     result.missed = len(claimed)
-    evaluation = escalations_evaluate(now=now, newly_missed=newly_missed)
-    result.plans_evaluated = evaluation.plans
-    result.escalations_created = evaluation.created
-    result.escalations_by_clinic = evaluation.created_by_clinic
-    result.decisions = evaluation.decisions
-    result.failed_plan_ids = evaluation.failed_plan_ids
-    result.suspended_plan_ids = evaluation.suspended_plan_ids
-    _audit(result)
+    # One transaction: the day is recorded only with the escalations it raised (a failed sweep leaves it to the
+    # next one), a concurrent sweep waits on the day's row and then finds it done, and the writes share a commit.
+    with transaction.atomic():
+        new_days = _start_days(clinics, now)
+        plan_ids = _plans_in_a_streak(now) if all_plans else _plans_in_a_streak(now, clinic_ids=new_days)
+        plan_ids |= _recently_missed(now)
+        evaluation = escalations_evaluate(now=now, plan_ids=plan_ids, newly_missed=newly_missed)
+        result.plans_evaluated = evaluation.plans
+        result.escalations_created = evaluation.created
+        result.escalations_by_clinic = evaluation.created_by_clinic
+        result.decisions = evaluation.decisions
+        result.failed_plan_ids = evaluation.failed_plan_ids
+        result.suspended_plan_ids = evaluation.suspended_plan_ids
+        _audit(result)
     logger.info(
         "mark_missed_visits: %d missed, %d plans evaluated, %d escalations, %d failed plans",
         result.missed,
@@ -163,12 +177,31 @@ def visits_mark_missed(*, now: datetime | None = None) -> SweepResult:
     return result
 
 
-def _overdue_ids(now: datetime) -> list[int]:
+class _ClinicDay(NamedTuple):
+    clinic_id: int
+    grace: int
+    today: date
+    rules_updated: datetime | None
+
+
+def _clinic_days(now: datetime) -> list[_ClinicDay]:
+    """Each clinic's grace period, local date at `now` and rule set's last edit, in clinic id order."""
+    return [
+        _ClinicDay(
+            clinic.pk,
+            rules_for_clinic(clinic).missed_grace_minutes,
+            local_date(now, clinic.timezone),
+            clinic.rule_set.updated if clinic.rule_set is not None else None,
+        )
+        for clinic in Clinic.objects.select_related("rule_set").only("id", "timezone", "rule_set").order_by("id")
+    ]
+
+
+def _overdue_ids(now: datetime, clinics: list[_ClinicDay] | None = None) -> list[int]:
     """Ids of scheduled visits whose window ended more than the clinic's grace period ago."""
     groups: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for clinic in Clinic.objects.select_related("rule_set").only("id", "timezone", "rule_set"):
-        grace = rules_for_clinic(clinic).missed_grace_minutes
-        groups[(grace, local_date(now, clinic.timezone))].append(clinic.pk)
+    for day in _clinic_days(now) if clinics is None else clinics:
+        groups[(day.grace, day.today)].append(day.clinic_id)
     ids: list[int] = []
     for (grace, today), clinic_ids in groups.items():
         # A visit without an end (booked without a time) is over when its clinic-local date is.
@@ -176,6 +209,51 @@ def _overdue_ids(now: datetime) -> list[int]:
         qs = Visit.objects.filter(over, status="scheduled", clinic_id__in=clinic_ids).order_by("id")
         ids += qs.values_list("id", flat=True)
     return ids
+
+
+# The clinics whose local date (or rule set) is new since their last full evaluation. A concurrent sweep's
+# statement waits on the rows this one wrote until it commits, then conflicts and returns nothing.
+_START_DAYS_SQL = """
+    INSERT INTO visits_escalationday (clinic_id, date, rules_updated, created)
+    SELECT d.clinic_id, d.date, d.rules_updated, %s
+    FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[]) AS d(clinic_id, date, rules_updated)
+    ORDER BY d.clinic_id
+    ON CONFLICT (clinic_id, date) DO UPDATE SET rules_updated = EXCLUDED.rules_updated
+        WHERE visits_escalationday.rules_updated IS DISTINCT FROM EXCLUDED.rules_updated
+    RETURNING clinic_id
+"""
+
+
+def _start_days(clinics: list[_ClinicDay], now: datetime) -> set[int]:
+    """Record each clinic's local date; returns the clinics whose every plan in a streak is due an evaluation."""
+    if not clinics:
+        return set()
+    params: list[Any] = [
+        now,
+        _pg_ints(c.clinic_id for c in clinics),
+        _pg_dates(c.today for c in clinics),
+        [c.rules_updated for c in clinics],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_START_DAYS_SQL, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+# Visits a person marked missed (visits.services.visit_mark_missed, FHIR `noshow`) are not this sweep's claims;
+# the sweeps in the next RECHECK evaluate their plans. Through the (status, end) index: only the last two days'
+# missed visits are read. Older no-shows, and visits without an end, wait for the next local day's evaluation.
+RECHECK = timedelta(minutes=20)
+_RECENTLY_MISSED_SQL = """
+    SELECT DISTINCT plan_id FROM visits_visit
+    WHERE status = 'missed' AND "end" >= %s AND missed_at >= %s AND plan_id IS NOT NULL AND kind = ANY(%s)
+"""
+
+
+def _recently_missed(now: datetime) -> set[int]:
+    """Plans with a visit marked missed within RECHECK of `now` (the sweep's own claims included)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RECENTLY_MISSED_SQL, [now - 2 * _DAY, now - RECHECK, list(PLAN_KINDS)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | None]]:
@@ -334,6 +412,7 @@ _STREAKS_SQL = """
     SELECT v.plan_id
     FROM visits_visit v JOIN scheduler_plan p ON p.id = v.plan_id
     WHERE p.status = 'active' AND v.kind = ANY(%s) AND v.date >= %s AND v.status IN ('missed', 'completed')
+          {clinics}
     GROUP BY v.plan_id
     HAVING max(v.date) FILTER (WHERE v.status = 'missed')
                >= coalesce(max(v.date) FILTER (WHERE v.status = 'completed'), '-infinity'::date)
@@ -341,12 +420,21 @@ _STREAKS_SQL = """
 """
 
 
-def _plans_in_a_streak(now: datetime) -> set[int]:
+def _plans_in_a_streak(now: datetime, *, clinic_ids: Iterable[int] | None = None) -> set[int]:
     """Active plans whose latest recent missed visit is not followed by a completed one, and plans with
-    take-homes planned but not handed out (those leave days uncovered without any missed visit)."""
+    take-homes planned but not handed out (those leave days uncovered without any missed visit).
+    `clinic_ids` limits the search to those clinics' visits (none: no query)."""
     since = now.date() - timedelta(days=RECENT_DAYS)
+    params: list[Any] = [list(PLAN_KINDS), since]
+    sql = _STREAKS_SQL.format(clinics="")
+    if clinic_ids is not None:
+        clinics = sorted(clinic_ids)
+        if not clinics:
+            return set()
+        sql = _STREAKS_SQL.format(clinics="AND v.clinic_id = ANY(%s::bigint[])")
+        params.append(_pg_ints(clinics))
     with connection.cursor() as cursor:
-        cursor.execute(_STREAKS_SQL, [list(PLAN_KINDS), since])
+        cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -395,12 +483,17 @@ def _suspend_take_homes(patients_by_clinic: Mapping[int, set[int]], ctx: _Contex
     sweep's result lists them (`suspended_plan_ids`) so the shell can regenerate their visits."""
     for clinic_id, patient_ids in sorted(patients_by_clinic.items()):
         today = local_date(ctx.now, ctx.clinics[clinic_id].timezone)
-        plans = Plan.objects.filter(patient_id__in=sorted(patient_ids), takehome_approved=True)
-        plan_ids = list(plans.values_list("id", flat=True))
-        Plan.objects.filter(id__in=plan_ids, takehome_approved=True).update(
-            takehome_approved=False, takehome_suspended_on=today, updated=ctx.now
-        )
-        result.suspended_plan_ids += plan_ids
+        with connection.cursor() as cursor:
+            cursor.execute(_SUSPEND_SQL, [today, ctx.now, _pg_ints(sorted(patient_ids))])
+            result.suspended_plan_ids += sorted(row[0] for row in cursor.fetchall())
+
+
+# One statement (it was a read of the plan ids, then an UPDATE of them); the plans come back in id order.
+_SUSPEND_SQL = """
+    UPDATE scheduler_plan SET takehome_approved = false, takehome_suspended_on = %s, updated = %s
+    WHERE patient_id = ANY(%s::bigint[]) AND takehome_approved
+    RETURNING id
+"""
 
 
 _Key = tuple[int, str, _Date]  # an escalation's unique (plan, kind, anchor_date)

@@ -252,3 +252,23 @@ class OutreachCall(models.Model):
 
     def __str__(self) -> str:
         return f"Outreach call #{self.pk} {self.outcome} patient #{self.patient_id}"
+
+
+class EscalationDay(models.Model):
+    """Issue #16: a clinic-local date on which the missed sweep evaluated every plan in a streak at that clinic.
+
+    The ladder's steps follow days uncovered, which change with the date; within a day only newly missed visits
+    (and a rule-set edit: `rules_updated`) change them, so later sweeps of the day evaluate only those plans.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(help_text="Clinic-local date.")
+    # The clinic's rule set's `updated` when the day was evaluated: an edit later that day re-evaluates it.
+    rules_updated = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "date"], name="one_escalation_day_per_clinic")]
+
+    def __str__(self) -> str:
+        return f"Escalation day {self.date} clinic #{self.clinic_id}"

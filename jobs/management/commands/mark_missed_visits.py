@@ -30,10 +30,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-notify", action="store_true", help="Do not hand check-in texts to notifications (useful with --now)."
         )
+        parser.add_argument(
+            "--all-plans",
+            action="store_true",
+            help="Evaluate every plan in a missed streak now (the sweep does so once per clinic-local day).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = parse_instant(options["now"]) if options["now"] else None
-        result, checkins = run_mark_missed(now=now, notify=not options["no_notify"])
+        result, checkins = run_mark_missed(
+            now=now, notify=not options["no_notify"], all_plans=options["all_plans"]
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"mark_missed_visits at {result.now.isoformat()}: {result.missed} missed, "
