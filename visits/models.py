@@ -36,14 +36,21 @@ SCREEN_POSITIVE_RESULTS = ("positive", "refused")
 
 
 class Visit(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="visits")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="visits", null=True, blank=True)
+    # Issue #16: no single-column index on these four foreign keys: the (patient, date), (clinic, date, status),
+    # (plan, date) and (window, date) indexes below lead with them and serve every look-up (and the PROTECT /
+    # SET_NULL checks) by the key alone; a second index on the same column only slowed every insert.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits", db_index=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="visits", db_index=False)
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="visits", null=True, blank=True, db_index=False
+    )
     kind = models.CharField(max_length=16, choices=KIND_CHOICES)
     date = models.DateField(help_text="Clinic-local date.")
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    window = models.ForeignKey(DosingWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits")
+    window = models.ForeignKey(
+        DosingWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits", db_index=False
+    )
     status = models.CharField(max_length=16, choices=STATUS_CHOICES, default="scheduled")
     source = models.CharField(max_length=8, choices=SOURCE_CHOICES, default="manual")
     # Generated visits keep the date and session the engine planned them for, so a visit moved
