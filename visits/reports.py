@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
 
-from scheduler.models import MEDICATION_CHOICES, Clinic
+from scheduler.models import MEDICATION_CHOICES, Clinic, Patient
 from visits.models import Escalation, Visit
 
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
@@ -76,14 +76,32 @@ def attendance_by_medication(*, clinic: Clinic, date_from: date, date_to: date) 
     return out
 
 
-def attendance_by_patient(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    rows = (
-        _report_visits(clinic, date_from, date_to)
-        .values("patient_id", "patient__mrn", "patient__last_name", "patient__first_name")
-        .annotate(**_ATTENDANCE)
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
+def _by_patient(visits: QuerySet[Visit]) -> list[dict[str, Any]]:
+    """The counts per patient, in name order (last, first, id). Counted by patient id alone, then the patients read
+    by id in name order (the database's collation): grouped by the names, PostgreSQL hashed every patient of the
+    chain and sorted every visit of the range by name (issue #16: 104 ms at 1M visits, 163 ms at 15M)."""
+    counts = {r["patient_id"]: r for r in visits.values("patient_id").annotate(**_ATTENDANCE).order_by()}
+    if not counts:
+        return []
+    patients = (
+        Patient.objects.filter(pk__in=list(counts))
+        .order_by("last_name", "first_name", "id")
+        .values_list("id", "mrn", "last_name", "first_name")
     )
-    return [_with_rate(dict(r)) for r in rows]
+    return [
+        {
+            "patient_id": pk,
+            "patient__mrn": mrn,
+            "patient__last_name": last_name,
+            "patient__first_name": first_name,
+            **{k: counts[pk][k] for k in _ATTENDANCE},
+        }
+        for pk, mrn, last_name, first_name in patients
+    ]
+
+
+def attendance_by_patient(*, clinic: Clinic, date_from: date, date_to: date) -> list[dict[str, Any]]:
+    return [_with_rate(row) for row in _by_patient(_report_visits(clinic, date_from, date_to))]
 
 
 def missed_heatmap(*, clinic: Clinic, date_from: date, date_to: date) -> dict[tuple[int, int], int]:
@@ -161,14 +179,9 @@ def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, 
     """The report of API.md: totals, by_patient and by_day (three aggregate queries)."""
     visits = _visits_in(clinic_ids, date_from, date_to, medication)
     totals = _with_rate(visits.aggregate(**_ATTENDANCE))
-    by_patient = (
-        visits.values("patient_id", "patient__mrn", "patient__first_name", "patient__last_name")
-        .annotate(**_ATTENDANCE)
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
-    )
     return {
         **totals,
-        "by_patient": [_patient_row(dict(r)) for r in by_patient],
+        "by_patient": [_patient_row(r) for r in _by_patient(visits)],
         "by_day": attendance_by_day(clinic_ids=clinic_ids, date_from=date_from, date_to=date_to, medication=medication),
     }
 
