@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
@@ -204,11 +204,31 @@ def _overdue_ids(now: datetime, clinics: list[_ClinicDay] | None = None) -> list
         groups[(day.grace, day.today)].append(day.clinic_id)
     ids: list[int] = []
     for (grace, today), clinic_ids in groups.items():
+        scheduled = Visit.objects.filter(status="scheduled", clinic_id__in=clinic_ids)
+        ended = _in_end_order(scheduled.filter(end__lte=now - timedelta(minutes=grace)))
         # A visit without an end (booked without a time) is over when its clinic-local date is.
-        over = Q(end__lte=now - timedelta(minutes=grace)) | Q(end__isnull=True, date__lt=today)
-        qs = Visit.objects.filter(over, status="scheduled", clinic_id__in=clinic_ids).order_by("id")
-        ids += qs.values_list("id", flat=True)
+        undated = scheduled.filter(end__isnull=True, date__lt=today).values_list("id", flat=True)
+        ids += sorted([*ended, *undated])
     return ids
+
+
+OVERDUE_PAGE = 5000
+
+
+def _in_end_order(overdue: QuerySet[Visit]) -> list[int]:
+    """The ids, read in (end, id) pages along the (status, end) index. One read with `end <= cutoff OR end IS NULL`
+    was estimated at the scheduled share × the past share of the table (on 15M visits: 570,000 rows, none in fact)
+    and PostgreSQL scanned the whole table every sweep (1.9 s, issue #16); a page in index order is read only up to
+    the last overdue visit, so a sweep's cost follows what is overdue."""
+    ids: list[int] = []
+    after: tuple[datetime | None, int] | None = None  # (end, id) of the last row read; ends here are never None
+    while True:
+        page = overdue if after is None else overdue.filter(Q(end__gt=after[0]) | Q(end=after[0], id__gt=after[1]))
+        rows = list(page.order_by("end", "id").values_list("end", "id")[:OVERDUE_PAGE])
+        ids += [pk for _, pk in rows]
+        if len(rows) < OVERDUE_PAGE:
+            return ids
+        after = rows[-1]
 
 
 # The clinics whose local date (or rule set) is new since their last full evaluation. A concurrent sweep's
