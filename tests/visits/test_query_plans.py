@@ -128,7 +128,9 @@ def test_the_sweeps_overdue_pick_reads_visits_along_the_status_end_index(scale):
     the scheduled share times the past share (≈ 9% of the table here, none in fact); on the 15M chain one read with
     `OR end IS NULL` became a parallel sequential scan of the table (1.9 s every sweep). The pick now reads (end, id)
     pages with a LIMIT, which the (status, end) index serves in order and stops at the last overdue visit; the
-    visits without an end are their own read on the same index (`end IS NULL`)."""
+    visits without an end are their own read on the same index (`end IS NULL`). On this small table the estimate
+    (≈ 4,500 rows) is under the page's LIMIT, so the planner may also pick a bitmap over another index (seen in CI);
+    where the estimate passes the LIMIT (the chain), the ordered index read is the only one that stops early."""
     with CaptureQueriesContext(connection) as ctx:
         missed._overdue_ids(NOW)
     picks = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
@@ -137,7 +139,14 @@ def test_the_sweeps_overdue_pick_reads_visits_along_the_status_end_index(scale):
     for sql in picks:
         scans = _visit_scans(_explain(sql))
         assert scans and all(kind != "Seq Scan" for kind, _ in scans), scans
-        assert {index for _, index in scans if index is not None} == {VISIT_INDEX["status_end"]}, scans
+        assert any(index is not None for _, index in scans), scans
+    # With the estimate far past the page (as on 15M visits), the page is the (status, end) index read in order.
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + picks[0].replace("LIMIT 5000", "LIMIT 10"))
+        raw = cursor.fetchone()[0]
+    doc = raw if isinstance(raw, list) else json.loads(raw)
+    scans = _visit_scans(list(_nodes(doc[0]["Plan"])))
+    assert (scans[0][0], scans[0][1]) == ("Index Scan", VISIT_INDEX["status_end"]), scans
 
 
 def test_the_sweeps_latest_completed_read_is_two_limit_1_index_descents_a_plan(scale):  # noqa: ANN001
