@@ -58,9 +58,27 @@ def _in_child(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return figures
 
 
+# Database connections this child inherited from the parent: kept referenced and never used, so neither a query
+# nor a close from here (the Terminate message, or garbage collection) reaches the parent's session through the
+# shared socket; the child leaves with os._exit (multiprocessing), which closes nothing.
+_INHERITED: list[Any] = []
+
+
+def _forget_inherited_connections() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None:
+            _INHERITED.append(conn.connection)
+        conn.connection = None
+        conn.in_atomic_block, conn.savepoint_ids, conn.atomic_blocks = False, [], []
+        conn.needs_rollback = conn.closed_in_transaction = False
+
+
 def _child(job: Callable[[], dict[str, Any]], writer: Any) -> None:
     from django.db import connections, transaction
 
+    _forget_inherited_connections()  # the parent's may still be open (close() inside a transaction only marks it)
     try:
         with transaction.atomic():
             figures = job()
