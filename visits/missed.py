@@ -237,6 +237,9 @@ def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, 
         groups[(day.grace, day.today)].append(day.clinic_id)
     claimed: list[tuple[int, int, int | None]] = []
     with connection.cursor() as cursor:
+        # The ends only mark where the next page starts (sent back as they came): psycopg's own loader, not Django's
+        # (which re-labels every value's zone in Python; see `_load_chunk`).
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         for (grace, today), clinic_ids in groups.items():
             ids, cutoff = _pg_ints(clinic_ids), now - timedelta(minutes=grace)
             after: tuple[datetime, int] | None = None  # (end, id) of the last row claimed
