@@ -286,10 +286,17 @@ _CLAIM_UNDATED_SQL = """
 
 # The clinics whose local date (or rule set) is new since their last full evaluation. A concurrent sweep's
 # statement waits on the rows this one wrote until it commits, then conflicts and returns nothing.
+# Issue #16: clinics whose day is already recorded as it is are left out before the upsert (NOT EXISTS, through the
+# unique (clinic, date) index): ON CONFLICT DO UPDATE locks every conflicting row even when its WHERE is false, so a
+# later sweep of the day wrote a row lock a clinic and committed a write; now it writes nothing.
 _START_DAYS_SQL = """
     INSERT INTO visits_escalationday (clinic_id, date, rules_updated, created)
     SELECT d.clinic_id, d.date, d.rules_updated, %s
     FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[]) AS d(clinic_id, date, rules_updated)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM visits_escalationday e
+        WHERE e.clinic_id = d.clinic_id AND e.date = d.date AND e.rules_updated IS NOT DISTINCT FROM d.rules_updated
+    )
     ORDER BY d.clinic_id
     ON CONFLICT (clinic_id, date) DO UPDATE SET rules_updated = EXCLUDED.rules_updated
         WHERE visits_escalationday.rules_updated IS DISTINCT FROM EXCLUDED.rules_updated
