@@ -6,9 +6,9 @@ The sweep looks at every clinic, so run it on a database without other overdue v
 one): it refuses otherwise. Data: daily methadone plans with a week of generated, attended history; half of
 the overdue visits are one missed day each (a check-in decision), the other half are four-day streaks
 (outreach, hold and clinician review escalations). Sides, each on the same rows reset to `scheduled`:
-  sweep     visits_mark_missed(now=…): find overdue ids per clinic, claim them in chunks under
-            SELECT … FOR UPDATE SKIP LOCKED with compare-and-swap, evaluate every affected plan's ladder,
-            insert escalations, write the audit entry.
+  sweep     visits_mark_missed(now=…): claim the overdue visits with one UPDATE … RETURNING a page of 5,000
+            (picked in (end, id) order, SELECT … FOR UPDATE SKIP LOCKED, compare-and-swap), evaluate every
+            affected plan's ladder, insert escalations, write the audit entry.
   baseline  UPDATE visits_visit SET status='missed' … WHERE status='scheduled' AND "end" <= now - grace.
 Every timed sweep is the clinic's first of the day (its EscalationDay is reset with the rows): it also searches
 every plan in a streak (issue #16). Target: sweep ≤ 2.5 × baseline.

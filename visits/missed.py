@@ -25,27 +25,23 @@ from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from psycopg.types.datetime import TimestamptzLoader
 
 from scheduler import engine
 from scheduler.audit import log_clinic_job, log_closed
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import Clinic, Pause
+from scheduler.models import Clinic, Pause, RuleSet
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
 from scheduler.selectors import ClinicCalendars, plan_spec, rules_for_clinic
 from scheduler.services import dose_order_create, dose_reinduction_create
 from scheduler.timeutil import local_date
 from visits import ladder
-from visits.models import Escalation, Visit
+from visits.models import Escalation
 
 logger = logging.getLogger(__name__)
 
-# Visits claimed per transaction: each chunk's statement holds its row locks for about 0.1 s (5,000
-# rows); smaller chunks mostly add commits and re-scans of the `scheduled` index.
-MARK_CHUNK = 5000
 # Plans evaluated per round of queries: most of a round's cost is scanning and grouping the chunk's
 # visits, which does not shrink with the chunk, so rounds are few and large (≈ 2 KB in memory a plan:
 # 12,500 plans peaked at 27 MB).
@@ -145,7 +141,7 @@ def visits_mark_missed(*, now: datetime | None = None, all_plans: bool = False) 
     now = now or timezone.now()
     result = SweepResult(now=now)
     clinics = _clinic_days(now)
-    claimed = _claim_overdue(_overdue_ids(now, clinics), now)
+    claimed = _claim_overdue(now, clinics)
     newly_missed: dict[int, int] = {}
     for visit_id, clinic_id, plan_id in claimed:
         result.missed_ids.append(visit_id)
@@ -184,59 +180,123 @@ class _ClinicDay(NamedTuple):
     rules_updated: datetime | None
 
 
+# Parsed rule sets by (rule set id, its `updated`), kept across sweeps in the worker process (issue #16): a sweep
+# read every clinic with its rule set's JSON and parsed it (≈ 1 ms a clinic: 0.1 s a sweep at 158 clinics) to
+# learn the grace period. An edit saves a new `updated` (auto_now), so an edited rule set is a new key; `None` is
+# a clinic on the default preset. Rules are frozen dataclasses, safe to share. Bounded: cleared when full.
+_RULES_CACHE: dict[tuple[int, datetime] | None, Rules] = {}
+_RULES_CACHE_SIZE = 1024
+
+
 def _clinic_days(now: datetime) -> list[_ClinicDay]:
-    """Each clinic's grace period, local date at `now` and rule set's last edit, in clinic id order."""
-    return [
-        _ClinicDay(
-            clinic.pk,
-            rules_for_clinic(clinic).missed_grace_minutes,
-            local_date(now, clinic.timezone),
-            clinic.rule_set.updated if clinic.rule_set is not None else None,
-        )
-        for clinic in Clinic.objects.select_related("rule_set").only("id", "timezone", "rule_set").order_by("id")
-    ]
+    """Each clinic's grace period, local date at `now` and rule set's last edit, in clinic id order.
 
-
-def _overdue_ids(now: datetime, clinics: list[_ClinicDay] | None = None) -> list[int]:
-    """Ids of scheduled visits whose window ended more than the clinic's grace period ago."""
-    groups: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for day in _clinic_days(now) if clinics is None else clinics:
-        groups[(day.grace, day.today)].append(day.clinic_id)
-    ids: list[int] = []
-    for (grace, today), clinic_ids in groups.items():
-        scheduled = Visit.objects.filter(status="scheduled", clinic_id__in=clinic_ids)
-        ended = _in_end_order(scheduled.filter(end__lte=now - timedelta(minutes=grace)))
-        # A visit without an end (booked without a time) is over when its clinic-local date is.
-        undated = scheduled.filter(end__isnull=True, date__lt=today).values_list("id", flat=True)
-        ids += sorted([*ended, *undated])
-    return ids
+    One read of the clinics' ids, zones and rule-set stamps (no JSON); only rule sets not parsed before (new or
+    edited since) are read and parsed."""
+    rows = list(Clinic.objects.order_by("id").values_list("id", "timezone", "rule_set_id", "rule_set__updated"))
+    missing = {rs for _, _, rs, updated in rows if rs is not None and (rs, updated) not in _RULES_CACHE}
+    loaded: dict[int, tuple[datetime, Rules]] = {}
+    if missing:
+        if len(_RULES_CACHE) + len(missing) > _RULES_CACHE_SIZE:
+            _RULES_CACHE.clear()
+        for rule_set in RuleSet.objects.filter(id__in=missing):
+            loaded[rule_set.pk] = (rule_set.updated, rule_set.to_rules())
+            _RULES_CACHE[(rule_set.pk, rule_set.updated)] = loaded[rule_set.pk][1]
+    days = []
+    for clinic_id, tz, rule_set_id, updated in rows:
+        if rule_set_id is None:
+            rules = _RULES_CACHE.get(None)
+            if rules is None:
+                rules = _RULES_CACHE[None] = rules_for_clinic(Clinic(rule_set=None))
+        elif rule_set_id in loaded:  # read just now: its own stamp (an edit between the two reads is the newer)
+            updated, rules = loaded[rule_set_id]
+        else:
+            rules = _RULES_CACHE[(rule_set_id, updated)]
+        days.append(_ClinicDay(clinic_id, rules.missed_grace_minutes, local_date(now, tz), updated))
+    return days
 
 
 OVERDUE_PAGE = 5000
 
 
-def _in_end_order(overdue: QuerySet[Visit]) -> list[int]:
-    """The ids, read in (end, id) pages along the (status, end) index. One read with `end <= cutoff OR end IS NULL`
-    was estimated at the scheduled share × the past share of the table (on 15M visits: 570,000 rows, none in fact)
-    and PostgreSQL scanned the whole table every sweep (1.9 s, issue #16); a page in index order is read only up to
-    the last overdue visit, so a sweep's cost follows what is overdue."""
-    ids: list[int] = []
-    after: tuple[datetime | None, int] | None = None  # (end, id) of the last row read; ends here are never None
-    while True:
-        page = overdue if after is None else overdue.filter(Q(end__gt=after[0]) | Q(end=after[0], id__gt=after[1]))
-        rows = list(page.order_by("end", "id").values_list("end", "id")[:OVERDUE_PAGE])
-        ids += [pk for _, pk in rows]
-        if len(rows) < OVERDUE_PAGE:
-            return ids
-        after = rows[-1]
+def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, int, int | None]]:
+    """Claim the scheduled visits whose window ended more than their clinic's grace period ago (scheduled →
+    missed); returns (id, clinic id, plan id) of only the rows this sweep changed, in id order.
+
+    One set-based statement a page (`_CLAIM_ENDED_SQL`): the page's rows are picked in (end, id) order along the
+    (status, end) index with a LIMIT, locked (SKIP LOCKED) and re-checked as still scheduled, so a concurrent
+    sweep, check-in or completion that got there first wins and this sweep neither counts nor escalates it. One
+    read with `end <= cutoff OR end IS NULL` was estimated at the scheduled share × the past share of the table
+    (on 15M visits: 570,000 rows, none in fact) and PostgreSQL scanned the whole table every sweep (1.9 s, issue
+    #16); an ordered page stops at the last overdue visit, so a sweep's cost follows what is overdue. Visits
+    without an end (booked without a time) are over when their clinic-local date is: their own statement.
+    Each statement is its own transaction (outside a caller's), holding its page's row locks only while it runs.
+    """
+    groups: dict[tuple[int, date], list[int]] = defaultdict(list)
+    for day in clinics:
+        groups[(day.grace, day.today)].append(day.clinic_id)
+    claimed: list[tuple[int, int, int | None]] = []
+    with connection.cursor() as cursor:
+        # The ends only mark where the next page starts (sent back as they came): psycopg's own loader, not Django's
+        # (which re-labels every value's zone in Python; see `_load_chunk`).
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+        for (grace, today), clinic_ids in groups.items():
+            ids, cutoff = _pg_ints(clinic_ids), now - timedelta(minutes=grace)
+            after: tuple[datetime, int] | None = None  # (end, id) of the last row claimed
+            while True:
+                if after is None:
+                    cursor.execute(_CLAIM_ENDED_SQL.format(after=""), [now, now, ids, cutoff, OVERDUE_PAGE])
+                else:
+                    sql = _CLAIM_ENDED_SQL.format(after=_AFTER)
+                    cursor.execute(sql, [now, now, ids, cutoff, after[0], after[0], after[1], OVERDUE_PAGE])
+                rows = cursor.fetchall()
+                claimed += [(r[0], r[1], r[2]) for r in rows]
+                if len(rows) < OVERDUE_PAGE:
+                    break
+                after = max((r[3], r[0]) for r in rows)
+            cursor.execute(_CLAIM_UNDATED_SQL, [now, now, ids, today])
+            claimed += [(r[0], r[1], r[2]) for r in cursor.fetchall()]
+    claimed.sort()
+    return claimed
+
+
+_CLAIM_ENDED_SQL = """
+    UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
+    WHERE id IN (
+        SELECT id FROM visits_visit
+        WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" <= %s {after}
+        ORDER BY "end", id
+        LIMIT %s
+        FOR UPDATE SKIP LOCKED
+    ) AND status = 'scheduled'
+    RETURNING id, clinic_id, plan_id, "end"
+"""
+# The next page: `end >= last end` bounds the index read, the row comparison breaks ties on `end` by id.
+_AFTER = 'AND "end" >= %s AND ("end", id) > (%s, %s)'
+_CLAIM_UNDATED_SQL = """
+    UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
+    WHERE id IN (
+        SELECT id FROM visits_visit
+        WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" IS NULL AND date < %s
+        FOR UPDATE SKIP LOCKED
+    ) AND status = 'scheduled'
+    RETURNING id, clinic_id, plan_id
+"""
 
 
 # The clinics whose local date (or rule set) is new since their last full evaluation. A concurrent sweep's
 # statement waits on the rows this one wrote until it commits, then conflicts and returns nothing.
+# Issue #16: clinics whose day is already recorded as it is are left out before the upsert (NOT EXISTS, through the
+# unique (clinic, date) index): ON CONFLICT DO UPDATE locks every conflicting row even when its WHERE is false, so a
+# later sweep of the day wrote a row lock a clinic and committed a write; now it writes nothing.
 _START_DAYS_SQL = """
     INSERT INTO visits_escalationday (clinic_id, date, rules_updated, created)
     SELECT d.clinic_id, d.date, d.rules_updated, %s
     FROM unnest(%s::bigint[], %s::date[], %s::timestamptz[]) AS d(clinic_id, date, rules_updated)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM visits_escalationday e
+        WHERE e.clinic_id = d.clinic_id AND e.date = d.date AND e.rules_updated IS NOT DISTINCT FROM d.rules_updated
+    )
     ORDER BY d.clinic_id
     ON CONFLICT (clinic_id, date) DO UPDATE SET rules_updated = EXCLUDED.rules_updated
         WHERE visits_escalationday.rules_updated IS DISTINCT FROM EXCLUDED.rules_updated
@@ -274,34 +334,6 @@ def _recently_missed(now: datetime) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(_RECENTLY_MISSED_SQL, [now - 2 * _DAY, now - RECHECK, list(PLAN_KINDS)])
         return {row[0] for row in cursor.fetchall()}
-
-
-def _claim_overdue(ids: list[int], now: datetime) -> list[tuple[int, int, int | None]]:
-    """Compare-and-swap scheduled → missed in chunks; returns only the rows this sweep changed.
-
-    The rows are locked first (SKIP LOCKED) and re-checked as still scheduled, so a concurrent sweep,
-    check-in or completion that got there first wins and this sweep neither counts nor escalates it.
-    One statement per chunk (`_CLAIM_SQL`): only rows this statement changed come back.
-    """
-    claimed: list[tuple[int, int, int | None]] = []
-    for chunk in _chunked(ids, MARK_CHUNK):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [now, now, _pg_ints(chunk)])
-            rows = [(int(r[0]), int(r[1]), r[2]) for r in cursor.fetchall()]
-        rows.sort()
-        claimed += rows
-    return claimed
-
-
-_CLAIM_SQL = """
-    UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
-    WHERE id IN (
-        SELECT id FROM visits_visit
-        WHERE id = ANY(%s::bigint[]) AND status = 'scheduled'
-        FOR UPDATE SKIP LOCKED
-    ) AND status = 'scheduled'
-    RETURNING id, clinic_id, plan_id
-"""
 
 
 def _audit(result: SweepResult) -> None:

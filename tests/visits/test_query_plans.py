@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -123,30 +123,30 @@ def test_availability_counts_a_windows_day_through_the_window_date_index(scale):
     assert {index for scans in reads for _, index in scans} == {VISIT_INDEX["window_date"]}
 
 
-def test_the_sweeps_overdue_pick_reads_visits_along_the_status_end_index(scale):  # noqa: ANN001
+def test_the_sweeps_overdue_claim_reads_visits_along_the_status_end_index(scale):  # noqa: ANN001
     """The planner assumes status and end independent, so it estimates `status = 'scheduled' AND end <= now` at
     the scheduled share times the past share (≈ 9% of the table here, none in fact); on the 15M chain one read with
-    `OR end IS NULL` became a parallel sequential scan of the table (1.9 s every sweep). The pick now reads (end, id)
-    pages with a LIMIT, which the (status, end) index serves in order and stops at the last overdue visit; the
-    visits without an end are their own read on the same index (`end IS NULL`). On this small table the estimate
+    `OR end IS NULL` became a parallel sequential scan of the table (1.9 s every sweep). The claim now picks (end, id)
+    pages with a LIMIT inside its UPDATE, which the (status, end) index serves in order and stops at the last overdue
+    visit; the visits without an end are their own statement (`end IS NULL`). On this small table the estimate
     (≈ 4,500 rows) is under the page's LIMIT, so the planner may also pick a bitmap over another index (seen in CI);
     where the estimate passes the LIMIT (the chain), the ordered index read is the only one that stops early."""
-    with CaptureQueriesContext(connection) as ctx:
-        missed._overdue_ids(NOW)
-    picks = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
-    assert len(picks) == 2  # the ended page (one: nothing is overdue) and the undated read
-    assert picks[0].endswith("ORDER BY 1 ASC, 2 ASC LIMIT 5000")  # (end, id)
-    for sql in picks:
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        missed._claim_overdue(NOW, missed._clinic_days(NOW))
+        transaction.set_rollback(True)
+    claims = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
+    assert len(claims) == 2  # the ended page (one: nothing is overdue) and the undated claim
+    assert all(sql.lstrip().startswith("UPDATE visits_visit") for sql in claims)
+    assert 'ORDER BY "end", id LIMIT 5000' in " ".join(claims[0].split())
+    for sql in claims:
         scans = _visit_scans(_explain(sql))
         assert scans and all(kind != "Seq Scan" for kind, _ in scans), scans
         assert any(index is not None for _, index in scans), scans
     # With the estimate far past the page (as on 15M visits), the page is the (status, end) index read in order.
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + picks[0].replace("LIMIT 5000", "LIMIT 10"))
-        raw = cursor.fetchone()[0]
-    doc = raw if isinstance(raw, list) else json.loads(raw)
-    scans = _visit_scans(list(_nodes(doc[0]["Plan"])))
-    assert (scans[0][0], scans[0][1]) == ("Index Scan", VISIT_INDEX["status_end"]), scans
+    nodes = _explain(claims[0].replace("LIMIT 5000", "LIMIT 10"))
+    (limit,) = [n for n in nodes if n["Node Type"] == "Limit"]
+    scans = _visit_scans(list(_nodes(limit)))
+    assert scans[0] == ("Index Scan", VISIT_INDEX["status_end"]), scans
 
 
 def test_the_sweeps_latest_completed_read_is_two_limit_1_index_descents_a_plan(scale):  # noqa: ANN001

@@ -155,3 +155,18 @@ def test_the_command_evaluates_every_streak_with_all_plans(make_plan, monkeypatc
     assert "0 plans evaluated" in out.getvalue()
     call_command("mark_missed_visits", "--now", "2026-11-04T07:00:00-05:00", "--no-notify", "--all-plans", stdout=out)
     assert "1 plans evaluated" in out.getvalue()
+
+
+def test_a_later_sweep_of_the_day_writes_nothing_to_the_recorded_day(make_plan, clinic):
+    """Issue #16: a later sweep reads that the clinic's day is recorded and leaves its row alone. The upsert alone
+    (ON CONFLICT DO UPDATE … WHERE false) locked the row of every clinic on every sweep: a write per clinic."""
+    plan = make_plan(start_date=MON)
+    _in_a_streak(plan, MON, 2, at(TUE, 11))
+    assert sweep(at(WED, 6)).plans_evaluated == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin, xmax FROM visits_escalationday WHERE clinic_id = %s", [clinic.pk])
+        before = cursor.fetchall()
+        assert sweep(at(WED, 7)).plans_evaluated == 0
+        cursor.execute("SELECT xmin, xmax FROM visits_escalationday WHERE clinic_id = %s", [clinic.pk])
+        assert cursor.fetchall() == before  # not updated, not locked: xmax stays unset
+    assert before[0][1] in (0, "0")

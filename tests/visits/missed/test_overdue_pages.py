@@ -1,4 +1,4 @@
-"""visits.missed._overdue_ids reads overdue visits in (end, id) pages (issue #16): every overdue visit once, across
+"""visits.missed._claim_overdue claims overdue visits in (end, id) pages (issue #16): every overdue visit once, across
 page boundaries and ties on `end`, visits without an end by their clinic-local date, nothing not yet overdue."""
 
 from __future__ import annotations
@@ -34,4 +34,9 @@ def test_every_overdue_visit_once_across_pages_and_ties(monkeypatch):
     visit(NOW + timedelta(hours=1), date(2026, 11, 30))  # ends later
     visit(NOW - timedelta(minutes=5), date(2026, 11, 30))  # ended inside the grace period
     visit(ended, date(2026, 11, 30), status="completed")
-    assert missed._overdue_ids(NOW) == sorted([*tied, *older, undated])
+    overdue = sorted([*tied, *older, undated])
+    claimed = missed._claim_overdue(NOW, missed._clinic_days(NOW))
+    assert [visit_id for visit_id, _, _ in claimed] == overdue
+    assert {clinic_id for _, clinic_id, _ in claimed} == {clinic.pk}
+    assert sorted(Visit.objects.filter(status="missed").values_list("id", flat=True)) == overdue
+    assert missed._claim_overdue(NOW, missed._clinic_days(NOW)) == []  # compare-and-swap: claimed once
