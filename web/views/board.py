@@ -73,8 +73,10 @@ def render_board(
     if focus is not None:
         page = selectors.board_page_of(clinic=clinic, day=day, visit_id=focus, window_id=window_id) or page
     visits = selectors.board_page(clinic=clinic, day=day, page=page, window_id=window_id)
-    blockers = selectors.board_blockers(visits=visits)
-    planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
+    # The stamp of the day as the rows were read: the shared verdicts and take-homes serve while nothing has changed.
+    stamp = selectors.board_stamp(clinic=clinic, day=day)
+    blockers = selectors.page_blockers(clinic=clinic, day=day, visits=visits, stamp=stamp)
+    planned = selectors.planned_take_homes(clinic=clinic, visits=visits, stamp=stamp)
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
     doses = selectors.board_doses(visits=visits, day=day)
     # Issue #14: the take-home bottles of each open dose row (the number typed back, else the planned number).
