@@ -16,7 +16,22 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, DateField, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    Window,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, RowNumber, TruncTime
 from django.utils import timezone
 
@@ -129,27 +144,42 @@ def _slot_label(start: Any, end: Any, window_id: int, first_end: datetime | None
 
 def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
     """The day's headings in board order with their rows counted by status: one aggregate query, no row loaded."""
+    return board_day(clinic=clinic, day=day)[0]
+
+
+def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
+    """board_slots, and the day's stamp (board_stamp) read in the same query on PostgreSQL (None: no rows)."""
     tz = ZoneInfo(clinic.timezone)
+    stamped = connection.vendor == "postgresql"
     grouped = (
         _board_rows(clinic, day)  # type: ignore[misc]
         .values("slot_start", "slot_end", "slot_id", "status")
         .annotate(n=Count("id"), first_end=Min("end"))
         .order_by()
     )
+    if stamped:  # a constant subquery (run once), aggregated so that it is not grouped by
+        # The SQL is a constant with the tables' names; the clinic and day go as parameters.
+        grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
     slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
+    stamp = None
     for row in grouped:
+        if stamped:
+            stamp = _stamp_of(clinic, row["stamp"])
         key = (row["slot_start"], row["slot_end"], row["slot_id"])
         slot = slots.setdefault(key, {"statuses": {}, "first_end": row["first_end"]})
         slot["statuses"][row["status"]] = row["n"]
         if row["first_end"] is not None and (slot["first_end"] is None or row["first_end"] < slot["first_end"]):
             slot["first_end"] = row["first_end"]
-    return [
+    headings = [
         BoardSlot(
             key=key, label=_slot_label(*key, slots[key]["first_end"], tz), window_id=key[2] or None,
             statuses=slots[key]["statuses"],
         )
         for key in sorted(slots, key=_slot_order)
     ]
+    if headings and not stamped:
+        stamp = board_stamp(clinic=clinic, day=day)
+    return headings, stamp
 
 
 def _slot_order(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
@@ -224,11 +254,11 @@ BOARD_CACHE_SECONDS = 15
 # whatever the writers' clocks say. The database's own id: a test database made again (ids and frozen times repeat)
 # never reads another's entries.
 _STAMP_SQL = """
-SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), v.n, v.h, e.n, e.h
-FROM (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {visits}
-      WHERE clinic_id = %s AND date = %s) AS v,
-     (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {escalations}
-      WHERE clinic_id = %s AND resolved_at IS NULL) AS e
+(SELECT concat_ws('|', (SELECT oid FROM pg_database WHERE datname = current_database()), v.n, v.h, e.n, e.h)
+ FROM (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {visits}
+       WHERE clinic_id = %s AND date = %s) AS v,
+      (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {escalations}
+       WHERE clinic_id = %s AND resolved_at IS NULL) AS e)
 """
 # Other databases (a laptop's SQLite): every writer of visits sets `updated`.
 _STAMP_SQL_OTHER = """
@@ -240,18 +270,26 @@ FROM (SELECT count(*) AS n, max(id) AS last_id, max(updated) AS last_updated FRO
 """
 
 
+def _stamp_sql(clinic: Clinic, day: date, sql: str = _STAMP_SQL) -> tuple[str, list[Any]]:
+    return sql.format(visits=Visit._meta.db_table, escalations=Escalation._meta.db_table), [clinic.pk, day, clinic.pk]
+
+
+def _stamp_of(clinic: Clinic, read: Any) -> str:
+    rule_set = getattr(clinic, "rule_set", None) if clinic.rule_set_id is not None else None
+    parts = (read, clinic.updated, getattr(rule_set, "updated", None))
+    return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
+
+
 def board_stamp(*, clinic: Clinic, day: date) -> str:
     """What the day's verdicts are read from, as a string any write changes: the day's visits (a row added, removed
     or written), the clinic's open escalations (opened, resolved or edited) and the clinic and its rule set (loaded
-    with the clinic). One query."""
-    sql = _STAMP_SQL if connection.vendor == "postgresql" else _STAMP_SQL_OTHER
+    with the clinic). One query (none more for the board: board_day reads it with the headings)."""
+    postgresql = connection.vendor == "postgresql"
+    sql, params = _stamp_sql(clinic, day, _STAMP_SQL if postgresql else _STAMP_SQL_OTHER)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(visits=Visit._meta.db_table, escalations=Escalation._meta.db_table),
-                       [clinic.pk, day, clinic.pk])
+        cursor.execute(f"SELECT {sql}" if postgresql else sql, params)
         row = cursor.fetchone()
-    rule_set = getattr(clinic, "rule_set", None) if clinic.rule_set_id is not None else None
-    parts = (*row, clinic.updated, getattr(rule_set, "updated", None))
-    return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
+    return _stamp_of(clinic, row[0] if postgresql else tuple(row))
 
 
 def _board_key(kind: str, clinic: Clinic, day: date, stamp: str, extra: str = "") -> str:
@@ -301,9 +339,11 @@ def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
     return dict(verdicts.counts)
 
 
-def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str) -> dict[int, str]:
+def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None) -> dict[int, str]:
     """The guard's refusal for a page's open rows: the day's shared verdicts when they are current, else the
-    guard asked for the page's rows alone (a page never waits for the whole day's)."""
+    guard asked for the page's rows alone (a page never waits for the whole day's). No stamp: no rows."""
+    if stamp is None:
+        return board_blockers(visits=visits)
     verdicts = day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False)
     if verdicts is None:
         return board_blockers(visits=visits)

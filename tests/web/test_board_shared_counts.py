@@ -159,3 +159,23 @@ def test_checked_in_rows_share_their_planned_take_homes_until_the_day_changes(cl
     front.post(f"/visits/{day[4].pk}/check-in/")  # a write: the ledger is asked again, now for three rows
     _, after = _board(nurse, clinic)
     assert any(any(f'FROM "{t}"' in q["sql"] for t in calendar_reads) for q in after.captured_queries)
+
+
+def test_the_board_reads_the_days_stamp_with_its_headings(clinic, day):
+    slots, stamp = selectors.board_day(clinic=clinic, day=TODAY)
+    assert sum(s.count for s in slots) == 6
+    assert stamp == selectors.board_stamp(clinic=clinic, day=TODAY)  # the key the counts endpoint stores under
+
+
+def test_the_front_desk_board_reads_no_bottles_it_does_not_show(client_as, clinic, day):
+    Visit.objects.filter(pk=day[5].pk).update(expected_take_home_doses=2)  # two bottles planned at one open row
+    def order_reads(role: str) -> tuple[int, str]:
+        html, ctx = _board(client_as(role), clinic)
+        return sum('FROM "scheduler_doseorder"' in q["sql"] for q in ctx.captured_queries), html
+
+    nurse_reads, nurse_html = order_reads("nurse")
+    desk_reads, desk_html = order_reads("front_desk")
+    assert (nurse_reads, desk_reads) == (2, 1)  # the orders in force (the amount due) for both; bottles for nurses
+    assert "Planned take-homes: 2" in nurse_html and f'id="bottle-{day[5].pk}-2"' in nurse_html
+    assert "Planned take-homes" not in desk_html and 'id="bottle-' not in desk_html
+    assert re.findall(r'id="due-\d+"', nurse_html) == re.findall(r'id="due-\d+"', desk_html)
