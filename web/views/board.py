@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -124,9 +125,22 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
     values = facts["typed"].get(pk, {})
     due = facts["doses"].get(pk)
     typed_bottles = values.get("bottles") or {}
+    patient, plan = visit.patient, visit.plan
     return {
         "visit": visit,
-        "name": f"{visit.patient.first_name} {visit.patient.last_name}",
+        # Plain strings for what every row prints (a template resolves a dict key far faster than a model's
+        # attribute, and an int is localised on each print): the same text as the fields rendered.
+        "pk": str(pk),
+        "status": visit.status,
+        "kind": visit.kind,
+        "kind_label": visit.get_kind_display(),
+        "has_plan": plan is not None,
+        "medication_label": plan.get_medication_display() if plan is not None else "",
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "mrn": patient.mrn,
+        "born": date_filter(patient.date_of_birth, "j F Y") or "not recorded",
+        "name": f"{patient.first_name} {patient.last_name}",
         "urls": _row_urls(visit, facts["back"]),
         "badge": badge,
         "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
