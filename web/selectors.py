@@ -4,6 +4,7 @@ never from a query per row; the patient strip asks the engine, like the plan cal
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 
+logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
 
@@ -292,6 +294,22 @@ def board_stamp(*, clinic: Clinic, day: date) -> str:
     return _stamp_of(clinic, row[0] if postgresql else tuple(row))
 
 
+def _shared_get(key: str) -> Any:
+    """A shared entry, or None; the board and its counts never fail because the cache (Redis) does: they compute."""
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - redis-py's errors (connection, timeout) and a bad entry alike
+        logger.warning("board cache unavailable: computing the board's facts", exc_info=True)
+        return None
+
+
+def _shared_set(key: str, value: Any) -> None:
+    try:
+        cache.set(key, value, BOARD_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("board cache unavailable: the board's facts are not shared", exc_info=True)
+
+
 def _board_key(kind: str, clinic: Clinic, day: date, stamp: str, extra: str = "") -> str:
     return f"dosewise:board:{kind}:{clinic.pk}:{day.isoformat()}:{stamp}{extra}"
 
@@ -324,10 +342,10 @@ def day_verdicts(*, clinic: Clinic, day: date, stamp: str | None = None, compute
     """The day's verdicts, shared through the cache under the day's stamp (computed and stored on a miss, or None
     with `compute=False`)."""
     key = _board_key("verdicts", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
-    found = cache.get(key)
+    found = _shared_get(key)
     if found is None and compute:
         found = _day_verdicts_computed(clinic, day)
-        cache.set(key, found, BOARD_CACHE_SECONDS)
+        _shared_set(key, found)
     return found
 
 
@@ -372,12 +390,12 @@ def planned_take_homes(*, clinic: Clinic, visits: list[Visit], stamp: str | None
         ids = ",".join(str(v.pk) for v in sorted(checked_in, key=lambda v: v.pk))
         key = _board_key("planned", clinic, checked_in[0].date, stamp, ":" + hashlib.sha1(
             ids.encode(), usedforsecurity=False).hexdigest())
-        found = cache.get(key)
+        found = _shared_get(key)
         if found is not None:
             return {**planned, **found}
     ledger = ledger_planned_take_homes(clinic=clinic, visits=checked_in, rules=rules_for_clinic(clinic))
     if key is not None:
-        cache.set(key, ledger, BOARD_CACHE_SECONDS)
+        _shared_set(key, ledger)
     return {**planned, **ledger}
 
 

@@ -179,3 +179,21 @@ def test_the_front_desk_board_reads_no_bottles_it_does_not_show(client_as, clini
     assert "Planned take-homes: 2" in nurse_html and f'id="bottle-{day[5].pk}-2"' in nurse_html
     assert "Planned take-homes" not in desk_html and 'id="bottle-' not in desk_html
     assert re.findall(r'id="due-\d+"', nurse_html) == re.findall(r'id="due-\d+"', desk_html)
+
+
+class _DownCache:
+    def get(self, key):
+        raise ConnectionError("redis is down")
+
+    def set(self, key, value, timeout):
+        raise ConnectionError("redis is down")
+
+
+def test_the_board_and_its_counts_are_computed_when_the_cache_is_down(client_as, clinic, day, monkeypatch):
+    monkeypatch.setattr(selectors, "cache", _DownCache())
+    nurse = client_as("nurse")
+    counts, _ = _counts(nurse, clinic)
+    assert (counts["on_hold"], counts["expected"]) == (2, 4)
+    html, ctx = _board(nurse, clinic)
+    assert [s for _, s in _states(html)] == ["on_hold", "on_hold", "expected", "expected", "expected", "expected"]
+    assert _guard_reads(ctx) == 2
