@@ -365,7 +365,9 @@ def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str 
     verdicts = day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False)
     if verdicts is None:
         return board_blockers(visits=visits)
-    return {v.pk: verdicts.blockers[v.pk] for v in visits if v.pk in verdicts.blockers}
+    # Open rows only, as the guard is asked (a row completed since the headings were read shows no refusal).
+    return {v.pk: verdicts.blockers[v.pk] for v in visits
+            if v.pk in verdicts.blockers and v.status in ("scheduled", "checked_in")}
 
 
 def planned_take_homes(*, clinic: Clinic, visits: list[Visit], stamp: str | None = None) -> dict[int, int]:

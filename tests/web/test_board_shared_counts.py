@@ -197,3 +197,11 @@ def test_the_board_and_its_counts_are_computed_when_the_cache_is_down(client_as,
     html, ctx = _board(nurse, clinic)
     assert [s for _, s in _states(html)] == ["on_hold", "on_hold", "expected", "expected", "expected", "expected"]
     assert _guard_reads(ctx) == 2
+
+
+def test_a_row_completed_since_the_stamp_was_read_shows_no_shared_refusal(clinic, day):
+    stamp = selectors.board_stamp(clinic=clinic, day=TODAY)
+    stored = selectors.day_verdicts(clinic=clinic, day=TODAY, stamp=stamp)
+    assert stored is not None and {day[0].pk, day[1].pk} <= set(stored.blockers)
+    day[0].status = "completed"  # the page read its rows after a completion its stamp did not see yet
+    assert list(selectors.page_blockers(clinic=clinic, day=TODAY, visits=day[:2], stamp=stamp)) == [day[1].pk]
