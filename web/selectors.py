@@ -104,7 +104,7 @@ def _board_rows(clinic: Clinic, day: date, window_id: int | None = None) -> Quer
 
 
 def _with_row_facts(qs: QuerySet[Visit], day: date) -> QuerySet[Visit]:
-    qs = qs.select_related("patient", "plan", "window")
+    qs = qs.select_related("patient", "plan")  # a row's window is its slot, annotated by _board_rows
     # Issue #14 (board_doses): each row's plan's last completed dose before the day and whether the plan has a
     # completed dose at all, in the same query as the rows.
     completed = Visit.objects.filter(plan_id=OuterRef("plan_id"), status="completed")
