@@ -3,6 +3,8 @@ never from a query per row; the patient strip asks the engine, like the plan cal
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,7 +15,24 @@ from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DateField, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    Window,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, RowNumber, TruncTime
 from django.utils import timezone
 
@@ -38,6 +57,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 
+logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
 
@@ -84,7 +104,7 @@ def _board_rows(clinic: Clinic, day: date, window_id: int | None = None) -> Quer
 
 
 def _with_row_facts(qs: QuerySet[Visit], day: date) -> QuerySet[Visit]:
-    qs = qs.select_related("patient", "plan", "window")
+    qs = qs.select_related("patient", "plan")  # a row's window is its slot, annotated by _board_rows
     # Issue #14 (board_doses): each row's plan's last completed dose before the day and whether the plan has a
     # completed dose at all, in the same query as the rows.
     completed = Visit.objects.filter(plan_id=OuterRef("plan_id"), status="completed")
@@ -126,27 +146,42 @@ def _slot_label(start: Any, end: Any, window_id: int, first_end: datetime | None
 
 def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
     """The day's headings in board order with their rows counted by status: one aggregate query, no row loaded."""
+    return board_day(clinic=clinic, day=day)[0]
+
+
+def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
+    """board_slots, and the day's stamp (board_stamp) read in the same query on PostgreSQL (None: no rows)."""
     tz = ZoneInfo(clinic.timezone)
+    stamped = connection.vendor == "postgresql"
     grouped = (
         _board_rows(clinic, day)  # type: ignore[misc]
         .values("slot_start", "slot_end", "slot_id", "status")
         .annotate(n=Count("id"), first_end=Min("end"))
         .order_by()
     )
+    if stamped:  # a constant subquery (run once), aggregated so that it is not grouped by
+        # The SQL is a constant with the tables' names; the clinic and day go as parameters.
+        grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
     slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
+    stamp = None
     for row in grouped:
+        if stamped:
+            stamp = _stamp_of(clinic, row["stamp"])
         key = (row["slot_start"], row["slot_end"], row["slot_id"])
         slot = slots.setdefault(key, {"statuses": {}, "first_end": row["first_end"]})
         slot["statuses"][row["status"]] = row["n"]
         if row["first_end"] is not None and (slot["first_end"] is None or row["first_end"] < slot["first_end"]):
             slot["first_end"] = row["first_end"]
-    return [
+    headings = [
         BoardSlot(
             key=key, label=_slot_label(*key, slots[key]["first_end"], tz), window_id=key[2] or None,
             statuses=slots[key]["statuses"],
         )
         for key in sorted(slots, key=_slot_order)
     ]
+    if headings and not stamped:
+        stamp = board_stamp(clinic=clinic, day=day)
+    return headings, stamp
 
 
 def _slot_order(key: tuple[Any, Any, int]) -> tuple[int, str, str, int]:
@@ -207,8 +242,88 @@ def count_states(visits: list[Visit], blockers: dict[int, str]) -> dict[str, int
     return counts
 
 
-def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
-    """The live counts: one query for the day's rows (only what the guard reads) and the guard's three."""
+# --- the board's shared per-clinic facts (issue #16) ---------------------------------------------------------
+# Every open board screen polls the live counts every 15 s, and each count of "on hold" and "blocked" is the guard's
+# verdict on every open row of the day. The verdicts (and the take-homes a checked-in row is held to) are computed
+# once and shared by every screen and page of the clinic through the cache, under a stamp of what they are read from
+# that any write moves, so a check-in, a completion, a sweep or a resolved hold shows at the next poll. Only the
+# passing of time (a session interval running out) waits for the entry to expire: at most BOARD_CACHE_SECONDS. The
+# guard itself still decides every completion (visits.services); this is what the pages show before anyone clicks.
+BOARD_CACHE_SECONDS = 15
+
+# PostgreSQL: every write to a row makes a new row version with its own xmin (the writing transaction), so a hash of
+# (id, xmin) over the day's rows changes with any write, whoever makes it (services, the sweep's SQL, the admin) and
+# whatever the writers' clocks say. The database's own id: a test database made again (ids and frozen times repeat)
+# never reads another's entries.
+_STAMP_SQL = """
+(SELECT concat_ws('|', (SELECT oid FROM pg_database WHERE datname = current_database()), v.n, v.h, e.n, e.h)
+ FROM (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {visits}
+       WHERE clinic_id = %s AND date = %s) AS v,
+      (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {escalations}
+       WHERE clinic_id = %s AND resolved_at IS NULL) AS e)
+"""
+# Other databases (a laptop's SQLite): every writer of visits sets `updated`.
+_STAMP_SQL_OTHER = """
+SELECT v.n, v.last_id, v.last_updated, e.n, e.last_id
+FROM (SELECT count(*) AS n, max(id) AS last_id, max(updated) AS last_updated FROM {visits}
+      WHERE clinic_id = %s AND date = %s) AS v,
+     (SELECT count(*) AS n, max(id) AS last_id FROM {escalations}
+      WHERE clinic_id = %s AND resolved_at IS NULL) AS e
+"""
+
+
+def _stamp_sql(clinic: Clinic, day: date, sql: str = _STAMP_SQL) -> tuple[str, list[Any]]:
+    return sql.format(visits=Visit._meta.db_table, escalations=Escalation._meta.db_table), [clinic.pk, day, clinic.pk]
+
+
+def _stamp_of(clinic: Clinic, read: Any) -> str:
+    rule_set = getattr(clinic, "rule_set", None) if clinic.rule_set_id is not None else None
+    parts = (read, clinic.updated, getattr(rule_set, "updated", None))
+    return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def board_stamp(*, clinic: Clinic, day: date) -> str:
+    """What the day's verdicts are read from, as a string any write changes: the day's visits (a row added, removed
+    or written), the clinic's open escalations (opened, resolved or edited) and the clinic and its rule set (loaded
+    with the clinic). One query (none more for the board: board_day reads it with the headings)."""
+    postgresql = connection.vendor == "postgresql"
+    sql, params = _stamp_sql(clinic, day, _STAMP_SQL if postgresql else _STAMP_SQL_OTHER)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}" if postgresql else sql, params)
+        row = cursor.fetchone()
+    return _stamp_of(clinic, row[0] if postgresql else tuple(row))
+
+
+def _shared_get(key: str) -> Any:
+    """A shared entry, or None; the board and its counts never fail because the cache (Redis) does: they compute."""
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - redis-py's errors (connection, timeout) and a bad entry alike
+        logger.warning("board cache unavailable: computing the board's facts", exc_info=True)
+        return None
+
+
+def _shared_set(key: str, value: Any) -> None:
+    try:
+        cache.set(key, value, BOARD_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("board cache unavailable: the board's facts are not shared", exc_info=True)
+
+
+def _board_key(kind: str, clinic: Clinic, day: date, stamp: str, extra: str = "") -> str:
+    return f"dosewise:board:{kind}:{clinic.pk}:{day.isoformat()}:{stamp}{extra}"
+
+
+@dataclass(frozen=True)
+class DayVerdicts:
+    """The guard's refusal for every open dose or injection row of a clinic's day, and the day's counts by state."""
+
+    counts: dict[str, int]
+    blockers: dict[int, str]
+
+
+def _day_verdicts_computed(clinic: Clinic, day: date) -> DayVerdicts:
+    """One query for the day's rows (only what the guard reads) and the guard's three."""
     qs = (
         Visit.objects.filter(clinic=clinic, date=day)
         .exclude(status="cancelled")
@@ -219,25 +334,71 @@ def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
         )
     )
     visits = _on_clinic(list(qs), clinic)
-    return count_states(visits, board_blockers(visits=visits))
+    blockers = board_blockers(visits=visits)
+    return DayVerdicts(counts=count_states(visits, blockers), blockers=blockers)
 
 
-def planned_take_homes(*, clinic: Clinic, visits: list[Visit]) -> dict[int, int]:
+def day_verdicts(*, clinic: Clinic, day: date, stamp: str | None = None, compute: bool = True) -> DayVerdicts | None:
+    """The day's verdicts, shared through the cache under the day's stamp (computed and stored on a miss, or None
+    with `compute=False`)."""
+    key = _board_key("verdicts", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
+    found = _shared_get(key)
+    if found is None and compute:
+        found = _day_verdicts_computed(clinic, day)
+        _shared_set(key, found)
+    return found
+
+
+def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
+    """The live counts: the guard's verdict on every open row of the day, computed once for all of the clinic's
+    screens until a write changes the day (or BOARD_CACHE_SECONDS pass)."""
+    verdicts = day_verdicts(clinic=clinic, day=day)
+    assert verdicts is not None
+    return dict(verdicts.counts)
+
+
+def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None) -> dict[int, str]:
+    """The guard's refusal for a page's open rows: the day's shared verdicts when they are current, else the
+    guard asked for the page's rows alone (a page never waits for the whole day's). No stamp: no rows."""
+    if stamp is None:
+        return board_blockers(visits=visits)
+    verdicts = day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False)
+    if verdicts is None:
+        return board_blockers(visits=visits)
+    # Open rows only, as the guard is asked (a row completed since the headings were read shows no refusal).
+    return {v.pk: verdicts.blockers[v.pk] for v in visits
+            if v.pk in verdicts.blockers and v.status in ("scheduled", "checked_in")}
+
+
+def planned_take_homes(*, clinic: Clinic, visits: list[Visit], stamp: str | None = None) -> dict[int, int]:
     """The take-homes the plan's calendar expects at each open oral dose row: the number the guard holds a
     completion to (API.md v1.1), shown next to the field before anyone clicks.
 
     A checked-in row (the patient is at the window) gets the ledger's own live computation (re-admission,
     suspended take-homes, closures since generation) in a fixed number of queries for the whole board; it runs
     the engine once a row, so a scheduled row shows what generation stored from the same calendar instead
-    (a board of 1,800 rows stays fast)."""
+    (a board of 1,800 rows stays fast). With the day's `stamp` the ledger's answers are shared through the cache
+    (keyed by the rows asked about) until a write changes the day or BOARD_CACHE_SECONDS pass."""
     checked_in = [v for v in visits if v.status == "checked_in"]
     planned = {
         v.pk: v.expected_take_home_doses
         for v in visits
         if v.status == "scheduled" and v.kind == "dose" and v.plan is not None and v.plan.medication in guard.ORAL
     }
-    planned.update(ledger_planned_take_homes(clinic=clinic, visits=checked_in, rules=rules_for_clinic(clinic)))
-    return planned
+    if not checked_in:
+        return planned
+    key = None
+    if stamp is not None:
+        ids = ",".join(str(v.pk) for v in sorted(checked_in, key=lambda v: v.pk))
+        key = _board_key("planned", clinic, checked_in[0].date, stamp, ":" + hashlib.sha1(
+            ids.encode(), usedforsecurity=False).hexdigest())
+        found = _shared_get(key)
+        if found is not None:
+            return {**planned, **found}
+    ledger = ledger_planned_take_homes(clinic=clinic, visits=checked_in, rules=rules_for_clinic(clinic))
+    if key is not None:
+        _shared_set(key, ledger)
+    return {**planned, **ledger}
 
 
 def open_escalations_by_patient(*, clinic: Clinic, patient_ids: list[int]) -> dict[int, list[Escalation]]:

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from notifications.replanning import visit_excuse
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Patient
-from scheduler.permissions import DOSING, FRONT_DESK
+from scheduler.permissions import DOSING, FRONT_DESK, has_role
 from visits.models import Visit
 from visits.services import visit_check_in, visit_complete, visit_reopen_missed, visit_undo_check_in
 from web import selectors
@@ -63,7 +64,8 @@ def render_board(
     """One page of the board; `row_errors` and `typed` put a refusal and what the user typed back on their row,
     shown on the page holding that row (or the `focus` visit's). Per-row work is for the page's rows only."""
     day = selectors.clinic_today(clinic)
-    slots = selectors.board_slots(clinic=clinic, day=day)
+    # The stamp of the day as the headings were read: shared verdicts and take-homes serve while nothing changed.
+    slots, stamp = selectors.board_day(clinic=clinic, day=day)
     window_id, window_error = _chosen_window(request, slots)
     shown = sum(s.count for s in slots if window_id in (None, s.window_id))
     pages = max(1, -(-shown // selectors.BOARD_PAGE_SIZE))
@@ -73,8 +75,10 @@ def render_board(
     if focus is not None:
         page = selectors.board_page_of(clinic=clinic, day=day, visit_id=focus, window_id=window_id) or page
     visits = selectors.board_page(clinic=clinic, day=day, page=page, window_id=window_id)
-    blockers = selectors.board_blockers(visits=visits)
-    planned = selectors.planned_take_homes(clinic=clinic, visits=visits)
+    blockers = selectors.page_blockers(clinic=clinic, day=day, visits=visits, stamp=stamp)
+    # The planned take-homes and the bottles are shown in the complete form alone: for those who give doses.
+    dosing = has_role(request.user, DOSING)
+    planned = selectors.planned_take_homes(clinic=clinic, visits=visits, stamp=stamp) if dosing else {}
     escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
     doses = selectors.board_doses(visits=visits, day=day)
     # Issue #14: the take-home bottles of each open dose row (the number typed back, else the planned number).
@@ -82,7 +86,7 @@ def render_board(
         v: _bottle_count((typed or {}).get(v.pk, {}), planned.get(v.pk))
         for v in visits
         if v.kind == "dose" and v.plan_id is not None and v.status in ("scheduled", "checked_in")
-    })
+    }) if dosing else {}
     facts = {"blockers": blockers, "planned": planned, "escalations": escalations, "doses": doses,
              "bottles": bottles, "typed": typed or {}, "row_errors": row_errors or {},
              "dose_errors": dose_errors or {}, "bottle_errors": bottle_errors or {},
@@ -121,9 +125,22 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
     values = facts["typed"].get(pk, {})
     due = facts["doses"].get(pk)
     typed_bottles = values.get("bottles") or {}
+    patient, plan = visit.patient, visit.plan
     return {
         "visit": visit,
-        "name": f"{visit.patient.first_name} {visit.patient.last_name}",
+        # Plain strings for what every row prints (a template resolves a dict key far faster than a model's
+        # attribute, and an int is localised on each print): the same text as the fields rendered.
+        "pk": str(pk),
+        "status": visit.status,
+        "kind": visit.kind,
+        "kind_label": visit.get_kind_display(),
+        "has_plan": plan is not None,
+        "medication_label": plan.get_medication_display() if plan is not None else "",
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "mrn": patient.mrn,
+        "born": date_filter(patient.date_of_birth, "j F Y") or "not recorded",
+        "name": f"{patient.first_name} {patient.last_name}",
         "urls": _row_urls(visit, facts["back"]),
         "badge": badge,
         "badge_label": STATUS_BADGES.get(badge, visit.get_status_display()),
