@@ -117,8 +117,8 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
         # The chunk's clinics (mostly one) with their rule sets, read once: joined to every patient row, each
         # row carried and JSON-decoded its clinic's whole rule set (≈ 4 KB).
         clinics = Clinic.objects.select_related("rule_set").in_bulk({p.clinic_id for p in by_id.values()})
-        for patient in by_id.values():
-            patient.clinic = clinics[patient.clinic_id]
+        for locked in by_id.values():
+            locked.clinic = clinics[locked.clinic_id]
         messages = list(
             Message.objects.select_for_update(of=("self",))
             .select_related("visit__plan")
