@@ -11,7 +11,7 @@ text twice. Twilio has no idempotency key for outgoing messages, so that window 
 from our side; the reclaim waits longer than any task may run, so a slow send is never doubled.
 
 Durability of a chunk's commits: waiting for the write-ahead log's flush to disk at every commit cost
-more than everything else a text does (≈ 2.5 ms an fsync, bench/dispatch.py), so the claim and every
+more than everything else a text does (≈ 2.4 ms a commit on the bench machine), so the claim and every
 "sent" UPDATE but the chunk's last commit with synchronous_commit off for that transaction alone. Such a
 commit is visible to every session at once and survives the worker dying (the window above stays one
 text wide); only a crash of PostgreSQL itself (or its machine) can lose it, and only until the next
