@@ -171,7 +171,67 @@ def test_claiming_a_chunk_costs_the_same_queries_for_5_rows_or_25(clinic, memory
             assert messages_send(message_ids=ids) == n
         counts.append(len(ctx.captured_queries))
     assert counts[1] - counts[0] == SEND_CHUNK - 5
-    assert counts[0] <= 6 + 5, counts  # savepoint, patients, rows, caps, claim UPDATE, release; one per row
+    # savepoint, no flush for the claim, patients, their clinics, rows, caps, claim UPDATE, release; one per row
+    assert counts[0] <= 8 + 5, counts
+
+
+def _sent_updates(queries: list[dict[str, str]]) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "provider_id" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_only_the_chunks_last_sent_update_waits_for_the_disk(clinic, memory_sms):
+    """One WAL flush a chunk, not one a text: the claim and every "sent" UPDATE but the last commit with
+    synchronous_commit off for their own transaction; the last one's flush takes them all to disk."""
+    from django.test.utils import CaptureQueriesContext
+
+    ids = queued_reminders(clinic, 4)
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == 4
+    no_flush = "set_config('synchronous_commit', 'off', true)"
+    updates = _sent_updates(ctx.captured_queries)
+    assert [no_flush in sql for sql in updates] == [True, True, True, False]
+    assert "SET LOCAL synchronous_commit TO off" in [q["sql"] for q in ctx.captured_queries]
+    assert statuses(ids) == {"sent": 4}
+    assert {m.provider_id for m in Message.objects.filter(id__in=ids)} == {m["provider_id"] for m in memory_sms}
+
+
+@pytest.mark.django_db
+def test_a_chunk_whose_last_text_fails_still_ends_on_a_write_that_waits_for_the_disk(clinic, memory_sms, monkeypatch):
+    ids = queued_reminders(clinic, 3)
+    real_send = transports.MemoryTransport.send
+
+    def last_fails(self, **kw):
+        if kw["message_id"] == max(ids):
+            raise TransportError("HTTP 503", permanent=False)
+        return real_send(self, **kw)
+
+    monkeypatch.setattr(transports.MemoryTransport, "send", last_fails)
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == 2
+    last_write = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")][-1]
+    assert "retrying: HTTP 503" in last_write and "synchronous_commit" not in last_write
+    assert statuses(ids) == {"sent": 2, "pending": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_a_chunk_leaves_the_sessions_synchronous_commit_as_it_was(clinic, memory_sms):
+    """Only SET LOCAL / set_config(..., true): nothing may leak into the session, which a transaction
+    pooler would hand to another client, or into the worker's next task on the same connection."""
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    before = setting()
+    ids = queued_reminders(clinic, 3)
+    with time_machine.travel(NOW, tick=False):
+        assert messages_send(message_ids=ids) == 3
+    assert setting() == before == "on"
+    assert statuses(ids) == {"sent": 3}
 
 
 @pytest.mark.django_db(transaction=True)
