@@ -20,7 +20,7 @@ from django.utils import timezone
 from notifications.models import Message
 from scheduler import engine
 from scheduler.models import MEDICATION_CHOICES, Clinic, DoseOrder, Patient, Pause, Plan
-from scheduler.rules import INJECTIONS
+from scheduler.rules import INJECTIONS, Rules
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
 from visits import guard
@@ -356,13 +356,19 @@ def _cell_state(day: engine.Day, visits: list[Visit], today: date) -> str:
     return "none"
 
 
-def attendance_strip(*, patient: Patient, date_from: date, date_to: date) -> list[StripRow]:
-    """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows."""
+def attendance_strip(
+    *, patient: Patient, date_from: date, date_to: date, plans: list[Plan] | None = None, rules: Rules | None = None
+) -> list[StripRow]:
+    """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows. `plans` (the
+    patient's, pauses prefetched) and the clinic's `rules`, when the caller has them, save reading them again."""
     clinic = patient.clinic
-    plans = [p for p in patient.plans.prefetch_related("pauses").order_by("id") if p.status != "ended"]
+    if plans is None:
+        plans = list(patient.plans.prefetch_related("pauses"))
+    plans = sorted((p for p in plans if p.status != "ended"), key=lambda p: p.pk)
     if not plans:
         return []
-    calendar, rules = calendar_for_clinic(clinic), rules_for_clinic(clinic)
+    calendar = calendar_for_clinic(clinic)
+    rules = rules if rules is not None else rules_for_clinic(clinic)
     visits: dict[tuple[int, date], list[Visit]] = defaultdict(list)
     for v in Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled"):
         visits[(v.plan_id, v.date)].append(v)  # type: ignore[index]
@@ -403,17 +409,19 @@ def _probe(plan: Plan, patient: Patient, day: date) -> Visit:
 
 
 def dosing_today(
-    *, patient: Patient, plans: list[Plan], next_visits: list[Visit], today: date
+    *, patient: Patient, plans: list[Plan], next_visits: list[Visit], today: date, rules: Rules | None = None
 ) -> tuple[list[DosingToday], dict[int, str]]:
     """Per active plan the guard's answer for a dose today, and for each of the next visits its own refusal:
-    one call to the guard's selector (three queries), whatever the number of plans and visits."""
+    one call to the guard's selector (three queries), whatever the number of plans and visits. `rules`: the
+    patient's clinic's, when the caller has parsed them already."""
     active = [p for p in plans if p.status == "active" and p.active_on(today)]
     todays = {v.plan_id: v for v in next_visits if v.date == today and v.plan_id is not None}
     asked = [todays.get(p.pk) or _probe(p, patient, today) for p in active]
     for visit in [*asked, *next_visits]:
         visit.clinic = patient.clinic
         visit.patient = patient
-    blockers = dose_blockers(visits=[*asked, *next_visits], now=timezone.now())
+    parsed = {patient.clinic_id: rules} if rules is not None else None
+    blockers = dose_blockers(visits=[*asked, *next_visits], now=timezone.now(), rules=parsed)
     rows = [
         DosingToday(plan=p, visit=todays.get(p.pk), reason=blockers.get(visit.pk, ""))
         for p, visit in zip(active, asked, strict=True)
@@ -583,6 +591,10 @@ class PlanDoses:
 
 DOSES_GIVEN_SHOWN = 10
 COWS_SHOWN = 60
+# What the doses section (web/_doses.html) and its chart read of a dose given and of a COWS score.
+GIVEN_FIELDS = ("id", "patient_id", "plan_id", "kind", "status", "date", "dose_mg", "take_home_doses", "dose_reason",
+                "completed_by_id")
+COWS_FIELDS = ("id", "visit_id", "patient_id", "scale", "total", "created", "created_by_id")
 
 
 def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[PlanDoses]:
@@ -598,24 +610,31 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
     ):
         orders[order.plan_id].append(order)
     # The newest rows of each plan (a window function), so a plan with a long history never crowds out another.
+    # Only the columns the section shows: the window query names every selected column twice (inside and out),
+    # and building it for all of a visit's and a user's columns cost more than running it (issue #16).
     given: dict[int, list[Visit]] = defaultdict(list)
     done = (
         Visit.objects.filter(plan_id__in=ids, status="completed", kind__in=("dose", "injection"))
         .annotate(n=Window(RowNumber(), partition_by=[F("plan_id")], order_by=[F("date").desc(), F("id").desc()]))
         .filter(n__lte=DOSES_GIVEN_SHOWN)
+        .select_related("completed_by")
+        .only(*GIVEN_FIELDS, "completed_by__username")
     )
-    for visit in done.select_related("completed_by").order_by("-date", "-id"):
+    for visit in done.order_by("-date", "-id"):
         given[visit.plan_id].append(visit)  # type: ignore[index]
     cows: dict[int, list[Assessment]] = defaultdict(list)
     scored = (
         Assessment.objects.filter(patient=patient, scale="cows", visit__plan_id__in=ids)
         .annotate(
-            n=Window(RowNumber(), partition_by=[F("visit__plan_id")], order_by=[F("created").desc(), F("id").desc()])
+            visit_plan=F("visit__plan_id"),
+            n=Window(RowNumber(), partition_by=[F("visit__plan_id")], order_by=[F("created").desc(), F("id").desc()]),
         )
         .filter(n__lte=COWS_SHOWN)
+        .select_related("created_by")
+        .only(*COWS_FIELDS, "created_by__username")
     )
-    for a in scored.select_related("visit", "created_by").order_by("-created", "-id"):
-        cows[a.visit.plan_id].append(a)  # type: ignore[index]
+    for a in scored.order_by("-created", "-id"):
+        cows[a.visit_plan].append(a)  # type: ignore[attr-defined]
     result = []
     for plan in shown:
         history = orders.get(plan.pk, [])
