@@ -435,9 +435,16 @@ def patient_next_visits(*, patient: Patient, today: date, limit: int = 10) -> li
     return list(qs.order_by("date", "start", "id")[:limit])
 
 
+# What the patient page's "Take-homes handed out" list shows of each visit (and of who completed it).
+TAKE_HOME_FIELDS = ("id", "patient_id", "plan_id", "date", "status", "take_home_doses", "covered_through",
+                    "bottles_returned", "completed_by_id", "completed_by__username")
+
+
 def patient_take_homes(*, patient: Patient, limit: int = 20) -> list[Visit]:
-    qs = patient.visits.filter(status="completed", take_home_doses__gt=0).select_related("plan", "completed_by")
-    return list(qs.order_by("-date", "-id")[:limit])
+    """The newest visits that handed out take-homes, with who completed them: only the columns the list shows
+    (the plan was joined and every column of the visit and the user built into the query, issue #16)."""
+    qs = patient.visits.filter(status="completed", take_home_doses__gt=0).select_related("completed_by")
+    return list(qs.only(*TAKE_HOME_FIELDS).order_by("-date", "-id")[:limit])
 
 
 def patient_messages(*, patient: Patient, limit: int = 20) -> list[Message]:
