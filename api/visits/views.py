@@ -128,7 +128,7 @@ class VisitSerializer(serializers.ModelSerializer):
         tz = ZoneInfo(instance.clinic.timezone)
         data: dict[str, Any] = {}
         for name, attr, same, convert in self._plan():
-            value = instance if attr is None else getattr(instance, attr)
+            value: Any = instance if attr is None else getattr(instance, attr)
             if value is None:
                 data[name] = None
             elif type(value) is same:
