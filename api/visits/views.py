@@ -82,6 +82,11 @@ class LocalInstantField(serializers.DateTimeField):
 
 INSTANT_FIELDS = ("start", "end", "checked_in_at", "completed_at", "missed_at", "created", "updated")
 _INSTANT = object()  # marks an instant field in VisitSerializer's plan
+_PLANS: dict[type, list[tuple[str, str | None, type | None, Any]]] = {}  # VisitSerializer's, per class
+
+
+def _identity(value: Any) -> Any:
+    return value
 # A value of this type is its own representation in this DRF field (exact class: a subclass may convert).
 _SAME_TYPE: dict[type, type] = {
     serializers.IntegerField: int,
@@ -128,7 +133,10 @@ class VisitSerializer(serializers.ModelSerializer):
         tz = ZoneInfo(instance.clinic.timezone)
         data: dict[str, Any] = {}
         for name, attr, same, convert in self._plan():
-            value: Any = instance if attr is None else getattr(instance, attr)
+            if attr is None:  # a method field: its method, called with the instance
+                data[name] = getattr(self, convert)(instance)
+                continue
+            value: Any = getattr(instance, attr)
             if value is None:
                 data[name] = None
             elif type(value) is same:
@@ -140,26 +148,27 @@ class VisitSerializer(serializers.ModelSerializer):
         return data
 
     def _plan(self) -> list[tuple[str, str | None, type | None, Any]]:
-        """(output name, model attribute, type output as it is, converter) per readable field, built once per
-        serializer instance (a list serializer shares one child for the whole page); a method field reads the
-        instance itself (attribute None)."""
-        plan = self.__dict__.get("_fields_plan")
+        """(output name, model attribute, type output as it is, converter) per readable field, built from the first
+        instance's fields and kept for the class: building a ModelSerializer's 40 fields cost more than rendering
+        one visit (a booking's answer). The converters are the fields' own `to_representation`, which read only
+        the field's settings; a method field keeps its method's name (attribute None)."""
+        plan = _PLANS.get(type(self))
         if plan is not None:
             return plan
         plan = []
         for field in self._readable_fields:
-            name, source = field.field_name, field.source
+            name, source = str(field.field_name), field.source  # bound fields have their name
             if isinstance(field, serializers.PrimaryKeyRelatedField) and field.pk_field is None:
-                plan.append((name, f"{source}_id", int, field.to_representation))
+                plan.append((name, f"{source}_id", int, _identity))  # DRF outputs the pk as read
             elif name in INSTANT_FIELDS:
                 plan.append((name, source, None, _INSTANT))
             elif isinstance(field, serializers.SerializerMethodField):
-                plan.append((name, None, None, field.to_representation))
+                plan.append((name, None, None, field.method_name))
             elif isinstance(field, serializers.DateField) and api_settings.DATE_FORMAT == ISO_8601:
                 plan.append((name, source, None, date.isoformat))  # a model DateField reads back a date
             else:
                 plan.append((name, source, _SAME_TYPE.get(type(field)), field.to_representation))
-        self.__dict__["_fields_plan"] = plan
+        _PLANS[type(self)] = plan
         return plan
 
 
