@@ -203,10 +203,13 @@ def plan_facts(plan: Any) -> guard.PlanFacts:
     )
 
 
-def dose_blockers(*, visits: Iterable[Visit], now: datetime) -> dict[int, str]:
+def dose_blockers(
+    *, visits: Iterable[Visit], now: datetime, rules: dict[int, Rules] | None = None
+) -> dict[int, str]:
     """Why each open dose or injection visit could not be completed now (no take-homes), by visit id: the
     dosing guard's own refusal, so the today board and the patient page say it before anyone clicks.
-    Three queries whatever the number of visits (doses, escalations, and the clinics' rule sets)."""
+    Three queries whatever the number of visits (doses, escalations, and the clinics' rule sets). `rules`: rule
+    sets by clinic id the caller has parsed already (the patient page has its clinic's)."""
     rows = [v for v in visits if v.plan_id is not None and v.kind in ("dose", "injection")
             and v.status in ("scheduled", "checked_in")]
     if not rows:
@@ -214,7 +217,11 @@ def dose_blockers(*, visits: Iterable[Visit], now: datetime) -> dict[int, str]:
     from scheduler.selectors import rules_for_clinic
 
     clinics = {v.clinic_id: v.clinic for v in rows}
-    rules = {clinic_id: rules_for_clinic(clinic) for clinic_id, clinic in clinics.items()}  # parsed once a clinic
+    given = rules or {}
+    rules = {  # parsed once a clinic
+        clinic_id: given[clinic_id] if clinic_id in given else rules_for_clinic(clinic)
+        for clinic_id, clinic in clinics.items()
+    }
     lookback = max(guard_lookback_days(r) for r in rules.values())
     patients = {v.patient_id for v in rows}
     doses = guard_doses(patients, min(v.date for v in rows), lookback)

@@ -294,7 +294,11 @@ def _full_text(slots: list[Slot], day: date) -> str:
     return f"Every window on {day.isoformat()} that could take this visit is full."
 
 
-@transaction.atomic
+# Atomic on its own; inside a caller's transaction no savepoint of its own (two round trips a booking, issue #16):
+# a refusal is raised, never caught here, and the caller's atomic block (notifications.replanning.visit_book,
+# which every shell calls) rolls back to its own savepoint. A caller that catches a refusal and goes on in the
+# same transaction must wrap the call in an atomic block of its own, as the call-back booking does.
+@transaction.atomic(savepoint=False)
 def visit_book(
     *, patient: Patient, kind: str, date: date, plan: Plan | None = None, start: datetime | None = None, by: Any
 ) -> Visit:

@@ -107,10 +107,11 @@ def test_the_patient_page_query_count_does_not_grow_with_history(
             scheduled_for=datetime(2026, 11, day, 15, tzinfo=UTC),
         )
     client = client_as("nurse")
-    # A fixed number for any history: 25 plus the clinic's windows (take-home review), open tasks, and the
+    # A fixed number for any history, with the clinic's windows (take-home review), open tasks, and the
     # dosing guard's completed doses and open escalations ("Dosing today" and the next visits, in one call), and
     # the doses section's orders, amounts given and COWS scores (issue #14: three, whatever the number of plans).
-    with django_assert_max_num_queries(31):
+    # The plans, their pauses and the rule set are read once for every panel (issue #16: 32 before).
+    with django_assert_max_num_queries(30):
         response = client.get(f"/patients/{plan.patient.pk}/")
     assert response.status_code == 200
     assert "weekdays" not in response.content.decode() and "every day" in response.content.decode()

@@ -20,7 +20,7 @@ from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Patient
 from scheduler.permissions import CLINICAL
-from scheduler.selectors import takehome_reviews
+from scheduler.selectors import rules_for_clinic, takehome_reviews
 from visits.cows import MAX_TOTAL as MAX_COWS
 from visits.guard import ORAL
 from web import charts, selectors
@@ -74,13 +74,17 @@ def render_patient(
     clinic = patient.clinic
     today = selectors.clinic_today(clinic)
     date_from, date_to = today - timedelta(days=STRIP_DAYS_BACK), today + timedelta(days=STRIP_DAYS_AHEAD)
-    strip = selectors.attendance_strip(patient=patient, date_from=date_from, date_to=date_to)
+    # The plans (with their pauses) and the clinic's rules are read and parsed once, for every panel that needs them.
     plans = list(
         patient.plans.select_related("takehome_approved_by").prefetch_related("pauses").order_by("-status", "id")
     )
+    rules = rules_for_clinic(clinic)
+    strip = selectors.attendance_strip(patient=patient, date_from=date_from, date_to=date_to, plans=plans, rules=rules)
     reviews = takehome_reviews(plans, now=timezone.now())
     next_visits = selectors.patient_next_visits(patient=patient, today=today)
-    dosing, visit_blockers = selectors.dosing_today(patient=patient, plans=plans, next_visits=next_visits, today=today)
+    dosing, visit_blockers = selectors.dosing_today(
+        patient=patient, plans=plans, next_visits=next_visits, today=today, rules=rules
+    )
     typed = takehome_typed or {}
     # A refused decision on a plan that has no form on the page (ended, say) is said at the top instead.
     with_form = {d.plan.pk for d in dosing if d.plan.medication in ORAL and d.plan.status == "active"}

@@ -1,0 +1,63 @@
+"""Booking's queries (issue #16): the ledger's booking takes no savepoint of its own inside the shell's
+transaction, the count does not grow with the visits already booked, and a refusal still leaves nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from scheduler.errors import StateConflict
+from tests.factories import PatientFactory
+from tests.visits.conftest import MONDAY, make_visit
+from visits import services
+from visits.models import Visit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+URL = "/api/v1/visits/"
+# The staff profile, the clinic scope and the patient; the shell's savepoint; the ledger's closure, windows, patient
+# lock, window lock, bookings, overlaps, insert and audit entry; the reminders' sync (with its savepoint). 22 with
+# the ledger's own savepoint and its release.
+BOOKING_QUERIES = 20
+
+
+def book(api, patient):
+    return api.post(URL, {"patient": patient.pk, "kind": "counselling", "date": "2026-11-02"}, format="json")
+
+
+@pytest.mark.parametrize("booked", [0, 5])
+def test_a_booking_takes_one_savepoint_and_a_fixed_number_of_queries(api_as, clinic, counselling_window, booked):
+    for _ in range(booked):
+        make_visit(PatientFactory(clinic=clinic), window=counselling_window, kind="counselling")
+    api, patient = api_as("front_desk"), PatientFactory(clinic=clinic)
+    with CaptureQueriesContext(connection) as queries:
+        response = book(api, patient)
+    assert response.status_code == 201, response.content
+    sqls = [q["sql"] for q in queries.captured_queries]
+    # The shell's block (a savepoint here, inside the test's transaction) and the reminders' sync; none for the
+    # ledger's booking (there were three).
+    assert sum(sql.startswith("SAVEPOINT") for sql in sqls) == 2
+    assert len(sqls) <= BOOKING_QUERIES, "\n".join(sqls)
+
+
+def test_a_full_window_is_refused_and_books_nothing(api_as, clinic, counselling_window):
+    counselling_window.capacity = 1
+    counselling_window.save(update_fields=["capacity"])
+    make_visit(PatientFactory(clinic=clinic), window=counselling_window, kind="counselling")
+    patient = PatientFactory(clinic=clinic)
+    response = book(api_as("front_desk"), patient)
+    assert response.status_code == 409
+    assert not Visit.objects.filter(patient=patient).exists()
+
+
+def test_a_caller_that_goes_on_after_a_refusal_wraps_the_booking_in_its_own_atomic_block(
+    clinic, counselling_window, staff
+):
+    counselling_window.capacity = 0
+    counselling_window.save(update_fields=["capacity"])
+    patient = PatientFactory(clinic=clinic)
+    with transaction.atomic():
+        with pytest.raises(StateConflict), transaction.atomic():
+            services.visit_book(patient=patient, kind="counselling", date=MONDAY, by=staff["front_desk"])
+        # The transaction is still usable: the caller's own block rolled back to its savepoint.
+        assert not Visit.objects.filter(patient=patient).exists()
