@@ -150,23 +150,21 @@ def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
 
 
 def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
-    """board_slots, and the day's stamp (board_stamp) read in the same query on PostgreSQL (None: no rows)."""
+    """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows)."""
     tz = ZoneInfo(clinic.timezone)
-    stamped = connection.vendor == "postgresql"
     grouped = (
         _board_rows(clinic, day)  # type: ignore[misc]
         .values("slot_start", "slot_end", "slot_id", "status")
         .annotate(n=Count("id"), first_end=Min("end"))
         .order_by()
     )
-    if stamped:  # a constant subquery (run once), aggregated so that it is not grouped by
-        # The SQL is a constant with the tables' names; the clinic and day go as parameters.
-        grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
+    # The stamp: a constant subquery (run once), aggregated so that it is not grouped by. The SQL is a constant with
+    # the tables' names; the clinic and day go as parameters.
+    grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
     slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
     stamp = None
     for row in grouped:
-        if stamped:
-            stamp = _stamp_of(clinic, row["stamp"])
+        stamp = _stamp_of(clinic, row["stamp"])
         key = (row["slot_start"], row["slot_end"], row["slot_id"])
         slot = slots.setdefault(key, {"statuses": {}, "first_end": row["first_end"]})
         slot["statuses"][row["status"]] = row["n"]
@@ -179,8 +177,6 @@ def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None
         )
         for key in sorted(slots, key=_slot_order)
     ]
-    if headings and not stamped:
-        stamp = board_stamp(clinic=clinic, day=day)
     return headings, stamp
 
 
@@ -262,18 +258,11 @@ _STAMP_SQL = """
       (SELECT count(*) AS n, md5(string_agg(id::text || '.' || xmin::text, ',' ORDER BY id)) AS h FROM {escalations}
        WHERE clinic_id = %s AND resolved_at IS NULL) AS e)
 """
-# Other databases (a laptop's SQLite): every writer of visits sets `updated`.
-_STAMP_SQL_OTHER = """
-SELECT v.n, v.last_id, v.last_updated, e.n, e.last_id
-FROM (SELECT count(*) AS n, max(id) AS last_id, max(updated) AS last_updated FROM {visits}
-      WHERE clinic_id = %s AND date = %s) AS v,
-     (SELECT count(*) AS n, max(id) AS last_id FROM {escalations}
-      WHERE clinic_id = %s AND resolved_at IS NULL) AS e
-"""
 
 
-def _stamp_sql(clinic: Clinic, day: date, sql: str = _STAMP_SQL) -> tuple[str, list[Any]]:
-    return sql.format(visits=Visit._meta.db_table, escalations=Escalation._meta.db_table), [clinic.pk, day, clinic.pk]
+def _stamp_sql(clinic: Clinic, day: date) -> tuple[str, list[Any]]:
+    sql = _STAMP_SQL.format(visits=Visit._meta.db_table, escalations=Escalation._meta.db_table)
+    return sql, [clinic.pk, day, clinic.pk]
 
 
 def _stamp_of(clinic: Clinic, read: Any) -> str:
@@ -286,12 +275,11 @@ def board_stamp(*, clinic: Clinic, day: date) -> str:
     """What the day's verdicts are read from, as a string any write changes: the day's visits (a row added, removed
     or written), the clinic's open escalations (opened, resolved or edited) and the clinic and its rule set (loaded
     with the clinic). One query (none more for the board: board_day reads it with the headings)."""
-    postgresql = connection.vendor == "postgresql"
-    sql, params = _stamp_sql(clinic, day, _STAMP_SQL if postgresql else _STAMP_SQL_OTHER)
+    sql, params = _stamp_sql(clinic, day)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql}" if postgresql else sql, params)
+        cursor.execute(f"SELECT {sql}", params)
         row = cursor.fetchone()
-    return _stamp_of(clinic, row[0] if postgresql else tuple(row))
+    return _stamp_of(clinic, row[0])
 
 
 def _shared_get(key: str) -> Any:
