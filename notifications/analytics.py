@@ -38,17 +38,31 @@ MIN_GROUP = 30  # below this many decided visits a group shows its counts, not a
 # the first); days without medication before the dose; a new episode where those reach the readmission gap; the
 # first 30+ day gap inside an episode leaves on the dose before it, else 30+ uncovered days before today leave
 # on the last dose.
+# Issue #16: the visits are read index-only (the covering (clinic, date, status) index holds every column used here).
+# A visit's medication comes from the plans of the clinic's current patients (`clinic_plan`: a hash of one clinic's
+# plans; joined to every plan, PostgreSQL hashed the whole chain's, 79,000 at 15M visits); a plan of a patient who
+# has since moved to another clinic is looked up by id (evaluated only for such a visit), so the rows are the same.
 _EPISODES_SQL = """
-WITH dose AS (
-    SELECT v.id, v.patient_id, p.medication COLLATE "C" AS medication, v.date AS day,
+WITH clinic_plan AS (
+    SELECT pl.id, pl.medication
+      FROM scheduler_plan pl
+      JOIN scheduler_patient pt ON pt.id = pl.patient_id
+     WHERE pt.clinic_id = %(clinic)s
+), visit AS (
+    SELECT v.id, v.patient_id, v.kind, v.date, v.covered_through,
+           coalesce(cp.medication, (SELECT o.medication FROM scheduler_plan o WHERE o.id = v.plan_id)) AS medication
+      FROM visits_visit v
+      LEFT JOIN clinic_plan cp ON cp.id = v.plan_id
+     WHERE v.clinic_id = %(clinic)s AND v.status = 'completed' AND v.kind IN ('dose', 'injection')
+       AND v.date <= %(today)s AND v.plan_id IS NOT NULL
+), dose AS (
+    SELECT v.id, v.patient_id, v.medication COLLATE "C" AS medication, v.date AS day,
            CASE WHEN w.interval_days IS NOT NULL THEN v.date + (w.interval_days - 1)
                 ELSE greatest(coalesce(v.covered_through, v.date), v.date) END AS cover
-      FROM visits_visit v
-      JOIN scheduler_plan p ON p.id = v.plan_id
+      FROM visit v
       LEFT JOIN unnest(%(window_meds)s::text[], %(window_days)s::int[]) AS w (medication, interval_days)
-        ON v.kind = 'injection' AND w.medication = p.medication
-     WHERE v.clinic_id = %(clinic)s AND v.status = 'completed' AND v.kind IN ('dose', 'injection')
-       AND v.date <= %(today)s AND (%(medication)s = '' OR p.medication = %(medication)s)
+        ON v.kind = 'injection' AND w.medication = v.medication
+     WHERE %(medication)s = '' OR v.medication = %(medication)s
 ), gapped AS (
     SELECT *,
            max(cover) OVER earlier AS earlier_cover,  -- NULL for the first dose
