@@ -38,17 +38,35 @@ MIN_GROUP = 30  # below this many decided visits a group shows its counts, not a
 # the first); days without medication before the dose; a new episode where those reach the readmission gap; the
 # first 30+ day gap inside an episode leaves on the dose before it, else 30+ uncovered days before today leave
 # on the last dose.
+# Issue #16: the visits are read index-only (the covering (clinic, date, status) index holds every column used here).
+# A visit's medication comes from the plans of the clinic's current patients (`clinic_plan`, read through the plans'
+# patient index: a hash of one clinic's plans; joined to every plan, PostgreSQL hashed the whole chain's, 79,000 at
+# 15M visits, 15 ms); a plan of a patient who has since moved to another clinic is looked up by id (evaluated only for
+# such a visit), so the rows are the same. An injection's window interval is an array look-up, not a join.
 _EPISODES_SQL = """
-WITH dose AS (
-    SELECT v.id, v.patient_id, p.medication COLLATE "C" AS medication, v.date AS day,
-           CASE WHEN w.interval_days IS NOT NULL THEN v.date + (w.interval_days - 1)
-                ELSE greatest(coalesce(v.covered_through, v.date), v.date) END AS cover
+WITH clinic_plan AS (
+    SELECT pl.id, pl.medication
+      FROM scheduler_plan pl
+     WHERE pl.patient_id = ANY(ARRAY(SELECT pt.id FROM scheduler_patient pt WHERE pt.clinic_id = %(clinic)s))
+), visit AS (
+    SELECT v.id, v.patient_id, v.kind, v.date, v.covered_through,
+           coalesce(cp.medication, (SELECT o.medication FROM scheduler_plan o WHERE o.id = v.plan_id)) AS medication
       FROM visits_visit v
-      JOIN scheduler_plan p ON p.id = v.plan_id
-      LEFT JOIN unnest(%(window_meds)s::text[], %(window_days)s::int[]) AS w (medication, interval_days)
-        ON v.kind = 'injection' AND w.medication = p.medication
+      LEFT JOIN clinic_plan cp ON cp.id = v.plan_id
      WHERE v.clinic_id = %(clinic)s AND v.status = 'completed' AND v.kind IN ('dose', 'injection')
-       AND v.date <= %(today)s AND (%(medication)s = '' OR p.medication = %(medication)s)
+       AND v.date <= %(today)s AND v.plan_id IS NOT NULL
+), windowed AS (  -- an injection's window interval (NULL: no window for its medication); the medications are unique
+    SELECT v.*,
+           CASE WHEN v.kind = 'injection'
+                THEN (%(window_days)s::int[])[array_position(%(window_meds)s::text[], v.medication::text)]
+           END AS interval_days
+      FROM visit v
+), dose AS (
+    SELECT v.id, v.patient_id, v.medication COLLATE "C" AS medication, v.date AS day,
+           CASE WHEN v.interval_days IS NOT NULL THEN v.date + (v.interval_days - 1)
+                ELSE greatest(coalesce(v.covered_through, v.date), v.date) END AS cover
+      FROM windowed v
+     WHERE %(medication)s = '' OR v.medication = %(medication)s
 ), gapped AS (
     SELECT *,
            max(cover) OVER earlier AS earlier_cover,  -- NULL for the first dose

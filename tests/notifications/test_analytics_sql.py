@@ -138,6 +138,19 @@ def test_the_sql_episodes_are_the_pure_reference_on_random_histories(clinic, oth
         assert analytics.load_episodes(clinic, TODAY, med) == [e for e in expected if e.medication == med]
 
 
+def test_a_patient_who_moved_clinic_keeps_the_episodes_of_the_visits_at_the_old_clinic(clinic, other_clinics_doses):
+    """Issue #16: the episodes read a visit's medication from the plans of the clinic's patients (one clinic's plans
+    in the hash); a patient who has since moved keeps their visits at this clinic, whose plans are looked up by id."""
+    out = _seed_doses(clinic, random.Random(3))
+    expected = retention.episodes(out.doses, readmission_gap_days=GAP, today=TODAY)
+    moved = sorted({e.patient_id for e in expected})[:5]
+    assert Patient.objects.filter(pk__in=moved).update(clinic=ClinicFactory()) == 5
+    assert analytics.load_episodes(clinic, TODAY) == expected
+    assert {e.patient_id for e in expected} >= set(moved)
+    for med in ("methadone", "naltrexone_xr"):
+        assert analytics.load_episodes(clinic, TODAY, med) == [e for e in expected if e.medication == med]
+
+
 def test_the_random_histories_reach_every_boundary(clinic):
     gaps: Counter[int] = Counter()
     episodes: list[retention.Episode] = []

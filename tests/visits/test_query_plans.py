@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -173,13 +174,27 @@ def test_the_sweeps_latest_completed_read_is_two_limit_1_index_descents_a_plan(s
         assert scan["Actual Rows"] <= 1  # per loop: one row a plan, however long its history
 
 
-def test_the_retention_episodes_read_one_clinics_completed_doses_through_a_clinic_index(scale):  # noqa: ANN001
+@pytest.fixture
+def chain(db):  # noqa: ANN001, ANN201
+    """As `scale`, in 32 clinics of 25 patients: a clinic's whole history is ≈ 3% of the table (1/158 on the 15M
+    chain), not 1/8, where reading the clinic's year or history by a sequential scan may be cheapest."""
+    with time_machine.travel(NOW, tick=False):
+        seed(clinics=32, patients=800, days=120, future=14, rng=random.Random(16), now=NOW, prefix="Chain clinic")
+    clinic = Clinic.objects.filter(name__startswith="Chain clinic").order_by("id").first()
+    user = get_user_model().objects.get(username="scale_manager")
+    client = Client()
+    client.force_login(user)
+    return clinic, client
+
+
+def test_the_retention_episodes_read_one_clinics_completed_doses_through_a_clinic_index(chain):  # noqa: ANN001
     """Issue #17: the episodes' window-function SQL (notifications.analytics.load_episodes) reads the clinic's
     completed doses through an index led by the clinic (no sequential scan on visits). It reads the clinic's whole
-    dose history, so its cost grows with that history, not with the other clinics' rows."""
+    dose history, so its cost grows with that history, not with the other clinics' rows. On `chain`: where the clinic's
+    history is 1/8 of the table (`scale`) the planner sometimes found a sequential scan cheaper (ANALYZE's sample)."""
     from notifications import analytics
 
-    clinic, _ = scale
+    clinic, _ = chain
     with CaptureQueriesContext(connection) as ctx:
         episodes = analytics.load_episodes(clinic, local_date(NOW, clinic.timezone))
     assert episodes
@@ -193,3 +208,95 @@ def test_the_retention_episodes_read_one_clinics_completed_doses_through_a_clini
     assert scans and all(kind != "Seq Scan" for kind, _ in scans), scans
     used = {index for _, index in scans if index is not None}  # a bitmap heap scan names no index; its index scan does
     assert used and used <= clinic_led, scans
+
+
+def _covering_columns() -> set[str]:
+    """The columns of the (clinic, date, status) index: its keys and the columns it includes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.attname FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indexrelid = %s::regclass""",
+            [VISIT_INDEX["clinic_date_status"]],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _visit_columns_read(sql: str, params: Any = None) -> set[str]:
+    """Every column of visits_visit the query reads (EXPLAIN VERBOSE: the scans' outputs, conditions and filters)."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, params)
+        raw = cursor.fetchone()[0]
+    nodes = list(_nodes((raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]))
+    columns: set[str] = set()
+    for node in nodes:
+        if node.get("Relation Name") != "visits_visit":
+            continue
+        alias = re.escape(node["Alias"])
+        for output in node.get("Output", []):  # a scan outputs plain columns (an index-only scan: the index's)
+            columns |= set(re.findall(rf"^(?:{alias}\.)?(\w+)$", output))
+        conditions = " ".join(node.get(key, "") for key in ("Index Cond", "Recheck Cond", "Filter"))
+        columns |= set(re.findall(rf"\b{alias}\.(\w+)", conditions))
+    assert columns, "no visits_visit scan"
+    return columns
+
+
+def _index_only_on_covering(sql: str, params: Any = None) -> None:
+    """The visits read is one scan of the covering index, which holds every column the query reads: on a table whose
+    pages are all-visible (vacuumed history, as a clinic's past year is), an index-only scan with no heap fetch."""
+    scans = _visit_scans(_explain(sql, params))
+    assert scans and all(kind != "Seq Scan" for kind, _ in scans), scans
+    # (a bitmap heap scan names no index; its bitmap index scan does)
+    assert {index for _, index in scans if index is not None} == {VISIT_INDEX["clinic_date_status"]}, scans
+    assert _visit_columns_read(sql, params) <= _covering_columns()
+
+
+def test_the_attendance_reports_read_the_clinics_year_from_the_covering_index(chain):  # noqa: ANN001
+    """Issue #16: the API's report (totals, by patient, by day) over 365 days, and the dashboard's by-week and
+    by-medication figures, read the clinic's range from the covering (clinic, date, status) index alone: no sequential
+    scan, no other visit index, and no column outside the index (at 1M visits the year was a parallel bitmap heap
+    scan, at 15M one plain index scan fetching every visit's heap row)."""
+    from web import selectors
+
+    clinic, client = chain
+    today = local_date(NOW, clinic.timezone)
+    since = today - timedelta(days=364)
+    url = f"/api/v1/reports/attendance/?clinic={clinic.pk}&date_from={since}&date_to={today}"
+    with CaptureQueriesContext(connection) as ctx, time_machine.travel(NOW, tick=False):
+        assert client.get(url).status_code == 200
+        span = {"clinic": clinic, "date_from": since, "date_to": today}
+        selectors.attendance_by_week(**span)
+        selectors.attendance_by_medication(**span)
+    reads = [q["sql"] for q in ctx.captured_queries if "visits_visit" in q["sql"]]
+    assert len(reads) == 5  # totals, by patient, by day; by week, by medication
+    for sql in reads:
+        _index_only_on_covering(sql)
+
+
+def test_the_retention_episodes_read_the_clinic_index_only_and_hash_one_clinics_plans(chain):  # noqa: ANN001
+    """Issue #16: the episodes read the clinic's completed doses from the covering index alone, and the plans they
+    join are the clinic's patients' (the hash holds one clinic's plans, not the chain's: 79,000 at 15M visits); the
+    look-up by id for a plan of a patient who moved away never runs here (EXPLAIN ANALYZE)."""
+    from notifications import analytics
+
+    clinic, _ = chain
+    with CaptureQueriesContext(connection) as ctx:
+        assert analytics.load_episodes(clinic, local_date(NOW, clinic.timezone))
+    (query,) = [q for q in ctx.captured_queries if "visits_visit" in q["sql"]]
+    _index_only_on_covering(query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+        raw = cursor.fetchone()[0]
+    analyzed = list(_nodes((raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]))
+    clinic_plans = Plan.objects.filter(patient__clinic=clinic).count()
+    assert 0 < clinic_plans < Plan.objects.count()
+    plan_scans = [n for n in analyzed if n.get("Relation Name") == "scheduler_plan"]
+    assert plan_scans
+    for scan in plan_scans:
+        if scan.get("Index Cond", "").startswith("(id = "):  # the moved patient's plan, by id
+            assert scan["Actual Loops"] == 0, scan
+    hashed = [  # the hashes of plans (not the hash of visits joined to them)
+        n for n in analyzed if n["Node Type"] == "Hash"
+        and {c.get("Relation Name") for c in _nodes(n)} & {"scheduler_plan", "visits_visit"} == {"scheduler_plan"}
+    ]
+    assert hashed and all(n["Actual Rows"] <= clinic_plans for n in hashed), hashed
