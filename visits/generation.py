@@ -50,6 +50,8 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
@@ -238,29 +240,57 @@ def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, to
     return inputs
 
 
-def _generate_chunk(
+def _simulate(inputs: list[_Input]) -> list[_Work]:
+    """The engine's answer for each plan: pure code, no ORM (it may run on the engine thread, see _Chunk)."""
+    works: list[_Work] = []
+    for plan, plan_today, date_from, date_to, spec, calendar, rules in inputs:
+        days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
+        works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), desired_visits(plan, days)))
+    return works
+
+
+@dataclass
+class _Chunk:
+    """A chunk read and handed to the engine, waiting for its write.
+
+    The rolling job simulates chunk k + 1 on a second thread while chunk k's write waits on PostgreSQL (its INSERT
+    and the commit's foreign-key checks are most of a full run): the engine is pure code and never touches the
+    database connection, which stays on the job's thread. Reading chunk k + 1 before writing chunk k changes
+    nothing: a chunk writes only its own plans' visits, and no input of another plan is a visit it writes.
+    """
+
+    result: GenerationResult
+    inputs: list[_Input]
+    works: Future[list[_Work]] | list[_Work]
+
+
+def _prepare_chunk(
     plans: list[Plan],
     calendars: ClinicCalendars,
     horizon_days: int,
     today: date | None,
-    refuse: Refusal | None,
-    fingerprints: _Fingerprints | None = None,
-) -> GenerationResult:
+    fingerprints: _Fingerprints | None,
+    engine_thread: ThreadPoolExecutor | None,
+) -> _Chunk:
     result = GenerationResult(plans=len(plans))
     inputs = _inputs(plans, calendars, horizon_days, today)
     if fingerprints is not None:
         inputs = fingerprints.stale(inputs)
         result.skipped = len(plans) - len(inputs)
-        if not inputs:
-            return result
+    if engine_thread is None or not inputs:
+        return _Chunk(result, inputs, _simulate(inputs))
+    return _Chunk(result, inputs, engine_thread.submit(_simulate, inputs))
+
+
+def _write_chunk(chunk: _Chunk, refuse: Refusal | None, fingerprints: _Fingerprints | None) -> GenerationResult:
+    result, inputs = chunk.result, chunk.inputs
+    works = chunk.works.result() if isinstance(chunk.works, Future) else chunk.works
+    if not inputs:
+        return result
     now = timezone.now()
     plan_ids = [item.plan.pk for item in inputs]
     earliest_today = min(item.today for item in inputs)
     latest = max(earliest_today, *(item.date_to for item in inputs))
-    works: list[_Work] = []
-    for plan, plan_today, date_from, date_to, spec, calendar, rules in inputs:
-        days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
-        works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), desired_visits(plan, days)))
     creates: list[tuple[Any, ...]] = []
     updates: list[Visit] = []
     deletes: list[int] = []
@@ -324,15 +354,18 @@ class _Fingerprints:
 
     def stale(self, inputs: list[_Input]) -> list[_Input]:
         """The plans to generate: those without a fingerprint or whose fingerprint no longer matches."""
-        self._keys = {item.plan.pk: self._inputs_key(item) for item in inputs}
+        keys = {item.plan.pk: self._inputs_key(item) for item in inputs}
         # One read a chunk whatever the fingerprints, so a run's queries do not depend on what earlier runs stored.
         rows = _rows_summary({item.plan.pk: item.today for item in inputs})
-        return [
+        stale = [
             item
             for item in inputs
             if not item.plan.generated_fingerprint
-            or item.plan.generated_fingerprint != self._hash(item.plan.pk, *rows.get(item.plan.pk, (0, None)))
+            or item.plan.generated_fingerprint != _hash(keys[item.plan.pk], *rows.get(item.plan.pk, (0, None)))
         ]
+        # Kept until the plan's chunk is written (the next chunk is read before that, see _Chunk).
+        self._keys.update((item.plan.pk, keys[item.plan.pk]) for item in stale)
+        return stale
 
     def store(
         self, works: list[_Work], deleted: set[int], inserted: list[tuple[int, int]], unplaced: set[int]
@@ -348,10 +381,12 @@ class _Fingerprints:
             fingerprint = ""
             if pk not in unplaced:
                 rows = [visit.id for visit in work.existing.values() if visit.id not in deleted] + new[pk]
-                fingerprint = self._hash(pk, len(rows), max(rows, default=None))
+                fingerprint = _hash(self._keys[pk], len(rows), max(rows, default=None))
             if fingerprint != work.plan.generated_fingerprint:
                 ids.append(pk)
                 prints.append(fingerprint)
+        for work in works:
+            del self._keys[work.plan.pk]
         if not ids:
             return
         with connection.cursor() as cursor:
@@ -365,14 +400,11 @@ class _Fingerprints:
                 [ids, ids, prints],
             )
 
-    def _hash(self, plan_id: int, count: int, last_id: int | None) -> str:
-        text = f"{self._keys[plan_id]}|{count}|{last_id}"
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
     def _inputs_key(self, item: _Input) -> str:
         plan, spec = item.plan, item.spec
-        # PlanSpec as plain values; its one set (attendance weekdays) sorted so the text is the same in every process.
-        values = tuple(sorted(v) if isinstance(v, frozenset) else v for v in dataclasses.astuple(spec))
+        # PlanSpec as plain values (its pauses are frozen dataclasses of dates and text, whose repr is stable); its one
+        # set, the attendance weekdays, sorted so the text is the same in every process.
+        values = tuple(sorted(v) if isinstance(v, frozenset) else v for v in map(spec.__getattribute__, _SPEC_FIELDS))
         clinic = self._clinic(plan.patient.clinic, item.calendar)
         return repr((FINGERPRINT_VERSION, plan.pk, plan.patient_id, clinic, item.today, item.date_from, item.date_to,
                      values))
@@ -401,14 +433,22 @@ class _Fingerprints:
         return digest
 
 
+_SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(engine.PlanSpec))
+
+
+def _hash(inputs_key: str, count: int, last_id: int | None) -> str:
+    return hashlib.blake2b(f"{inputs_key}|{count}|{last_id}".encode(), digest_size=16).hexdigest()
+
+
 def _rows_summary(today_by_plan: dict[int, date]) -> dict[int, tuple[int, int]]:
     """(count, highest id) of each plan's generated visits from its own today on (the rows _existing reads)."""
     ids = list(today_by_plan)
     with connection.cursor() as cursor:
+        # LATERAL: one range of the (plan, planned_date, session) index a plan, whatever the table's statistics.
         cursor.execute(
-            "SELECT v.plan_id, count(*), max(v.id) FROM visits_visit AS v"
-            " JOIN unnest(%s::bigint[], %s::date[]) AS p(id, today) ON v.plan_id = p.id AND v.planned_date >= p.today"
-            " WHERE v.source = 'plan' GROUP BY v.plan_id",
+            "SELECT p.id, s.n, s.last FROM unnest(%s::bigint[], %s::date[]) AS p(id, today) CROSS JOIN LATERAL"
+            " (SELECT count(*) AS n, max(v.id) AS last FROM visits_visit AS v"
+            "  WHERE v.plan_id = p.id AND v.planned_date >= p.today AND v.source = 'plan') AS s WHERE s.n > 0",
             [ids, [today_by_plan[pk] for pk in ids]],
         )
         return {plan_id: (count, last_id) for plan_id, count, last_id in cursor.fetchall()}
@@ -911,18 +951,31 @@ def visits_generate(
             .select_related("patient")
             .iterator(chunk_size=PLAN_CHUNK)
         )
-    for chunk in _chunks(source, PLAN_CHUNK):
-        if plans is None:
-            _share_clinics(chunk, loaded)
-        active = [p for p in chunk if p.status == "active"]
-        clinics.update(p.patient.clinic_id for p in chunk)
-        if active:
-            result.merge(_generate_chunk(active, calendars, horizon, today, refuse, fingerprints))
-        inactive = [p.pk for p in chunk if p.status != "active"]
-        if inactive:
-            result.merge(_clear_future(inactive, today))
-        if progress is not None:
-            progress(len(chunk))
+    # The rolling job simulates the next chunk while this one is written (_Chunk); a caller naming plans does not.
+    with ThreadPoolExecutor(1, thread_name_prefix="generation-engine") if plans is None else nullcontext() as thread:
+        waiting: tuple[_Chunk, int] | None = None
+        for chunk in _chunks(source, PLAN_CHUNK):
+            if plans is None:
+                _share_clinics(chunk, loaded)
+            active = [p for p in chunk if p.status == "active"]
+            clinics.update(p.patient.clinic_id for p in chunk)
+            ready = _prepare_chunk(active, calendars, horizon, today, fingerprints, thread) if active else None
+            if waiting is not None:
+                result.merge(_write_chunk(waiting[0], refuse, fingerprints))
+                if progress is not None:
+                    progress(waiting[1])
+                waiting = None
+            inactive = [p.pk for p in chunk if p.status != "active"]
+            if inactive:
+                result.merge(_clear_future(inactive, today))
+            if ready is not None:
+                waiting = (ready, len(chunk))
+            elif progress is not None:
+                progress(len(chunk))
+        if waiting is not None:
+            result.merge(_write_chunk(waiting[0], refuse, fingerprints))
+            if progress is not None:
+                progress(waiting[1])
     _audit(result, clinics, "generate_visits")
     logger.info(
         "generate_visits: %d plans (%d unchanged, skipped), %d created, %d updated, %d deleted, "

@@ -201,3 +201,25 @@ def test_the_fingerprint_is_written_without_touching_the_plans_updated_stamp(cli
     visits_generate(horizon_days=7)
     stored = Plan.objects.get(pk=plan.pk)
     assert stored.generated_fingerprint and stored.updated == stamp
+
+
+@pytest.mark.django_db
+def test_chunks_simulated_ahead_of_their_write_give_the_same_rows_and_fingerprints(clinic, frozen, monkeypatch):
+    """The rolling job simulates chunk k + 1 on the engine thread while chunk k is written: many small chunks,
+    some plans skipped and some not, write what one chunk would."""
+    plans = [make_plan(clinic, attendance_weekdays=[0, 2, 4] if n % 2 else [0, 1, 2, 3, 4, 5]) for n in range(7)]
+    monkeypatch.setattr("visits.generation.PLAN_CHUNK", 2)
+    seen: list[int] = []
+    first = visits_generate(horizon_days=14, progress=seen.append)
+    assert (first.plans, first.skipped, first.created) == (7, 0, sum(len(rows(p)) for p in plans))
+    assert seen == [2, 2, 2, 1]
+    one_chunk = {p.pk: rows(p) for p in plans}
+    Plan.objects.filter(pk__in=[plans[1].pk, plans[4].pk]).update(attendance_weekdays=[1, 3])
+    second = visits_generate(horizon_days=14)
+    assert second.skipped == 5
+    for plan in plans:
+        if plan.pk in (plans[1].pk, plans[4].pk):
+            assert {d.weekday() for d, *_ in rows(plan)} == {0, 1, 3}  # today, the first day, and Tue/Thu
+        else:
+            assert rows(plan) == one_chunk[plan.pk]
+    assert visits_generate(horizon_days=14).skipped == 7
