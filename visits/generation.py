@@ -43,10 +43,15 @@ without names and opens one "unplaced_visit" StaffTask per patient for staff, un
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
@@ -60,7 +65,7 @@ from scheduler import engine
 from scheduler.audit import log_clinic_job
 from scheduler.errors import StateConflict
 from scheduler.models import MEDICATION_CHOICES, Clinic, DosingWindow, Plan
-from scheduler.rules import Rules
+from scheduler.rules import DEFAULT_PRESET, PRESETS, Rules
 from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
 from scheduler.timeutil import NonexistentLocalTime, local_date, utc_instant, zone
 from visits.models import StaffTask, Visit
@@ -93,6 +98,7 @@ class GenerationResult:
     updated: int = 0
     deleted: int = 0
     unplaced: int = 0  # visits the rolling job left out for lack of room
+    skipped: int = 0  # plans the rolling job found unchanged since its last run (fingerprint), not simulated
     created_ids: list[int] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
 
@@ -102,6 +108,7 @@ class GenerationResult:
         self.updated += other.updated
         self.deleted += other.deleted
         self.unplaced += other.unplaced
+        self.skipped += other.skipped
         self.created_ids += other.created_ids
         self.changed_ids += other.changed_ids
 
@@ -199,19 +206,24 @@ def _reconcile(
 Refusal = Literal["plan", "calendar"]
 
 
-def _generate_chunk(
-    plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None, refuse: Refusal | None
-) -> GenerationResult:
-    result = GenerationResult(plans=len(plans))
-    now = timezone.now()
-    plan_ids = [p.pk for p in plans]
-    pauses = pauses_by_plan(plan_ids)
+class _Input(NamedTuple):
+    """What the engine reads for one plan of a chunk (everything but the rows already there)."""
+
+    plan: Plan
+    today: date
+    date_from: date
+    date_to: date
+    spec: engine.PlanSpec
+    calendar: engine.Calendar
+    rules: Rules
+
+
+def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, today: date | None) -> list[_Input]:
+    pauses = pauses_by_plan([p.pk for p in plans])
     # Only the engine's injection schedule reads the last injection date: no query for an oral-only chunk.
     injection_plans = [p.pk for p in plans if p.medication in engine.INJECTIONS]
     last_injections = _last_injections(injection_plans) if injection_plans else {}
-    earliest_today = min(today or _today_for(p.patient.clinic) for p in plans)
-    works: list[_Work] = []
-    latest = earliest_today
+    inputs: list[_Input] = []
     for plan in plans:
         clinic = plan.patient.clinic
         plan_today = today or _today_for(clinic)
@@ -221,16 +233,68 @@ def _generate_chunk(
         first_from = first_injection_from(plan, rules) if last_injection is None else None
         spec = plan_spec(plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injection,
                          first_injection_from=first_from)
-        date_from = max(plan_today, plan.start_date)
         date_to = plan_today + timedelta(days=horizon_days - 1)
         if plan.end_date is not None:
             date_to = min(date_to, plan.end_date)
+        inputs.append(_Input(plan, plan_today, max(plan_today, plan.start_date), date_to, spec, calendar, rules))
+    return inputs
+
+
+def _simulate(inputs: list[_Input]) -> list[_Work]:
+    """The engine's answer for each plan: pure code, no ORM (it may run on the engine thread, see _Chunk)."""
+    works: list[_Work] = []
+    for plan, plan_today, date_from, date_to, spec, calendar, rules in inputs:
         days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
-        latest = max(latest, date_to)
         works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), desired_visits(plan, days)))
+    return works
+
+
+@dataclass
+class _Chunk:
+    """A chunk read and handed to the engine, waiting for its write.
+
+    The rolling job simulates chunk k + 1 on a second thread while chunk k's write waits on PostgreSQL (its INSERT
+    and the commit's foreign-key checks are most of a full run): the engine is pure code and never touches the
+    database connection, which stays on the job's thread. Reading chunk k + 1 before writing chunk k changes
+    nothing: a chunk writes only its own plans' visits, and no input of another plan is a visit it writes.
+    """
+
+    result: GenerationResult
+    inputs: list[_Input]
+    works: Future[list[_Work]] | list[_Work]
+
+
+def _prepare_chunk(
+    plans: list[Plan],
+    calendars: ClinicCalendars,
+    horizon_days: int,
+    today: date | None,
+    fingerprints: _Fingerprints | None,
+    engine_thread: ThreadPoolExecutor | None,
+) -> _Chunk:
+    result = GenerationResult(plans=len(plans))
+    inputs = _inputs(plans, calendars, horizon_days, today)
+    if fingerprints is not None:
+        inputs = fingerprints.stale(inputs)
+        result.skipped = len(plans) - len(inputs)
+    if engine_thread is None or not inputs:
+        return _Chunk(result, inputs, _simulate(inputs))
+    return _Chunk(result, inputs, engine_thread.submit(_simulate, inputs))
+
+
+def _write_chunk(chunk: _Chunk, refuse: Refusal | None, fingerprints: _Fingerprints | None) -> GenerationResult:
+    result, inputs = chunk.result, chunk.inputs
+    works = chunk.works.result() if isinstance(chunk.works, Future) else chunk.works
+    if not inputs:
+        return result
+    now = timezone.now()
+    plan_ids = [item.plan.pk for item in inputs]
+    earliest_today = min(item.today for item in inputs)
+    latest = max(earliest_today, *(item.date_to for item in inputs))
     creates: list[tuple[Any, ...]] = []
     updates: list[Visit] = []
     deletes: list[int] = []
+    inserted: list[tuple[int, int]] = []
     with transaction.atomic():
         # Read under the window locks: what is already there is what this run counts and may move.
         room = _Room.load(works, earliest_today, latest)
@@ -250,12 +314,144 @@ def _generate_chunk(
             result.updated = Visit.objects.bulk_update(updates, list(COMPARED_FIELDS) + ["updated"], batch_size=1000)
             result.changed_ids = [v.pk for v in updates]
         if creates:
-            result.created_ids = _insert_new(creates)
+            inserted = _insert_new_rows(creates)
+            result.created_ids = [visit_id for visit_id, _plan_id in inserted]
             result.created = len(result.created_ids)
         if unplaced:
             result.unplaced = len(unplaced)
             _report_unplaced(unplaced)
+    if fingerprints is not None:
+        fingerprints.store(works, set(deletes), inserted, {item.plan.pk for item in unplaced})
     return result
+
+
+# --- the rolling job's fingerprints: skip what has not changed --------------------------------------------
+
+# Part of every fingerprint: bump it with any change to the engine or to this module that changes the rows
+# generated from the same inputs, so that the first hourly run after the deploy regenerates every plan.
+FINGERPRINT_VERSION = 1
+
+
+class _Fingerprints:
+    """Issue #16: the hourly run finds almost every plan as it left it, and simulating each (an oral plan day by day
+    from its start) was 1.7–2.3 ms a plan. A plan's rows are a function of its inputs — the plan and its pauses
+    (PlanSpec), the clinic's zone, windows (capacity and booths too), closures and rule set, today and the horizon
+    end — and of the rows already there. The rolling job stores a hash of both (Plan.generated_fingerprint) and
+    skips a plan while the hash is the same; anything else makes it generate as before:
+    - a change to any input, however it was written (the values are hashed, not `updated` stamps);
+    - a new day (today and the horizon end are inputs): every plan is generated once a clinic-local day;
+    - the plan's generated rows from today on, summed up as (count, highest id): a row deleted or inserted
+      behind the job's back. A person's change to a row marks it edited, which generation leaves alone anyway;
+    - a plan with a visit left out for lack of room keeps no fingerprint: the next run tries again (the room
+      other plans leave is the one thing outside a plan's inputs that changes its rows).
+    Inputs are read before the visits are written and the fingerprint is written after, so a change made
+    meanwhile leaves a fingerprint that no longer matches: the next run generates again (never the reverse).
+    """
+
+    def __init__(self) -> None:
+        self._clinics: dict[int, str] = {}
+        self._keys: dict[int, str] = {}
+
+    def stale(self, inputs: list[_Input]) -> list[_Input]:
+        """The plans to generate: those without a fingerprint or whose fingerprint no longer matches."""
+        keys = {item.plan.pk: self._inputs_key(item) for item in inputs}
+        # One read a chunk whatever the fingerprints, so a run's queries do not depend on what earlier runs stored.
+        rows = _rows_summary({item.plan.pk: item.today for item in inputs})
+        stale = [
+            item
+            for item in inputs
+            if not item.plan.generated_fingerprint
+            or item.plan.generated_fingerprint != _hash(keys[item.plan.pk], *rows.get(item.plan.pk, (0, None)))
+        ]
+        # Kept until the plan's chunk is written (the next chunk is read before that, see _Chunk).
+        self._keys.update((item.plan.pk, keys[item.plan.pk]) for item in stale)
+        return stale
+
+    def store(
+        self, works: list[_Work], deleted: set[int], inserted: list[tuple[int, int]], unplaced: set[int]
+    ) -> None:
+        """Fingerprint each generated plan as its rows now are (what this run kept and inserted)."""
+        new: defaultdict[int, list[int]] = defaultdict(list)
+        for visit_id, plan_id in inserted:
+            new[plan_id].append(visit_id)
+        ids: list[int] = []
+        prints: list[str] = []
+        for work in works:
+            pk = work.plan.pk
+            fingerprint = ""
+            if pk not in unplaced:
+                rows = [visit.id for visit in work.existing.values() if visit.id not in deleted] + new[pk]
+                fingerprint = _hash(self._keys[pk], len(rows), max(rows, default=None))
+            if fingerprint != work.plan.generated_fingerprint:
+                ids.append(pk)
+                prints.append(fingerprint)
+        for work in works:
+            del self._keys[work.plan.pk]
+        if not ids:
+            return
+        with connection.cursor() as cursor:
+            # SKIP LOCKED: a plan locked now is being changed by someone (its fingerprint will not match anyway);
+            # the job never waits on, or deadlocks with, a person's change. Not through the ORM: `updated` stays.
+            cursor.execute(
+                "WITH free AS (SELECT id FROM scheduler_plan WHERE id = ANY(%s) FOR NO KEY UPDATE SKIP LOCKED) "
+                "UPDATE scheduler_plan AS p SET generated_fingerprint = v.fingerprint "
+                "FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, fingerprint), free "
+                "WHERE p.id = v.id AND free.id = v.id",
+                [ids, ids, prints],
+            )
+
+    def _inputs_key(self, item: _Input) -> str:
+        plan, spec = item.plan, item.spec
+        # PlanSpec as plain values (its pauses are frozen dataclasses of dates and text, whose repr is stable); its one
+        # set, the attendance weekdays, sorted so the text is the same in every process.
+        values = tuple(sorted(v) if isinstance(v, frozenset) else v for v in map(spec.__getattribute__, _SPEC_FIELDS))
+        clinic = self._clinic(plan.patient.clinic, item.calendar)
+        return repr((FINGERPRINT_VERSION, plan.pk, plan.patient_id, clinic, item.today, item.date_from, item.date_to,
+                     values))
+
+    def _clinic(self, clinic: Clinic, calendar: engine.Calendar) -> str:
+        """The clinic's part, once a run: the calendar the engine reads, the windows' booths, the rule set."""
+        digest = self._clinics.get(clinic.pk)
+        if digest is None:
+            stations: dict[int | None, int | None] = dict(
+                DosingWindow.objects.filter(clinic_id=clinic.pk).values_list("id", "stations")
+            )
+            windows = sorted(
+                (w.id or 0, sorted(w.weekdays), str(w.start), str(w.end), sorted(w.services), w.capacity,
+                 stations.get(w.id))
+                for w in calendar.windows
+            )
+            closures = sorted((str(c.date), sorted(c.services), c.reason) for c in calendar.closures)
+            if clinic.rule_set_id is None:
+                rules: Any = [DEFAULT_PRESET, PRESETS[DEFAULT_PRESET]]
+            else:
+                rule_set = clinic.rule_set
+                assert rule_set is not None  # noqa: S101 - rule_set_id is set
+                rules = [rule_set.name, rule_set.rules]
+            text = json.dumps([calendar.tz, windows, closures, rules], sort_keys=True, default=str)
+            digest = self._clinics[clinic.pk] = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        return digest
+
+
+_SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(engine.PlanSpec))
+
+
+def _hash(inputs_key: str, count: int, last_id: int | None) -> str:
+    return hashlib.blake2b(f"{inputs_key}|{count}|{last_id}".encode(), digest_size=16).hexdigest()
+
+
+def _rows_summary(today_by_plan: dict[int, date]) -> dict[int, tuple[int, int]]:
+    """(count, highest id) of each plan's generated visits from its own today on (the rows _existing reads)."""
+    ids = list(today_by_plan)
+    with connection.cursor() as cursor:
+        # LATERAL: one range of the (plan, planned_date, session) index a plan, whatever the table's statistics.
+        cursor.execute(
+            "SELECT p.id, s.n, s.last FROM unnest(%s::bigint[], %s::date[]) AS p(id, today) CROSS JOIN LATERAL"
+            " (SELECT count(*) AS n, max(v.id) AS last FROM visits_visit AS v"
+            "  WHERE v.plan_id = p.id AND v.planned_date >= p.today AND v.source = 'plan') AS s WHERE s.n > 0",
+            [ids, [today_by_plan[pk] for pk in ids]],
+        )
+        return {plan_id: (count, last_id) for plan_id, count, last_id in cursor.fetchall()}
 
 
 # --- capacity: where each visit sits --------------------------------------------------------------------
@@ -627,8 +823,13 @@ def _report_unplaced(unplaced: list[_Unplaced]) -> None:
 
 
 def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
+    """The ids of the rows inserted (see _insert_new_rows)."""
+    return [visit_id for visit_id, _plan_id in _insert_new_rows(rows)]
+
+
+def _insert_new_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
     """COPY the new rows into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
-    RETURNING id.
+    RETURNING id, plan_id.
 
     Same effect as bulk_create(ignore_conflicts=True) — a slot another worker filled meanwhile is skipped
     by the unique constraint — but the ids of the rows *this* run inserted come back (exact under
@@ -663,10 +864,10 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
                 copy.write("".join(["\t".join(map(texts.__getitem__, row)) + "\n" for row in block]))
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {new_columns}, {constants} FROM new_visits"  # noqa: S608
-            " ON CONFLICT DO NOTHING RETURNING id",
+            " ON CONFLICT DO NOTHING RETURNING id, plan_id",
             params,
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
         # Dropped now, not only at commit: an outer transaction (a test, a caller's atomic) may run more chunks.
         cursor.execute("DROP TABLE new_visits")
     return ids
@@ -734,6 +935,8 @@ def visits_generate(
     """
     horizon = horizon_days or settings.GENERATION_HORIZON_DAYS
     calendars = ClinicCalendars()
+    # Only the rolling job skips unchanged plans: a caller naming plans has just changed something.
+    fingerprints = _Fingerprints() if plans is None else None
     result = GenerationResult()
     clinics: set[int] = set()
     loaded: dict[int, Clinic] = {}
@@ -748,22 +951,37 @@ def visits_generate(
             .select_related("patient")
             .iterator(chunk_size=PLAN_CHUNK)
         )
-    for chunk in _chunks(source, PLAN_CHUNK):
-        if plans is None:
-            _share_clinics(chunk, loaded)
-        active = [p for p in chunk if p.status == "active"]
-        clinics.update(p.patient.clinic_id for p in chunk)
-        if active:
-            result.merge(_generate_chunk(active, calendars, horizon, today, refuse))
-        inactive = [p.pk for p in chunk if p.status != "active"]
-        if inactive:
-            result.merge(_clear_future(inactive, today))
-        if progress is not None:
-            progress(len(chunk))
+    # The rolling job simulates the next chunk while this one is written (_Chunk); a caller naming plans does not.
+    with ThreadPoolExecutor(1, thread_name_prefix="generation-engine") if plans is None else nullcontext() as thread:
+        waiting: tuple[_Chunk, int] | None = None
+        for chunk in _chunks(source, PLAN_CHUNK):
+            if plans is None:
+                _share_clinics(chunk, loaded)
+            active = [p for p in chunk if p.status == "active"]
+            clinics.update(p.patient.clinic_id for p in chunk)
+            ready = _prepare_chunk(active, calendars, horizon, today, fingerprints, thread) if active else None
+            if waiting is not None:
+                result.merge(_write_chunk(waiting[0], refuse, fingerprints))
+                if progress is not None:
+                    progress(waiting[1])
+                waiting = None
+            inactive = [p.pk for p in chunk if p.status != "active"]
+            if inactive:
+                result.merge(_clear_future(inactive, today))
+            if ready is not None:
+                waiting = (ready, len(chunk))
+            elif progress is not None:
+                progress(len(chunk))
+        if waiting is not None:
+            result.merge(_write_chunk(waiting[0], refuse, fingerprints))
+            if progress is not None:
+                progress(waiting[1])
     _audit(result, clinics, "generate_visits")
     logger.info(
-        "generate_visits: %d plans, %d created, %d updated, %d deleted, %d left out for lack of room",
+        "generate_visits: %d plans (%d unchanged, skipped), %d created, %d updated, %d deleted, "
+        "%d left out for lack of room",
         result.plans,
+        result.skipped,
         result.created,
         result.updated,
         result.deleted,
