@@ -7,8 +7,11 @@
 seeds a small chain of its own and removes it afterwards. Jobs, each in a forked child process (so its peak RSS is
 its own, as a worker's would be) inside one transaction that is rolled back (the data is unchanged; runs repeat):
 
-  generation_steady  visits_generate() for every active plan of every clinic: the hourly job on an unchanged
-                     calendar, which finds every row of the horizon there already (seed_scale wrote it).
+  generation_first   visits_generate() for every active plan of every clinic, as the day's first run: every plan
+                     simulated (no fingerprint matches a new day; seed_scale writes none), every row of the
+                     horizon found there already (seed_scale wrote it).
+  generation_steady  in the same transaction, the same call again: the hourly run on an unchanged calendar, which
+                     skips every plan whose fingerprint still matches (issue #16).
   sweep_first        visits_mark_missed(now): the day's first sweep — every overdue visit the seed left, and every
                      plan in a missed streak evaluated against the ladder.
   sweep_steady       in the same transaction, the sweep 5 minutes later: the usual run, with today's few overdue
@@ -38,7 +41,7 @@ from bench._common import ROOT, Timer, count_queries, machine, median, parser, r
 SIZES = {"tiny": {"seed": (2, 40, 40), "repeat": 1}, "full": {"repeat": 3}}
 TINY_PREFIX = "Bench chain jobs"
 STORE = ROOT / "var" / "chain_jobs"
-JOBS = ("generation_steady", "sweep_first", "sweep_steady")
+JOBS = ("generation_first", "generation_steady", "sweep_first", "sweep_steady")
 STEADY_AFTER = timedelta(minutes=5)
 
 
@@ -91,18 +94,21 @@ def _child(job: Callable[[], dict[str, Any]], writer: Any) -> None:
     writer.close()
 
 
-def _generation_steady(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
+def _generations(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
     def job() -> dict[str, Any]:
         from visits.generation import visits_generate
 
-        with count_queries() as queries, Timer() as timer:
-            result = visits_generate(clinic_ids=clinic_ids)
-        return {
-            "seconds": timer.seconds,
-            "queries": queries[0],
-            "plans": result.plans,
-            **{k: getattr(result, k) for k in ("created", "updated", "deleted", "unplaced")},
-        }
+        out: dict[str, Any] = {}
+        for name in ("generation_first", "generation_steady"):
+            with count_queries() as queries, Timer() as timer:
+                result = visits_generate(clinic_ids=clinic_ids)
+            out[name] = {
+                "seconds": timer.seconds,
+                "queries": queries[0],
+                "plans": result.plans,
+                **{k: getattr(result, k) for k in ("created", "updated", "deleted", "unplaced", "skipped")},
+            }
+        return out
 
     return job
 
@@ -130,10 +136,11 @@ def _sweeps() -> dict[str, Any]:
 def measure(clinic_ids: list[int], repeat: int) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in JOBS}
     for _ in range(repeat):
-        runs["generation_steady"].append(_in_child(_generation_steady(clinic_ids)))
-        both = _in_child(_sweeps)
-        for name in ("sweep_first", "sweep_steady"):
-            runs[name].append({**both[name], "peak_rss_mb": both["peak_rss_mb"]})
+        for pair, names in ((_generations(clinic_ids), ("generation_first", "generation_steady")),
+                            (_sweeps, ("sweep_first", "sweep_steady"))):
+            both = _in_child(pair)
+            for name in names:
+                runs[name].append({**both[name], "peak_rss_mb": both["peak_rss_mb"]})
     jobs: dict[str, Any] = {}
     for name, results in runs.items():
         last = results[-1]

@@ -19,9 +19,12 @@ def test_the_chain_jobs_run_in_children_and_leave_the_data_as_it_was():
     figures = chain_jobs.main(["--size", "tiny"])
     jobs = figures["jobs"]
     assert set(jobs) == set(chain_jobs.JOBS) and figures["clinics"] == 2 and figures["active_plans"] > 0
-    steady = jobs["generation_steady"]
-    assert steady["plans"] == figures["active_plans"]
-    assert steady["created"] == steady["deleted"] == 0  # the seed wrote the horizon: nothing to add
+    first, steady = jobs["generation_first"], jobs["generation_steady"]
+    assert first["plans"] == steady["plans"] == figures["active_plans"]
+    assert first["created"] == first["deleted"] == 0  # the seed wrote the horizon: nothing to add
+    assert first["skipped"] == 0  # the day's first run simulates every plan (no fingerprint yet) ...
+    assert steady["skipped"] == figures["active_plans"]  # ... and the hourly run after it skips every one
+    assert steady["created"] == steady["deleted"] == steady["updated"] == 0
     assert jobs["sweep_first"]["plans_evaluated"] > 0  # the seed leaves running missed streaks to the sweep
     assert jobs["sweep_steady"]["missed"] == 0  # five minutes later nothing new is overdue
     # ... and the plans in a streak were evaluated once today already (issue #16: EscalationDay)
