@@ -4,7 +4,8 @@ Definitions (kept in one place so the API, the CSV and the charts agree):
 - expected: every visit in the range except cancelled ones;
 - attendance rate: completed / (completed + missed) — excused visits are neither attended nor missed;
 - an injection is on time when given on or before its target date.
-Counts come from conditional aggregation: one query per figure, whatever the number of rows.
+Counts come from conditional aggregation: one query per figure, whatever the number of rows (the API's report: its
+three figures from one query of grouping sets).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
 
-from scheduler.models import MEDICATION_CHOICES, Clinic, Patient
+from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
 from visits.models import Escalation, Visit
 
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
@@ -149,42 +151,58 @@ def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict
     return agg
 
 
-def attendance_by_day(
-    *, clinic_ids: list[int], date_from: date, date_to: date, medication: str = ""
-) -> list[dict[str, Any]]:
-    rows = (
-        _visits_in(clinic_ids, date_from, date_to, medication).values("date").annotate(**_ATTENDANCE).order_by("date")
-    )
-    return [_with_rate(dict(r)) for r in rows]
-
-
-def _visits_in(clinic_ids: list[int], date_from: date, date_to: date, medication: str = "") -> QuerySet[Visit]:
-    qs = Visit.objects.filter(clinic_id__in=clinic_ids, date__range=(date_from, date_to))
-    if medication:
-        qs = qs.filter(plan__medication=medication)
-    return qs.order_by()
-
-
-def _patient_row(r: dict[str, Any]) -> dict[str, Any]:
-    return _with_rate(
-        {
-            "patient": r["patient_id"],
-            "mrn": r["patient__mrn"],
-            "first_name": r["patient__first_name"],
-            "last_name": r["patient__last_name"],
-            **{k: r[k] for k in _ATTENDANCE},
-        }
-    )
+# The report's three figures in one pass over the range (issue #16): totals, by patient and by day are the grouping
+# sets (), (patient) and (date) of one aggregate, so the clinic's range is read once from the covering
+# (clinic, date, status) index, not three times (the 365-day report: 64 ms, three scans). GROUPING(patient, date) names
+# the set a row belongs to: 1 by patient, 2 by day, 3 the totals. The counts are _ATTENDANCE's, in SQL.
+_REPORT_SQL = """
+SELECT GROUPING(v.patient_id, v.date), v.patient_id, v.date,
+       count(*) FILTER (WHERE v.status <> 'cancelled'), count(*) FILTER (WHERE v.status = 'completed'),
+       count(*) FILTER (WHERE v.status = 'missed'), count(*) FILTER (WHERE v.status = 'excused'),
+       count(*) FILTER (WHERE v.status = 'cancelled')
+FROM {visits} v {join}
+WHERE v.clinic_id = ANY(%s) AND v.date BETWEEN %s AND %s
+GROUP BY GROUPING SETS ((v.patient_id), (v.date), ())
+"""
+_BY_PATIENT, _BY_DAY, _TOTALS = 1, 2, 3
 
 
 def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
-    """The report of API.md: totals, by_patient and by_day (three aggregate queries)."""
-    visits = _visits_in(clinic_ids, date_from, date_to, medication)
-    totals = _with_rate(visits.aggregate(**_ATTENDANCE))
+    """The report of API.md: totals, by_patient (in name order) and by_day (in date order), from one aggregate
+    query over the range and one read of the patients' names."""
+    join, params = "", [list(clinic_ids), date_from, date_to]
+    if medication:  # as plan__medication: visits without a plan are left out
+        join = f"JOIN {Plan._meta.db_table} p ON p.id = v.plan_id AND p.medication = %s"
+        params = [medication, *params]
+    sql = _REPORT_SQL.format(visits=Visit._meta.db_table, join=join)
+    totals = dict.fromkeys(_ATTENDANCE, 0)
+    by_day: list[dict[str, Any]] = []
+    counts: dict[int, dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)  # type: ignore[arg-type]  # psycopg adapts the list of ids to an array
+        for grouping, patient_id, day, *figures in cursor.fetchall():
+            row = dict(zip(_ATTENDANCE, figures, strict=True))
+            if grouping == _TOTALS:
+                totals = row
+            elif grouping == _BY_DAY:
+                by_day.append({"date": day, **row})
+            else:
+                counts[patient_id] = row
+    by_day.sort(key=lambda r: r["date"])
+    patients = (
+        Patient.objects.filter(pk__in=list(counts))
+        .order_by("last_name", "first_name", "id")
+        .values_list("id", "mrn", "last_name", "first_name")
+        if counts
+        else []
+    )
     return {
-        **totals,
-        "by_patient": [_patient_row(r) for r in _by_patient(visits)],
-        "by_day": attendance_by_day(clinic_ids=clinic_ids, date_from=date_from, date_to=date_to, medication=medication),
+        **_with_rate(totals),
+        "by_patient": [
+            _with_rate({"patient": pk, "mrn": mrn, "first_name": first, "last_name": last, **counts[pk]})
+            for pk, mrn, last, first in patients
+        ],
+        "by_day": [_with_rate(r) for r in by_day],
     }
 
 
