@@ -111,6 +111,17 @@ def _forget_fingerprints(clinic: Any) -> None:
     Plan.objects.filter(patient__clinic=clinic).update(generated_fingerprint="")
 
 
+def _run_figures(name: str, run: tuple[float, int, int], patients: int) -> dict[str, Any]:
+    """A reported run without a baseline: seconds, visits created, queries and milliseconds a plan."""
+    seconds, created, queries = run
+    return {
+        f"{name}_seconds": round(seconds, 3),
+        f"{name}_created": created,
+        f"{name}_queries": queries,
+        f"{name}_ms_per_plan": round(seconds * 1000 / patients, 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser(__doc__.splitlines()[0], SIZES, "full").parse_args(argv or [])
     from django.utils import timezone
@@ -150,21 +161,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 gen_times.append(seconds)
         # Steady states (no baseline, reported only): every visit already there.
         _generate(clinic, today)
-        steady_seconds, steady_created, steady_queries = _generate(clinic, today)
-        figures.update(
-            steady_state_seconds=round(steady_seconds, 3),
-            steady_state_created=steady_created,
-            steady_state_queries=steady_queries,
-            steady_state_ms_per_plan=round(steady_seconds * 1000 / patients, 4),
-        )
+        figures.update(_run_figures("steady_state", _generate(clinic, today), patients))
         _forget_fingerprints(clinic)
-        daily_seconds, daily_created, daily_queries = _generate(clinic, today)
-        figures.update(
-            day_first_run_seconds=round(daily_seconds, 3),
-            day_first_run_created=daily_created,
-            day_first_run_queries=daily_queries,
-            day_first_run_ms_per_plan=round(daily_seconds * 1000 / patients, 4),
-        )
+        figures.update(_run_figures("day_first_run", _generate(clinic, today), patients))
         figures.update(
             rows=created,
             copied_rows=copied,
