@@ -29,7 +29,7 @@ import multiprocessing
 import resource
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,21 +94,25 @@ def _child(job: Callable[[], dict[str, Any]], writer: Any) -> None:
     writer.close()
 
 
+def _timed(call: Callable[[], Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """One run of a job: seconds, queries and the named figures of what it returned."""
+    with count_queries() as queries, Timer() as timer:
+        result = call()
+    return {"seconds": timer.seconds, "queries": queries[0], **{k: getattr(result, k) for k in fields}}
+
+
+GENERATION_FIELDS = ("plans", "created", "updated", "deleted", "unplaced", "skipped")
+SWEEP_FIELDS = ("missed", "plans_evaluated", "escalations_created")
+
+
 def _generations(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
     def job() -> dict[str, Any]:
         from visits.generation import visits_generate
 
-        out: dict[str, Any] = {}
-        for name in ("generation_first", "generation_steady"):
-            with count_queries() as queries, Timer() as timer:
-                result = visits_generate(clinic_ids=clinic_ids)
-            out[name] = {
-                "seconds": timer.seconds,
-                "queries": queries[0],
-                "plans": result.plans,
-                **{k: getattr(result, k) for k in ("created", "updated", "deleted", "unplaced", "skipped")},
-            }
-        return out
+        def generate() -> Any:
+            return visits_generate(clinic_ids=clinic_ids)
+
+        return {name: _timed(generate, GENERATION_FIELDS) for name in ("generation_first", "generation_steady")}
 
     return job
 
@@ -118,19 +122,14 @@ def _sweeps() -> dict[str, Any]:
 
     from visits.missed import visits_mark_missed
 
+    def sweep_at(at: datetime) -> Callable[[], Any]:
+        return lambda: visits_mark_missed(now=at)
+
     now = timezone.now()
-    out: dict[str, Any] = {}
-    for name, at in (("sweep_first", now), ("sweep_steady", now + STEADY_AFTER)):
-        with count_queries() as queries, Timer() as timer:
-            result = visits_mark_missed(now=at)
-        out[name] = {
-            "seconds": timer.seconds,
-            "queries": queries[0],
-            "missed": result.missed,
-            "plans_evaluated": result.plans_evaluated,
-            "escalations_created": result.escalations_created,
-        }
-    return out
+    return {
+        name: _timed(sweep_at(at), SWEEP_FIELDS)
+        for name, at in (("sweep_first", now), ("sweep_steady", now + STEADY_AFTER))
+    }
 
 
 def measure(clinic_ids: list[int], repeat: int) -> dict[str, Any]:

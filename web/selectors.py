@@ -749,7 +749,7 @@ DOSES_GIVEN_SHOWN = 10
 COWS_SHOWN = 60
 
 
-# The doses section's two "newest per plan" reads, in SQL of their own (standard window SQL, PostgreSQL and SQLite):
+# The doses section's two "newest per plan" reads, in SQL of their own (window SQL):
 # the ORM's version of a filtered window query names every column twice and joined the whole user row, and
 # building it cost ten times what running it did (issue #16: ≈ 4 ms of the patient page's CPU, 0.3 ms now).
 # They carry only what web/_doses.html and the COWS chart show, with the user's name as
