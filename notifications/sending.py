@@ -11,14 +11,14 @@ text twice. Twilio has no idempotency key for outgoing messages, so that window 
 from our side; the reclaim waits longer than any task may run, so a slow send is never doubled.
 
 Durability of a chunk's commits: waiting for the write-ahead log's flush to disk at every commit cost
-more than everything else a text does (≈ 2.4 ms a commit on the bench machine), so the claim and every
-"sent" UPDATE but the chunk's last commit with synchronous_commit off for that transaction alone. Such a
-commit is visible to every session at once and survives the worker dying (the window above stays one
-text wide); only a crash of PostgreSQL itself (or its machine) can lose it, and only until the next
-commit that waits for the flush: the chunk's last "sent" UPDATE, a transport error's record or a put-back,
-or PostgreSQL's WAL writer (≤ 3 × wal_writer_delay, 0.6 s by default). Rows whose "sending" or "sent"
-was lost that way are `queued` or `sending` without a provider id again, and the reclaim sends them
-again: a database crash may double at most one chunk's texts, as a worker crash may double one text.
+more than everything else a text does (≈ 2.4 ms a commit on the bench machine), so the claim and the
+"sent" UPDATEs commit with synchronous_commit off for that transaction alone, except every FLUSH_EVERY-th
+and the chunk's last. Such a commit is visible to every session at once and survives the worker dying (the
+window above stays one text wide); only a crash of PostgreSQL itself (or its machine) can lose it, and only
+until the next commit that waits for the flush: a flushing "sent" UPDATE, a transport error's record or a
+put-back, or PostgreSQL's WAL writer (≤ 3 × wal_writer_delay, 0.6 s by default). Rows whose "sending" or
+"sent" was lost that way are `queued` or `sending` without a provider id again, and the reclaim sends them
+again: a database crash may double at most FLUSH_EVERY texts per running task, as a worker crash may double one.
 """
 
 from __future__ import annotations
@@ -49,12 +49,18 @@ from scheduler.selectors import rules_for_clinic
 logger = logging.getLogger(__name__)
 
 
-# Rows per send task. A task claims its rows in one transaction (the same few queries for 1 row or 25)
+# Rows per send task. A task claims its rows in one transaction (the same few queries for 1 row or 50)
 # and then hands them to the provider one by one, writing each provider id the moment the provider
-# answers, so the double-send window stays one text wide. Small enough that a chunk of slow provider
-# calls (Twilio's 15 s timeout each) ends well inside the soft time limit; large enough to share the
-# per-task and per-claim cost. The dispatch sweep claims up to 500 at a time: 20 tasks for the workers.
-SEND_CHUNK = 25
+# answers, so the double-send window stays one text wide. Large enough to share the per-task and
+# per-claim cost (broker, claim and the disk flush: about a tenth of a text's cost at 25 rows); small
+# enough that the chunk's last text waits seconds, not minutes, at Twilio's usual 0.1-0.3 s a text (a
+# chunk out of time puts its unsent rows back, see SEND_BUDGET_SECONDS). The dispatch sweep claims up
+# to 500 at a time: 10 tasks, and it keeps claiming while batches come back full.
+SEND_CHUNK = 50
+
+# At most this many "sent" commits in a row skip the WAL flush (module docstring): what a crash of
+# PostgreSQL itself may make us send twice, whatever the chunk size.
+FLUSH_EVERY = 25
 
 
 def send_chunk() -> int:
@@ -93,8 +99,8 @@ def messages_send(*, message_ids: list[int], budget_seconds: float = SEND_BUDGET
             logger.exception("transport failed unexpectedly for message %s", message.pk)
             _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
             continue
-        # The chunk's last write waits for the disk, and so takes every earlier commit of the chunk with it.
-        _mark_sent(message.pk, provider_id, timezone.now(), flush=i == last)
+        # A write that waits for the disk takes every earlier commit of the chunk with it.
+        _mark_sent(message.pk, provider_id, timezone.now(), flush=i == last or (i + 1) % FLUSH_EVERY == 0)
         accepted.append(provider_id)
     _replay_early_statuses(accepted, timezone.now())
     return len(accepted)
@@ -104,7 +110,7 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
     """queued→sending for every row that passes the send-time checks, in one transaction."""
     ids = sorted(set(message_ids))
     with transaction.atomic():
-        # Committed without waiting for the WAL flush: the chunk's last "sent" UPDATE flushes it (module docstring).
+        # Committed without waiting for the WAL flush: a later "sent" UPDATE flushes it (module docstring).
         _no_flush_for_this_transaction()
         # Lock the patients, in id order so two tasks never deadlock: two texts for one patient never pass
         # the cap check side by side. Then lock the rows, read after the patient locks: a row another task
@@ -225,7 +231,7 @@ def _mark_sent(message_id: int, provider_id: str, now: datetime, *, flush: bool 
 
     With flush=False it commits without waiting for the write-ahead log to reach the disk (see the module
     docstring): committed and visible at once, kept if the worker dies, and on disk with the next commit
-    that does wait (the chunk's last text)."""
+    that does wait (every FLUSH_EVERY-th text and the chunk's last)."""
     stamp = connection.ops.adapt_datetimefield_value(now)
     sql = _MARK_SENT_SQL if flush else _MARK_SENT_NO_FLUSH_SQL
     with connection.cursor() as cursor:

@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 from notifications import callbacks, transports
 from notifications.dispatch import reminders_dispatch_due
 from notifications.models import Message
-from notifications.sending import SEND_CHUNK, messages_send
+from notifications.sending import FLUSH_EVERY, SEND_CHUNK, messages_send
 from notifications.tasks import send_messages
 from notifications.transports import TransportError
 from tests.factories import PatientFactory, PlanFactory
@@ -194,6 +194,22 @@ def test_only_the_chunks_last_sent_update_waits_for_the_disk(clinic, memory_sms)
     assert "SET LOCAL synchronous_commit TO off" in [q["sql"] for q in ctx.captured_queries]
     assert statuses(ids) == {"sent": 4}
     assert {m.provider_id for m in Message.objects.filter(id__in=ids)} == {m["provider_id"] for m in memory_sms}
+
+
+@pytest.mark.django_db
+def test_a_chunk_longer_than_flush_every_waits_for_the_disk_every_flush_every_texts(clinic, memory_sms):
+    """Bigger chunks do not widen what a PostgreSQL crash may make us send twice: at most FLUSH_EVERY "sent"
+    commits in a row skip the flush, whatever the chunk size."""
+    from django.test.utils import CaptureQueriesContext
+
+    n = FLUSH_EVERY + 3
+    assert n <= SEND_CHUNK  # the case only arises because a chunk holds more than FLUSH_EVERY texts
+    ids = queued_reminders(clinic, n)
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == n
+    flushed = ["synchronous_commit" not in sql for sql in _sent_updates(ctx.captured_queries)]
+    assert [i for i, f in enumerate(flushed) if f] == [FLUSH_EVERY - 1, n - 1]
+    assert statuses(ids) == {"sent": n}
 
 
 @pytest.mark.django_db
