@@ -106,6 +106,22 @@ def messages_send(*, message_ids: list[int], budget_seconds: float = SEND_BUDGET
     return len(accepted)
 
 
+# The fields of a claimed row and of its patient that sending reads (_send_refusal, _visit_refusal, the send,
+# the error records): no names or birth dates are loaded to send a text.
+_CLAIMED_PATIENT_FIELDS = ("clinic", "phone", "timezone", "sms_consent", "sms_opted_out", "phone_invalid")
+_CLAIMED_FIELDS = (
+    "patient",
+    "visit",
+    "purpose",
+    "body",
+    "attempts",
+    "visit__status",
+    "visit__start",
+    "visit__plan",
+    "visit__plan__status",
+)
+
+
 def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message]:
     """queued→sending for every row that passes the send-time checks, in one transaction."""
     ids = sorted(set(message_ids))
@@ -116,7 +132,7 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
         # the cap check side by side. Then lock the rows, read after the patient locks: a row another task
         # claimed while we waited is no longer queued and is left out.
         queued_for = Message.objects.filter(id__in=ids, status="queued").values("patient_id")
-        patients = Patient.objects.select_for_update(of=("self",))
+        patients = Patient.objects.select_for_update(of=("self",)).only(*_CLAIMED_PATIENT_FIELDS)
         by_id = {p.pk: p for p in patients.filter(pk__in=Subquery(queued_for)).order_by("pk")}
         if not by_id:
             return []
@@ -180,20 +196,6 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
                 updated=now,
             )
     return approved
-
-
-# The fields of a claimed row that sending reads (_send_refusal, _visit_refusal, the send, the error records).
-_CLAIMED_FIELDS = (
-    "patient",
-    "visit",
-    "purpose",
-    "body",
-    "attempts",
-    "visit__status",
-    "visit__start",
-    "visit__plan",
-    "visit__plan__status",
-)
 
 
 def _send_refusal(

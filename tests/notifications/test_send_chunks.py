@@ -17,6 +17,7 @@ from notifications.models import Message
 from notifications.sending import FLUSH_EVERY, SEND_CHUNK, messages_send
 from notifications.tasks import send_messages
 from notifications.transports import TransportError
+from scheduler.models import Patient
 from tests.factories import PatientFactory, PlanFactory
 
 from .conftest import make_visit
@@ -173,6 +174,39 @@ def test_claiming_a_chunk_costs_the_same_queries_for_5_rows_or_25(clinic, memory
     assert counts[1] - counts[0] == SEND_CHUNK - 5
     # savepoint, no flush for the claim, patients, their clinics, rows, caps, claim UPDATE, release; one per row
     assert counts[0] <= 8 + 5, counts
+
+
+@pytest.mark.django_db
+def test_the_claim_reads_no_names_and_no_column_it_does_not_use(clinic, memory_sms):
+    """Only the columns the checks and the send read (no patient names or birth dates in a worker), and none
+    loaded later one row at a time: a refused row, a provider error and an invalid number included."""
+    from django.test.utils import CaptureQueriesContext
+
+    ids = queued_reminders(clinic, 4)
+    Patient.objects.filter(messages__id=ids[1]).update(sms_opted_out=True)
+    transports.memory_failures.extend(
+        [TransportError("HTTP 503", permanent=False), TransportError("bad number", code="21211", permanent=True)]
+    )
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == 1
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    patients = [sql for sql in selects if sql.split(" FROM ")[1].startswith('"scheduler_patient"')]
+    assert len(patients) == 1 and "FOR UPDATE" in patients[0]
+    for column in ("first_name", "last_name", "date_of_birth", "mrn"):
+        assert f'"scheduler_patient"."{column}"' not in patients[0]
+    claimed = [
+        sql for sql in selects if sql.split(" FROM ")[1].startswith('"notifications_message"') and "FOR UPDATE" in sql
+    ]
+    assert len(claimed) == 1
+    for column in ('"notifications_message"."status_reason"', '"visits_visit"."created"', '"scheduler_plan"."created"'):
+        assert column not in claimed[0]
+    # No deferred column fetched afterwards (Django would read it with a one-row SELECT by id).
+    assert not [
+        sql
+        for sql in selects
+        if 'WHERE "scheduler_patient"."id" = ' in sql or 'WHERE "notifications_message"."id" = ' in sql
+    ]
+    assert statuses(ids) == {"skipped": 1, "pending": 1, "failed": 1, "sent": 1}
 
 
 def _sent_updates(queries: list[dict[str, str]]) -> list[str]:
