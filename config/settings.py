@@ -297,7 +297,7 @@ if SMS_BACKEND not in {"console", "memory", "twilio", "fake_redis"}:
     raise ImproperlyConfigured(f"SMS_BACKEND must be console, memory, twilio or fake_redis, got {SMS_BACKEND!r}")
 GENERATION_HORIZON_DAYS = env_int("GENERATION_HORIZON_DAYS", 28)
 # Texts per send task (notifications.sending.SEND_CHUNK): one claim transaction per chunk.
-SMS_SEND_CHUNK = env_int("SMS_SEND_CHUNK", 25)
+SMS_SEND_CHUNK = env_int("SMS_SEND_CHUNK", 50)
 
 # --- Logging: patient data never above DEBUG -------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -11,14 +11,14 @@ text twice. Twilio has no idempotency key for outgoing messages, so that window 
 from our side; the reclaim waits longer than any task may run, so a slow send is never doubled.
 
 Durability of a chunk's commits: waiting for the write-ahead log's flush to disk at every commit cost
-more than everything else a text does (≈ 2.4 ms a commit on the bench machine), so the claim and every
-"sent" UPDATE but the chunk's last commit with synchronous_commit off for that transaction alone. Such a
-commit is visible to every session at once and survives the worker dying (the window above stays one
-text wide); only a crash of PostgreSQL itself (or its machine) can lose it, and only until the next
-commit that waits for the flush: the chunk's last "sent" UPDATE, a transport error's record or a put-back,
-or PostgreSQL's WAL writer (≤ 3 × wal_writer_delay, 0.6 s by default). Rows whose "sending" or "sent"
-was lost that way are `queued` or `sending` without a provider id again, and the reclaim sends them
-again: a database crash may double at most one chunk's texts, as a worker crash may double one text.
+more than everything else a text does (≈ 2.4 ms a commit on the bench machine), so the claim and the
+"sent" UPDATEs commit with synchronous_commit off for that transaction alone, except every FLUSH_EVERY-th
+and the chunk's last. Such a commit is visible to every session at once and survives the worker dying (the
+window above stays one text wide); only a crash of PostgreSQL itself (or its machine) can lose it, and only
+until the next commit that waits for the flush: a flushing "sent" UPDATE, a transport error's record or a
+put-back, or PostgreSQL's WAL writer (≤ 3 × wal_writer_delay, 0.6 s by default). Rows whose "sending" or
+"sent" was lost that way are `queued` or `sending` without a provider id again, and the reclaim sends them
+again: a database crash may double at most FLUSH_EVERY texts per running task, as a worker crash may double one.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from time import monotonic
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -49,12 +50,19 @@ from scheduler.selectors import rules_for_clinic
 logger = logging.getLogger(__name__)
 
 
-# Rows per send task. A task claims its rows in one transaction (the same few queries for 1 row or 25)
+# Rows per send task. A task claims its rows in one transaction (the same few queries for 1 row or 50)
 # and then hands them to the provider one by one, writing each provider id the moment the provider
-# answers, so the double-send window stays one text wide. Small enough that a chunk of slow provider
-# calls (Twilio's 15 s timeout each) ends well inside the soft time limit; large enough to share the
-# per-task and per-claim cost. The dispatch sweep claims up to 500 at a time: 20 tasks for the workers.
-SEND_CHUNK = 25
+# answers, so the double-send window stays one text wide. Large enough to share the per-task and
+# per-claim cost (broker, claim, disk flush: bench/dispatch.py's worker CPU for 10,000 texts fell from
+# 10.5-12.0 s at 25 rows to 8.1-9.5 s at 50, same code); small enough that the chunk's last text waits
+# seconds, not minutes, at Twilio's usual 0.1-0.3 s a text (a chunk out of time puts its unsent rows
+# back, see SEND_BUDGET_SECONDS). The dispatch sweep claims up to 500 at a time: 10 tasks, and it keeps
+# claiming while batches come back full.
+SEND_CHUNK = 50
+
+# At most this many "sent" commits in a row skip the WAL flush (module docstring): what a crash of
+# PostgreSQL itself may make us send twice, whatever the chunk size.
+FLUSH_EVERY = 25
 
 
 def send_chunk() -> int:
@@ -80,37 +88,56 @@ def messages_send(*, message_ids: list[int], budget_seconds: float = SEND_BUDGET
     claimed = _claim_for_sending(message_ids=message_ids, now=timezone.now())
     accepted: list[str] = []
     last = len(claimed) - 1
-    for i, message in enumerate(claimed):
-        if monotonic() >= deadline:
-            _put_back(claimed[i:], timezone.now())
-            break
-        try:
-            provider_id = get_transport().send(to=message.to_number, body=message.body, message_id=message.pk)
-        except TransportError as exc:
-            _record_transport_error(message, exc, timezone.now())
-            continue
-        except Exception as exc:  # noqa: BLE001 - an unclassified transport failure is retried, not lost
-            logger.exception("transport failed unexpectedly for message %s", message.pk)
-            _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
-            continue
-        # The chunk's last write waits for the disk, and so takes every earlier commit of the chunk with it.
-        _mark_sent(message.pk, provider_id, timezone.now(), flush=i == last)
-        accepted.append(provider_id)
+    # One cursor for the chunk's "sent" UPDATEs, not one a text (≈ 18 µs of Python each, measured in-process).
+    with connection.cursor() as cursor:
+        for i, message in enumerate(claimed):
+            if monotonic() >= deadline:
+                _put_back(claimed[i:], timezone.now())
+                break
+            try:
+                provider_id = get_transport().send(to=message.to_number, body=message.body, message_id=message.pk)
+            except TransportError as exc:
+                _record_transport_error(message, exc, timezone.now())
+                continue
+            except Exception as exc:  # noqa: BLE001 - an unclassified transport failure is retried, not lost
+                logger.exception("transport failed unexpectedly for message %s", message.pk)
+                _record_transport_error(message, TransportError(type(exc).__name__, permanent=False), timezone.now())
+                continue
+            # A write that waits for the disk takes every earlier commit of the chunk with it.
+            flush = i == last or (i + 1) % FLUSH_EVERY == 0
+            _mark_sent(message.pk, provider_id, timezone.now(), flush=flush, cursor=cursor)
+            accepted.append(provider_id)
     _replay_early_statuses(accepted, timezone.now())
     return len(accepted)
+
+
+# The fields of a claimed row and of its patient that sending reads (_send_refusal, _visit_refusal, the send,
+# the error records): the patient's name, birth date and MRN are not read to send a text.
+_CLAIMED_PATIENT_FIELDS = ("clinic", "phone", "timezone", "sms_consent", "sms_opted_out", "phone_invalid")
+_CLAIMED_FIELDS = (
+    "patient",
+    "visit",
+    "purpose",
+    "body",
+    "attempts",
+    "visit__status",
+    "visit__start",
+    "visit__plan",
+    "visit__plan__status",
+)
 
 
 def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message]:
     """queued→sending for every row that passes the send-time checks, in one transaction."""
     ids = sorted(set(message_ids))
     with transaction.atomic():
-        # Committed without waiting for the WAL flush: the chunk's last "sent" UPDATE flushes it (module docstring).
+        # Committed without waiting for the WAL flush: a later "sent" UPDATE flushes it (module docstring).
         _no_flush_for_this_transaction()
         # Lock the patients, in id order so two tasks never deadlock: two texts for one patient never pass
         # the cap check side by side. Then lock the rows, read after the patient locks: a row another task
         # claimed while we waited is no longer queued and is left out.
         queued_for = Message.objects.filter(id__in=ids, status="queued").values("patient_id")
-        patients = Patient.objects.select_for_update(of=("self",))
+        patients = Patient.objects.select_for_update(of=("self",)).only(*_CLAIMED_PATIENT_FIELDS)
         by_id = {p.pk: p for p in patients.filter(pk__in=Subquery(queued_for)).order_by("pk")}
         if not by_id:
             return []
@@ -123,6 +150,9 @@ def _claim_for_sending(*, message_ids: list[int], now: datetime) -> list[Message
             Message.objects.select_for_update(of=("self",))
             .select_related("visit__plan")
             .filter(id__in=ids, status="queued")
+            # What the send-time checks and the send read: the rows with their visits and plans were 79
+            # columns a text (a dozen timestamps to parse), the largest Python cost of the claim (cProfile).
+            .only(*_CLAIMED_FIELDS)
             .order_by("id")
         )
         if not messages:
@@ -216,7 +246,9 @@ def _put_back(messages: list[Message], now: datetime) -> None:
     )
 
 
-def _mark_sent(message_id: int, provider_id: str, now: datetime, *, flush: bool = True) -> None:
+def _mark_sent(
+    message_id: int, provider_id: str, now: datetime, *, flush: bool = True, cursor: CursorWrapper | None = None
+) -> None:
     """One UPDATE writes the provider id and moves the status forward only: a fast "delivered"
     callback may already have arrived (and is replayed from the cache).
 
@@ -225,11 +257,15 @@ def _mark_sent(message_id: int, provider_id: str, now: datetime, *, flush: bool 
 
     With flush=False it commits without waiting for the write-ahead log to reach the disk (see the module
     docstring): committed and visible at once, kept if the worker dies, and on disk with the next commit
-    that does wait (the chunk's last text)."""
+    that does wait (every FLUSH_EVERY-th text and the chunk's last)."""
     stamp = connection.ops.adapt_datetimefield_value(now)
     sql = _MARK_SENT_SQL if flush else _MARK_SENT_NO_FLUSH_SQL
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [provider_id, stamp, *BELOW_SENT, stamp, message_id])
+    params = [provider_id, stamp, *BELOW_SENT, stamp, message_id]
+    if cursor is not None:
+        cursor.execute(sql, params)
+        return
+    with connection.cursor() as own:
+        own.execute(sql, params)
 
 
 # Only the table name and placeholders are interpolated; every value is a parameter.

@@ -14,9 +14,10 @@ from kombu.exceptions import OperationalError
 from notifications import callbacks, transports
 from notifications.dispatch import reminders_dispatch_due
 from notifications.models import Message
-from notifications.sending import SEND_CHUNK, messages_send
+from notifications.sending import FLUSH_EVERY, SEND_CHUNK, messages_send
 from notifications.tasks import send_messages
 from notifications.transports import TransportError
+from scheduler.models import Patient
 from tests.factories import PatientFactory, PlanFactory
 
 from .conftest import make_visit
@@ -175,6 +176,39 @@ def test_claiming_a_chunk_costs_the_same_queries_for_5_rows_or_25(clinic, memory
     assert counts[0] <= 8 + 5, counts
 
 
+@pytest.mark.django_db
+def test_the_claim_reads_no_names_and_no_column_it_does_not_use(clinic, memory_sms):
+    """Only the columns the checks and the send read (no patient names or birth dates in a worker), and none
+    loaded later one row at a time: a refused row, a provider error and an invalid number included."""
+    from django.test.utils import CaptureQueriesContext
+
+    ids = queued_reminders(clinic, 4)
+    Patient.objects.filter(messages__id=ids[1]).update(sms_opted_out=True)
+    transports.memory_failures.extend(
+        [TransportError("HTTP 503", permanent=False), TransportError("bad number", code="21211", permanent=True)]
+    )
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == 1
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    patients = [sql for sql in selects if sql.split(" FROM ")[1].startswith('"scheduler_patient"')]
+    assert len(patients) == 1 and "FOR UPDATE" in patients[0]
+    for column in ("first_name", "last_name", "date_of_birth", "mrn"):
+        assert f'"scheduler_patient"."{column}"' not in patients[0]
+    claimed = [
+        sql for sql in selects if sql.split(" FROM ")[1].startswith('"notifications_message"') and "FOR UPDATE" in sql
+    ]
+    assert len(claimed) == 1
+    for column in ('"notifications_message"."status_reason"', '"visits_visit"."created"', '"scheduler_plan"."created"'):
+        assert column not in claimed[0]
+    # No deferred column fetched afterwards (Django would read it with a one-row SELECT by id).
+    assert not [
+        sql
+        for sql in selects
+        if 'WHERE "scheduler_patient"."id" = ' in sql or 'WHERE "notifications_message"."id" = ' in sql
+    ]
+    assert statuses(ids) == {"skipped": 1, "pending": 1, "failed": 1, "sent": 1}
+
+
 def _sent_updates(queries: list[dict[str, str]]) -> list[str]:
     return [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "provider_id" in q["sql"]]
 
@@ -194,6 +228,22 @@ def test_only_the_chunks_last_sent_update_waits_for_the_disk(clinic, memory_sms)
     assert "SET LOCAL synchronous_commit TO off" in [q["sql"] for q in ctx.captured_queries]
     assert statuses(ids) == {"sent": 4}
     assert {m.provider_id for m in Message.objects.filter(id__in=ids)} == {m["provider_id"] for m in memory_sms}
+
+
+@pytest.mark.django_db
+def test_a_chunk_longer_than_flush_every_waits_for_the_disk_every_flush_every_texts(clinic, memory_sms):
+    """Bigger chunks do not widen what a PostgreSQL crash may make us send twice: at most FLUSH_EVERY "sent"
+    commits in a row skip the flush, whatever the chunk size."""
+    from django.test.utils import CaptureQueriesContext
+
+    n = FLUSH_EVERY + 3
+    assert n <= SEND_CHUNK  # the case only arises because a chunk holds more than FLUSH_EVERY texts
+    ids = queued_reminders(clinic, n)
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert messages_send(message_ids=ids) == n
+    flushed = ["synchronous_commit" not in sql for sql in _sent_updates(ctx.captured_queries)]
+    assert [i for i, f in enumerate(flushed) if f] == [FLUSH_EVERY - 1, n - 1]
+    assert statuses(ids) == {"sent": n}
 
 
 @pytest.mark.django_db
