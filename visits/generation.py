@@ -231,8 +231,9 @@ def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, to
         last_injection = last_injections.get(plan.pk)
         # Issue #14: naltrexone's first injection waits for the opioid-free days (one query, such plans only).
         first_from = first_injection_from(plan, rules) if last_injection is None else None
-        spec = plan_spec(plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injection,
-                         first_injection_from=first_from)
+        spec = plan_spec(
+            plan, pauses=pauses.get(plan.pk, []), last_injection_date=last_injection, first_injection_from=first_from
+        )
         date_to = plan_today + timedelta(days=horizon_days - 1)
         if plan.end_date is not None:
             date_to = min(date_to, plan.end_date)
@@ -367,9 +368,7 @@ class _Fingerprints:
         self._keys.update((item.plan.pk, keys[item.plan.pk]) for item in stale)
         return stale
 
-    def store(
-        self, works: list[_Work], deleted: set[int], inserted: list[tuple[int, int]], unplaced: set[int]
-    ) -> None:
+    def store(self, works: list[_Work], deleted: set[int], inserted: list[tuple[int, int]], unplaced: set[int]) -> None:
         """Fingerprint each generated plan as its rows now are (what this run kept and inserted)."""
         new: defaultdict[int, list[int]] = defaultdict(list)
         for visit_id, plan_id in inserted:
@@ -406,8 +405,9 @@ class _Fingerprints:
         # set, the attendance weekdays, sorted so the text is the same in every process.
         values = tuple(sorted(v) if isinstance(v, frozenset) else v for v in map(spec.__getattribute__, _SPEC_FIELDS))
         clinic = self._clinic(plan.patient.clinic, item.calendar)
-        return repr((FINGERPRINT_VERSION, plan.pk, plan.patient_id, clinic, item.today, item.date_from, item.date_to,
-                     values))
+        return repr(
+            (FINGERPRINT_VERSION, plan.pk, plan.patient_id, clinic, item.today, item.date_from, item.date_to, values)
+        )
 
     def _clinic(self, clinic: Clinic, calendar: engine.Calendar) -> str:
         """The clinic's part, once a run: the calendar the engine reads, the windows' booths, the rule set."""
@@ -417,8 +417,15 @@ class _Fingerprints:
                 DosingWindow.objects.filter(clinic_id=clinic.pk).values_list("id", "stations")
             )
             windows = sorted(
-                (w.id or 0, sorted(w.weekdays), str(w.start), str(w.end), sorted(w.services), w.capacity,
-                 stations.get(w.id))
+                (
+                    w.id or 0,
+                    sorted(w.weekdays),
+                    str(w.start),
+                    str(w.end),
+                    sorted(w.services),
+                    w.capacity,
+                    stations.get(w.id),
+                )
                 for w in calendar.windows
             )
             closures = sorted((str(c.date), sorted(c.services), c.reason) for c in calendar.closures)
