@@ -57,9 +57,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from scheduler import engine
 from scheduler.audit import log_clinic_job
@@ -846,8 +847,8 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _insert_new_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
-    """COPY the new rows into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING
-    RETURNING id, plan_id.
+    """COPY the new rows into a temporary table, then INSERT … SELECT … RETURNING id, plan_id (ON CONFLICT DO
+    NOTHING when a row conflicts).
 
     Same effect as bulk_create(ignore_conflicts=True) — a slot another worker filled meanwhile is skipped
     by the unique constraint — but the ids of the rows *this* run inserted come back (exact under
@@ -880,12 +881,20 @@ def _insert_new_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
             for start in range(0, len(rows), _COPY_BLOCK):
                 block = rows[start : start + _COPY_BLOCK]
                 copy.write("".join(["\t".join(map(texts.__getitem__, row)) + "\n" for row in block]))
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {new_columns}, {constants} FROM new_visits"  # noqa: S608
-            " ON CONFLICT DO NOTHING RETURNING id, plan_id",
-            params,
-        )
-        ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
+        insert = f"INSERT INTO {table} ({columns}) SELECT {new_columns}, {constants} FROM new_visits"  # noqa: S608
+        try:
+            # A plain INSERT first: ON CONFLICT's speculative insertion cost 10–30% more a row (measured on the
+            # bench's 115,000 rows), and a conflict is rare — the window locks serialise a clinic's generations, and
+            # what is already there was read under them. On one, nothing of this INSERT is left (the savepoint)
+            # and the rows go in as before, the conflicting ones skipped: the same rows and ids either way.
+            with transaction.atomic(savepoint=True):
+                cursor.execute(f"{insert} RETURNING id, plan_id", params)
+                ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, UniqueViolation):
+                raise
+            cursor.execute(f"{insert} ON CONFLICT DO NOTHING RETURNING id, plan_id", params)
+            ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
         # Dropped now, not only at commit: an outer transaction (a test, a caller's atomic) may run more chunks.
         cursor.execute("DROP TABLE new_visits")
     return ids
