@@ -847,18 +847,21 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _insert_new_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
-    """COPY the new rows into a temporary table, then INSERT … SELECT … RETURNING id, plan_id (ON CONFLICT DO
-    NOTHING when a row conflicts).
+    """Insert the new rows and return (id, plan_id) of those this call inserted, a row whose slot is taken skipped.
 
     Same effect as bulk_create(ignore_conflicts=True) — a slot another worker filled meanwhile is skipped
     by the unique constraint — but the ids of the rows *this* run inserted come back (exact under
     concurrency, no look-up query), and there is no per-row SQL to compile: bulk_create spent most of a
-    first run building its statement. Measured in bench/generate.py: as fast as a bare COPY, where an
-    INSERT … SELECT FROM unnest(arrays) was 1.8× and bulk_create about 10×.
+    first run building its statement (about 10× a COPY).
 
-    Only NEW_COLUMNS travel through the temporary table; the columns that are the same for every new row
-    are parameters of the INSERT. The rows are sent as COPY text built here (see _CopyText) in a few large
-    writes: psycopg's write_row, one call and one conversion per value, was about a fifth of a full run.
+    The rows are sent as COPY text built here (see _CopyText) in a few large writes: psycopg's write_row, one call
+    and one conversion per value, was about a fifth of a full run. First straight into the table, under a
+    savepoint, with ids drawn from the table's sequence beforehand (so COPY needs no RETURNING): the bench's
+    baseline operation itself. A conflict is rare — the window locks serialise a clinic's generations, and what is
+    already there was read under them — but when a row meets one, nothing of the COPY is left and the rows go
+    in as before, through a temporary table and INSERT … ON CONFLICT DO NOTHING RETURNING: the same rows either
+    way. Measured on the bench's 115,000 rows, commit included: the COPY 3.3–4.9 s, the INSERT … ON CONFLICT
+    4.3–5.7 s (its speculative insertion, row by row) at load 2–3.
     """
     fields = {f.attname: f for f in Visit._meta.concrete_fields if not f.primary_key}
     now = timezone.now()
@@ -871,33 +874,55 @@ def _insert_new_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
     constants = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in constant_fields)
     params: list[Any] = [same.get(f.attname, f.get_default()) for f in constant_fields]
     table = Visit._meta.db_table
-    texts = _CopyText()
+    # Names and types come from the model, never from input.
     with connection.cursor() as cursor:
-        # Names and types come from the model, never from input.
+        try:
+            with transaction.atomic(savepoint=True), connection.wrap_database_errors:
+                return _copy_rows(cursor, rows, columns, constant_fields, params)
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, UniqueViolation):
+                raise
         cursor.execute(
             f"CREATE TEMPORARY TABLE new_visits ON COMMIT DROP AS SELECT {new_columns} FROM {table} WITH NO DATA"  # noqa: S608
         )
+        texts = _CopyText()
         with cursor.cursor.copy(f"COPY new_visits ({new_columns}) FROM STDIN") as copy:
             for start in range(0, len(rows), _COPY_BLOCK):
                 block = rows[start : start + _COPY_BLOCK]
                 copy.write("".join(["\t".join(map(texts.__getitem__, row)) + "\n" for row in block]))
-        insert = f"INSERT INTO {table} ({columns}) SELECT {new_columns}, {constants} FROM new_visits"  # noqa: S608
-        try:
-            # A plain INSERT first: ON CONFLICT's speculative insertion cost 10–30% more a row (measured on the
-            # bench's 115,000 rows), and a conflict is rare — the window locks serialise a clinic's generations, and
-            # what is already there was read under them. On one, nothing of this INSERT is left (the savepoint)
-            # and the rows go in as before, the conflicting ones skipped: the same rows and ids either way.
-            with transaction.atomic(savepoint=True):
-                cursor.execute(f"{insert} RETURNING id, plan_id", params)
-                ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
-        except IntegrityError as error:
-            if not isinstance(error.__cause__, UniqueViolation):
-                raise
-            cursor.execute(f"{insert} ON CONFLICT DO NOTHING RETURNING id, plan_id", params)
-            ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {new_columns}, {constants} FROM new_visits"  # noqa: S608
+            " ON CONFLICT DO NOTHING RETURNING id, plan_id",
+            params,
+        )
+        ids = [(visit_id, plan_id) for visit_id, plan_id in cursor.fetchall()]
         # Dropped now, not only at commit: an outer transaction (a test, a caller's atomic) may run more chunks.
         cursor.execute("DROP TABLE new_visits")
     return ids
+
+
+def _copy_rows(
+    cursor: Any, rows: list[tuple[Any, ...]], columns: str, constant_fields: list[Any], params: list[Any]
+) -> list[tuple[int, int]]:
+    """COPY the rows straight into the table with ids drawn from its sequence; raises on any conflict."""
+    table, pk = Visit._meta.db_table, connection.ops.quote_name(str(Visit._meta.pk.column))
+    # One statement: the ids, and each constant column as PostgreSQL's own text for its type (valid COPY input).
+    as_text = ", ".join(f"CAST(CAST(%s AS {f.db_type(connection)}) AS text)" for f in constant_fields)
+    cursor.execute(
+        f"SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)), {as_text}",  # noqa: S608
+        [table, len(rows), *params],
+    )
+    ids, *same = cursor.fetchone()
+    texts = _CopyText()
+    tail = "".join("\t" + texts[value] for value in same) + "\n"
+    with cursor.cursor.copy(f"COPY {table} ({pk}, {columns}) FROM STDIN") as copy:
+        for start in range(0, len(rows), _COPY_BLOCK):
+            block = zip(ids[start : start + _COPY_BLOCK], rows[start : start + _COPY_BLOCK], strict=True)
+            copy.write(
+                "".join([f"{visit_id}\t" + "\t".join(map(texts.__getitem__, row)) + tail for visit_id, row in block])
+            )
+    plan_at = NEW_COLUMNS.index("plan_id")
+    return [(visit_id, row[plan_at]) for visit_id, row in zip(ids, rows, strict=True)]
 
 
 _COPY_BLOCK = 5000  # rows a copy.write() call

@@ -1,4 +1,5 @@
-"""_insert_new_rows: a plain INSERT first, ON CONFLICT DO NOTHING only when a row conflicts (issue #16)."""
+"""_insert_new_rows: a COPY straight into the table first, INSERT … ON CONFLICT DO NOTHING only when a row conflicts
+(issue #16)."""
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,24 +70,36 @@ def test_rows_another_writer_inserted_are_skipped_and_the_rest_inserted(clinic):
         MONDAY + timedelta(days=3),
     ]
     assert Visit.objects.filter(plan=plan).count() == 4
+    # The COPY met the conflict, its savepoint was rolled back, and the rows went in skipping the two.
     inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT INTO")]
-    # The plain INSERT met the conflict, its savepoint was rolled back, and the rows went in skipping the two.
-    assert len(inserts) == 2
-    assert "ON CONFLICT" not in inserts[0]
-    assert "ON CONFLICT DO NOTHING" in inserts[1]
+    assert len(inserts) == 1
+    assert "ON CONFLICT DO NOTHING" in inserts[0]
+    assert any(q["sql"].startswith("ROLLBACK TO SAVEPOINT") for q in queries.captured_queries)
 
 
 @pytest.mark.django_db
-def test_no_conflict_is_one_plain_insert(clinic):
-    from visits.generation import _insert_new_rows
+def test_without_a_conflict_the_rows_are_copied_with_the_ids_drawn_for_them(clinic):
+    from visits.generation import NEW_COLUMNS, _insert_new_rows
 
     plan = make_plan(clinic)
+    rows = _rows(plan, clinic, 3)
     with CaptureQueriesContext(connection) as queries:
-        ours = _insert_new_rows(_rows(plan, clinic, 3))
+        ours = _insert_new_rows(rows)
     assert [plan_id for _, plan_id in ours] == [plan.pk] * 3
-    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT INTO")]
-    assert len(inserts) == 1
-    assert "ON CONFLICT" not in inserts[0]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "CREATE", "ROLLBACK"))]
+    # Each id names the row it was drawn for, every column as bulk_create would have written it.
+    for (visit_id, _), row in zip(ours, rows, strict=True):
+        stored = Visit.objects.get(pk=visit_id)
+        expected = Visit(**dict(zip(NEW_COLUMNS, row, strict=True)), source="plan", status="scheduled")
+        for field in Visit._meta.concrete_fields:
+            if field.attname not in {"id", "created", "updated"}:
+                assert getattr(stored, field.attname) == getattr(expected, field.attname), field.attname
+        assert stored.created == stored.updated is not None
+    # The sequence moved past the drawn ids: the next row inserted the ordinary way takes a new id.
+    later = Visit.objects.create(
+        patient_id=plan.patient_id, clinic=clinic, kind="dose", date=MONDAY, start=stored.start, end=stored.end
+    )
+    assert later.pk > max(visit_id for visit_id, _ in ours)
 
 
 @pytest.mark.django_db
