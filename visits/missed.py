@@ -231,6 +231,9 @@ def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, 
     #16); an ordered page stops at the last overdue visit, so a sweep's cost follows what is overdue. Visits
     without an end (booked without a time) are over when their clinic-local date is: their own statement.
     Each statement is its own transaction (outside a caller's), holding its page's row locks only while it runs.
+    The page's ids reach the UPDATE as an array (`id = ANY(ARRAY(…))`): primary-key look-ups of the page alone. As
+    `id IN (subquery)` the planner could hash-join the page with a bitmap of every scheduled visit — the whole
+    generation horizon, read by every sweep even with nothing overdue (issue #16: it grew with the chain).
     """
     groups: dict[tuple[int, date], list[int]] = defaultdict(list)
     for day in clinics:
@@ -262,24 +265,24 @@ def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, 
 
 _CLAIM_ENDED_SQL = """
     UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM visits_visit
         WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" <= %s {after}
         ORDER BY "end", id
         LIMIT %s
         FOR UPDATE SKIP LOCKED
-    ) AND status = 'scheduled'
+    )) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id, "end"
 """
 # The next page: `end >= last end` bounds the index read, the row comparison breaks ties on `end` by id.
 _AFTER = 'AND "end" >= %s AND ("end", id) > (%s, %s)'
 _CLAIM_UNDATED_SQL = """
     UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM visits_visit
         WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" IS NULL AND date < %s
         FOR UPDATE SKIP LOCKED
-    ) AND status = 'scheduled'
+    )) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id
 """
 
