@@ -178,6 +178,7 @@ class _ClinicDay(NamedTuple):
     grace: int
     today: date
     rules_updated: datetime | None
+    recorded: bool = False  # its EscalationDay holds this date and stamp: `_start_days` has nothing to write
 
 
 # Parsed rule sets by (rule set id, its `updated`), kept across sweeps in the worker process (issue #16): a sweep
@@ -191,10 +192,13 @@ _RULES_CACHE_SIZE = 1024
 def _clinic_days(now: datetime) -> list[_ClinicDay]:
     """Each clinic's grace period, local date at `now` and rule set's last edit, in clinic id order.
 
-    One read of the clinics' ids, zones and rule-set stamps (no JSON); only rule sets not parsed before (new or
-    edited since) are read and parsed."""
-    rows = list(Clinic.objects.order_by("id").values_list("id", "timezone", "rule_set_id", "rule_set__updated"))
-    missing = {rs for _, _, rs, updated in rows if rs is not None and (rs, updated) not in _RULES_CACHE}
+    One read of the clinics' ids, zones and rule-set stamps (no JSON) and whether each one's day is recorded
+    (`_CLINIC_DAYS_SQL`); only rule sets not parsed before (new or edited since) are read and parsed."""
+    with connection.cursor() as cursor:
+        utc_today = now.astimezone(UTC).date()
+        cursor.execute(_CLINIC_DAYS_SQL, [utc_today - _DAY, utc_today + _DAY])
+        rows = cursor.fetchall()
+    missing = {rs for _, _, rs, updated, _ in rows if rs is not None and (rs, updated) not in _RULES_CACHE}
     loaded: dict[int, tuple[datetime, Rules]] = {}
     if missing:
         if len(_RULES_CACHE) + len(missing) > _RULES_CACHE_SIZE:
@@ -203,17 +207,38 @@ def _clinic_days(now: datetime) -> list[_ClinicDay]:
             loaded[rule_set.pk] = (rule_set.updated, rule_set.to_rules())
             _RULES_CACHE[(rule_set.pk, rule_set.updated)] = loaded[rule_set.pk][1]
     days = []
-    for clinic_id, tz, rule_set_id, updated in rows:
+    today_in: dict[str, date] = {}  # a chain's clinics share a few zones
+    for clinic_id, tz, rule_set_id, updated, recorded_dates in rows:
+        today = today_in.get(tz)
+        if today is None:
+            today = today_in[tz] = local_date(now, tz)
+        recorded = today in recorded_dates
         if rule_set_id is None:
             rules = _RULES_CACHE.get(None)
             if rules is None:
                 rules = _RULES_CACHE[None] = rules_for_clinic(Clinic(rule_set=None))
         elif rule_set_id in loaded:  # read just now: its own stamp (an edit between the two reads is the newer)
-            updated, rules = loaded[rule_set_id]
+            stamp, rules = loaded[rule_set_id]
+            recorded, updated = recorded and stamp == updated, stamp
         else:
             rules = _RULES_CACHE[(rule_set_id, updated)]
-        days.append(_ClinicDay(clinic_id, rules.missed_grace_minutes, local_date(now, tz), updated))
+        days.append(_ClinicDay(clinic_id, rules.missed_grace_minutes, today, updated, recorded))
     return days
+
+
+# Issue #16: each clinic's days recorded with its current rule-set stamp around the UTC date (a local date is within a
+# day of it; the zones stay Python's) come with the clinics, one index probe a clinic inside this read, so a later
+# sweep of the day sends no `_START_DAYS_SQL`: at 158 clinics that statement (158 rows unnested and probed, a round
+# trip) cost more than the rest of the steady sweep's reads together.
+_CLINIC_DAYS_SQL = """
+    SELECT c.id, c.timezone, c.rule_set_id, r.updated,
+           ARRAY(
+               SELECT e.date FROM visits_escalationday e
+               WHERE e.clinic_id = c.id AND e.date BETWEEN %s AND %s AND e.rules_updated IS NOT DISTINCT FROM r.updated
+           )
+    FROM scheduler_clinic c LEFT JOIN scheduler_ruleset r ON r.id = c.rule_set_id
+    ORDER BY c.id
+"""
 
 
 OVERDUE_PAGE = 5000
@@ -231,6 +256,9 @@ def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, 
     #16); an ordered page stops at the last overdue visit, so a sweep's cost follows what is overdue. Visits
     without an end (booked without a time) are over when their clinic-local date is: their own statement.
     Each statement is its own transaction (outside a caller's), holding its page's row locks only while it runs.
+    The page's ids reach the UPDATE as an array (`id = ANY(ARRAY(…))`): primary-key look-ups of the page alone. As
+    `id IN (subquery)` the planner could hash-join the page with a bitmap of every scheduled visit — the whole
+    generation horizon, read by every sweep even with nothing overdue (issue #16: it grew with the chain).
     """
     groups: dict[tuple[int, date], list[int]] = defaultdict(list)
     for day in clinics:
@@ -262,24 +290,24 @@ def _claim_overdue(now: datetime, clinics: list[_ClinicDay]) -> list[tuple[int, 
 
 _CLAIM_ENDED_SQL = """
     UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM visits_visit
         WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" <= %s {after}
         ORDER BY "end", id
         LIMIT %s
         FOR UPDATE SKIP LOCKED
-    ) AND status = 'scheduled'
+    )) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id, "end"
 """
 # The next page: `end >= last end` bounds the index read, the row comparison breaks ties on `end` by id.
 _AFTER = 'AND "end" >= %s AND ("end", id) > (%s, %s)'
 _CLAIM_UNDATED_SQL = """
     UPDATE visits_visit SET status = 'missed', missed_at = %s, updated = %s
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM visits_visit
         WHERE status = 'scheduled' AND clinic_id = ANY(%s::bigint[]) AND "end" IS NULL AND date < %s
         FOR UPDATE SKIP LOCKED
-    ) AND status = 'scheduled'
+    )) AND status = 'scheduled'
     RETURNING id, clinic_id, plan_id
 """
 
@@ -305,7 +333,9 @@ _START_DAYS_SQL = """
 
 
 def _start_days(clinics: list[_ClinicDay], now: datetime) -> set[int]:
-    """Record each clinic's local date; returns the clinics whose every plan in a streak is due an evaluation."""
+    """Record each clinic's local date; returns the clinics whose every plan in a streak is due an evaluation.
+    Clinics whose day the clinic read found recorded are left out (the statement's NOT EXISTS would skip them)."""
+    clinics = [c for c in clinics if not c.recorded]
     if not clinics:
         return set()
     params: list[Any] = [
@@ -320,8 +350,10 @@ def _start_days(clinics: list[_ClinicDay], now: datetime) -> set[int]:
 
 
 # Visits a person marked missed (visits.services.visit_mark_missed, FHIR `noshow`) are not this sweep's claims;
-# the sweeps in the next RECHECK evaluate their plans. Through the (status, end) index: only the last two days'
-# missed visits are read. Older no-shows, and visits without an end, wait for the next local day's evaluation.
+# the sweeps in the next RECHECK evaluate their plans. Older no-shows (an end before the last two days), and visits
+# without an end, wait for the next local day's evaluation. Through the partial `visit_recently_missed` index (issue
+# #16): only the visits marked missed in the last RECHECK are read; the (status, end) index read every missed visit
+# of the chain's last two days (4,175 heap fetches at 15M visits to find none).
 RECHECK = timedelta(minutes=20)
 _RECENTLY_MISSED_SQL = """
     SELECT DISTINCT plan_id FROM visits_visit

@@ -143,6 +143,11 @@ class Visit(models.Model):
                 name="visit_plan_furthest_cover",
                 condition=Q(status="completed"),
             ),
+            # Issue #16: the sweep's recently-missed read (visits.missed `_RECENTLY_MISSED_SQL`) reads only the visits
+            # marked missed in the last minutes, not every missed visit of the chain's last two days.
+            models.Index(
+                fields=["missed_at"], name="visit_recently_missed", condition=Q(status="missed", plan__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

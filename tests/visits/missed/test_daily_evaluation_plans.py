@@ -6,13 +6,14 @@ from tests.visits.test_query_plans import NOW, VISIT_INDEX, _explain, _visit_sca
 from visits import missed
 
 
-def test_the_recently_missed_read_goes_through_the_status_end_index(scale):  # noqa: ANN001, F811
-    """A later sweep of the day reads only the last two days' missed visits, not the table."""
+def test_the_recently_missed_read_goes_through_the_recently_missed_index(scale):  # noqa: ANN001, F811
+    """A later sweep of the day reads only the visits marked missed in the last RECHECK minutes: not the table, nor
+    every missed visit of the last two days (which grow with the chain)."""
     params = [NOW - 2 * missed._DAY, NOW - missed.RECHECK, list(missed.PLAN_KINDS)]
     scans = _visit_scans(_explain(missed._RECENTLY_MISSED_SQL, params))
     assert scans
     assert all(kind != "Seq Scan" for kind, _ in scans), scans
-    assert VISIT_INDEX["status_end"] in {index for _, index in scans}, scans
+    assert {index for _, index in scans} == {VISIT_INDEX["missed_at"]}, scans
 
 
 def test_the_streak_search_of_one_clinic_reads_its_visits_through_an_index(scale):  # noqa: ANN001, F811
