@@ -55,6 +55,8 @@ def _page(client, patient_id: int) -> tuple[str, int]:
 def _each_panel_reads_its_own(monkeypatch) -> None:
     """The page as it was: every panel called without what the view now reads once for all of them."""
     strip, dosing, reviews = selectors.attendance_strip, selectors.dosing_today, view.takehome_reviews
+    upcoming = selectors.patient_next_visits
+    monkeypatch.setattr(selectors, "patient_next_visits", lambda *, plans=None, **kw: upcoming(**kw))
     monkeypatch.setattr(selectors, "attendance_strip", lambda *, calendar=None, **kw: strip(**kw))
     monkeypatch.setattr(selectors, "dosing_today", lambda *, escalations=None, **kw: dosing(**kw))
     monkeypatch.setattr(

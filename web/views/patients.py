@@ -97,7 +97,7 @@ def render_patient(
     # Open ones come first: unless the read was cut short on an open one, every open escalation is in it, and the
     # guard's answers below take theirs from it instead of reading them again.
     every_open = len(escalations) < ESCALATIONS_READ or escalations[-1].resolved_at is not None
-    next_visits = selectors.patient_next_visits(patient=patient, today=today)
+    next_visits = selectors.patient_next_visits(patient=patient, today=today, plans=plans)
     dosing, visit_blockers = selectors.dosing_today(
         patient=patient, plans=plans, next_visits=next_visits, today=today, rules=rules,
         escalations=open_guard_escalations(escalations) if every_open else None,
