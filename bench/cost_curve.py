@@ -139,18 +139,18 @@ def _manager(clinic: Any) -> Any:
     return user
 
 
-def _service_times(paths: _Paths, rounds: int) -> dict[str, dict[str, Any]]:
-    times: dict[str, list[float]] = {name: [] for name in PATHS}
+def _service_times(paths: _Paths, rounds: int, names: tuple[str, ...] = PATHS) -> dict[str, dict[str, Any]]:
+    times: dict[str, list[float]] = {name: [] for name in names}
     queries: dict[str, int] = {}
-    statuses: dict[str, set[int]] = {name: set() for name in PATHS}
-    for name in PATHS:  # a warm-up round (first-request caches), then one with each path's queries counted
+    statuses: dict[str, set[int]] = {name: set() for name in names}
+    for name in names:  # a warm-up round (first-request caches), then one with each path's queries counted
         statuses[name].add(paths.request(name))
-    for name in PATHS:
+    for name in names:
         with count_queries() as counted:
             statuses[name].add(paths.request(name))
         queries[name] = counted[0]
     for _ in range(rounds):
-        for name in PATHS:
+        for name in names:
             t0 = time.perf_counter()
             status = paths.request(name)
             times[name].append(time.perf_counter() - t0)
@@ -160,7 +160,7 @@ def _service_times(paths: _Paths, rounds: int) -> dict[str, dict[str, Any]]:
         raise RuntimeError(f"paths answered other than 200/201: {bad}")
     base_p50, base_p95 = median(times[BASELINE]), _pct(times[BASELINE], 0.95)
     out = {}
-    for name in PATHS:
+    for name in names:
         p50, p95 = median(times[name]), _pct(times[name], 0.95)
         out[name] = {
             "requests": len(times[name]),
@@ -230,9 +230,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seconds", type=int, default=None, help="Each locust run's length with --saturation.")
     p.add_argument("--users", type=int, default=10)
     p.add_argument("--plot", action="store_true", help="Only draw the stored runs: PNG and Markdown table.")
+    p.add_argument(
+        "--paths", default="", help="Only these paths, comma-separated (the baseline always; such a run is not stored)."
+    )
     args = p.parse_args(argv or [])
     if args.plot:
         return plot()
+    names = PATHS
+    if args.paths:
+        asked = {name.strip() for name in args.paths.split(",") if name.strip()}
+        if asked - set(PATHS):
+            p.error(f"unknown paths: {sorted(asked - set(PATHS))}; known: {', '.join(PATHS)}")
+        names = tuple(name for name in PATHS if name == BASELINE or name in asked)
     from django.utils import timezone
 
     from scheduler.management.commands.seed_scale import clinics_purge
@@ -255,8 +264,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             visits_today=Visit.objects.filter(clinic=clinic, date=today).count(),
         )
         paths = _Paths(clinic, today)
-        figures["paths"] = _service_times(paths, rounds)
-        figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
+        figures["paths"] = _service_times(paths, rounds, names)
+        if "report_365" in names:
+            figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
         if args.saturation:
             seconds = args.seconds or int(size["seconds"])
             # The locust users book the same (patient, weekday) pairs as the timed rounds did.
@@ -266,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         Visit.objects.filter(clinic=clinic, source="manual", kind="counselling", created__gte=started).delete()
         clinics_purge(own)
-    if args.size != "tiny":
+    if args.size != "tiny" and names == PATHS:  # --plot draws whole runs only
         STORE.mkdir(parents=True, exist_ok=True)
         label = args.label or f"{figures['visits_in_database']}"
         (STORE / f"{label}.json").write_text(json.dumps(figures, indent=2, default=str))

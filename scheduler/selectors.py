@@ -170,16 +170,29 @@ def earns_takehomes(plan: Plan, open_weekdays: frozenset[int]) -> bool:
     return bool(open_weekdays - set(plan.attendance_weekdays))
 
 
-def takehome_reviews(plans: Iterable[Plan], *, now: datetime) -> dict[int, TakeHomeReview]:
+def takehome_reviews(
+    plans: Iterable[Plan],
+    *,
+    now: datetime,
+    windows: Iterable[DosingWindow] | None = None,
+    rules: dict[int, Rules] | None = None,
+) -> dict[int, TakeHomeReview]:
     """Review state for each plan that earns take-homes (others are left out). Plans come with their
-    patient's clinic (and rule set) loaded; the clinics' windows are read in one query."""
+    patient's clinic (and rule set) loaded; the clinics' windows are read in one query. `windows` (every window
+    of the plans' clinics) and `rules` (parsed, by clinic id), when the caller has them, save reading them again."""
     plans = list(plans)
     clinics = {p.patient.clinic_id: p.patient.clinic for p in plans}
     open_days: dict[tuple[int, str], set[int]] = defaultdict(set)
-    for window in DosingWindow.objects.filter(clinic_id__in=list(clinics)):
+    if windows is None:
+        windows = DosingWindow.objects.filter(clinic_id__in=list(clinics))
+    for window in windows:
         for service in window.services:
             open_days[(window.clinic_id, service)].update(window.weekdays)
-    rules = {clinic_id: rules_for_clinic(clinic) for clinic_id, clinic in clinics.items()}
+    given = rules or {}
+    rules = {
+        clinic_id: given[clinic_id] if clinic_id in given else rules_for_clinic(clinic)
+        for clinic_id, clinic in clinics.items()
+    }
     reviews: dict[int, TakeHomeReview] = {}
     for plan in plans:
         clinic = plan.patient.clinic

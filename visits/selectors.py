@@ -152,9 +152,12 @@ def guard_lookback_days(rules: Rules) -> int:
     return max([DOSE_LOOKBACK_DAYS, *(w.interval_days + 1 for w in rules.injection_windows.values())])
 
 
-def guard_doses(patient_ids: Iterable[int], day: date, lookback_days: int) -> dict[int, list[guard.DoseFacts]]:
+def guard_doses(
+    patient_ids: Iterable[int], day: date, lookback_days: int, *, medications: dict[int, str] | None = None
+) -> dict[int, list[guard.DoseFacts]]:
     """Completed dose and injection visits per patient from `lookback_days` before `day`, and any whose
-    take-homes still cover `day` or later."""
+    take-homes still cover `day` or later. `medications`: every plan of these patients (id: medication), when the
+    caller has read them already (the patient page)."""
     since = day - timedelta(days=lookback_days)
     ids = list(patient_ids)
     fields = (
@@ -167,7 +170,8 @@ def guard_doses(patient_ids: Iterable[int], day: date, lookback_days: int) -> di
     # covering `day` (longer than any supply the rules allow; kept so the guard never misses one) through the
     # partial (plan, covered_through) index of completed visits, for the patients' plans only.
     # The plans' medications in a read of their own: joined to the doses, PostgreSQL hashed every plan of the chain.
-    medications = dict(Plan.objects.filter(patient_id__in=ids).values_list("id", "medication"))
+    if medications is None:
+        medications = dict(Plan.objects.filter(patient_id__in=ids).values_list("id", "medication"))
     if not medications:
         return {}  # a dose belongs to a plan
     recent = doses.filter(patient_id__in=ids, date__gte=since)
@@ -196,6 +200,19 @@ def guard_escalations(patient_ids: Iterable[int]) -> dict[int, list[guard.OpenEs
     return by_patient
 
 
+def open_guard_escalations(escalations: Iterable[Escalation]) -> dict[int, list[guard.OpenEscalation]]:
+    """guard_escalations' answer from escalations already read (with their plans): the caller vouches that every
+    open escalation of its patients is among them."""
+    by_patient: dict[int, list[guard.OpenEscalation]] = defaultdict(list)
+    for e in escalations:
+        if e.resolved_at is None and e.kind in GUARD_ESCALATIONS:
+            medication = e.plan.medication if e.plan is not None else None
+            by_patient[e.patient_id].append(
+                guard.OpenEscalation(e.pk, e.plan_id, medication, e.kind, e.reason, e.created)
+            )
+    return by_patient
+
+
 def plan_facts(plan: Any) -> guard.PlanFacts:
     return guard.PlanFacts(
         id=plan.pk, medication=plan.medication, doses_per_day=plan.doses_per_day,
@@ -204,12 +221,18 @@ def plan_facts(plan: Any) -> guard.PlanFacts:
 
 
 def dose_blockers(
-    *, visits: Iterable[Visit], now: datetime, rules: dict[int, Rules] | None = None
+    *,
+    visits: Iterable[Visit],
+    now: datetime,
+    rules: dict[int, Rules] | None = None,
+    medications: dict[int, str] | None = None,
+    escalations: dict[int, list[guard.OpenEscalation]] | None = None,
 ) -> dict[int, str]:
     """Why each open dose or injection visit could not be completed now (no take-homes), by visit id: the
     dosing guard's own refusal, so the today board and the patient page say it before anyone clicks.
     Three queries whatever the number of visits (doses, escalations, and the clinics' rule sets). `rules`: rule
-    sets by clinic id the caller has parsed already (the patient page has its clinic's)."""
+    sets by clinic id the caller has parsed already (the patient page has its clinic's); `medications` (every plan
+    of the visits' patients) and `escalations` (guard_escalations' answer) likewise, each saving its query."""
     rows = [v for v in visits if v.plan_id is not None and v.kind in ("dose", "injection")
             and v.status in ("scheduled", "checked_in")]
     if not rows:
@@ -224,8 +247,9 @@ def dose_blockers(
     }
     lookback = max(guard_lookback_days(r) for r in rules.values())
     patients = {v.patient_id for v in rows}
-    doses = guard_doses(patients, min(v.date for v in rows), lookback)
-    escalations = guard_escalations(patients)
+    doses = guard_doses(patients, min(v.date for v in rows), lookback, medications=medications)
+    if escalations is None:
+        escalations = guard_escalations(patients)
     blockers: dict[int, str] = {}
     for v in rows:
         attempt = guard.Attempt(step=guard.COMPLETE, plan=plan_facts(v.plan), date=v.date, at=now, visit_id=v.pk)

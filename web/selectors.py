@@ -506,17 +506,24 @@ def _cell_state(day: engine.Day, visits: list[Visit], today: date) -> str:
 
 
 def attendance_strip(
-    *, patient: Patient, date_from: date, date_to: date, plans: list[Plan] | None = None, rules: Rules | None = None
+    *,
+    patient: Patient,
+    date_from: date,
+    date_to: date,
+    plans: list[Plan] | None = None,
+    rules: Rules | None = None,
+    calendar: engine.Calendar | None = None,
 ) -> list[StripRow]:
     """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows. `plans` (the
-    patient's, pauses prefetched) and the clinic's `rules`, when the caller has them, save reading them again."""
+    patient's, pauses prefetched), the clinic's `rules` and `calendar`, when the caller has them, save reading them
+    again."""
     clinic = patient.clinic
     if plans is None:
         plans = list(patient.plans.prefetch_related("pauses"))
     plans = sorted((p for p in plans if p.status != "ended"), key=lambda p: p.pk)
     if not plans:
         return []
-    calendar = calendar_for_clinic(clinic)
+    calendar = calendar if calendar is not None else calendar_for_clinic(clinic)
     rules = rules if rules is not None else rules_for_clinic(clinic)
     visits: dict[tuple[int, date], list[Visit]] = defaultdict(list)
     for v in Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled"):
@@ -558,11 +565,18 @@ def _probe(plan: Plan, patient: Patient, day: date) -> Visit:
 
 
 def dosing_today(
-    *, patient: Patient, plans: list[Plan], next_visits: list[Visit], today: date, rules: Rules | None = None
+    *,
+    patient: Patient,
+    plans: list[Plan],
+    next_visits: list[Visit],
+    today: date,
+    rules: Rules | None = None,
+    escalations: dict[int, list[guard.OpenEscalation]] | None = None,
 ) -> tuple[list[DosingToday], dict[int, str]]:
     """Per active plan the guard's answer for a dose today, and for each of the next visits its own refusal:
-    one call to the guard's selector (three queries), whatever the number of plans and visits. `rules`: the
-    patient's clinic's, when the caller has parsed them already."""
+    one call to the guard's selector (two queries; `plans` are every plan of the patient), whatever the number of
+    plans and visits. `rules`: the patient's clinic's, when the caller has parsed them already; `escalations`:
+    the patient's open ones as the guard reads them (open_guard_escalations), saving a third query."""
     active = [p for p in plans if p.status == "active" and p.active_on(today)]
     todays = {v.plan_id: v for v in next_visits if v.date == today and v.plan_id is not None}
     asked = [todays.get(p.pk) or _probe(p, patient, today) for p in active]
@@ -570,7 +584,11 @@ def dosing_today(
         visit.clinic = patient.clinic
         visit.patient = patient
     parsed = {patient.clinic_id: rules} if rules is not None else None
-    blockers = dose_blockers(visits=[*asked, *next_visits], now=timezone.now(), rules=parsed)
+    medications = {p.pk: p.medication for p in plans}
+    blockers = dose_blockers(
+        visits=[*asked, *next_visits], now=timezone.now(), rules=parsed, medications=medications,
+        escalations=escalations,
+    )
     rows = [
         DosingToday(plan=p, visit=todays.get(p.pk), reason=blockers.get(visit.pk, ""))
         for p, visit in zip(active, asked, strict=True)
@@ -578,9 +596,19 @@ def dosing_today(
     return rows, {v.pk: blockers[v.pk] for v in next_visits if v.pk in blockers}
 
 
-def patient_next_visits(*, patient: Patient, today: date, limit: int = 10) -> list[Visit]:
-    qs = patient.visits.filter(date__gte=today, status__in=("scheduled", "checked_in")).select_related("plan", "window")
-    return list(qs.order_by("date", "start", "id")[:limit])
+def patient_next_visits(
+    *, patient: Patient, today: date, limit: int = 10, plans: list[Plan] | None = None
+) -> list[Visit]:
+    """`plans`: the patient's, when the caller has them: the visits get theirs from it instead of a join."""
+    qs = patient.visits.filter(date__gte=today, status__in=("scheduled", "checked_in"))
+    if plans is None:
+        return list(qs.select_related("plan", "window").order_by("date", "start", "id")[:limit])
+    visits = list(qs.select_related("window").order_by("date", "start", "id")[:limit])
+    by_id = {p.pk: p for p in plans}
+    for v in visits:
+        if v.plan_id in by_id:  # any other plan (none should be) is read when asked for
+            v.plan = by_id[v.plan_id]
+    return visits
 
 
 # What the patient page's "Take-homes handed out" list shows of each visit (and of who completed it).

@@ -21,6 +21,17 @@ def weekday_names(days: Iterable[int] | None) -> str:
     return ", ".join(_DAYS[d] for d in values)
 
 
+@register.filter(expects_localtime=True)
+def ymd(value: Any, with_time: bool = False) -> str:
+    """What `date:"Y-m-d"` (with_time: `date:"Y-m-d H:i"`) prints, without Django's format machinery (looked up
+    per call: the patient page printed ≈ 100 dates, issue #16); numbers only, nothing to translate. An aware
+    datetime arrives in the page's zone (expects_localtime), as it does for `date`; None or "" print ""."""
+    if value in (None, ""):
+        return ""
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    return f"{text} {value.hour:02d}:{value.minute:02d}" if with_time else text
+
+
 @register.filter
 def get_item(mapping: Mapping[Any, Any] | None, key: Any) -> Any:
     """`mapping[key]`, or an empty dict when there is none (a refused form's typed values, by id)."""

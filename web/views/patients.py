@@ -18,11 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import Patient
+from scheduler.models import DosingWindow, Patient
 from scheduler.permissions import CLINICAL
-from scheduler.selectors import rules_for_clinic, takehome_reviews
+from scheduler.selectors import calendar_for_clinic, rules_for_clinic, takehome_reviews
 from visits.cows import MAX_TOTAL as MAX_COWS
 from visits.guard import ORAL
+from visits.selectors import open_guard_escalations
 from web import charts, selectors
 from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
 from web.forms import PAUSE_REASON_CHOICES
@@ -79,16 +80,13 @@ def render_patient(
         patient.plans.select_related("takehome_approved_by").prefetch_related("pauses").order_by("-status", "id")
     )
     rules = rules_for_clinic(clinic)
-    strip = selectors.attendance_strip(patient=patient, date_from=date_from, date_to=date_to, plans=plans, rules=rules)
-    reviews = takehome_reviews(plans, now=timezone.now())
-    next_visits = selectors.patient_next_visits(patient=patient, today=today)
-    dosing, visit_blockers = selectors.dosing_today(
-        patient=patient, plans=plans, next_visits=next_visits, today=today, rules=rules
+    # The clinic's windows likewise: the strip's calendar and the take-home reviews' open weekdays.
+    windows = list(DosingWindow.objects.filter(clinic=clinic)) if plans else []
+    calendar = calendar_for_clinic(clinic, windows=windows) if any(p.status != "ended" for p in plans) else None
+    strip = selectors.attendance_strip(
+        patient=patient, date_from=date_from, date_to=date_to, plans=plans, rules=rules, calendar=calendar
     )
-    typed = takehome_typed or {}
-    # A refused decision on a plan that has no form on the page (ended, say) is said at the top instead.
-    with_form = {d.plan.pk for d in dosing if d.plan.medication in ORAL and d.plan.status == "active"}
-    banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
+    reviews = takehome_reviews(plans, now=timezone.now(), windows=windows, rules={clinic.pk: rules})
     # One query for the open escalations and the latest resolved ones (with their notes), open first. Calls are
     # logged on outreach escalations only, so a patient who never had one needs no query for calls.
     escalations = list(
@@ -96,6 +94,18 @@ def render_patient(
             F("resolved_at").desc(nulls_first=True), "-created", "-id"
         )[:ESCALATIONS_READ]
     )
+    # Open ones come first: unless the read was cut short on an open one, every open escalation is in it, and the
+    # guard's answers below take theirs from it instead of reading them again.
+    every_open = len(escalations) < ESCALATIONS_READ or escalations[-1].resolved_at is not None
+    next_visits = selectors.patient_next_visits(patient=patient, today=today, plans=plans)
+    dosing, visit_blockers = selectors.dosing_today(
+        patient=patient, plans=plans, next_visits=next_visits, today=today, rules=rules,
+        escalations=open_guard_escalations(escalations) if every_open else None,
+    )
+    typed = takehome_typed or {}
+    # A refused decision on a plan that has no form on the page (ended, say) is said at the top instead.
+    with_form = {d.plan.pk for d in dosing if d.plan.medication in ORAL and d.plan.status == "active"}
+    banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
     calls: list[Any] = []
     if len(escalations) == ESCALATIONS_READ or any(e.kind == "outreach" for e in escalations):
         calls = list(patient.outreach_calls.select_related("by")[:CALLS_SHOWN])
