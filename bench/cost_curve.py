@@ -198,15 +198,29 @@ def _report_vs_sql(clinic: Any, today: Any, repeat: int) -> dict[str, Any]:
 
 
 def _saturation(clinic: Any, today: Any, seconds: int, users: int) -> dict[str, Any]:
-    """Requests per second with 2 gunicorn workers: the mixed workload against the trivial endpoint alone."""
+    """Requests per second with 2 gunicorn workers: the mixed workload against the trivial endpoint alone; and each
+    side's CPU per request (gunicorn, its PostgreSQL backends, locust), which says where the requests' cost went."""
+    import resource
+
     from bench.api_load import _credentials, _serve, locust_setup, run_locust
+    from bench.dispatch import CpuMeter
+
+    def run(name: str, locustfile: str) -> tuple[dict[str, Any], dict[str, float]]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust runs as this process's reaped child
+        with CpuMeter(server.pid) as cpu:
+            stats = run_locust(env, port, users, seconds, str(workdir / name), locustfile)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        locust_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        n = stats.get("Aggregated", {}).get("requests") or 1
+        sides = {"gunicorn": cpu.figures["worker_cpu_s"], "postgres": cpu.figures["postgres_cpu_s"], "locust": locust_s}
+        return stats, {f"{k}_cpu_ms_per_request": round(v * 1000 / n, 2) for k, v in sides.items()}
 
     token, session, _ = _credentials(clinic)
     workdir, env, port = locust_setup(clinic, today, token, session, "dosewise-curve-")
     server = _serve(env, port)
     try:
-        trivial = run_locust(env, port, users, seconds, str(workdir / "trivial"), "locustfile_trivial.py")
-        mixed = run_locust(env, port, users, seconds, str(workdir / "mixed"))
+        trivial, trivial_cpu = run("trivial", "locustfile_trivial.py")
+        mixed, mixed_cpu = run("mixed", "locustfile.py")
     finally:
         server.stop()
     t, m = trivial.get("Aggregated", {}), mixed.get("Aggregated", {})
@@ -218,6 +232,7 @@ def _saturation(clinic: Any, today: Any, seconds: int, users: int) -> dict[str, 
         "mixed_rps": m.get("rps", 0.0),
         "ratio": ratio(m.get("rps", 0.0), t.get("rps", 0.0)),
         "failures": t.get("failures", -1) + m.get("failures", -1),
+        "cpu": {"trivial": trivial_cpu, "mixed": mixed_cpu},
         "mixed_endpoints": {k: v for k, v in mixed.items() if k != "Aggregated"},
     }
 
@@ -227,6 +242,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--requests", type=int, default=None, help="Timed rounds (one request of every path a round).")
     p.add_argument("--label", default=None, help="Name of the stored run (default: the visits in the table).")
     p.add_argument("--saturation", action="store_true", help="Also the 2-worker gunicorn saturation mix (locust).")
+    p.add_argument(
+        "--saturation-only", action="store_true", help="Only the saturation mix (no service times; not stored)."
+    )
     p.add_argument("--seconds", type=int, default=None, help="Each locust run's length with --saturation.")
     p.add_argument("--users", type=int, default=10)
     p.add_argument("--plot", action="store_true", help="Only draw the stored runs: PNG and Markdown table.")
@@ -263,11 +281,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             visits_in_clinic=Visit.objects.filter(clinic=clinic).count(),
             visits_today=Visit.objects.filter(clinic=clinic, date=today).count(),
         )
-        paths = _Paths(clinic, today)
-        figures["paths"] = _service_times(paths, rounds, names)
-        if "report_365" in names:
-            figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
-        if args.saturation:
+        if not args.saturation_only:
+            figures["paths"] = _service_times(_Paths(clinic, today), rounds, names)
+            if "report_365" in names:
+                figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
+        if args.saturation or args.saturation_only:
             seconds = args.seconds or int(size["seconds"])
             # The locust users book the same (patient, weekday) pairs as the timed rounds did.
             Visit.objects.filter(clinic=clinic, source="manual", kind="counselling", created__gte=started).delete()
@@ -276,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         Visit.objects.filter(clinic=clinic, source="manual", kind="counselling", created__gte=started).delete()
         clinics_purge(own)
-    if args.size != "tiny" and names == PATHS:  # --plot draws whole runs only
+    if args.size != "tiny" and names == PATHS and not args.saturation_only:  # --plot draws whole runs only
         STORE.mkdir(parents=True, exist_ok=True)
         label = args.label or f"{figures['visits_in_database']}"
         (STORE / f"{label}.json").write_text(json.dumps(figures, indent=2, default=str))

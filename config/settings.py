@@ -149,6 +149,7 @@ STORAGES = {
 # --- Security: shared front-desk PCs, session clients, production hardening -------------
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 30 * 60)  # idle timeout on shared PCs
 SESSION_SAVE_EVERY_REQUEST = True  # the timeout is an idle timeout
+SESSION_ENGINE = "config.sessions"  # an unchanged session written at most once a minute
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -50,3 +50,14 @@ def test_the_plot_and_table_come_from_the_stored_runs(tmp_path, monkeypatch):
     assert lines[0].startswith("| path | 1.0M") and "15.0M" in lines[0]
     assert any(line.startswith("| today_board |") and line.endswith("| 1.2× |") for line in lines)  # 12 ÷ 10
     assert "365-day report ÷ its raw SQL: 1.0M: 1.1×, 15.0M: 1.1×" in out["table"]
+
+
+def test_the_saturation_mix_alone_serves_both_sides_without_errors_and_splits_their_cpu(live_worker_db):
+    figures = cost_curve.main(["--size", "tiny", "--saturation-only", "--seconds", "4", "--users", "2"])
+    assert "paths" not in figures and "stored" not in figures  # no service times, nothing stored
+    sat = figures["saturation"]
+    assert sat["failures"] == 0 and sat["trivial_rps"] > 0 and sat["mixed_rps"] > 0
+    assert len(sat["mixed_endpoints"]) == 5 and all(e["requests"] > 0 for e in sat["mixed_endpoints"].values())
+    for side in ("trivial", "mixed"):  # every side of the pipeline was measured
+        assert set(sat["cpu"][side]) == {f"{k}_cpu_ms_per_request" for k in ("gunicorn", "postgres", "locust")}
+        assert sat["cpu"][side]["gunicorn_cpu_ms_per_request"] > 0 and sat["cpu"][side]["locust_cpu_ms_per_request"] > 0
