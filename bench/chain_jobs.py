@@ -14,9 +14,9 @@ its own, as a worker's would be) inside one transaction that is rolled back (the
                      skips every plan whose fingerprint still matches (issue #16).
   sweep_first        visits_mark_missed(now): the day's first sweep — every overdue visit the seed left, and every
                      plan in a missed streak evaluated against the ladder.
-  sweep_steady       in the same transaction, the sweep 5 minutes later: the usual run, with today's few overdue
-                     visits (those of the 5 minutes); the first sweep's claims are aged past RECHECK first, as
-                     in steady state. Its cost should follow the overdue count, not the table.
+  sweep_steady       in the same transaction, the usual 5-minute sweep with today's few overdue visits: the
+                     first sweep's claims aged past RECHECK, and its STEADY_OVERDUE (20) latest claims put back
+                     as overdue, the same count at every size. Its cost should follow that count, not the table.
 
 Per job: seconds (median of --repeat), queries, peak RSS of the child (MB, `ru_maxrss`), and what it did (rows
 inserted, visits marked missed, plans evaluated). No baseline in the same run (the same jobs at 1M and 15M are the
@@ -43,7 +43,12 @@ SIZES = {"tiny": {"seed": (2, 40, 40), "repeat": 1}, "full": {"repeat": 3}}
 TINY_PREFIX = "Bench chain jobs"
 STORE = ROOT / "var" / "chain_jobs"
 JOBS = ("generation_first", "generation_steady", "sweep_first", "sweep_steady")
-STEADY_AFTER = timedelta(minutes=5)
+STEADY_AFTER = timedelta(seconds=1)  # nothing new overdue but the STEADY_OVERDUE visits put back (_sweeps)
+STEADY_OVERDUE = 20
+_PUT_BACK_SQL = """
+    UPDATE visits_visit SET status = 'scheduled', missed_at = NULL
+    WHERE id IN (SELECT id FROM visits_visit WHERE id = ANY(%s) ORDER BY "end" DESC NULLS LAST, id LIMIT %s)
+"""
 
 
 def _in_child(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -132,12 +137,15 @@ def _sweeps() -> dict[str, Any]:
         return result
 
     figures = {"sweep_first": _timed(first, SWEEP_FIELDS)}
-    # The catch-up's claims (every visit overdue since the seed: hours of the chain's visits) as if claimed long
-    # ago, outside the timing: in steady state the sweep 5 minutes before claimed 5 minutes' worth. Left recent,
-    # the steady sweep re-evaluated every plan they touched (RECHECK), a cost that grew with the time since seeding.
+    # Outside the timing, the steady state the 5-minute sweep meets, the same at every size: the catch-up's claims
+    # (every visit overdue since the seed: hours of the chain's visits) as if claimed long ago — left recent, the
+    # next sweep re-evaluated every plan they touched (RECHECK), a cost that grew with the time since seeding —
+    # and today's few overdue visits: the catch-up's STEADY_OVERDUE latest claims put back as they were before it
+    # (a sweep 5 minutes later claims whatever windows ended in those minutes: 0 or hundreds, by the clock).
     with connection.cursor() as cursor:
         aged: list[Any] = [RECHECK, claimed]
         cursor.execute("UPDATE visits_visit SET missed_at = missed_at - %s WHERE id = ANY(%s)", aged)
+        cursor.execute(_PUT_BACK_SQL, [claimed, STEADY_OVERDUE])
     figures["sweep_steady"] = _timed(lambda: visits_mark_missed(now=now + STEADY_AFTER), SWEEP_FIELDS)
     return figures
 

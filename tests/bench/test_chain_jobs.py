@@ -26,9 +26,12 @@ def test_the_chain_jobs_run_in_children_and_leave_the_data_as_it_was():
     assert steady["skipped"] == figures["active_plans"]  # ... and the hourly run after it skips every one
     assert steady["created"] == steady["deleted"] == steady["updated"] == 0
     assert jobs["sweep_first"]["plans_evaluated"] > 0  # the seed leaves running missed streaks to the sweep
-    assert jobs["sweep_steady"]["missed"] == 0  # five minutes later nothing new is overdue
-    # ... and the plans in a streak were evaluated once today already (issue #16: EscalationDay)
-    assert jobs["sweep_steady"]["plans_evaluated"] == 0 < jobs["sweep_first"]["plans_evaluated"]
+    # The steady sweep claims the few overdue visits put back (the same count at every size), nothing else ...
+    steady_missed = min(chain_jobs.STEADY_OVERDUE, jobs["sweep_first"]["missed"])
+    assert jobs["sweep_steady"]["missed"] == steady_missed
+    # ... and evaluates only their plans: those in a streak were evaluated once today already (EscalationDay)
+    assert jobs["sweep_steady"]["plans_evaluated"] <= steady_missed
+    assert jobs["sweep_steady"]["plans_evaluated"] < jobs["sweep_first"]["plans_evaluated"]
     for name, job in jobs.items():
         assert job["queries"] > 0 and job["peak_rss_mb"] > 10, name
     # Rolled back: no visit was marked missed and no escalation kept, and the tiny chain is purged.
