@@ -513,10 +513,11 @@ def attendance_strip(
     plans: list[Plan] | None = None,
     rules: Rules | None = None,
     calendar: engine.Calendar | None = None,
+    visits_read: list[Visit] | None = None,
 ) -> list[StripRow]:
     """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows. `plans` (the
     patient's, pauses prefetched), the clinic's `rules` and `calendar`, when the caller has them, save reading them
-    again."""
+    again; so do `visits_read`: the plans' visits over the dates, cancelled ones left out (web.patient_reads)."""
     clinic = patient.clinic
     if plans is None:
         plans = list(patient.plans.prefetch_related("pauses"))
@@ -526,7 +527,11 @@ def attendance_strip(
     calendar = calendar if calendar is not None else calendar_for_clinic(clinic)
     rules = rules if rules is not None else rules_for_clinic(clinic)
     visits: dict[tuple[int, date], list[Visit]] = defaultdict(list)
-    for v in Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled"):
+    if visits_read is None:
+        visits_read = list(
+            Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled")
+        )
+    for v in visits_read:
         visits[(v.plan_id, v.date)].append(v)  # type: ignore[index]
     today = clinic_today(clinic)
     rows: list[StripRow] = []
