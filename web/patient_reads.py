@@ -19,10 +19,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, prefetch_related_objects
 
 from notifications.models import Message
-from scheduler.models import DosingWindow, Patient, Plan
+from scheduler import engine
+from scheduler.models import Closure, DosingWindow, Patient, Plan
+from scheduler.selectors import window_value
 from visits.models import Escalation, StaffTask, Visit
 
 NEXT_VISITS = 10
@@ -66,6 +68,46 @@ def _user(pk: int | None, username: str | None) -> Any:
         return None
     user = get_user_model()
     return user.from_db(connection.alias, ["id", user.USERNAME_FIELD], [pk, username])
+
+
+@cache
+def _plans_sql() -> str:
+    user = get_user_model()
+    return f"""
+        SELECT {_columns(Plan, "p")}, u.{_q(user.USERNAME_FIELD)} AS approver_username,
+               u.first_name AS approver_first_name, u.last_name AS approver_last_name
+        FROM {_q(Plan._meta.db_table)} p LEFT JOIN {_q(user._meta.db_table)} u ON u.id = p.takehome_approved_by_id
+        WHERE p.patient_id = %s ORDER BY p.status DESC, p.id ASC"""  # noqa: S608
+
+
+def patient_plans(*, patient: Patient) -> list[Plan]:
+    """Every plan of the patient (by status, then id: active ones after paused, ended first), its pauses prefetched
+    and who approved its take-homes (their username and name loaded): what
+    `patient.plans.select_related("takehome_approved_by").prefetch_related("pauses")` read."""
+    user = get_user_model()
+    plans = list(Plan.objects.raw(_plans_sql(), [patient.pk]))
+    for p in plans:
+        p.patient = patient  # as patient.plans gives them: the page's patient, its clinic and rule set loaded
+        if p.takehome_approved_by_id is not None:
+            p.takehome_approved_by = user.from_db(
+                connection.alias,
+                ["id", user.USERNAME_FIELD, "first_name", "last_name"],
+                [p.takehome_approved_by_id, p.approver_username, p.approver_first_name,  # type: ignore[attr-defined]
+                 p.approver_last_name],  # type: ignore[attr-defined]
+            )
+    prefetch_related_objects(plans, "pauses")
+    return plans
+
+
+def clinic_calendar(clinic: Any, windows: list[DosingWindow]) -> engine.Calendar:
+    """calendar_for_clinic(clinic, windows=windows): the closures read as the three values the engine keeps of
+    each, not as rows (a chain clinic has dozens; each row parsed two timestamps and its JSON into a model)."""
+    closures = Closure.objects.filter(clinic=clinic).values_list("date", "services", "reason")
+    return engine.Calendar(
+        tz=clinic.timezone,
+        windows=tuple(window_value(w) for w in windows),
+        closures=tuple(engine.Closure(date=d, services=frozenset(s), reason=r) for d, s, r in closures),
+    )
 
 
 @cache

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Message
 from scheduler.models import DosingWindow, Patient, Plan
+from scheduler.selectors import calendar_for_clinic
 from tests.factories import ClosureFactory, PatientFactory, PauseFactory, PlanFactory
 from tests.web.conftest import TODAY
 from visits.generation import visits_generate
@@ -157,7 +158,7 @@ def _page(client, patient_id: int) -> tuple[str, list[str]]:
 
 
 def _as_the_orm_read_them(monkeypatch) -> None:
-    """The page as it was: its panels read by the ORM queries web.patient_reads replaced."""
+    """The page as it was: its panels read by the ORM queries (and calendar_for_clinic) web.patient_reads replaced."""
 
     def strip_and_next(*, patient, plans, windows, date_from, date_to, today):
         return None, selectors.patient_next_visits(patient=patient, today=today, plans=plans)
@@ -170,6 +171,10 @@ def _as_the_orm_read_them(monkeypatch) -> None:
     def tasks(*, patient):
         return list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id"))
 
+    monkeypatch.setattr(patient_reads, "patient_plans", lambda *, patient: _plans(patient))
+    monkeypatch.setattr(
+        patient_reads, "clinic_calendar", lambda clinic, windows: calendar_for_clinic(clinic, windows=windows)
+    )
     monkeypatch.setattr(patient_reads, "strip_and_next_visits", strip_and_next)
     monkeypatch.setattr(patient_reads, "patient_escalations", escalations)
     monkeypatch.setattr(patient_reads, "patient_take_homes", selectors.patient_take_homes)
@@ -203,3 +208,29 @@ def test_a_patient_without_current_plans_reads_the_next_visits_alone(client_as, 
                          status="scheduled", source="manual")
     html, _ = _page(client_as("nurse"), patient.pk)
     assert "No current plans." in html and "Counselling" in html
+
+
+def test_the_calendar_is_the_one_calendar_for_clinic_builds(record, clinic):
+    ClosureFactory(clinic=clinic, date=TODAY + timedelta(days=9), reason="Inventory", services=["methadone"])
+    ClosureFactory(clinic=clinic, date=TODAY + timedelta(days=3), reason="Second one that day")
+    windows = list(DosingWindow.objects.filter(clinic=clinic))
+    ours = patient_reads.clinic_calendar(clinic, windows)
+    assert ours == calendar_for_clinic(clinic, windows=windows) and len(ours.closures) == 3
+
+
+def _what_the_page_shows_of(plan: Plan) -> tuple[Any, ...]:
+    approver = plan.takehome_approved_by
+    return _user(plan, "takehome_approved_by"), approver and approver.get_full_name(), _rows(list(plan.pauses.all()))
+
+
+def test_the_plans_are_the_rows_the_orm_read(record, staff):
+    approved = record.plans.get(medication="methadone")
+    Plan.objects.filter(pk=approved.pk).update(takehome_approved_by=staff["clinician"], takehome_approved=True)
+    ours, theirs = patient_reads.patient_plans(patient=record), _plans(record)
+    assert _rows(ours) == _rows(theirs) and [p.status for p in ours] == ["ended", "active", "active"]
+    with CaptureQueriesContext(connection) as ctx:
+        said = [_what_the_page_shows_of(p) for p in ours]
+        assert all(p.patient is record for p in ours)
+    assert len(ctx.captured_queries) == 0
+    assert said == [_what_the_page_shows_of(p) for p in theirs]
+    assert (staff["clinician"].pk, "clinician_user") in [s[0] for s in said] and any(s[2] for s in said)

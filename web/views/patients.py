@@ -19,7 +19,7 @@ from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import DosingWindow, Patient
 from scheduler.permissions import CLINICAL, scope_to_clinics
-from scheduler.selectors import calendar_for_clinic, rules_for_clinic, takehome_reviews
+from scheduler.selectors import rules_for_clinic, takehome_reviews
 from visits.cows import MAX_TOTAL as MAX_COWS
 from visits.guard import ORAL
 from visits.selectors import open_guard_escalations
@@ -75,14 +75,12 @@ def render_patient(
     today = selectors.clinic_today(clinic)
     date_from, date_to = today - timedelta(days=STRIP_DAYS_BACK), today + timedelta(days=STRIP_DAYS_AHEAD)
     # The plans (with their pauses) and the clinic's rules are read and parsed once, for every panel that needs them.
-    plans = list(
-        patient.plans.select_related("takehome_approved_by").prefetch_related("pauses").order_by("-status", "id")
-    )
+    plans = patient_reads.patient_plans(patient=patient)
     rules = rules_for_clinic(clinic)
     # The clinic's windows likewise: the strip's calendar and the take-home reviews' open weekdays.
     windows = list(DosingWindow.objects.filter(clinic=clinic)) if plans else []
     current = any(p.status != "ended" for p in plans)
-    calendar = calendar_for_clinic(clinic, windows=windows) if current else None
+    calendar = patient_reads.clinic_calendar(clinic, windows) if current else None
     # The strip's visits and the next visits in one statement when there is a strip (issue #16).
     if current:
         strip_visits, next_visits = patient_reads.strip_and_next_visits(
