@@ -17,7 +17,9 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Model, prefetch_related_objects
 
@@ -228,3 +230,27 @@ def patient_open_tasks(*, patient: Patient) -> list[StaffTask]:
         if t.visit_id is not None:
             t.visit = _from_row(Visit, [getattr(t, "visit__" + str(f.column)) for f in fields])
     return rows
+
+
+def log_entries(records: list[tuple[int, list[str]]], *, limit: int) -> list[LogEntry]:
+    """The change history (django-auditlog's entries, access entries left out) of the records named by content
+    type id and object pks, newest first, at most `limit`: each with its content type (ContentType's cache) and
+    its actor (the username loaded), as `.select_related("actor", "content_type")` gave them."""
+    records = [(ct, pks) for ct, pks in records if pks]
+    if not records:
+        return []
+    user = get_user_model()
+    which = " OR ".join(
+        f"(l.content_type_id = %s AND l.object_pk IN ({', '.join(['%s'] * len(pks))}))" for _, pks in records
+    )
+    sql = f"""
+        SELECT {_columns(LogEntry, "l")}, u.{_q(user.USERNAME_FIELD)} AS actor_username
+        FROM {_q(LogEntry._meta.db_table)} l LEFT JOIN {_q(user._meta.db_table)} u ON u.id = l.actor_id
+        WHERE ({which}) AND NOT (l.action = %s)
+        ORDER BY l.timestamp DESC, l.id DESC LIMIT %s"""  # noqa: S608
+    params: list[Any] = [value for ct, pks in records for value in (ct, *pks)]
+    entries = list(LogEntry.objects.raw(sql, [*params, LogEntry.Action.ACCESS, limit]))
+    for entry in entries:
+        entry.content_type = ContentType.objects.get_for_id(entry.content_type_id)
+        entry.actor = _user(entry.actor_id, entry.actor_username)  # type: ignore[attr-defined]
+    return entries

@@ -171,6 +171,17 @@ def _as_the_orm_read_them(monkeypatch) -> None:
     def tasks(*, patient):
         return list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id"))
 
+    def log_entries(records, *, limit):
+        from auditlog.models import LogEntry
+        from django.db.models import Q
+
+        which = Q(pk__in=[])
+        for content_type, pks in records:
+            which |= Q(content_type_id=content_type, object_pk__in=pks)
+        qs = LogEntry.objects.filter(which).exclude(action=LogEntry.Action.ACCESS)
+        return list(qs.select_related("actor", "content_type").order_by("-timestamp", "-id")[:limit])
+
+    monkeypatch.setattr(patient_reads, "log_entries", log_entries)
     monkeypatch.setattr(patient_reads, "patient_plans", lambda *, patient: _plans(patient))
     monkeypatch.setattr(
         patient_reads, "clinic_calendar", lambda clinic, windows: calendar_for_clinic(clinic, windows=windows)
@@ -188,8 +199,10 @@ def test_the_page_says_the_same_as_with_the_orm_reads(client_as, record, role, m
     ours, our_queries = _page(client, record.pk)
     _as_the_orm_read_them(monkeypatch)
     theirs, their_queries = _page(client, record.pk)
-    for said in ("cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2", "text 1", "Counselling"):
+    for said in ("cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2", "text 1", "Counselling",
+                 'id="hist-title"'):
         assert said in ours, said
+    assert "No changes recorded." not in ours and " Methadone plan</td>" in ours  # the history has entries
     assert ours == theirs
     assert len(their_queries) - len(our_queries) == 1  # the strip's visits and the next visits: one statement
 
@@ -234,3 +247,44 @@ def test_the_plans_are_the_rows_the_orm_read(record, staff):
     assert len(ctx.captured_queries) == 0
     assert said == [_what_the_page_shows_of(p) for p in theirs]
     assert (staff["clinician"].pk, "clinician_user") in [s[0] for s in said] and any(s[2] for s in said)
+
+
+def _orm_history(patient: Patient, plans: list[Plan], limit: int = 50) -> list[Any]:
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
+
+    from scheduler.models import Pause
+
+    kinds = ContentType.objects.get_for_model
+    return list(
+        LogEntry.objects.filter(
+            Q(content_type=kinds(Patient), object_pk=str(patient.pk))
+            | Q(content_type=kinds(Plan), object_pk__in=[str(p.pk) for p in plans])
+            | Q(content_type=kinds(Pause), object_pk__in=[str(z.pk) for p in plans for z in p.pauses.all()])
+        )
+        .exclude(action=LogEntry.Action.ACCESS)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-id")[:limit]
+    )
+
+
+def test_the_history_is_the_entries_the_orm_read(client_as, record, staff, morning):
+    from auditlog.context import set_actor
+
+    client_as("nurse").get(f"/patients/{record.pk}/")  # an access entry: never in the history
+    with set_actor(staff["clinician"]):
+        record.phone = "+15555550123"
+        record.save()
+        methadone = record.plans.get(medication="methadone")
+        methadone.doses_per_day = 2
+        methadone.save()
+    plans = _plans(record)
+    ours, theirs = selectors.patient_history(patient=record, plans=plans), _orm_history(record, plans)
+    assert _rows(ours) == _rows(theirs) and len(ours) >= 5
+    assert {e.content_type.model for e in ours} == {"patient", "plan", "pause"}
+    assert [(e.content_type, _user(e, "actor"), e.changes_display_dict) for e in ours] == [
+        (e.content_type, _user(e, "actor"), e.changes_display_dict) for e in theirs
+    ]
+    assert (staff["clinician"].pk, "clinician_user") in [_user(e, "actor") for e in ours]
+    assert _rows(selectors.patient_history(patient=record, plans=plans, limit=2)) == _rows(theirs[:2])
