@@ -25,7 +25,7 @@ from django.db.models import Model, prefetch_related_objects
 
 from notifications.models import Message
 from scheduler import engine
-from scheduler.models import Closure, DosingWindow, Patient, Plan
+from scheduler.models import Closure, DoseOrder, DosingWindow, Patient, Plan
 from scheduler.selectors import window_value
 from visits.models import Escalation, StaffTask, Visit
 
@@ -86,19 +86,45 @@ def patient_plans(*, patient: Patient) -> list[Plan]:
     """Every plan of the patient (by status, then id: active ones after paused, ended first), its pauses prefetched
     and who approved its take-homes (their username and name loaded): what
     `patient.plans.select_related("takehome_approved_by").prefetch_related("pauses")` read."""
-    user = get_user_model()
     plans = list(Plan.objects.raw(_plans_sql(), [patient.pk]))
     for p in plans:
         p.patient = patient  # as patient.plans gives them: the page's patient, its clinic and rule set loaded
-        if p.takehome_approved_by_id is not None:
-            p.takehome_approved_by = user.from_db(
-                connection.alias,
-                ["id", user.USERNAME_FIELD, "first_name", "last_name"],
-                [p.takehome_approved_by_id, p.approver_username, p.approver_first_name,  # type: ignore[attr-defined]
-                 p.approver_last_name],  # type: ignore[attr-defined]
-            )
+        p.takehome_approved_by = _named_user(p, "takehome_approved_by_id", "approver")
     prefetch_related_objects(plans, "pauses")
     return plans
+
+
+def _named_user(row: Any, key: str, prefix: str) -> Any:
+    """The user a row names by `key`, with the username and name the row carried as `<prefix>_username`,
+    `<prefix>_first_name` and `<prefix>_last_name` loaded (get_full_name works, the rest is deferred)."""
+    pk = getattr(row, key)
+    if pk is None:
+        return None
+    user = get_user_model()
+    values = [getattr(row, f"{prefix}_{name}") for name in ("username", "first_name", "last_name")]
+    return user.from_db(connection.alias, ["id", user.USERNAME_FIELD, "first_name", "last_name"], [pk, *values])
+
+
+@cache
+def _orders_sql(plans: int) -> str:
+    user = get_user_model()
+    return f"""
+        SELECT {_columns(DoseOrder, "o")}, u.{_q(user.USERNAME_FIELD)} AS author_username,
+               u.first_name AS author_first_name, u.last_name AS author_last_name
+        FROM {_q(DoseOrder._meta.db_table)} o LEFT JOIN {_q(user._meta.db_table)} u ON u.id = o.created_by_id
+        WHERE o.plan_id IN ({", ".join(["%s"] * plans)})
+        ORDER BY o.effective_date ASC, o.created ASC, o.id ASC"""  # noqa: S608
+
+
+def dose_orders(*, plan_ids: list[int]) -> list[DoseOrder]:
+    """The plans' dose orders, oldest in force first, with who wrote each (username and name loaded): what
+    `DoseOrder.objects.filter(plan_id__in=…).select_related("created_by")` in that order read."""
+    if not plan_ids:
+        return []
+    orders = list(DoseOrder.objects.raw(_orders_sql(len(plan_ids)), plan_ids))
+    for order in orders:
+        order.created_by = _named_user(order, "created_by_id", "author")
+    return orders
 
 
 def clinic_calendar(clinic: Any, windows: list[DosingWindow]) -> engine.Calendar:

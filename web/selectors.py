@@ -820,9 +820,7 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
         return []
     ids = [p.pk for p in shown]
     orders: dict[int, list[DoseOrder]] = defaultdict(list)
-    for order in DoseOrder.objects.filter(plan_id__in=ids).select_related("created_by").order_by(
-        "effective_date", "created", "id"
-    ):
+    for order in patient_reads.dose_orders(plan_ids=ids):  # in SQL of its own (issue #16)
         orders[order.plan_id].append(order)
     # The newest rows of each plan (a window function), so a plan with a long history never crowds out another.
     given: dict[int, list[Visit]] = defaultdict(list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Message
-from scheduler.models import DosingWindow, Patient, Plan
+from scheduler.models import DoseOrder, DosingWindow, Patient, Plan
 from scheduler.selectors import calendar_for_clinic
 from tests.factories import ClosureFactory, PatientFactory, PauseFactory, PlanFactory
 from tests.web.conftest import TODAY
@@ -81,6 +82,9 @@ def record(clinic, patient, plan, staff, morning) -> Patient:
     for n, day in enumerate((14, 15, 15)):  # two at one instant: the newer id first
         when = datetime(2026, 11, day, 15, tzinfo=UTC)
         Message.objects.create(patient=patient, purpose="reminder", status="sent", body=f"text {n}", scheduled_for=when)
+    for n, (mg, by) in enumerate((("30.00", staff["clinician"]), ("35.50", None), ("40.00", staff["clinician"]))):
+        DoseOrder.objects.create(plan=plan, dose_mg=Decimal(mg), effective_date=TODAY + timedelta(days=n * 3 - 3),
+                                 note=f"order {n}", created_by=by)
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="call back", visit=counselling)
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="no visit")
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="done", done_at=morning)
@@ -181,6 +185,11 @@ def _as_the_orm_read_them(monkeypatch) -> None:
         qs = LogEntry.objects.filter(which).exclude(action=LogEntry.Action.ACCESS)
         return list(qs.select_related("actor", "content_type").order_by("-timestamp", "-id")[:limit])
 
+    def dose_orders(*, plan_ids):
+        qs = DoseOrder.objects.filter(plan_id__in=plan_ids).select_related("created_by")
+        return list(qs.order_by("effective_date", "created", "id"))
+
+    monkeypatch.setattr(patient_reads, "dose_orders", dose_orders)
     monkeypatch.setattr(patient_reads, "log_entries", log_entries)
     monkeypatch.setattr(patient_reads, "patient_plans", lambda *, patient: _plans(patient))
     monkeypatch.setattr(
@@ -199,8 +208,8 @@ def test_the_page_says_the_same_as_with_the_orm_reads(client_as, record, role, m
     ours, our_queries = _page(client, record.pk)
     _as_the_orm_read_them(monkeypatch)
     theirs, their_queries = _page(client, record.pk)
-    for said in ("cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2", "text 1", "Counselling",
-                 'id="hist-title"'):
+    for said in ("35.5", "cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2", "text 1",
+                 "Counselling", 'id="hist-title"'):
         assert said in ours, said
     assert "No changes recorded." not in ours and " Methadone plan</td>" in ours  # the history has entries
     assert ours == theirs
@@ -288,3 +297,18 @@ def test_the_history_is_the_entries_the_orm_read(client_as, record, staff, morni
     ]
     assert (staff["clinician"].pk, "clinician_user") in [_user(e, "actor") for e in ours]
     assert _rows(selectors.patient_history(patient=record, plans=plans, limit=2)) == _rows(theirs[:2])
+
+
+def test_the_dose_orders_are_the_rows_the_orm_read(record, staff):
+    ids = [p.pk for p in _plans(record)]
+    ours = patient_reads.dose_orders(plan_ids=ids)
+    theirs = list(DoseOrder.objects.filter(plan_id__in=ids).select_related("created_by").order_by(
+        "effective_date", "created", "id"
+    ))
+    assert _rows(ours) == _rows(theirs) and len(ours) == 3
+    with CaptureQueriesContext(connection) as ctx:
+        said = [(_user(o, "created_by"), o.created_by and o.created_by.get_full_name()) for o in ours]
+    assert len(ctx.captured_queries) == 0
+    assert said == [(_user(o, "created_by"), o.created_by and o.created_by.get_full_name()) for o in theirs]
+    assert said[1] == (None, None) and said[0][0] == (staff["clinician"].pk, "clinician_user")
+    assert patient_reads.dose_orders(plan_ids=[]) == []
