@@ -27,7 +27,7 @@ from notifications.models import Message
 from scheduler import engine
 from scheduler.models import Closure, DoseOrder, DosingWindow, Patient, Plan
 from scheduler.selectors import window_value
-from visits.models import Escalation, StaffTask, Visit
+from visits.models import Escalation, OutreachCall, StaffTask, Visit
 
 NEXT_VISITS = 10
 TAKE_HOMES_SHOWN = 20
@@ -280,3 +280,36 @@ def log_entries(records: list[tuple[int, list[str]]], *, limit: int) -> list[Log
         entry.content_type = ContentType.objects.get_for_id(entry.content_type_id)
         entry.actor = _user(entry.actor_id, entry.actor_username)  # type: ignore[attr-defined]
     return entries
+
+
+@cache
+def _windows_sql() -> str:
+    return f"""
+        SELECT {_columns(DosingWindow, "w")} FROM {_q(DosingWindow._meta.db_table)} w
+        WHERE w.clinic_id = %s ORDER BY w.start ASC, w.id ASC"""  # noqa: S608
+
+
+def clinic_windows(*, clinic: Any) -> list[DosingWindow]:
+    """`DosingWindow.objects.filter(clinic=clinic)`'s rows, in the model's order (start, id)."""
+    windows = list(DosingWindow.objects.raw(_windows_sql(), [clinic.pk]))
+    for w in windows:
+        w.clinic = clinic  # as the filter on the clinic left it: read when asked for; here at hand
+    return windows
+
+
+@cache
+def _calls_sql() -> str:
+    user = get_user_model()
+    return f"""
+        SELECT {_columns(OutreachCall, "c")}, u.{_q(user.USERNAME_FIELD)} AS by_username
+        FROM {_q(OutreachCall._meta.db_table)} c LEFT JOIN {_q(user._meta.db_table)} u ON u.id = c.by_id
+        WHERE c.patient_id = %s ORDER BY c.created DESC, c.id DESC LIMIT %s"""  # noqa: S608
+
+
+def patient_outreach_calls(*, patient: Patient, limit: int) -> list[OutreachCall]:
+    """The patient's newest outreach calls, with who made each (the username loaded): what
+    `patient.outreach_calls.select_related("by")[:limit]` read."""
+    calls = list(OutreachCall.objects.raw(_calls_sql(), [patient.pk, limit]))
+    for call in calls:
+        call.by = _user(call.by_id, call.by_username)  # type: ignore[attr-defined]
+    return calls

@@ -19,7 +19,7 @@ from scheduler.selectors import calendar_for_clinic
 from tests.factories import ClosureFactory, PatientFactory, PauseFactory, PlanFactory
 from tests.web.conftest import TODAY
 from visits.generation import visits_generate
-from visits.models import Escalation, StaffTask, Visit
+from visits.models import Escalation, OutreachCall, StaffTask, Visit
 from web import patient_reads, selectors
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +85,11 @@ def record(clinic, patient, plan, staff, morning) -> Patient:
     for n, (mg, by) in enumerate((("30.00", staff["clinician"]), ("35.50", None), ("40.00", staff["clinician"]))):
         DoseOrder.objects.create(plan=plan, dose_mg=Decimal(mg), effective_date=TODAY + timedelta(days=n * 3 - 3),
                                  note=f"order {n}", created_by=by)
+    outreach = Escalation.objects.filter(patient=patient, kind="outreach").order_by("id")
+    for n, (escalation, by) in enumerate(((outreach[0], nurse), (outreach[1], None), (outreach[0], nurse))):
+        OutreachCall.objects.create(
+            escalation=escalation, patient=patient, outcome=OutreachCall.OUTCOME_CHOICES[0][0], note=f"call {n}", by=by
+        )
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="call back", visit=counselling)
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="no visit")
     StaffTask.objects.create(clinic=clinic, patient=patient, kind="callback", detail="done", done_at=morning)
@@ -190,6 +195,13 @@ def _as_the_orm_read_them(monkeypatch) -> None:
         return list(qs.order_by("effective_date", "created", "id"))
 
     monkeypatch.setattr(patient_reads, "dose_orders", dose_orders)
+    monkeypatch.setattr(
+        patient_reads, "clinic_windows", lambda *, clinic: list(DosingWindow.objects.filter(clinic=clinic))
+    )
+    monkeypatch.setattr(
+        patient_reads, "patient_outreach_calls",
+        lambda *, patient, limit: list(patient.outreach_calls.select_related("by")[:limit]),
+    )
     monkeypatch.setattr(patient_reads, "log_entries", log_entries)
     monkeypatch.setattr(patient_reads, "patient_plans", lambda *, patient: _plans(patient))
     monkeypatch.setattr(
@@ -208,8 +220,8 @@ def test_the_page_says_the_same_as_with_the_orm_reads(client_as, record, role, m
     ours, our_queries = _page(client, record.pk)
     _as_the_orm_read_them(monkeypatch)
     theirs, their_queries = _page(client, record.pk)
-    for said in ("35.5", "cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2", "text 1",
-                 "Counselling", 'id="hist-title"'):
+    for said in ("call 2", "35.5", "cell cell-closure", "plan on hold", "call back", "by nurse_user", "note 2",
+                 "text 1", "Counselling", 'id="hist-title"'):
         assert said in ours, said
     assert "No changes recorded." not in ours and " Methadone plan</td>" in ours  # the history has entries
     assert ours == theirs
@@ -312,3 +324,13 @@ def test_the_dose_orders_are_the_rows_the_orm_read(record, staff):
     assert said == [(_user(o, "created_by"), o.created_by and o.created_by.get_full_name()) for o in theirs]
     assert said[1] == (None, None) and said[0][0] == (staff["clinician"].pk, "clinician_user")
     assert patient_reads.dose_orders(plan_ids=[]) == []
+
+
+def test_the_windows_and_outreach_calls_are_the_rows_the_orm_read(record, clinic, staff):
+    windows = patient_reads.clinic_windows(clinic=clinic)
+    assert _rows(windows) == _rows(list(DosingWindow.objects.filter(clinic=clinic))) and windows
+    calls = patient_reads.patient_outreach_calls(patient=record, limit=2)
+    theirs = list(record.outreach_calls.select_related("by")[:2])
+    assert _rows(calls) == _rows(theirs) and len(calls) == 2
+    assert [_user(c, "by") for c in calls] == [_user(c, "by") for c in theirs]
+    assert (staff["nurse"].pk, "nurse_user") in [_user(c, "by") for c in calls]

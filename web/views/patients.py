@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import DosingWindow, Patient
+from scheduler.models import Patient
 from scheduler.permissions import CLINICAL, scope_to_clinics
 from scheduler.selectors import rules_for_clinic, takehome_reviews
 from visits.cows import MAX_TOTAL as MAX_COWS
@@ -78,7 +78,7 @@ def render_patient(
     plans = patient_reads.patient_plans(patient=patient)
     rules = rules_for_clinic(clinic)
     # The clinic's windows likewise: the strip's calendar and the take-home reviews' open weekdays.
-    windows = list(DosingWindow.objects.filter(clinic=clinic)) if plans else []
+    windows = patient_reads.clinic_windows(clinic=clinic) if plans else []
     current = any(p.status != "ended" for p in plans)
     calendar = patient_reads.clinic_calendar(clinic, windows) if current else None
     # The strip's visits and the next visits in one statement when there is a strip (issue #16).
@@ -109,7 +109,7 @@ def render_patient(
     banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
     calls: list[Any] = []
     if len(escalations) == ESCALATIONS_READ or any(e.kind == "outreach" for e in escalations):
-        calls = list(patient.outreach_calls.select_related("by")[:CALLS_SHOWN])
+        calls = patient_reads.patient_outreach_calls(patient=patient, limit=CALLS_SHOWN)
     context = page_context(
         request,
         clinic,
