@@ -56,6 +56,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 )
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
+from web import patient_reads
 
 logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
@@ -513,10 +514,11 @@ def attendance_strip(
     plans: list[Plan] | None = None,
     rules: Rules | None = None,
     calendar: engine.Calendar | None = None,
+    visits_read: list[Visit] | None = None,
 ) -> list[StripRow]:
     """Per plan, one cell per date: the engine's expectation merged with the actual Visit rows. `plans` (the
     patient's, pauses prefetched), the clinic's `rules` and `calendar`, when the caller has them, save reading them
-    again."""
+    again; so do `visits_read`: the plans' visits over the dates, cancelled ones left out (web.patient_reads)."""
     clinic = patient.clinic
     if plans is None:
         plans = list(patient.plans.prefetch_related("pauses"))
@@ -526,7 +528,11 @@ def attendance_strip(
     calendar = calendar if calendar is not None else calendar_for_clinic(clinic)
     rules = rules if rules is not None else rules_for_clinic(clinic)
     visits: dict[tuple[int, date], list[Visit]] = defaultdict(list)
-    for v in Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled"):
+    if visits_read is None:
+        visits_read = list(
+            Visit.objects.filter(plan__in=plans, date__range=(date_from, date_to)).exclude(status="cancelled")
+        )
+    for v in visits_read:
         visits[(v.plan_id, v.date)].append(v)  # type: ignore[index]
     today = clinic_today(clinic)
     rows: list[StripRow] = []
@@ -642,17 +648,11 @@ def patient_history(*, patient: Patient, plans: list[Plan] | None = None, limit:
         for p in plans
         for z in p.pauses.all()
     }
-    qs = (
-        LogEntry.objects.filter(
-            Q(content_type=patient_ct, object_pk=str(patient.pk))
-            | Q(content_type=plan_ct, object_pk__in=list(plan_words))
-            | Q(content_type=pause_ct, object_pk__in=list(pause_words))
-        )
-        .exclude(action=LogEntry.Action.ACCESS)
-        .select_related("actor", "content_type")
-        .order_by("-timestamp", "-id")
+    # In SQL of its own (web.patient_reads, issue #16: building the ORM's query cost more than running it).
+    entries = patient_reads.log_entries(
+        [(patient_ct.pk, [str(patient.pk)]), (plan_ct.pk, list(plan_words)), (pause_ct.pk, list(pause_words))],
+        limit=limit,
     )
-    entries = list(qs[:limit])
     words = {plan_ct.pk: plan_words, pause_ct.pk: pause_words}
     for entry in entries:
         entry.what = words.get(entry.content_type_id, {}).get(entry.object_pk, entry.object_repr)  # type: ignore[attr-defined]
@@ -820,9 +820,7 @@ def patient_doses(*, patient: Patient, plans: list[Plan], today: date) -> list[P
         return []
     ids = [p.pk for p in shown]
     orders: dict[int, list[DoseOrder]] = defaultdict(list)
-    for order in DoseOrder.objects.filter(plan_id__in=ids).select_related("created_by").order_by(
-        "effective_date", "created", "id"
-    ):
+    for order in patient_reads.dose_orders(plan_ids=ids):  # in SQL of its own (issue #16)
         orders[order.plan_id].append(order)
     # The newest rows of each plan (a window function), so a plan with a long history never crowds out another.
     given: dict[int, list[Visit]] = defaultdict(list)

@@ -121,4 +121,4 @@ def test_the_guard_reads_the_same_open_escalations_from_the_pages_list(plan, nal
 def test_a_patient_without_plans_reads_no_windows(client_as, patient, morning):
     with CaptureQueriesContext(connection) as ctx:
         assert client_as("nurse").get(f"/patients/{patient.pk}/").status_code == 200
-    assert not any(q["sql"].startswith('SELECT "scheduler_dosingwindow"."id"') for q in ctx.captured_queries)
+    assert not any('FROM "scheduler_dosingwindow"' in q["sql"] for q in ctx.captured_queries)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -30,6 +32,29 @@ def ymd(value: Any, with_time: bool = False) -> str:
         return ""
     text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     return f"{text} {value.hour:02d}:{value.minute:02d}" if with_time else text
+
+
+@register.filter(expects_localtime=True)
+def dymd(value: Any) -> str:
+    """What `date:"D Y-m-d"` prints ("Mon 2026-11-16"), as `ymd` does (issue #16: the next visits and the doses
+    given print one a row): the weekday in English, as the pages are."""
+    if value in (None, ""):
+        return ""
+    return f"{_DAYS[value.weekday()]} {ymd(value)}"
+
+
+@register.filter
+def strip_cells(cells: Iterable[Any], today: Any) -> str:
+    """The patient page's attendance strip row: one <li> a cell, as the loop it replaces printed it (issue #16: 28
+    cells a plan, five lookups and an escape each), `today` marked."""
+    return mark_safe(  # noqa: S308 - every value below is escaped or a number
+        "".join(
+            f'<li class="cell cell-{escape(c.state)}{" is-today" if c.date == today else ""}" '
+            f'title="{escape(c.label)}"><span class="visually-hidden">{escape(c.label)}</span>'
+            f'<span aria-hidden="true" class="cell-day">{int(c.date.day)}</span></li>'
+            for c in cells
+        )
+    )
 
 
 @register.filter

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 from auditlog.signals import accessed
 from django.contrib import messages
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -18,14 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications import replanning
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import DosingWindow, Patient
-from scheduler.permissions import CLINICAL
-from scheduler.selectors import calendar_for_clinic, rules_for_clinic, takehome_reviews
+from scheduler.models import Patient
+from scheduler.permissions import CLINICAL, scope_to_clinics
+from scheduler.selectors import rules_for_clinic, takehome_reviews
 from visits.cows import MAX_TOTAL as MAX_COWS
 from visits.guard import ORAL
 from visits.selectors import open_guard_escalations
-from web import charts, selectors
-from web.access import clinic_or_404, patient_or_404, plan_or_404, require, staff_view
+from web import charts, patient_reads, selectors
+from web.access import clinic_or_404, plan_or_404, require, staff_view
 from web.forms import PAUSE_REASON_CHOICES
 from web.templatetags.doses import cows_severity
 from web.views.common import page_context, safe_next
@@ -76,28 +75,30 @@ def render_patient(
     today = selectors.clinic_today(clinic)
     date_from, date_to = today - timedelta(days=STRIP_DAYS_BACK), today + timedelta(days=STRIP_DAYS_AHEAD)
     # The plans (with their pauses) and the clinic's rules are read and parsed once, for every panel that needs them.
-    plans = list(
-        patient.plans.select_related("takehome_approved_by").prefetch_related("pauses").order_by("-status", "id")
-    )
+    plans = patient_reads.patient_plans(patient=patient)
     rules = rules_for_clinic(clinic)
     # The clinic's windows likewise: the strip's calendar and the take-home reviews' open weekdays.
-    windows = list(DosingWindow.objects.filter(clinic=clinic)) if plans else []
-    calendar = calendar_for_clinic(clinic, windows=windows) if any(p.status != "ended" for p in plans) else None
+    windows = patient_reads.clinic_windows(clinic=clinic) if plans else []
+    current = any(p.status != "ended" for p in plans)
+    calendar = patient_reads.clinic_calendar(clinic, windows) if current else None
+    # The strip's visits and the next visits in one statement when there is a strip (issue #16).
+    if current:
+        strip_visits, next_visits = patient_reads.strip_and_next_visits(
+            patient=patient, plans=plans, windows=windows, date_from=date_from, date_to=date_to, today=today
+        )
+    else:
+        strip_visits, next_visits = [], selectors.patient_next_visits(patient=patient, today=today, plans=plans)
     strip = selectors.attendance_strip(
-        patient=patient, date_from=date_from, date_to=date_to, plans=plans, rules=rules, calendar=calendar
+        patient=patient, date_from=date_from, date_to=date_to, plans=plans, rules=rules, calendar=calendar,
+        visits_read=strip_visits,
     )
     reviews = takehome_reviews(plans, now=timezone.now(), windows=windows, rules={clinic.pk: rules})
     # One query for the open escalations and the latest resolved ones (with their notes), open first. Calls are
     # logged on outreach escalations only, so a patient who never had one needs no query for calls.
-    escalations = list(
-        patient.escalations.select_related("plan", "resolved_by").order_by(
-            F("resolved_at").desc(nulls_first=True), "-created", "-id"
-        )[:ESCALATIONS_READ]
-    )
+    escalations = patient_reads.patient_escalations(patient=patient, plans=plans, limit=ESCALATIONS_READ)
     # Open ones come first: unless the read was cut short on an open one, every open escalation is in it, and the
     # guard's answers below take theirs from it instead of reading them again.
     every_open = len(escalations) < ESCALATIONS_READ or escalations[-1].resolved_at is not None
-    next_visits = selectors.patient_next_visits(patient=patient, today=today, plans=plans)
     dosing, visit_blockers = selectors.dosing_today(
         patient=patient, plans=plans, next_visits=next_visits, today=today, rules=rules,
         escalations=open_guard_escalations(escalations) if every_open else None,
@@ -108,7 +109,7 @@ def render_patient(
     banner = [values["error"] for pk, values in typed.items() if pk not in with_form]
     calls: list[Any] = []
     if len(escalations) == ESCALATIONS_READ or any(e.kind == "outreach" for e in escalations):
-        calls = list(patient.outreach_calls.select_related("by")[:CALLS_SHOWN])
+        calls = patient_reads.patient_outreach_calls(patient=patient, limit=CALLS_SHOWN)
     context = page_context(
         request,
         clinic,
@@ -127,10 +128,10 @@ def render_patient(
         strip=strip,
         strip_dates=strip[0].cells if strip and strip[0].cells else [],
         next_visits=[(v, visit_blockers.get(v.pk, "")) for v in next_visits],
-        take_homes=selectors.patient_take_homes(patient=patient),
-        sms_messages=selectors.patient_messages(patient=patient),
+        take_homes=patient_reads.patient_take_homes(patient=patient),
+        sms_messages=patient_reads.patient_messages(patient=patient),
         escalations=[e for e in escalations if e.resolved_at is None],
-        tasks=list(patient.tasks.filter(done_at__isnull=True).select_related("visit").order_by("created", "id")),
+        tasks=patient_reads.patient_open_tasks(patient=patient),
         history=selectors.patient_history(patient=patient, plans=plans),
         outreach_calls=calls,
         resolved_escalations=[e for e in escalations if e.resolved_at is not None][:CALLS_SHOWN],
@@ -176,7 +177,9 @@ def _doses_section(
 @staff_view
 @require_http_methods(["GET", "HEAD"])
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
-    return render_patient(request, patient_or_404(request.user, patient_id))
+    # patient_or_404 with the clinic's rule set joined: the page parses the rules for every panel (issue #16).
+    qs = scope_to_clinics(Patient.objects.select_related("clinic__rule_set"), request.user)
+    return render_patient(request, get_object_or_404(qs, pk=patient_id))
 
 
 # The take-home decision form on the patient page says where it came from: a refusal is shown there again,
