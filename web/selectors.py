@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,7 +18,7 @@ from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Count,
     DateField,
@@ -34,6 +35,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncTime
+from django.db.models.query import get_related_populators
 from django.utils import timezone
 
 from notifications.models import Message
@@ -197,13 +199,78 @@ def status_counts(slots: list[BoardSlot]) -> dict[str, int]:
     return counts
 
 
-def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
-    """One page of the board's rows (1-based), in board order, with what each row shows: one query."""
+def board_page_query(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> QuerySet[Visit]:
+    """The query of one page of the board's rows (1-based), in board order, with what each row shows."""
     start = (page - 1) * BOARD_PAGE_SIZE
     # The page's ids first (an inner query sorting bare rows), so the per-row subqueries run for its rows only.
     ids = _board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values("id")[start:start + BOARD_PAGE_SIZE]
-    qs = _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
-    return _on_clinic(list(qs), clinic)
+    return _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
+
+
+def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
+    """board_page_query's rows: one query, compiled once per zone, page and filter (_PreparedRows)."""
+    key = (connection.alias, clinic.timezone, page, window_id is not None)
+    prepared = _prepared.queries.get(key) if hasattr(_prepared, "queries") else None
+    if prepared is None:
+        stand_in = Clinic(pk=_AS_CLINIC, timezone=clinic.timezone)
+        query = board_page_query(clinic=stand_in, day=_AS_DAY, page=page,
+                                 window_id=_AS_WINDOW if window_id is not None else None)
+        prepared = _PreparedRows(query, placeholders=(_AS_CLINIC, _AS_DAY, _AS_WINDOW))
+        if not hasattr(_prepared, "queries") or len(_prepared.queries) >= _PREPARED_KEPT:
+            _prepared.queries = {}
+        _prepared.queries[key] = prepared
+    return _on_clinic(prepared.rows({_AS_CLINIC: clinic.pk, _AS_DAY: day, _AS_WINDOW: window_id}), clinic)
+
+
+# Issue #16: building and compiling the board page's query (two copies of the day's rows with their slots, the
+# per-row subqueries, three tables' columns) took more CPU than PostgreSQL took to run it, on every page a screen
+# loads. Its SQL is the same for every clinic of a zone, page number and filter; only the values differ. It is
+# compiled once a thread (a compiler belongs to its thread's connection) with stand-ins for the clinic, the day
+# and the window, and run with the request's values in their place.
+_AS_CLINIC, _AS_WINDOW, _AS_DAY = -16_001, -16_002, date(1, 1, 2)  # no clinic, window or board day has these
+_PREPARED_KEPT = 256  # zones × pages × filtered or not: far more than a clinic's day has; then start again
+_prepared = threading.local()
+
+
+class _PreparedRows:
+    """A model queryset's SQL, compiled once, run again with other values for its stand-ins; the rows become
+    instances as the ORM makes them (ModelIterable's steps: the fields' converters, `from_db`, the select_related
+    objects, the annotations), so a row is the same as `list(queryset)` gives (tests/web/test_board_prepared.py)."""
+
+    def __init__(self, queryset: QuerySet[Any], *, placeholders: tuple[Any, ...]) -> None:
+        self.db = queryset.db
+        compiler = queryset.query.get_compiler(using=self.db)
+        sql, params = compiler.as_sql()
+        self.sql, self.params, self.compiler = sql, tuple(params), compiler
+        # A stand-in is a parameter of its own type and value (a 0 or a date of the query stays what it is).
+        self.where = [i for i, p in enumerate(self.params) if any(type(p) is type(s) and p == s for s in placeholders)]
+        if any(str(s) in sql for s in placeholders):
+            raise ValueError("a stand-in was written into the SQL, not passed as a parameter")
+        klass_info, select = compiler.klass_info, compiler.select
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.model = klass_info["model"]
+        self.init_list = [f[0].target.attname for f in select[self.start:self.end]]
+        # Django 5.2's signature (the stubs already have 6.0's fetch_mode; the test fails on a change of these).
+        self.populators = get_related_populators(klass_info, select, self.db)  # type: ignore[call-arg]
+        self.annotations = list(compiler.annotation_col_map.items())
+
+    def rows(self, values: dict[Any, Any]) -> list[Any]:
+        params = list(self.params)
+        for i in self.where:
+            params[i] = values[params[i]]
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            fetched = cursor.fetchall()
+        found = []
+        for row in self.compiler.results_iter([fetched]):
+            obj = self.model.from_db(self.db, self.init_list, row[self.start:self.end])
+            for populator in self.populators:
+                populator.populate(row, obj)
+            for name, at in self.annotations:
+                setattr(obj, name, row[at])
+            found.append(obj)
+        return found
 
 
 def board_page_of(*, clinic: Clinic, day: date, visit_id: int, window_id: int | None = None) -> int | None:
@@ -308,10 +375,13 @@ class DayVerdicts:
 
     counts: dict[str, int]
     blockers: dict[int, str]
+    # The open escalations of the day's patients (the stamp covers every open escalation of the clinic): a page's
+    # alerts read from here, not with a query of their own (issue #16).
+    escalations: dict[int, list[Escalation]]
 
 
 def _day_verdicts_computed(clinic: Clinic, day: date) -> DayVerdicts:
-    """One query for the day's rows (only what the guard reads) and the guard's three."""
+    """One query for the day's rows (only what the guard reads), the guard's three and the open escalations."""
     qs = (
         Visit.objects.filter(clinic=clinic, date=day)
         .exclude(status="cancelled")
@@ -323,13 +393,15 @@ def _day_verdicts_computed(clinic: Clinic, day: date) -> DayVerdicts:
     )
     visits = _on_clinic(list(qs), clinic)
     blockers = board_blockers(visits=visits)
-    return DayVerdicts(counts=count_states(visits, blockers), blockers=blockers)
+    escalations = open_escalations_by_patient(clinic=clinic, patient_ids=sorted({v.patient_id for v in visits}))
+    return DayVerdicts(counts=count_states(visits, blockers), blockers=blockers, escalations=dict(escalations))
 
 
 def day_verdicts(*, clinic: Clinic, day: date, stamp: str | None = None, compute: bool = True) -> DayVerdicts | None:
     """The day's verdicts, shared through the cache under the day's stamp (computed and stored on a miss, or None
     with `compute=False`)."""
-    key = _board_key("verdicts", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
+    # v2: with the escalations (an entry of the earlier shape is never read back).
+    key = _board_key("verdicts-v2", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
     found = _shared_get(key)
     if found is None and compute:
         found = _day_verdicts_computed(clinic, day)
@@ -345,12 +417,22 @@ def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
     return dict(verdicts.counts)
 
 
-def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None) -> dict[int, str]:
-    """The guard's refusal for a page's open rows: the day's shared verdicts when they are current, else the
-    guard asked for the page's rows alone (a page never waits for the whole day's). No stamp: no rows."""
-    if stamp is None:
-        return board_blockers(visits=visits)
-    verdicts = day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False)
+def shared_verdicts(*, clinic: Clinic, day: date, stamp: str | None) -> DayVerdicts | None:
+    """The day's verdicts if another request has computed them under this stamp (a page never waits for the whole
+    day's), else None. No stamp: no rows."""
+    return day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False) if stamp is not None else None
+
+
+_UNREAD: Any = object()
+
+
+def page_blockers(
+    *, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None, verdicts: DayVerdicts | None = _UNREAD
+) -> dict[int, str]:
+    """The guard's refusal for a page's open rows: the day's shared verdicts when they are current (`verdicts`, when
+    the caller has read them with shared_verdicts), else the guard asked for the page's rows alone."""
+    if verdicts is _UNREAD:
+        verdicts = shared_verdicts(clinic=clinic, day=day, stamp=stamp)
     if verdicts is None:
         return board_blockers(visits=visits)
     # Open rows only, as the guard is asked (a row completed since the headings were read shows no refusal).
@@ -395,6 +477,17 @@ def open_escalations_by_patient(*, clinic: Clinic, patient_ids: list[int]) -> di
     for esc in qs.order_by("created", "id"):
         grouped[esc.patient_id].append(esc)
     return grouped
+
+
+def page_escalations(
+    *, clinic: Clinic, visits: list[Visit], verdicts: DayVerdicts | None
+) -> dict[int, list[Escalation]]:
+    """The open escalations of a page's patients: from the day's shared verdicts when they are current (the same
+    stamp covers them), else one query."""
+    patient_ids = [v.patient_id for v in visits]
+    if verdicts is None:
+        return open_escalations_by_patient(clinic=clinic, patient_ids=patient_ids)
+    return {pk: verdicts.escalations[pk] for pk in patient_ids if pk in verdicts.escalations}
 
 
 def open_escalations(*, clinic: Clinic) -> QuerySet[Escalation]:
