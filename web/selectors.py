@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,7 +17,7 @@ from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import (
     Count,
     DateField,
@@ -35,7 +34,6 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncTime
-from django.db.models.query import get_related_populators
 from django.utils import timezone
 
 from notifications.models import Message
@@ -58,6 +56,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 )
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
+from web.prepared import AS_CLINIC, AS_DAY, AS_WINDOW, prepared
 
 logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
@@ -151,9 +150,8 @@ def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
     return board_day(clinic=clinic, day=day)[0]
 
 
-def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
-    """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows)."""
-    tz = ZoneInfo(clinic.timezone)
+def board_day_query(*, clinic: Clinic, day: date) -> QuerySet[Any]:
+    """The day's rows counted by slot and status, with the day's stamp."""
     grouped = (
         _board_rows(clinic, day)  # type: ignore[misc]
         .values("slot_start", "slot_end", "slot_id", "status")
@@ -162,7 +160,16 @@ def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None
     )
     # The stamp: a constant subquery (run once), aggregated so that it is not grouped by. The SQL is a constant with
     # the tables' names; the clinic and day go as parameters.
-    grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
+    return grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
+
+
+def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
+    """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows). The query is compiled
+    once per zone (web.prepared), as the page's is."""
+    tz = ZoneInfo(clinic.timezone)
+    query = prepared(("board_day", clinic.timezone),
+                     lambda: board_day_query(clinic=Clinic(pk=AS_CLINIC, timezone=clinic.timezone), day=AS_DAY))
+    grouped = query.run({AS_CLINIC: clinic.pk, AS_DAY: day})
     slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
     stamp = None
     for row in grouped:
@@ -208,69 +215,16 @@ def board_page_query(*, clinic: Clinic, day: date, page: int, window_id: int | N
 
 
 def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
-    """board_page_query's rows: one query, compiled once per zone, page and filter (_PreparedRows)."""
-    key = (connection.alias, clinic.timezone, page, window_id is not None)
-    prepared = _prepared.queries.get(key) if hasattr(_prepared, "queries") else None
-    if prepared is None:
-        stand_in = Clinic(pk=_AS_CLINIC, timezone=clinic.timezone)
-        query = board_page_query(clinic=stand_in, day=_AS_DAY, page=page,
-                                 window_id=_AS_WINDOW if window_id is not None else None)
-        prepared = _PreparedRows(query, placeholders=(_AS_CLINIC, _AS_DAY, _AS_WINDOW))
-        if not hasattr(_prepared, "queries") or len(_prepared.queries) >= _PREPARED_KEPT:
-            _prepared.queries = {}
-        _prepared.queries[key] = prepared
-    return _on_clinic(prepared.rows({_AS_CLINIC: clinic.pk, _AS_DAY: day, _AS_WINDOW: window_id}), clinic)
+    """board_page_query's rows: one query, compiled once per zone, page and filter (web.prepared: building and
+    compiling this query, two copies of the day's rows with their slots, the per-row subqueries and three tables'
+    columns, took more CPU than PostgreSQL took to run it, on every page a screen loads)."""
+    def build() -> QuerySet[Visit]:
+        stand_in = Clinic(pk=AS_CLINIC, timezone=clinic.timezone)
+        return board_page_query(clinic=stand_in, day=AS_DAY, page=page,
+                                window_id=AS_WINDOW if window_id is not None else None)
 
-
-# Issue #16: building and compiling the board page's query (two copies of the day's rows with their slots, the
-# per-row subqueries, three tables' columns) took more CPU than PostgreSQL took to run it, on every page a screen
-# loads. Its SQL is the same for every clinic of a zone, page number and filter; only the values differ. It is
-# compiled once a thread (a compiler belongs to its thread's connection) with stand-ins for the clinic, the day
-# and the window, and run with the request's values in their place.
-_AS_CLINIC, _AS_WINDOW, _AS_DAY = -16_001, -16_002, date(1, 1, 2)  # no clinic, window or board day has these
-_PREPARED_KEPT = 256  # zones × pages × filtered or not: far more than a clinic's day has; then start again
-_prepared = threading.local()
-
-
-class _PreparedRows:
-    """A model queryset's SQL, compiled once, run again with other values for its stand-ins; the rows become
-    instances as the ORM makes them (ModelIterable's steps: the fields' converters, `from_db`, the select_related
-    objects, the annotations), so a row is the same as `list(queryset)` gives (tests/web/test_board_prepared.py)."""
-
-    def __init__(self, queryset: QuerySet[Any], *, placeholders: tuple[Any, ...]) -> None:
-        self.db = queryset.db
-        compiler = queryset.query.get_compiler(using=self.db)
-        sql, params = compiler.as_sql()
-        self.sql, self.params, self.compiler = sql, tuple(params), compiler
-        # A stand-in is a parameter of its own type and value (a 0 or a date of the query stays what it is).
-        self.where = [i for i, p in enumerate(self.params) if any(type(p) is type(s) and p == s for s in placeholders)]
-        if any(str(s) in sql for s in placeholders):
-            raise ValueError("a stand-in was written into the SQL, not passed as a parameter")
-        klass_info, select = compiler.klass_info, compiler.select
-        fields = klass_info["select_fields"]
-        self.start, self.end = fields[0], fields[-1] + 1
-        self.model = klass_info["model"]
-        self.init_list = [f[0].target.attname for f in select[self.start:self.end]]
-        # Django 5.2's signature (the stubs already have 6.0's fetch_mode; the test fails on a change of these).
-        self.populators = get_related_populators(klass_info, select, self.db)  # type: ignore[call-arg]
-        self.annotations = list(compiler.annotation_col_map.items())
-
-    def rows(self, values: dict[Any, Any]) -> list[Any]:
-        params = list(self.params)
-        for i in self.where:
-            params[i] = values[params[i]]
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(self.sql, params)
-            fetched = cursor.fetchall()
-        found = []
-        for row in self.compiler.results_iter([fetched]):
-            obj = self.model.from_db(self.db, self.init_list, row[self.start:self.end])
-            for populator in self.populators:
-                populator.populate(row, obj)
-            for name, at in self.annotations:
-                setattr(obj, name, row[at])
-            found.append(obj)
-        return found
+    query = prepared(("board_page", clinic.timezone, page, window_id is not None), build)
+    return _on_clinic(query.run({AS_CLINIC: clinic.pk, AS_DAY: day, AS_WINDOW: window_id}), clinic)
 
 
 def board_page_of(*, clinic: Clinic, day: date, visit_id: int, window_id: int | None = None) -> int | None:

@@ -88,3 +88,42 @@ def test_a_page_is_one_query(clinic, morning, django_assert_num_queries):
     selectors.board_page(clinic=clinic, day=TODAY, page=1)
     with django_assert_num_queries(1):
         assert len(selectors.board_page(clinic=clinic, day=TODAY, page=1)) == selectors.BOARD_PAGE_SIZE
+
+
+def test_the_days_headings_are_the_orms(clinic, morning):
+    _day(clinic, 30, morning)
+    elsewhere = ClinicFactory(timezone="Europe/London")
+    _day(elsewhere, 10, morning)
+    for place in (clinic, elsewhere, clinic):
+        with CaptureQueriesContext(connection) as orm:
+            expected = list(selectors.board_day_query(clinic=place, day=TODAY))
+        with CaptureQueriesContext(connection) as prepared:
+            slots, stamp = selectors.board_day(clinic=place, day=TODAY)
+        assert [q["sql"] for q in prepared.captured_queries] == [q["sql"] for q in orm.captured_queries]
+        assert sum(s.count for s in slots) == sum(row["n"] for row in expected) == Visit.objects.filter(
+            clinic=place, date=TODAY).exclude(status="cancelled").count()
+        assert stamp == selectors.board_stamp(clinic=place, day=TODAY)
+    assert any(s.label.startswith("Booked ") for s in slots) and any(s.label == "06:00–07:00" for s in slots)
+
+
+def test_a_clinic_is_read_once_compiled_with_its_rule_set_and_only_for_its_users(
+    clinic, other_clinic, staff, django_assert_num_queries
+):
+    from django.contrib.auth import get_user_model
+    from django.http import Http404
+
+    from web.access import clinic_or_404
+
+    user = staff["nurse"]
+    clinic_or_404(user, clinic.pk)
+    with django_assert_num_queries(1):  # the user's clinic ids were read by the first call
+        found = clinic_or_404(user, clinic.pk)
+        assert found.rule_set is not None  # loaded with it
+    want = Clinic.objects.select_related("rule_set").get(pk=clinic.pk)
+    assert _fields(found) == _fields(want) and _fields(found.rule_set) == _fields(want.rule_set)
+    with pytest.raises(Http404):
+        clinic_or_404(user, other_clinic.pk)
+    admin = get_user_model().objects.create(username="root", is_superuser=True)
+    assert clinic_or_404(admin, other_clinic.pk) == other_clinic
+    with pytest.raises(Http404):
+        clinic_or_404(admin, other_clinic.pk + 1000)
