@@ -45,10 +45,11 @@ def clinics_for(user: Any) -> QuerySet[Clinic]:
 def clinic_or_404(user: Any, clinic_id: int) -> Clinic:
     """The clinic with its rule set, if it is one of the user's. Its query is compiled once (web.prepared; issue #16:
     every page of a clinic asks, and building it cost more than running it)."""
-    ids = clinic_ids_for(user)
-    found = [] if ids is not None and clinic_id not in ids else prepared(
-        "clinic_or_404", lambda: Clinic.objects.select_related("rule_set").filter(pk=AS_CLINIC)
-    ).run({AS_CLINIC: clinic_id})
+    ids = clinic_ids_for(user)  # None: every clinic (superusers)
+    found = []
+    if ids is None or clinic_id in ids:
+        query = prepared("clinic_or_404", lambda: Clinic.objects.select_related("rule_set").filter(pk=AS_CLINIC))
+        found = query.run({AS_CLINIC: clinic_id})
     if not found:
         raise Http404("No Clinic matches the given query.")  # what get_object_or_404 says
     return found[0]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from notifications.replanning import visit_excuse
 from scheduler.errors import RuleViolation, StateConflict
-from scheduler.models import MEDICATION_CHOICES, Clinic, Patient
+from scheduler.models import Clinic, Patient
 from scheduler.permissions import DOSING, FRONT_DESK, has_role
 from visits.models import KIND_CHOICES, Visit
 from visits.services import visit_check_in, visit_complete, visit_reopen_missed, visit_undo_check_in
@@ -139,7 +139,7 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
         "kind": visit.kind,
         "kind_label": _KIND_LABELS.get(visit.kind, visit.kind),
         "has_plan": plan is not None,
-        "medication_label": MEDICATION_LABELS.get(plan.medication, plan.medication) if plan is not None else "",
+        "medication_label": selectors.MEDICATION_LABELS.get(plan.medication, plan.medication) if plan else "",
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "mrn": patient.mrn,
@@ -179,9 +179,7 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# What get_kind_display and get_medication_display say (plain strings: no lookup through the field per row).
-_KIND_LABELS = dict(KIND_CHOICES)
-MEDICATION_LABELS = dict(MEDICATION_CHOICES)
+_KIND_LABELS = dict(KIND_CHOICES)  # what get_kind_display says (a plain string: no lookup through the field per row)
 
 
 def _long_date(day: date | None) -> str:
