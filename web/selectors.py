@@ -57,6 +57,7 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 from web import patient_reads
+from web.prepared import AS_CLINIC, AS_DAY, AS_WINDOW, prepared
 
 logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
@@ -150,9 +151,8 @@ def board_slots(*, clinic: Clinic, day: date) -> list[BoardSlot]:
     return board_day(clinic=clinic, day=day)[0]
 
 
-def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
-    """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows)."""
-    tz = ZoneInfo(clinic.timezone)
+def board_day_query(*, clinic: Clinic, day: date) -> QuerySet[Any]:
+    """The day's rows counted by slot and status, with the day's stamp."""
     grouped = (
         _board_rows(clinic, day)  # type: ignore[misc]
         .values("slot_start", "slot_end", "slot_id", "status")
@@ -161,7 +161,16 @@ def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None
     )
     # The stamp: a constant subquery (run once), aggregated so that it is not grouped by. The SQL is a constant with
     # the tables' names; the clinic and day go as parameters.
-    grouped = grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
+    return grouped.annotate(stamp=Min(RawSQL(*_stamp_sql(clinic, day), output_field=TextField())))  # noqa: S611
+
+
+def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
+    """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows). The query is compiled
+    once per zone (web.prepared), as the page's is."""
+    tz = ZoneInfo(clinic.timezone)
+    query = prepared(("board_day", clinic.timezone),
+                     lambda: board_day_query(clinic=Clinic(pk=AS_CLINIC, timezone=clinic.timezone), day=AS_DAY))
+    grouped = query.run({AS_CLINIC: clinic.pk, AS_DAY: day})
     slots: dict[tuple[Any, Any, int], dict[str, Any]] = {}
     stamp = None
     for row in grouped:
@@ -198,13 +207,25 @@ def status_counts(slots: list[BoardSlot]) -> dict[str, int]:
     return counts
 
 
-def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
-    """One page of the board's rows (1-based), in board order, with what each row shows: one query."""
+def board_page_query(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> QuerySet[Visit]:
+    """The query of one page of the board's rows (1-based), in board order, with what each row shows."""
     start = (page - 1) * BOARD_PAGE_SIZE
     # The page's ids first (an inner query sorting bare rows), so the per-row subqueries run for its rows only.
     ids = _board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values("id")[start:start + BOARD_PAGE_SIZE]
-    qs = _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
-    return _on_clinic(list(qs), clinic)
+    return _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
+
+
+def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
+    """board_page_query's rows: one query, compiled once per zone, page and filter (web.prepared: building and
+    compiling this query, two copies of the day's rows with their slots, the per-row subqueries and three tables'
+    columns, took more CPU than PostgreSQL took to run it, on every page a screen loads)."""
+    def build() -> QuerySet[Visit]:
+        stand_in = Clinic(pk=AS_CLINIC, timezone=clinic.timezone)
+        return board_page_query(clinic=stand_in, day=AS_DAY, page=page,
+                                window_id=AS_WINDOW if window_id is not None else None)
+
+    query = prepared(("board_page", clinic.timezone, page, window_id is not None), build)
+    return _on_clinic(query.run({AS_CLINIC: clinic.pk, AS_DAY: day, AS_WINDOW: window_id}), clinic)
 
 
 def board_page_of(*, clinic: Clinic, day: date, visit_id: int, window_id: int | None = None) -> int | None:
@@ -309,10 +330,13 @@ class DayVerdicts:
 
     counts: dict[str, int]
     blockers: dict[int, str]
+    # The open escalations of the day's patients (the stamp covers every open escalation of the clinic): a page's
+    # alerts read from here, not with a query of their own (issue #16).
+    escalations: dict[int, list[Escalation]]
 
 
 def _day_verdicts_computed(clinic: Clinic, day: date) -> DayVerdicts:
-    """One query for the day's rows (only what the guard reads) and the guard's three."""
+    """One query for the day's rows (only what the guard reads), the guard's three and the open escalations."""
     qs = (
         Visit.objects.filter(clinic=clinic, date=day)
         .exclude(status="cancelled")
@@ -324,13 +348,15 @@ def _day_verdicts_computed(clinic: Clinic, day: date) -> DayVerdicts:
     )
     visits = _on_clinic(list(qs), clinic)
     blockers = board_blockers(visits=visits)
-    return DayVerdicts(counts=count_states(visits, blockers), blockers=blockers)
+    escalations = open_escalations_by_patient(clinic=clinic, patient_ids=sorted({v.patient_id for v in visits}))
+    return DayVerdicts(counts=count_states(visits, blockers), blockers=blockers, escalations=dict(escalations))
 
 
 def day_verdicts(*, clinic: Clinic, day: date, stamp: str | None = None, compute: bool = True) -> DayVerdicts | None:
     """The day's verdicts, shared through the cache under the day's stamp (computed and stored on a miss, or None
     with `compute=False`)."""
-    key = _board_key("verdicts", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
+    # v2: with the escalations (an entry of the earlier shape is never read back).
+    key = _board_key("verdicts-v2", clinic, day, stamp or board_stamp(clinic=clinic, day=day))
     found = _shared_get(key)
     if found is None and compute:
         found = _day_verdicts_computed(clinic, day)
@@ -346,12 +372,22 @@ def board_counts(*, clinic: Clinic, day: date) -> dict[str, int]:
     return dict(verdicts.counts)
 
 
-def page_blockers(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None) -> dict[int, str]:
-    """The guard's refusal for a page's open rows: the day's shared verdicts when they are current, else the
-    guard asked for the page's rows alone (a page never waits for the whole day's). No stamp: no rows."""
-    if stamp is None:
-        return board_blockers(visits=visits)
-    verdicts = day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False)
+def shared_verdicts(*, clinic: Clinic, day: date, stamp: str | None) -> DayVerdicts | None:
+    """The day's verdicts if another request has computed them under this stamp (a page never waits for the whole
+    day's), else None. No stamp: no rows."""
+    return day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False) if stamp is not None else None
+
+
+_UNREAD: Any = object()
+
+
+def page_blockers(
+    *, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None, verdicts: DayVerdicts | None = _UNREAD
+) -> dict[int, str]:
+    """The guard's refusal for a page's open rows: the day's shared verdicts when they are current (`verdicts`, when
+    the caller has read them with shared_verdicts), else the guard asked for the page's rows alone."""
+    if verdicts is _UNREAD:
+        verdicts = shared_verdicts(clinic=clinic, day=day, stamp=stamp)
     if verdicts is None:
         return board_blockers(visits=visits)
     # Open rows only, as the guard is asked (a row completed since the headings were read shows no refusal).
@@ -396,6 +432,17 @@ def open_escalations_by_patient(*, clinic: Clinic, patient_ids: list[int]) -> di
     for esc in qs.order_by("created", "id"):
         grouped[esc.patient_id].append(esc)
     return grouped
+
+
+def page_escalations(
+    *, clinic: Clinic, visits: list[Visit], verdicts: DayVerdicts | None
+) -> dict[int, list[Escalation]]:
+    """The open escalations of a page's patients: from the day's shared verdicts when they are current (the same
+    stamp covers them), else one query."""
+    patient_ids = [v.patient_id for v in visits]
+    if verdicts is None:
+        return open_escalations_by_patient(clinic=clinic, patient_ids=patient_ids)
+    return {pk: verdicts.escalations[pk] for pk in patient_ids if pk in verdicts.escalations}
 
 
 def open_escalations(*, clinic: Clinic) -> QuerySet[Escalation]:

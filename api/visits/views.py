@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
@@ -130,7 +130,8 @@ class VisitSerializer(serializers.ModelSerializer):
         text (DATE_FORMAT is ISO 8601); anything else goes through its field. Foreign keys are their ids (DRF's
         pk-only read, no query); instants are rendered in the clinic's zone. tests/visits/test_visit_representation.py
         compares every field with DRF's generic path."""
-        tz = ZoneInfo(instance.clinic.timezone)
+        # The list reads the clinic's zone as a column (VisitViewSet.get_queryset), not a Clinic per row.
+        tz = ZoneInfo(getattr(instance, "clinic_timezone", None) or instance.clinic.timezone)
         data: dict[str, Any] = {}
         for name, attr, same, convert in self._plan():
             if attr is None:  # a method field: its method, called with the instance
@@ -381,7 +382,12 @@ class VisitViewSet(AuditActorMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     }
 
     def get_queryset(self) -> QuerySet[Visit]:
-        return selectors.visits_for_user(self.request.user)
+        qs = selectors.visits_for_user(self.request.user)
+        if self.action == "list":
+            # Issue #16: a page of 50 visits built 50 Clinic objects (ten columns each) for one thing, the zone
+            # their instants are rendered in; the list reads that column alone.
+            qs = qs.select_related(None).annotate(clinic_timezone=F("clinic__timezone"))
+        return qs
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         visit = self.get_object()

@@ -20,7 +20,7 @@ from rest_framework.exceptions import NotFound
 from scheduler import bounds
 from scheduler.api.serializers import BoundedDateField
 from scheduler.models import Clinic, Patient, Plan
-from scheduler.permissions import scope_to_clinics
+from scheduler.permissions import clinic_ids_for, scope_to_clinics
 
 
 @extend_schema_field(
@@ -51,11 +51,20 @@ class ScopedIdFilter(django_filters.NumberFilter):
         if value is None:
             return qs
         user = getattr(self.parent.request, "user", None)
-        visible = scope_to_clinics(self.scope_model._default_manager.filter(pk=value), user, field=self.scope_field)
-        if not visible.exists():
+        if not self._one_of_theirs(user, value):
             param = self.field_name.removesuffix("_id")
             raise NotFound(f"No {self.scope_model._meta.verbose_name} with id {value} in your clinics (?{param}=).")
         return super().filter(qs, value)
+
+    def _one_of_theirs(self, user: Any, value: Any) -> bool:
+        """Whether the user may see the row. A clinic id among the user's clinic ids (read in this request from their
+        clinics, so the clinic exists) needs no query (issue #16: every clinic's list asks ?clinic=)."""
+        if self.scope_model is Clinic and self.scope_field == "id":
+            ids = clinic_ids_for(user)
+            if ids is not None and value in ids:
+                return True
+        visible = scope_to_clinics(self.scope_model._default_manager.filter(pk=value), user, field=self.scope_field)
+        return bool(visible.exists())
 
 
 @extend_schema_field(BoundedDateField)  # its exact pattern, computed when the schema is generated

@@ -66,3 +66,42 @@ def test_a_page_is_rendered_as_drf_renders_each_row(varied):
     assert completed["completed_at"].endswith("-05:00")  # New York in November
     missed = next(row for row in page if row["status"] == "missed")
     assert missed["drug_screen_substances"] == ["fentanyl", "cocaine"]
+
+
+@pytest.fixture
+def london(other_clinic, staff, oral_window) -> Visit:
+    """A visit in a clinic of another zone, seen by the same manager (the list renders each in its own zone)."""
+    from tests.factories import PatientFactory, WindowFactory
+
+    other_clinic.timezone = "Europe/London"
+    other_clinic.save(update_fields=["timezone"])
+    staff["manager"].staff.clinics.add(other_clinic)
+    window = WindowFactory(clinic=other_clinic)
+    return make_visit(PatientFactory(clinic=other_clinic), window=window, kind="counselling", source="manual",
+                      checked_in_at=NOW)
+
+
+@pytest.mark.parametrize("query", ["", "?clinic={clinic}", "?date_from=2026-10-01&page_size=2"])
+def test_the_list_says_what_the_serializer_says_of_each_visit_with_its_clinic(api_as, varied, london, clinic, query):
+    """Issue #16: the list reads each visit's clinic zone as a column, not the clinic: the same JSON as each visit
+    serialized with its clinic joined (as the list did)."""
+    body = api_as("manager").get("/api/v1/visits/" + query.format(clinic=clinic.pk)).json()
+    ids = [row["id"] for row in body["results"]]
+    joined = {v.pk: v for v in Visit.objects.select_related("clinic").filter(pk__in=ids)}
+    assert body["results"] == [dict(VisitSerializer(joined[pk]).data) for pk in ids]
+    assert ids and (london.pk in ids) == ("clinic" not in query and "page_size" not in query)
+    if london.pk in ids:
+        row = body["results"][ids.index(london.pk)]
+        assert row["checked_in_at"] == NOW.astimezone(ZoneInfo("Europe/London")).isoformat()
+
+
+def test_the_list_of_one_of_the_users_clinics_asks_no_more_whether_it_exists(
+    api_as, varied, clinic, other_clinic, django_assert_num_queries
+):
+    """?clinic= of the user's clinics (their ids read from their clinics, in this request): no query to check it
+    exists. Another clinic's id is still a 404."""
+    api = api_as("manager")
+    api.get("/api/v1/visits/")
+    with django_assert_num_queries(2):  # the count and the page (force_authenticate keeps the user, clinic ids read)
+        assert api.get(f"/api/v1/visits/?clinic={clinic.pk}").json()["count"] == len(varied)
+    assert api.get(f"/api/v1/visits/?clinic={other_clinic.pk}").status_code == 404

@@ -11,8 +11,8 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils.dates import MONTHS
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +21,7 @@ from notifications.replanning import visit_excuse
 from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Patient
 from scheduler.permissions import DOSING, FRONT_DESK, has_role
-from visits.models import Visit
+from visits.models import KIND_CHOICES, Visit
 from visits.services import visit_check_in, visit_complete, visit_reopen_missed, visit_undo_check_in
 from web import selectors
 from web.access import clinic_or_404, clinics_for, require, staff_view, visit_or_404
@@ -75,11 +75,12 @@ def render_board(
     if focus is not None:
         page = selectors.board_page_of(clinic=clinic, day=day, visit_id=focus, window_id=window_id) or page
     visits = selectors.board_page(clinic=clinic, day=day, page=page, window_id=window_id)
-    blockers = selectors.page_blockers(clinic=clinic, day=day, visits=visits, stamp=stamp)
+    verdicts = selectors.shared_verdicts(clinic=clinic, day=day, stamp=stamp)
+    blockers = selectors.page_blockers(clinic=clinic, day=day, visits=visits, stamp=stamp, verdicts=verdicts)
     # The planned take-homes and the bottles are shown in the complete form alone: for those who give doses.
     dosing = has_role(request.user, DOSING)
     planned = selectors.planned_take_homes(clinic=clinic, visits=visits, stamp=stamp) if dosing else {}
-    escalations = selectors.open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
+    escalations = selectors.page_escalations(clinic=clinic, visits=visits, verdicts=verdicts)
     doses = selectors.board_doses(visits=visits, day=day)
     # Issue #14: the take-home bottles of each open dose row (the number typed back, else the planned number).
     bottles = selectors.take_home_bottles(counts={
@@ -87,7 +88,8 @@ def render_board(
         for v in visits
         if v.kind == "dose" and v.plan_id is not None and v.status in ("scheduled", "checked_in")
     }) if dosing else {}
-    facts = {"blockers": blockers, "planned": planned, "escalations": escalations, "doses": doses,
+    facts = {"blockers": blockers, "planned": planned, "escalations": escalations, "doses": doses, "day": day,
+             "front_desk": has_role(request.user, FRONT_DESK), "dosing": dosing,
              "bottles": bottles, "typed": typed or {}, "row_errors": row_errors or {},
              "dose_errors": dose_errors or {}, "bottle_errors": bottle_errors or {},
              # A row's form sent from a window's page comes back to that window (its handlers read ?window=).
@@ -126,6 +128,8 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
     due = facts["doses"].get(pk)
     typed_bottles = values.get("bottles") or {}
     patient, plan = visit.patient, visit.plan
+    status, front_desk, dosing = visit.status, facts["front_desk"], facts["dosing"]
+    is_open = status in ("scheduled", "checked_in")
     return {
         "visit": visit,
         # Plain strings for what every row prints (a template resolves a dict key far faster than a model's
@@ -133,13 +137,13 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
         "pk": str(pk),
         "status": visit.status,
         "kind": visit.kind,
-        "kind_label": visit.get_kind_display(),
+        "kind_label": _KIND_LABELS.get(visit.kind, visit.kind),
         "has_plan": plan is not None,
-        "medication_label": plan.get_medication_display() if plan is not None else "",
+        "medication_label": selectors.MEDICATION_LABELS.get(plan.medication, plan.medication) if plan else "",
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "mrn": patient.mrn,
-        "born": date_filter(patient.date_of_birth, "j F Y") or "not recorded",
+        "born": _long_date(patient.date_of_birth) or "not recorded",
         "name": f"{patient.first_name} {patient.last_name}",
         "urls": _row_urls(visit, facts["back"]),
         "badge": badge,
@@ -161,7 +165,26 @@ def _row(visit: Visit, facts: dict[str, Any]) -> dict[str, Any]:
         "bottle_error": facts["bottle_errors"].get(pk, ""),
         "bottles_given": _bottles_given(visit),
         "screen": bool(visit.drug_screen) or visit.kind == "callback",
+        # What the row offers, decided here once (issue #16: a template's `and`/`or` of lookups, a dozen a row,
+        # were a good part of the board's rendering); the template only asks.
+        "is_dose": visit.kind == "dose",
+        "given": status == "completed" and visit.dose_mg is not None,
+        "take_homes_given": visit.take_home_doses if status == "completed" else None,
+        "may_check_in": status == "scheduled" and front_desk,
+        "may_complete": is_open and dosing,
+        "may_record_cows": is_open and dosing and due is not None and due.offers_cows,
+        "may_undo_check_in": status == "checked_in" and front_desk,
+        "may_reopen": status == "missed" and visit.date == facts["day"] and front_desk,
+        "may_excuse": (is_open or status == "missed") and front_desk,
     }
+
+
+_KIND_LABELS = dict(KIND_CHOICES)  # what get_kind_display says (a plain string: no lookup through the field per row)
+
+
+def _long_date(day: date | None) -> str:
+    """What `date:"j F Y"` prints ("9 March 1980", the month's name translated as the filter's), "" for None."""
+    return f"{day.day} {MONTHS[day.month]} {day.year}" if day is not None else ""
 
 
 _PK = "2147483647"  # an id no row has: a row's URLs are these reversals with the row's own ids in its place

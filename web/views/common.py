@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from scheduler.models import Clinic
-from scheduler.permissions import ADMIN, CLINICAL, DOSING, FRONT_DESK, REPORTS, has_role, role_of
+from scheduler.permissions import ADMIN, CLINICAL, DOSING, FRONT_DESK, REPORTS, clinic_ids_for, has_role, role_of
 from web.access import clinics_for
 
 ROLE_LABELS = {
@@ -27,7 +27,7 @@ def page_context(request: HttpRequest, clinic: Clinic | None = None, **extra: An
         "clinic": clinic,
         # Instants on the page render in the clinic's zone (base.html wraps the content in {% timezone %}).
         "tz": clinic.timezone if clinic is not None else "UTC",
-        "clinics": list(clinics_for(user)),
+        "clinics": _clinics(user, clinic),
         "role": role,
         "role_label": ROLE_LABELS.get(role or "", ""),
         "can": {
@@ -39,6 +39,14 @@ def page_context(request: HttpRequest, clinic: Clinic | None = None, **extra: An
         },
         **extra,
     }
+
+
+def _clinics(user: object, clinic: Clinic | None) -> list[Clinic]:
+    """The user's clinics for the clinic switcher (shown only with more than one). A user of the page's clinic
+    alone has just that one, already read by the view: no query (issue #16, on every page a screen loads)."""
+    if clinic is not None and clinic_ids_for(user) == [clinic.pk]:
+        return [clinic]
+    return list(clinics_for(user))
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
