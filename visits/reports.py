@@ -152,15 +152,26 @@ def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict
     return agg
 
 
-# The report's three figures in one pass over the range (issue #16): by patient and by day are the grouping sets
-# (patient) and (date) of one aggregate, so the clinic's range is read once from the covering (clinic, date, status)
-# index, not three times (the 365-day report: 64 ms, three scans). The totals are the sum of the days (every visit
-# has one date): a third set, (), cost the aggregate more than summing 365 rows does. GROUPING(patient, date) names
-# the set a row belongs to: 1 by patient, 2 by day. The counts are _ATTENDANCE's, in SQL: expected is every visit
-# but the cancelled ones, count(*) less those (one filter fewer for every row). The ranges are read as one UNION ALL
-# of BETWEENs (each its own index-only scan; an OR of ranges would be a bitmap heap scan).
+# The report in one statement (issue #16): the closed months' cached counts (below) and, for the rest of the range,
+# one aggregate of the visits, summed per patient and per day, with the patients' names joined (in name order, then
+# the days in date order: a day row has no patient). The visits' aggregate groups by the sets (patient) and (date),
+# so the range is read once from the covering (clinic, date, status) index, not three times; the totals are the sum
+# of the days (every visit has one date). The counts are _ATTENDANCE's, in SQL: expected is every visit but the
+# cancelled ones, the total less those. The open ranges are one UNION ALL of BETWEENs (each its own index-only scan;
+# an OR of ranges would be a bitmap heap scan).
 _REPORT_SQL = """
-SELECT GROUPING(v.patient_id, v.date), v.patient_id, v.date, count(*),
+SELECT t.patient_id, t.day, t.total, t.completed, t.missed, t.excused, t.cancelled, p.mrn, p.last_name, p.first_name
+FROM (
+    SELECT u.patient_id, u.day, sum(u.total)::int, sum(u.completed)::int, sum(u.missed)::int, sum(u.excused)::int,
+           sum(u.cancelled)::int
+    FROM ({parts}) u (patient_id, day, total, completed, missed, excused, cancelled)
+    GROUP BY u.patient_id, u.day
+) t (patient_id, day, total, completed, missed, excused, cancelled)
+LEFT JOIN {patients} p ON p.id = t.patient_id
+ORDER BY p.last_name, p.first_name, p.id, t.day
+"""
+_VISITS_PART = """
+SELECT v.patient_id, v.date, count(*),
        count(*) FILTER (WHERE v.status = 'completed'), count(*) FILTER (WHERE v.status = 'missed'),
        count(*) FILTER (WHERE v.status = 'excused'), count(*) FILTER (WHERE v.status = 'cancelled')
 FROM ({ranges}) v
@@ -170,10 +181,10 @@ _RANGE_SQL = (
     "SELECT v.patient_id, v.date, v.status FROM {visits} v {join}"
     " WHERE v.clinic_id = ANY(%s) AND v.date BETWEEN %s AND %s"
 )
-_BY_DAY = 2
-_NAMES_SQL = (
-    "SELECT id, mrn, last_name, first_name FROM {patients} WHERE id = ANY(%s) ORDER BY last_name, first_name, id"
-)
+_CACHED_PART = """
+SELECT patient_id, day, total, completed, missed, excused, cancelled FROM {cache}
+WHERE clinic_id = ANY(%s) AND month = ANY(%s) AND (patient_id IS NOT NULL OR day IS NOT NULL)
+"""
 
 # The closed months' counts (issue #16, visits.models.AttendanceMonth): a clinic's year is ≈ 88,000 visits, which no
 # index makes cheap to count on every request (26 ms at 15M, 5.6× the trivial endpoint). A month is cached once it
@@ -186,13 +197,10 @@ _NAMES_SQL = (
 # report reads those months from the visits instead, and tries again next time.
 ATTENDANCE_LOCK = 16
 CLOSED_AFTER = timedelta(days=3)
-_CACHED_SQL = """
-SELECT clinic_id, month, patient_id, day, total, completed, missed, excused, cancelled
-FROM {cache} WHERE clinic_id = ANY(%s) AND month = ANY(%s)
+_MARKERS_SQL = """
+SELECT clinic_id, month FROM {cache}
+WHERE clinic_id = ANY(%s) AND month = ANY(%s) AND patient_id IS NULL AND day IS NULL
 """
-_MARKERS_SQL = (
-    "SELECT month FROM {cache} WHERE clinic_id = %s AND month = ANY(%s) AND patient_id IS NULL AND day IS NULL"
-)
 _CLEAR_SQL = "DELETE FROM {cache} WHERE clinic_id = %s AND month = ANY(%s)"
 _FILL_SQL = """
 INSERT INTO {cache} (clinic_id, month, patient_id, day, total, completed, missed, excused, cancelled)
@@ -232,6 +240,12 @@ def _runs(months: list[date]) -> list[list[date]]:
     return runs
 
 
+def _cached(cursor: Any, clinic_ids: list[int], months: list[date]) -> set[tuple[int, date]]:
+    """The (clinic, month) pairs among those asked whose counts are cached."""
+    cursor.execute(_MARKERS_SQL.format(cache=AttendanceMonth._meta.db_table), [clinic_ids, months])
+    return {(clinic_id, month) for clinic_id, month in cursor.fetchall()}
+
+
 def _fill_months(cursor: Any, clinic_id: int, months: list[date]) -> None:
     """Cache the clinic's `months` unless one of its visit writes is in flight (then the report reads them raw)."""
     table, visits = AttendanceMonth._meta.db_table, Visit._meta.db_table
@@ -239,10 +253,8 @@ def _fill_months(cursor: Any, clinic_id: int, months: list[date]) -> None:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ATTENDANCE_LOCK, clinic_id % 2147483647])
         if not cursor.fetchone()[0]:
             return
-        # Another report may have filled some of them while this one waited for nothing: fill only the rest.
-        cursor.execute(_MARKERS_SQL.format(cache=table), [clinic_id, months])
-        done = {row[0] for row in cursor.fetchall()}
-        wanted = [m for m in months if m not in done]
+        # Another report may have filled some of them meanwhile: fill only the rest.
+        wanted = [m for m in months if (clinic_id, m) not in _cached(cursor, [clinic_id], months)]
         # rows of a month without its marker cannot come from a fill (marker and rows commit together); clear them
         cursor.execute(_CLEAR_SQL.format(cache=table), [clinic_id, wanted])
         for run in _runs(wanted):
@@ -250,18 +262,6 @@ def _fill_months(cursor: Any, clinic_id: int, months: list[date]) -> None:
                 _FILL_SQL.format(cache=table, visits=visits),
                 [clinic_id, clinic_id, run[0], _month_end(run[-1]), clinic_id, run],
             )
-
-
-def _cached(cursor: Any, clinic_ids: list[int], months: list[date]) -> tuple[set[tuple[int, date]], list[tuple]]:
-    """The cached (clinic, month) pairs among those asked, and their patient and day rows."""
-    cursor.execute(_CACHED_SQL.format(cache=AttendanceMonth._meta.db_table), [clinic_ids, months])
-    present, rows = set(), []
-    for row in cursor.fetchall():
-        if row[2] is None and row[3] is None:
-            present.add((row[0], row[1]))
-        else:
-            rows.append(row)
-    return present, rows
 
 
 def _raw_ranges(date_from: date, date_to: date, covered: list[date]) -> list[tuple[date, date]]:
@@ -276,85 +276,57 @@ def _raw_ranges(date_from: date, date_to: date, covered: list[date]) -> list[tup
     return ranges
 
 
-def _add(into: dict[Any, list[int]], key: Any, counts: tuple[int, ...] | list[int]) -> None:
-    have = into.get(key)
-    if have is None:
-        into[key] = list(counts)
-    else:
-        for i, value in enumerate(counts):
-            have[i] += value
-
-
 def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
-    """The report of API.md: totals, by_patient (in name order) and by_day (in date order). The closed months
-    without a medication filter come from their cached counts (filled by the first report that needs them); the
-    rest of the range from one aggregate over the visits; then one read of the patients' names."""
+    """The report of API.md: totals, by_patient (in name order) and by_day (in date order). The closed months come
+    from their cached counts (filled by the first report that needs them) unless a medication filter is asked for;
+    the rest of the range from the visits; both and the names in one statement."""
     clinic_ids = list(clinic_ids)
-    join, params = "", [clinic_ids]  # type: str, list[Any]
-    if medication:  # as plan__medication: visits without a plan are left out
-        join = f"JOIN {Plan._meta.db_table} p ON p.id = v.plan_id AND p.medication = %s"
-        params = [medication, clinic_ids]
-    # counts are [total, completed, missed, excused, cancelled]
-    by_day_counts: dict[date, list[int]] = {}
-    by_patient_counts: dict[int, list[int]] = {}
+    months = [] if medication or not clinic_ids else _closed_months(date_from, date_to)
+    parts, args = [], []  # type: list[str], list[Any]
     with connection.cursor() as cursor:
-        months = [] if medication or not clinic_ids else _closed_months(date_from, date_to)
         covered: list[date] = []
         if months:
-            present, rows = _cached(cursor, clinic_ids, months)
+            present = _cached(cursor, clinic_ids, months)
             missing = {c: [m for m in months if (c, m) not in present] for c in clinic_ids}
             if any(missing.values()):
                 for clinic_id, wanted in missing.items():
                     if wanted:
                         _fill_months(cursor, clinic_id, wanted)
-                present, rows = _cached(cursor, clinic_ids, months)
+                present = _cached(cursor, clinic_ids, months)
             # a month counts as cached only if every clinic asked has it; the others are read raw for all clinics
             covered = [m for m in months if all((c, m) in present for c in clinic_ids)]
-            keep = set(covered)
-            for _clinic, month, patient_id, day, *counts in rows:
-                if month in keep:
-                    if day is None:
-                        _add(by_patient_counts, patient_id, counts)
-                    else:
-                        _add(by_day_counts, day, counts)
+        if covered:
+            parts.append(_CACHED_PART.format(cache=AttendanceMonth._meta.db_table))
+            args += [clinic_ids, covered]
         ranges = _raw_ranges(date_from, date_to, covered)
         if ranges:
-            parts, args = [], []  # type: list[str], list[Any]
+            join, params = "", [clinic_ids]  # type: str, list[Any]
+            if medication:  # as plan__medication: visits without a plan are left out
+                join = f"JOIN {Plan._meta.db_table} p ON p.id = v.plan_id AND p.medication = %s"
+                params = [medication, clinic_ids]
+            reads = []
             for start, end in ranges:
-                parts.append(_RANGE_SQL.format(visits=Visit._meta.db_table, join=join))
+                reads.append(_RANGE_SQL.format(visits=Visit._meta.db_table, join=join))
                 args += [*params, start, end]
-            cursor.execute(_REPORT_SQL.format(ranges=" UNION ALL ".join(parts)), args)
-            for grouping, patient_id, day, *counts in cursor.fetchall():
-                if grouping == _BY_DAY:
-                    _add(by_day_counts, day, counts)
-                else:
-                    _add(by_patient_counts, patient_id, counts)
-        patients: list[tuple[int, str, str, str]] = []
-        if by_patient_counts:  # one array parameter: 500 ids as `IN (%s, ...)` cost more to build than to run
-            cursor.execute(_NAMES_SQL.format(patients=Patient._meta.db_table), [list(by_patient_counts)])
-            patients = cursor.fetchall()
+            parts.append(_VISITS_PART.format(ranges=" UNION ALL ".join(reads)))
+        rows = []
+        if parts:  # (none only for an empty range: date_to before date_from)
+            cursor.execute(_REPORT_SQL.format(parts=" UNION ALL ".join(parts), patients=Patient._meta.db_table), args)
+            rows = cursor.fetchall()
     totals = dict.fromkeys(_ATTENDANCE, 0)
-    by_day = []
-    for day in sorted(by_day_counts):
-        row = _counts_row(by_day_counts[day])
-        by_day.append({"date": day, **row})
-        for key, value in row.items():
-            totals[key] += value
-    return {
-        **_with_rate(totals),
-        "by_patient": [
-            _with_rate({"patient": pk, "mrn": mrn, "first_name": first, "last_name": last,
-                        **_counts_row(by_patient_counts[pk])})
-            for pk, mrn, last, first in patients
-        ],
-        "by_day": [_with_rate(r) for r in by_day],
-    }
-
-
-def _counts_row(counts: list[int]) -> dict[str, int]:
-    total, completed, missed, excused, cancelled = counts
-    return {"expected": total - cancelled, "completed": completed, "missed": missed, "excused": excused,
-            "cancelled": cancelled}
+    by_patient, by_day = [], []
+    for patient_id, day, total, completed, missed, excused, cancelled, mrn, last, first in rows:
+        counts = {"expected": total - cancelled, "completed": completed, "missed": missed, "excused": excused,
+                  "cancelled": cancelled}
+        if day is None:
+            by_patient.append(
+                _with_rate({"patient": patient_id, "mrn": mrn, "first_name": first, "last_name": last, **counts})
+            )
+        else:
+            by_day.append(_with_rate({"date": day, **counts}))
+            for key, value in counts.items():
+                totals[key] += value
+    return {**_with_rate(totals), "by_patient": by_patient, "by_day": by_day}
 
 
 def closure_affected_visits(*, clinic: Clinic, day: date, services: list[str]) -> list[dict[str, Any]]:
