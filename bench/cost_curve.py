@@ -174,6 +174,29 @@ def _service_times(paths: _Paths, rounds: int, names: tuple[str, ...] = PATHS) -
     return out
 
 
+def _report_cold(paths: _Paths, repeat: int) -> dict[str, Any]:
+    """The 365-day report with none of the clinic's closed months cached (visits.models.AttendanceMonth): what the
+    first report of a month costs, which fills the cache the timed rounds read. Each request after a delete of the
+    clinic's cached months, beside a cached request timed in the same round."""
+    from visits.models import AttendanceMonth
+
+    cold, cached = [], []
+    for _ in range(repeat):
+        AttendanceMonth.objects.filter(clinic_id=paths.clinic.pk).delete()
+        with Timer() as t:
+            assert paths.request("report_365") == 200
+        cold.append(t.seconds)
+        with Timer() as t:
+            assert paths.request("report_365") == 200
+        cached.append(t.seconds)
+    return {
+        "requests": repeat,
+        "cold_p50_ms": round(median(cold) * 1000, 2),
+        "cached_p50_ms": round(median(cached) * 1000, 2),
+        "months_cached": AttendanceMonth.objects.filter(clinic_id=paths.clinic.pk, patient_id=None, day=None).count(),
+    }
+
+
 def _report_vs_sql(clinic: Any, today: Any, repeat: int) -> dict[str, Any]:
     from bench.report import RAW, _raw, _report, _same
 
@@ -282,9 +305,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             visits_today=Visit.objects.filter(clinic=clinic, date=today).count(),
         )
         if not args.saturation_only:
-            figures["paths"] = _service_times(_Paths(clinic, today), rounds, names)
+            paths = _Paths(clinic, today)
+            figures["paths"] = _service_times(paths, rounds, names)
             if "report_365" in names:
                 figures["report_365_vs_sql"] = _report_vs_sql(clinic, today, 1 if args.size == "tiny" else 5)
+                figures["report_365_cold"] = _report_cold(paths, 1 if args.size == "tiny" else 11)
         if args.saturation or args.saturation_only:
             seconds = args.seconds or int(size["seconds"])
             # The locust users book the same (patient, weekday) pairs as the timed rounds did.
@@ -317,6 +342,13 @@ def table(runs: list[dict[str, Any]]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {growth}× |")
     reports = ", ".join(f"{s}: {run['report_365_vs_sql']['ratio']}×" for s, run in zip(sizes, runs, strict=True))
     lines.append(f"\n365-day report ÷ its raw SQL: {reports}")
+    colds = [
+        f"{s}: {run['report_365_cold']['cold_p50_ms']} ms cold vs {run['report_365_cold']['cached_p50_ms']} ms cached"
+        for s, run in zip(sizes, runs, strict=True)
+        if "report_365_cold" in run
+    ]
+    if colds:
+        lines.append("365-day report with no month cached (the month's first): " + ", ".join(colds))
     saturated = [(s, run["saturation"]) for s, run in zip(sizes, runs, strict=True) if "saturation" in run]
     for s, sat in saturated:
         lines.append(

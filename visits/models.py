@@ -293,3 +293,38 @@ class EscalationDay(models.Model):
 
     def __str__(self) -> str:
         return f"Escalation day {self.date} clinic #{self.clinic_id}"
+
+
+class AttendanceMonth(models.Model):
+    """Issue #16: a closed month's attendance counts for one clinic, read by the attendance report
+    (visits.reports `attendance_report`) instead of the month's visits — a clinic's year is ≈ 88,000 visits.
+
+    A month is cached as one marker row (no patient, no day) with a row per patient (`day` empty) and per day
+    (`patient_id` empty). It is only a copy: every INSERT, UPDATE, DELETE (and COPY) on visits_visit removes the
+    cached rows of the (clinic, month) pairs it touched, in a statement trigger of the database (migration 0016), so
+    no write path can leave a stale count; a TRUNCATE of visits empties it. Filling it is guarded by an advisory
+    lock per clinic that every write takes shared (`ATTENDANCE_LOCK`): see `visits.reports._fill_months`.
+    Plain integers, no foreign keys: the rows go with their visits (the trigger), and nothing here is a record.
+    """
+
+    clinic_id = models.IntegerField()
+    month = models.DateField(help_text="The month's first day (clinic-local dates, as visits.date).")
+    patient_id = models.IntegerField(null=True)
+    day = models.DateField(null=True)
+    total = models.IntegerField(help_text="Visits, cancelled ones included.")
+    completed = models.IntegerField()
+    missed = models.IntegerField()
+    excused = models.IntegerField()
+    cancelled = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic_id", "month", "patient_id", "day"],
+                nulls_distinct=False,
+                name="one_attendance_count",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attendance {self.month:%Y-%m} clinic #{self.clinic_id}"

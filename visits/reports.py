@@ -11,17 +11,18 @@ three figures from one query of grouping sets).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncWeek
+from django.utils import timezone
 
 from scheduler.models import MEDICATION_CHOICES, Clinic, Patient, Plan
-from visits.models import Escalation, Visit
+from visits.models import AttendanceMonth, Escalation, Visit
 
 MEDICATION_LABELS = dict(MEDICATION_CHOICES)
 
@@ -151,61 +152,181 @@ def injection_on_time(*, clinic: Clinic, date_from: date, date_to: date) -> dict
     return agg
 
 
-# The report's three figures in one pass over the range (issue #16): by patient and by day are the grouping sets
-# (patient) and (date) of one aggregate, so the clinic's range is read once from the covering (clinic, date, status)
-# index, not three times (the 365-day report: 64 ms, three scans). The totals are the sum of the days (every visit
-# has one date): a third set, (), cost the aggregate more than summing 365 rows does. GROUPING(patient, date) names
-# the set a row belongs to: 1 by patient, 2 by day. The counts are _ATTENDANCE's, in SQL: expected is every visit
-# but the cancelled ones, count(*) less those (one filter fewer for every row).
+# The report in one statement (issue #16): the closed months' cached counts (below) and, for the rest of the range,
+# one aggregate of the visits, summed per patient and per day, with the patients' names joined (in name order, then
+# the days in date order: a day row has no patient). The visits' aggregate groups by the sets (patient) and (date),
+# so the range is read once from the covering (clinic, date, status) index, not three times; the totals are the sum
+# of the days (every visit has one date). The counts are _ATTENDANCE's, in SQL: expected is every visit but the
+# cancelled ones, the total less those. The open ranges are one UNION ALL of BETWEENs (each its own index-only scan;
+# an OR of ranges would be a bitmap heap scan).
 _REPORT_SQL = """
-SELECT GROUPING(v.patient_id, v.date), v.patient_id, v.date, count(*),
+SELECT t.patient_id, t.day, t.total, t.completed, t.missed, t.excused, t.cancelled, p.mrn, p.last_name, p.first_name
+FROM (
+    SELECT u.patient_id, u.day, sum(u.total)::int, sum(u.completed)::int, sum(u.missed)::int, sum(u.excused)::int,
+           sum(u.cancelled)::int
+    FROM ({parts}) u (patient_id, day, total, completed, missed, excused, cancelled)
+    GROUP BY u.patient_id, u.day
+) t (patient_id, day, total, completed, missed, excused, cancelled)
+LEFT JOIN {patients} p ON p.id = t.patient_id
+ORDER BY p.last_name, p.first_name, p.id, t.day
+"""
+_VISITS_PART = """
+SELECT v.patient_id, v.date, count(*),
        count(*) FILTER (WHERE v.status = 'completed'), count(*) FILTER (WHERE v.status = 'missed'),
        count(*) FILTER (WHERE v.status = 'excused'), count(*) FILTER (WHERE v.status = 'cancelled')
-FROM {visits} v {join}
-WHERE v.clinic_id = ANY(%s) AND v.date BETWEEN %s AND %s
+FROM ({ranges}) v
 GROUP BY GROUPING SETS ((v.patient_id), (v.date))
 """
-_BY_DAY = 2
-_NAMES_SQL = (
-    "SELECT id, mrn, last_name, first_name FROM {patients} WHERE id = ANY(%s) ORDER BY last_name, first_name, id"
+_RANGE_SQL = (
+    "SELECT v.patient_id, v.date, v.status FROM {visits} v {join}"
+    " WHERE v.clinic_id = ANY(%s) AND v.date BETWEEN %s AND %s"
 )
+_CACHED_PART = """
+SELECT patient_id, day, total, completed, missed, excused, cancelled FROM {cache}
+WHERE clinic_id = ANY(%s) AND month = ANY(%s) AND (patient_id IS NOT NULL OR day IS NOT NULL)
+"""
+
+# The closed months' counts (issue #16, visits.models.AttendanceMonth): a clinic's year is ≈ 88,000 visits, which no
+# index makes cheap to count on every request (26 ms at 15M, 5.6× the trivial endpoint). A month is cached once it
+# ended CLOSED_AFTER days ago (UTC; every clinic's local date is past it, and the sweep has marked its last day), by
+# the first report that needs it. The copy cannot go stale: every write to visits_visit deletes the cached rows of
+# the (clinic, month)s it touched, in a statement trigger (migration 0016), after taking the clinic's advisory lock
+# ATTENDANCE_LOCK shared. A filler takes the same lock exclusive, *without waiting* (pg_try_advisory_xact_lock), and
+# only then reads the months: so no write of that clinic is in flight, every earlier one is committed and in its
+# snapshot, and a later one waits for the filler's commit and then deletes what it wrote. If a write is in flight the
+# report reads those months from the visits instead, and tries again next time.
+ATTENDANCE_LOCK = 16
+CLOSED_AFTER = timedelta(days=3)
+_MARKERS_SQL = """
+SELECT clinic_id, month FROM {cache}
+WHERE clinic_id = ANY(%s) AND month = ANY(%s) AND patient_id IS NULL AND day IS NULL
+"""
+_CLEAR_SQL = "DELETE FROM {cache} WHERE clinic_id = %s AND month = ANY(%s)"
+_FILL_SQL = """
+INSERT INTO {cache} (clinic_id, month, patient_id, day, total, completed, missed, excused, cancelled)
+SELECT %s, date_trunc('month', v.date::timestamp)::date, v.patient_id, v.date, count(*),
+       count(*) FILTER (WHERE v.status = 'completed'), count(*) FILTER (WHERE v.status = 'missed'),
+       count(*) FILTER (WHERE v.status = 'excused'), count(*) FILTER (WHERE v.status = 'cancelled')
+FROM {visits} v WHERE v.clinic_id = %s AND v.date BETWEEN %s AND %s
+GROUP BY date_trunc('month', v.date::timestamp), GROUPING SETS ((v.patient_id), (v.date))
+UNION ALL
+SELECT %s, m::date, NULL, NULL, 0, 0, 0, 0, 0 FROM unnest(%s::date[]) m
+"""
+
+
+def _month_end(month: date) -> date:
+    return (month + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
+
+def _closed_months(date_from: date, date_to: date) -> list[date]:
+    """The months wholly inside [date_from, date_to] that ended CLOSED_AFTER ago or longer, first day of each."""
+    last = min(date_to, timezone.now().date() - CLOSED_AFTER)
+    month = date_from if date_from.day == 1 else _month_end(date_from) + timedelta(days=1)
+    months = []
+    while _month_end(month) <= last:
+        months.append(month)
+        month = _month_end(month) + timedelta(days=1)
+    return months
+
+
+def _runs(months: list[date]) -> list[list[date]]:
+    """Consecutive months in runs: each run is one range of dates."""
+    runs: list[list[date]] = []
+    for month in months:
+        if runs and _month_end(runs[-1][-1]) + timedelta(days=1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return runs
+
+
+def _cached(cursor: Any, clinic_ids: list[int], months: list[date]) -> set[tuple[int, date]]:
+    """The (clinic, month) pairs among those asked whose counts are cached."""
+    cursor.execute(_MARKERS_SQL.format(cache=AttendanceMonth._meta.db_table), [clinic_ids, months])
+    return {(clinic_id, month) for clinic_id, month in cursor.fetchall()}
+
+
+def _fill_months(cursor: Any, clinic_id: int, months: list[date]) -> None:
+    """Cache the clinic's `months` unless one of its visit writes is in flight (then the report reads them raw)."""
+    table, visits = AttendanceMonth._meta.db_table, Visit._meta.db_table
+    with transaction.atomic():
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ATTENDANCE_LOCK, clinic_id % 2147483647])
+        if not cursor.fetchone()[0]:
+            return
+        # Another report may have filled some of them meanwhile: fill only the rest.
+        wanted = [m for m in months if (clinic_id, m) not in _cached(cursor, [clinic_id], months)]
+        # rows of a month without its marker cannot come from a fill (marker and rows commit together); clear them
+        cursor.execute(_CLEAR_SQL.format(cache=table), [clinic_id, wanted])
+        for run in _runs(wanted):
+            cursor.execute(
+                _FILL_SQL.format(cache=table, visits=visits),
+                [clinic_id, clinic_id, run[0], _month_end(run[-1]), clinic_id, run],
+            )
+
+
+def _raw_ranges(date_from: date, date_to: date, covered: list[date]) -> list[tuple[date, date]]:
+    """[date_from, date_to] less the covered months, as date ranges."""
+    ranges, start = [], date_from
+    for run in _runs(covered):
+        if run[0] > start:
+            ranges.append((start, run[0] - timedelta(days=1)))
+        start = _month_end(run[-1]) + timedelta(days=1)
+    if start <= date_to:
+        ranges.append((start, date_to))
+    return ranges
 
 
 def attendance_report(*, clinic_ids: list[int], date_from: date, date_to: date, medication: str = "") -> dict[str, Any]:
-    """The report of API.md: totals, by_patient (in name order) and by_day (in date order), from one aggregate
-    query over the range and one read of the patients' names."""
-    join, params = "", [list(clinic_ids), date_from, date_to]
-    if medication:  # as plan__medication: visits without a plan are left out
-        join = f"JOIN {Plan._meta.db_table} p ON p.id = v.plan_id AND p.medication = %s"
-        params = [medication, *params]
-    sql = _REPORT_SQL.format(visits=Visit._meta.db_table, join=join)
-    totals = dict.fromkeys(_ATTENDANCE, 0)
-    by_day: list[dict[str, Any]] = []
-    counts: dict[int, dict[str, int]] = {}
+    """The report of API.md: totals, by_patient (in name order) and by_day (in date order). The closed months come
+    from their cached counts (filled by the first report that needs them) unless a medication filter is asked for;
+    the rest of the range from the visits; both and the names in one statement."""
+    clinic_ids = list(clinic_ids)
+    months = [] if medication or not clinic_ids else _closed_months(date_from, date_to)
+    parts, args = [], []  # type: list[str], list[Any]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # type: ignore[arg-type]  # psycopg adapts the list of ids to an array
-        for grouping, patient_id, day, n, completed, missed, excused, cancelled in cursor.fetchall():
-            row = {"expected": n - cancelled, "completed": completed, "missed": missed, "excused": excused,
-                   "cancelled": cancelled}
-            if grouping == _BY_DAY:
-                by_day.append({"date": day, **row})
-                for key, value in row.items():
-                    totals[key] += value
-            else:
-                counts[patient_id] = row
-        patients: list[tuple[int, str, str, str]] = []
-        if counts:  # one array parameter: a clinic's 500 ids as `IN (%s, ...)` cost more to build than to run
-            cursor.execute(_NAMES_SQL.format(patients=Patient._meta.db_table), [list(counts)])
-            patients = cursor.fetchall()
-    by_day.sort(key=lambda r: r["date"])
-    return {
-        **_with_rate(totals),
-        "by_patient": [
-            _with_rate({"patient": pk, "mrn": mrn, "first_name": first, "last_name": last, **counts[pk]})
-            for pk, mrn, last, first in patients
-        ],
-        "by_day": [_with_rate(r) for r in by_day],
-    }
+        covered: list[date] = []
+        if months:
+            present = _cached(cursor, clinic_ids, months)
+            missing = {c: [m for m in months if (c, m) not in present] for c in clinic_ids}
+            if any(missing.values()):
+                for clinic_id, wanted in missing.items():
+                    if wanted:
+                        _fill_months(cursor, clinic_id, wanted)
+                present = _cached(cursor, clinic_ids, months)
+            # a month counts as cached only if every clinic asked has it; the others are read raw for all clinics
+            covered = [m for m in months if all((c, m) in present for c in clinic_ids)]
+        if covered:
+            parts.append(_CACHED_PART.format(cache=AttendanceMonth._meta.db_table))
+            args += [clinic_ids, covered]
+        ranges = _raw_ranges(date_from, date_to, covered)
+        if ranges:
+            join, params = "", [clinic_ids]  # type: str, list[Any]
+            if medication:  # as plan__medication: visits without a plan are left out
+                join = f"JOIN {Plan._meta.db_table} p ON p.id = v.plan_id AND p.medication = %s"
+                params = [medication, clinic_ids]
+            reads = []
+            for start, end in ranges:
+                reads.append(_RANGE_SQL.format(visits=Visit._meta.db_table, join=join))
+                args += [*params, start, end]
+            parts.append(_VISITS_PART.format(ranges=" UNION ALL ".join(reads)))
+        rows = []
+        if parts:  # (none only for an empty range: date_to before date_from)
+            cursor.execute(_REPORT_SQL.format(parts=" UNION ALL ".join(parts), patients=Patient._meta.db_table), args)
+            rows = cursor.fetchall()
+    totals = dict.fromkeys(_ATTENDANCE, 0)
+    by_patient, by_day = [], []
+    for patient_id, day, total, completed, missed, excused, cancelled, mrn, last, first in rows:
+        counts = {"expected": total - cancelled, "completed": completed, "missed": missed, "excused": excused,
+                  "cancelled": cancelled}
+        if day is None:
+            by_patient.append(
+                _with_rate({"patient": patient_id, "mrn": mrn, "first_name": first, "last_name": last, **counts})
+            )
+        else:
+            by_day.append(_with_rate({"date": day, **counts}))
+            for key, value in counts.items():
+                totals[key] += value
+    return {**_with_rate(totals), "by_patient": by_patient, "by_day": by_day}
 
 
 def closure_affected_visits(*, clinic: Clinic, day: date, services: list[str]) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ def test_the_cost_curve_bench_times_every_path_beside_the_baseline_and_counts_it
     assert paths["report_90"]["queries"] == paths["report_365"]["queries"]
     report = figures["report_365_vs_sql"]
     assert report["same_numbers"] is True and report["raw_queries"] == 4
+    cold = figures["report_365_cold"]  # the year's closed months filled by the first report: 10 or 11 of them
+    assert cold["requests"] == 1 and cold["months_cached"] in (10, 11) and cold["cold_p50_ms"] > 0
     assert "saturation" not in figures and "stored" not in figures  # tiny runs are not stored
 
 
