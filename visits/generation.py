@@ -186,10 +186,12 @@ def _reconcile(
 ) -> tuple[list[tuple[Any, ...]], list[Visit], list[int]]:
     """New rows as NEW_COLUMNS tuples, changed visits (unsaved instances carrying the id and the
     COMPARED_FIELDS to write), ids of visits to delete."""
+    head = (plan.patient_id, plan.patient.clinic_id, plan.pk)
+    if not existing:  # a plan's first run (or a new day's horizon all new): every visit is a new row
+        return [head + key + values for key, values in wanted.items()], [], []
     to_create: list[tuple[Any, ...]] = []
     to_update: list[Visit] = []
     to_delete: list[int] = []
-    head = (plan.patient_id, plan.patient.clinic_id, plan.pk)
     for key, values in wanted.items():
         visit = existing.get(key)
         if visit is None:
@@ -625,6 +627,8 @@ class _Room:
         self.starts: defaultdict[tuple[int, date], Counter[datetime]] = defaultdict(Counter)
         self.booth_windows = {pk for pk, window in windows.items() if engine.DIAMORPHINE in window.services}
         self._slots: dict[tuple[int, date, str], tuple[_Slot, ...]] = {}
+        # The same answers by (clinic, service), then date: _place_doses looks up once a plan, not once a visit.
+        self._slots_by_day: dict[tuple[int, str], dict[date, tuple[_Slot, ...]]] = {}
 
     @classmethod
     def load(cls, works: list[_Work], date_from: date, date_to: date, *, lock_patients: bool = True) -> _Room:
@@ -851,6 +855,7 @@ class _Room:
         Without an interval the previous session's start does not matter; the rest is find() as it stands."""
         unplaced: list[_Unplaced] = []
         count, windows, booth_windows, wanted = self.count, self.windows, self.booth_windows, work.wanted
+        by_day = self._slots_by_day.setdefault((work.clinic_id, work.service), {})
         day: date | None = None
         why: str | None = None
         for key, values in list(wanted.items()):
@@ -859,7 +864,9 @@ class _Room:
             if key in work.settled:
                 continue
             if why is None:
-                slots = self.slots(work, day)
+                slots = by_day.get(day)
+                if slots is None:
+                    slots = by_day[day] = self.slots(work, day)
                 planned = values[4]
                 if slots and slots[0].window_id != planned:
                     first = next((i for i, slot in enumerate(slots) if slot.window_id == planned), 0)
