@@ -29,7 +29,8 @@ days and sessions a plan needs; this module decides where they sit:
   not reshuffle a whole clinic and the hourly run changes nothing on an unchanged calendar.
 - The windows of the chunk's clinics are locked (SELECT … FOR UPDATE, id order, after a FOR KEY SHARE
   on the chunk's patients so that the lock order matches booking's: patient, then windows) before their
-  visits are counted, so a booking and a generation never both take the last place.
+  visits are counted, so a booking and a generation never both take the last place. The rolling job holds
+  a clinic's patients and windows, and its counts, for all of the clinic's chunks (_ClinicHold, issue #16).
 
 A visit with no room anywhere that day is *refused* when a person changed something (`refuse="plan"`:
 creating or changing a plan or its pauses; `refuse="calendar"`: a window, closure, zone or rule-set
