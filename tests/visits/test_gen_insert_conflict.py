@@ -111,3 +111,23 @@ def test_an_error_other_than_a_conflict_is_raised(clinic):
     row[NEW_COLUMNS.index("kind")] = None  # NOT NULL
     with pytest.raises(IntegrityError):
         _insert_new_rows([tuple(row)])
+
+
+@pytest.mark.django_db
+def test_the_ids_are_drawn_with_the_sequence_looked_up_once_not_once_an_id(clinic):
+    from visits.generation import _insert_new_rows
+
+    plan = make_plan(clinic)
+    with CaptureQueriesContext(connection) as queries:
+        ours = _insert_new_rows(_rows(plan, clinic, 5))
+    draw = next(q["sql"] for q in queries.captured_queries if "nextval" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {draw}")
+        plan_lines = [line for (line,) in cursor.fetchall()]
+    # The look-up is an InitPlan's output (run once); the ids' scan calls nextval on its result ($n), not the look-up.
+    looked_up = [n for n, line in enumerate(plan_lines) if "pg_get_serial_sequence" in line]
+    assert len(looked_up) == 1, plan_lines
+    assert "InitPlan" in plan_lines[looked_up[0] - 2], plan_lines
+    assert any("nextval(($" in line for line in plan_lines), plan_lines
+    ids = sorted(visit_id for visit_id, _ in ours)
+    assert ids == list(range(ids[0], ids[0] + 5))
