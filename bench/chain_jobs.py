@@ -167,11 +167,12 @@ def _steady_sweep(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
             seeded_at = cursor.fetchone()[0]
         visits_mark_missed(now=seeded_at)
         grace = max(day.grace for day in _clinic_days(seeded_at))
+        aged: list[Any] = [RECHECK, seeded_at - RECHECK - STEADY_AFTER]
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE visits_visit SET missed_at = missed_at - %s"
                 " WHERE status = 'missed' AND plan_id IS NOT NULL AND missed_at >= %s",
-                [RECHECK, seeded_at - RECHECK - STEADY_AFTER],
+                aged,
             )
             cursor.execute(_PUT_BACK_SQL, [clinic_ids, seeded_at - timedelta(minutes=grace), STEADY_OVERDUE])
         return {"sweep_steady": _timed(lambda: visits_mark_missed(now=seeded_at + STEADY_AFTER), SWEEP_FIELDS)}
