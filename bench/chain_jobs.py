@@ -14,9 +14,9 @@ its own, as a worker's would be) inside one transaction that is rolled back (the
                      skips every plan whose fingerprint still matches (issue #16).
   sweep_first        visits_mark_missed(now): the day's first sweep — every overdue visit the seed left, and every
                      plan in a missed streak evaluated against the ladder.
-  sweep_steady       in the same transaction, the usual 5-minute sweep with today's few overdue visits: the
-                     first sweep's claims aged past RECHECK, and its STEADY_OVERDUE (20) latest claims put back
-                     as overdue, the same count at every size. Its cost should follow that count, not the table.
+  sweep_steady       in a child of its own, the usual 5-minute sweep on a chain whose past is all decided, with
+                     STEADY_OVERDUE (20) visits overdue, the same count at every size: the chain as the seed left it,
+                     at the moment of seeding (`_steady_sweep`). Its cost should follow that count, not the table.
 
 Per job: seconds (median of --repeat), queries, peak RSS of the child (MB, `ru_maxrss`), and what it did (rows
 inserted, visits marked missed, plans evaluated). No baseline in the same run (the same jobs at 1M and 15M are the
@@ -43,12 +43,8 @@ SIZES = {"tiny": {"seed": (2, 40, 40), "repeat": 1}, "full": {"repeat": 3}}
 TINY_PREFIX = "Bench chain jobs"
 STORE = ROOT / "var" / "chain_jobs"
 JOBS = ("generation_first", "generation_steady", "sweep_first", "sweep_steady")
-STEADY_AFTER = timedelta(seconds=1)  # nothing new overdue but the STEADY_OVERDUE visits put back (_sweeps)
+STEADY_AFTER = timedelta(seconds=1)  # nothing new overdue but the STEADY_OVERDUE visits put back
 STEADY_OVERDUE = 20
-_PUT_BACK_SQL = """
-    UPDATE visits_visit SET status = 'scheduled', missed_at = NULL
-    WHERE id IN (SELECT id FROM visits_visit WHERE id = ANY(%s) ORDER BY "end" DESC NULLS LAST, id LIMIT %s)
-"""
 
 
 def _in_child(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -123,40 +119,78 @@ def _generations(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
     return job
 
 
-def _sweeps() -> dict[str, Any]:
-    from django.db import connection
+def _first_sweep() -> dict[str, Any]:
     from django.utils import timezone
 
-    from visits.missed import RECHECK, visits_mark_missed
+    from visits.missed import visits_mark_missed
 
-    now, claimed = timezone.now(), list[int]()
-
-    def first() -> Any:
-        result = visits_mark_missed(now=now)
-        claimed.extend(result.missed_ids)
-        return result
-
-    figures = {"sweep_first": _timed(first, SWEEP_FIELDS)}
-    # Outside the timing, the steady state the 5-minute sweep meets, the same at every size: the catch-up's claims
-    # (every visit overdue since the seed: hours of the chain's visits) as if claimed long ago — left recent, the
-    # next sweep re-evaluated every plan they touched (RECHECK), a cost that grew with the time since seeding —
-    # and today's few overdue visits: the catch-up's STEADY_OVERDUE latest claims put back as they were before it
-    # (a sweep 5 minutes later claims whatever windows ended in those minutes: 0 or hundreds, by the clock).
-    with connection.cursor() as cursor:
-        aged: list[Any] = [RECHECK, claimed]
-        cursor.execute("UPDATE visits_visit SET missed_at = missed_at - %s WHERE id = ANY(%s)", aged)
-        cursor.execute(_PUT_BACK_SQL, [claimed, STEADY_OVERDUE])
-    figures["sweep_steady"] = _timed(lambda: visits_mark_missed(now=now + STEADY_AFTER), SWEEP_FIELDS)
-    return figures
+    now = timezone.now()
+    return {"sweep_first": _timed(lambda: visits_mark_missed(now=now), SWEEP_FIELDS)}
 
 
-def measure(clinic_ids: list[int], repeat: int) -> dict[str, Any]:
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in JOBS}
+# The moment the chain was seeded: seed_scale writes every row with its one `now` (`created`); the lowest visit id of
+# the chain's clinics is one of its rows (a primary-key read, not an aggregate over the table).
+_SEEDED_AT_SQL = 'SELECT created FROM visits_visit WHERE clinic_id = ANY(%s) ORDER BY id LIMIT 1'
+# The STEADY_OVERDUE misses of the seed that ended last (past every clinic's grace), back to scheduled.
+_PUT_BACK_SQL = """
+    UPDATE visits_visit SET status = 'scheduled', missed_at = NULL
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM visits_visit
+        WHERE status = 'missed' AND clinic_id = ANY(%s) AND "end" <= %s
+        ORDER BY "end" DESC, id DESC
+        LIMIT %s
+    ))
+"""
+
+
+def _steady_sweep(clinic_ids: list[int]) -> Callable[[], dict[str, Any]]:
+    """The 5-minute sweep of a chain whose past is all decided, with STEADY_OVERDUE visits overdue (issue #16).
+
+    The chain as seed_scale left it is that state at the moment of seeding (`_SEEDED_AT_SQL`): every visit whose
+    window ended a grace period before is completed, missed, excused or cancelled. So the sweeps run at that moment,
+    not at the wall clock: the day's first sweep (untimed: it records each clinic's day and evaluates the seed's
+    streaks, claiming nothing or a few visits), then, outside the timing, the seed's last RECHECK of misses aged past
+    it (left recent, every sweep re-evaluates their plans: a count that grows with the chain) and its STEADY_OVERDUE
+    latest misses put back as scheduled; the timed sweep then meets those, the same count at every size.
+    Before, the steady sweep followed a catch-up of every visit overdue since the seed (hours of the chain's
+    windows: 15,701 at 15M) in the same uncommitted transaction, and its claim walked each of those visits' old
+    `scheduled` index entries, which a committed sweep leaves dead (skipped): a cost of the bench, not of the sweep.
+    """
+
+    def job() -> dict[str, Any]:
+        from django.db import connection
+
+        from visits.missed import RECHECK, _clinic_days, visits_mark_missed
+
+        with connection.cursor() as cursor:
+            cursor.execute(_SEEDED_AT_SQL, [clinic_ids])
+            seeded_at = cursor.fetchone()[0]
+        visits_mark_missed(now=seeded_at)
+        grace = max(day.grace for day in _clinic_days(seeded_at))
+        aged: list[Any] = [RECHECK, seeded_at - RECHECK - STEADY_AFTER]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE visits_visit SET missed_at = missed_at - %s"
+                " WHERE status = 'missed' AND plan_id IS NOT NULL AND missed_at >= %s",
+                aged,
+            )
+            cursor.execute(_PUT_BACK_SQL, [clinic_ids, seeded_at - timedelta(minutes=grace), STEADY_OVERDUE])
+        return {"sweep_steady": _timed(lambda: visits_mark_missed(now=seeded_at + STEADY_AFTER), SWEEP_FIELDS)}
+
+    return job
+
+
+def measure(clinic_ids: list[int], repeat: int, *, sweeps_only: bool = False) -> dict[str, Any]:
+    children: list[tuple[Callable[[], dict[str, Any]], tuple[str, ...]]] = [
+        (_generations(clinic_ids), ("generation_first", "generation_steady")),
+        (_first_sweep, ("sweep_first",)),
+        (_steady_sweep(clinic_ids), ("sweep_steady",)),
+    ]
+    if sweeps_only:
+        children = children[1:]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for _, names in children for name in names}
     for _ in range(repeat):
-        for pair, names in (
-            (_generations(clinic_ids), ("generation_first", "generation_steady")),
-            (_sweeps, ("sweep_first", "sweep_steady")),
-        ):
+        for pair, names in children:
             both = _in_child(pair)
             for name in names:
                 runs[name].append({**both[name], "peak_rss_mb": both["peak_rss_mb"]})
@@ -193,6 +227,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     p = parser(__doc__.splitlines()[0], SIZES, "full")
     p.add_argument("--label", default="", help="Store the run as var/chain_jobs/<label>.json.")
     p.add_argument("--table", action="store_true", help="Print the stored runs as a Markdown table.")
+    p.add_argument("--sweeps-only", action="store_true", help="Only the two sweeps (not stored with --label).")
     args = p.parse_args(argv)
     if args.table:
         runs = sorted((json.loads(f.read_text()) for f in STORE.glob("*.json")), key=lambda r: r["visits_in_database"])
@@ -221,11 +256,11 @@ def main(argv: list[str]) -> dict[str, Any]:
             active_plans=Plan.objects.filter(patient__clinic_id__in=clinic_ids, status="active").count(),
             visits_in_database=Visit.objects.count(),
         )
-        figures["jobs"] = measure(clinic_ids, args.repeat or int(size["repeat"]))
+        figures["jobs"] = measure(clinic_ids, args.repeat or int(size["repeat"]), sweeps_only=args.sweeps_only)
         figures["loadavg_at_end"] = machine()["loadavg_at_start"]
     finally:
         clinics_purge(own)
-    if args.label:
+    if args.label and not args.sweeps_only:  # the table wants every job
         STORE.mkdir(parents=True, exist_ok=True)
         (STORE / f"{args.label}.json").write_text(json.dumps(figures, indent=2, default=str))
         figures["stored"] = str(STORE / f"{args.label}.json")

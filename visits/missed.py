@@ -155,7 +155,7 @@ def visits_mark_missed(*, now: datetime | None = None, all_plans: bool = False) 
         new_days = _start_days(clinics, now)
         plan_ids = _plans_in_a_streak(now) if all_plans else _plans_in_a_streak(now, clinic_ids=new_days)
         plan_ids |= _recently_missed(now)
-        evaluation = escalations_evaluate(now=now, plan_ids=plan_ids, newly_missed=newly_missed)
+        evaluation = escalations_evaluate(now=now, plan_ids=plan_ids, newly_missed=newly_missed, clinic_days=clinics)
         result.plans_evaluated = evaluation.plans
         result.escalations_created = evaluation.created
         result.escalations_by_clinic = evaluation.created_by_clinic
@@ -179,6 +179,7 @@ class _ClinicDay(NamedTuple):
     today: date
     rules_updated: datetime | None
     recorded: bool = False  # its EscalationDay holds this date and stamp: `_start_days` has nothing to write
+    rules: Rules | None = None  # the clinic's rules, parsed (the evaluation's, see `escalations_evaluate`)
 
 
 # Parsed rule sets by (rule set id, its `updated`), kept across sweeps in the worker process (issue #16): a sweep
@@ -222,7 +223,7 @@ def _clinic_days(now: datetime) -> list[_ClinicDay]:
             recorded, updated = recorded and stamp == updated, stamp
         else:
             rules = _RULES_CACHE[(rule_set_id, updated)]
-        days.append(_ClinicDay(clinic_id, rules.missed_grace_minutes, today, updated, recorded))
+        days.append(_ClinicDay(clinic_id, rules.missed_grace_minutes, today, updated, recorded, rules))
     return days
 
 
@@ -473,12 +474,18 @@ def escalations_evaluate(
     now: datetime | None = None,
     plan_ids: Iterable[int] | None = None,
     newly_missed: Mapping[int, int] | None = None,
+    clinic_days: Iterable[_ClinicDay] = (),
 ) -> EvaluationResult:
     """Record the escalations every plan in a missed streak has reached. Safe to run twice.
 
     `plan_ids` limits the evaluation (default: every active plan whose latest missed visit is recent
     and not followed by an attended one). `newly_missed` maps plan id → the visit this sweep marked
     missed; only those plans can produce a check-in decision, so a re-run never texts twice.
+    `clinic_days`: the sweep's read of the clinics (`_clinic_days`, at this `now`), whose local dates and parsed
+    rules the ladder uses as they are. Issue #16: the evaluation read each clinic of its plans again, with its rule
+    set, and its whole calendar (windows, three years of closures) only to learn the rules — for a steady sweep's
+    20 plans a cost that grew with the clinics they spanned. A calendar is now read only for a plan the engine is
+    asked about (`_engine_exempt`).
     """
     now = now or timezone.now()
     newly_missed = dict(newly_missed or {})
@@ -486,6 +493,9 @@ def escalations_evaluate(
     ids |= set(newly_missed)
     result = EvaluationResult()
     ctx = _Context(now, ClinicCalendars(), {}, {}, {})
+    for day in clinic_days:
+        if day.rules is not None:
+            ctx.today[day.clinic_id], ctx.rules[day.clinic_id] = day.today, day.rules
     for chunk in _chunked(sorted(ids), PLAN_CHUNK):
         _evaluate_chunk(chunk, newly_missed, ctx, result)
     return result
@@ -532,7 +542,15 @@ def _evaluate_chunk(
     # sweep, and its local date and rules are computed once per sweep, not per plan.
     since = ctx.now.date() - timedelta(days=RECENT_DAYS + 1)
     plans, existing = _load_chunk(chunk, since, ctx)
-    missing = {plan.clinic_id for plan in plans} - ctx.clinics.keys()
+    # Clinics as models: those the sweep's read did not bring (a call without `clinic_days`, or a clinic created
+    # since), and those of plans the engine may be asked about (`_engine_exempt`: diamorphine, never dosed, paused).
+    missing = {
+        plan.clinic_id
+        for plan in plans
+        if plan.clinic_id not in ctx.rules
+        or plan.medication == ladder.DIAMORPHINE
+        or (plan.medication in ladder.ORAL_DAILY and (plan.pk not in ctx.done or plan.pk in ctx.pauses))
+    } - ctx.clinics.keys()
     if missing:
         ctx.clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
     new: list[_NewEscalation] = []
@@ -566,7 +584,7 @@ def _suspend_take_homes(patients_by_clinic: Mapping[int, set[int]], ctx: _Contex
     every plan from today (clinic-local) until a clinician approves them again; one UPDATE per clinic. The
     sweep's result lists them (`suspended_plan_ids`) so the shell can regenerate their visits."""
     for clinic_id, patient_ids in sorted(patients_by_clinic.items()):
-        today = local_date(ctx.now, ctx.clinics[clinic_id].timezone)
+        today = ctx.today.get(clinic_id) or local_date(ctx.now, _clinic(clinic_id, ctx).timezone)
         with connection.cursor() as cursor:
             cursor.execute(_SUSPEND_SQL, [today, ctx.now, _pg_ints(sorted(patient_ids))])
             result.suspended_plan_ids += sorted(row[0] for row in cursor.fetchall())
@@ -692,6 +710,14 @@ def _evaluate_plan(plan: _Plan, ctx: _Context, new_visit: int | None) -> _Outcom
     return _Outcome()
 
 
+def _clinic(clinic_id: int, ctx: _Context) -> Clinic:
+    """The clinic as a model, read when first needed (its calendar for the engine): most sweeps need none."""
+    clinic = ctx.clinics.get(clinic_id)
+    if clinic is None:
+        clinic = ctx.clinics[clinic_id] = Clinic.objects.select_related("rule_set").get(pk=clinic_id)
+    return clinic
+
+
 def _clinic_today(plan: _Plan, ctx: _Context) -> date:
     today = ctx.today.get(plan.clinic_id)
     if today is None:
@@ -724,7 +750,7 @@ def _engine_exempt(plan: _Plan, ctx: _Context, first: date, last: date, *, alway
     pauses = ctx.pauses.get(plan.pk, [])
     if not always and not any(p.start <= last and p.end >= first for p in pauses):
         return set()
-    calendar, rules = ctx.calendars.get(ctx.clinics[plan.clinic_id])
+    calendar, rules = ctx.calendars.get(_clinic(plan.clinic_id, ctx))
     spec = plan_spec(plan, pauses=pauses)
     days = engine.plan_days(spec, calendar, rules, first, last)
     # A day an alternate-day double dose would have covered is no exemption: its dose was missed or is ahead.
