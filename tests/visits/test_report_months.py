@@ -144,7 +144,7 @@ def test_a_cached_report_reads_the_cache_the_open_edges_and_the_names(ledger, dj
     args = ([clinics[0].pk], FIRST, FIRST + timedelta(days=SPAN))
     cold = _report(*args)
     assert _months_cached(clinics[0].pk) == {date(2026, m, 1) for m in (7, 8, 9, 10)}
-    with django_assert_num_queries(2):  # which months are cached; their counts, the edges (June, November) and names
+    with django_assert_num_queries(3):  # which months are cached; their counts and the edges (June, November); names
         cached = _report(*args)
     assert cached == cold == _expected(*args, "")
     AttendanceMonth.objects.filter(clinic_id=clinics[0].pk, month=date(2026, 8, 1), day=None,
