@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import ClinicFactory, PatientFactory, PlanFactory
-from tests.visits.test_report_one_pass import NAMES, STATUSES, _expected
+from tests.visits.test_report_one_pass import STATUSES, _expected, make_ledger
 from visits.models import AttendanceMonth, Visit
 from visits.reports import _closed_months, attendance_report
 
@@ -33,12 +33,7 @@ def frozen():
 
 @pytest.fixture
 def ledger(db, frozen):
-    clinics = [ClinicFactory(), ClinicFactory()]
-    plans = []
-    for n, last_name in enumerate(NAMES):
-        patient = PatientFactory(clinic=clinics[n % 2], last_name=last_name, first_name=f"F{3 - n}", mrn=f"M{n}")
-        plans.append((patient, PlanFactory(patient=patient, medication=["methadone", "naltrexone_xr"][n % 2])))
-    return clinics, plans
+    return make_ledger()
 
 
 def _visits(plans, rows) -> list[Visit]:
@@ -219,13 +214,17 @@ def _until_a_backend_waits_on_an_advisory_lock(errors: list) -> None:
     raise AssertionError("the writer never waited for the fill's lock")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_write_in_flight_keeps_its_clinic_uncached_and_the_report_true(frozen):
+def _an_august_dose() -> tuple:
     clinic = ClinicFactory()
     patient = PatientFactory(clinic=clinic)
-    plan = PlanFactory(patient=patient)
-    visit = Visit.objects.create(patient=patient, clinic=clinic, plan=plan, kind="dose", date=date(2026, 8, 3),
-                                 status="completed", source="manual")
+    visit = Visit.objects.create(patient=patient, clinic=clinic, plan=PlanFactory(patient=patient), kind="dose",
+                                 date=date(2026, 8, 3), status="completed", source="manual")
+    return clinic, visit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_in_flight_keeps_its_clinic_uncached_and_the_report_true(frozen):
+    clinic, visit = _an_august_dose()
     args = ([clinic.pk], date(2026, 8, 1), date(2026, 8, 31))
     started, release, errors = threading.Event(), threading.Event(), []
     thread = _in_thread(lambda: Visit.objects.filter(pk=visit.pk).update(status="missed"), started, release, errors)
@@ -245,11 +244,7 @@ def test_a_write_in_flight_keeps_its_clinic_uncached_and_the_report_true(frozen)
 
 @pytest.mark.django_db(transaction=True)
 def test_a_write_during_a_fill_waits_for_it_and_then_forgets_the_month(frozen):
-    clinic = ClinicFactory()
-    patient = PatientFactory(clinic=clinic)
-    plan = PlanFactory(patient=patient)
-    visit = Visit.objects.create(patient=patient, clinic=clinic, plan=plan, kind="dose", date=date(2026, 8, 3),
-                                 status="completed", source="manual")
+    clinic, visit = _an_august_dose()
     args = ([clinic.pk], date(2026, 8, 1), date(2026, 8, 31))
     written, errors = threading.Event(), []
 

@@ -38,14 +38,19 @@ def _expected(clinic_ids: list[int], date_from: date, date_to: date, medication:
     }
 
 
-@pytest.fixture
-def ledger(db):
+def make_ledger() -> tuple[list, list]:
+    """Two clinics, four patients (two share a last name), each with a plan of one of two medications."""
     clinics = [ClinicFactory(), ClinicFactory()]
     plans = []
     for n, last_name in enumerate(NAMES):
         patient = PatientFactory(clinic=clinics[n % 2], last_name=last_name, first_name=f"F{3 - n}", mrn=f"M{n}")
         plans.append((patient, PlanFactory(patient=patient, medication=["methadone", "naltrexone_xr"][n % 2])))
     return clinics, plans
+
+
+@pytest.fixture
+def ledger(db):
+    return make_ledger()
 
 
 @pytest.mark.django_db
