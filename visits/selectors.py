@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, OuterRef, Q, QuerySet, Subquery
 
 from scheduler import engine
 from scheduler.models import Clinic, Closure, DosingWindow, Plan
@@ -41,12 +42,17 @@ class Slot:
 def closure_for(clinic: Clinic, day: date, service: str) -> Closure | None:
     """The closure that shuts `service` on `day` (an empty services list closes everything)."""
     for closure in Closure.objects.filter(clinic=clinic, date=day).order_by("id"):
-        if not closure.services or service in closure.services:
+        if _closes(closure.services, service):
             return closure
     return None
 
 
-def slots_for(clinic: Clinic, day: date, service: str, *, windows: list[DosingWindow] | None = None) -> list[Slot]:
+def _closes(services: Any, service: str) -> bool:
+    """Whether a closure with these services shuts `service` (an empty list closes everything)."""
+    return not services or service in services
+
+
+def slots_for(clinic: Clinic, day: date, service: str, *, windows: Sequence[DosingWindow] | None = None) -> list[Slot]:
     """The windows offering `service` on `day`'s weekday, ignoring closures, sorted by start.
 
     A window whose wall times do not exist that day (spring-forward gap) is left out: DOMAIN §6
@@ -118,11 +124,35 @@ def window_bookings(window_ids: list[int], date_from: date, date_to: date) -> li
 
 
 def availability(*, clinic: Clinic, date: date, service: str) -> list[dict[str, Any]]:
-    """Windows offering `service` on the clinic-local `date` with their bookings; [] on a closure."""
-    if closure_for(clinic, date, service) is not None:
+    """Windows offering `service` on the clinic-local `date` with their bookings; [] on a closure.
+
+    One statement (issue #16; was three: the closures, the windows, the counts): the clinic's windows, each with
+    its count on `date` (booked_counts' rule, through the (window, date) index) and the day's closures' service
+    lists (one uncorrelated subquery, evaluated once), which closure_for's own test then reads."""
+    held = (
+        Visit.objects.filter(window_id=OuterRef("pk"), date=date)
+        .exclude(status__in=FREES_ITS_PLACE)
+        .order_by()
+        .values("window_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    shut = (
+        Closure.objects.filter(clinic=clinic, date=date)
+        .order_by()
+        .values("clinic_id")
+        .annotate(services_each=JSONBAgg("services", order_by="id"))
+        .values("services_each")
+    )
+    windows = list(
+        DosingWindow.objects.filter(clinic=clinic)
+        .order_by("start", "end", "id")
+        .annotate(held_on_date=Subquery(held), closures_services=Subquery(shut))
+    )
+    if windows and any(_closes(services, service) for services in windows[0].closures_services or ()):
         return []
-    slots = slots_for(clinic, date, service)
-    counts = booked_counts([s.window.pk for s in slots], date)
+    slots = slots_for(clinic, date, service, windows=windows)
+    counts = {w.pk: w.held_on_date or 0 for w in windows}
     rows = []
     for slot in slots:
         booked = counts.get(slot.window.pk, 0)
