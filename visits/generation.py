@@ -245,6 +245,9 @@ def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, to
     return inputs
 
 
+_SHAPES_HELD = 1000  # distinct shapes kept at once (each a plan's wanted visits for the horizon)
+
+
 class _Shapes:
     """The engine's answers by plan shape, for one clinic at a time (issue #16).
 
@@ -252,8 +255,8 @@ class _Shapes:
     of that answer and the medication (part of the spec): two plans of a clinic with equal specs over the same range
     want the same visits. A clinic's daily patients who started the same day on the same pattern are simulated
     once; each plan gets its own copy of the answer (placing moves and removes entries of it, the value tuples are
-    immutable and shared). Kept for one calendar at a time, so it holds at most one clinic's shapes: the rolling job
-    reads plans by clinic. Only the engine's thread (or the caller's, without one) touches it.
+    immutable and shared). Kept for one calendar at a time and at most _SHAPES_HELD shapes, so memory stays bounded:
+    the rolling job reads plans by clinic. Only the engine's thread (or the caller's, without one) touches it.
     """
 
     def __init__(self) -> None:
@@ -270,6 +273,8 @@ class _Shapes:
         key = (spec, date_from, date_to)
         found = self._wanted.get(key)
         if found is None:
+            if len(self._wanted) >= _SHAPES_HELD:
+                self._wanted = {}  # a clinic of mostly distinct plans: memory stays bounded, answers the same
             days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
             found = self._wanted[key] = desired_visits(plan, days)
         return dict(found)

@@ -273,3 +273,22 @@ def test_generation_writes_the_same_rows_as_plan_by_plan(clinic, monkeypatch, no
     assert new == old
     assert (new_result.created, new_result.unplaced) == (old_result.created, old_result.unplaced)
     assert new_result.created > 300 and new_result.unplaced > 0 and new[1]  # full windows: some left out
+
+
+def test_at_most_the_held_shapes_are_kept_and_answers_stay_the_same(monkeypatch):
+    monkeypatch.setattr(generation, "_SHAPES_HELD", 1)
+    calls = []
+    real = engine.plan_days
+    monkeypatch.setattr(engine, "plan_days", lambda *a: calls.append(a) or real(*a))
+    today = date(2026, 3, 4)
+    window = engine.Window(1, frozenset(range(7)), time(7), time(10), frozenset({"methadone"}), 50)
+    calendar, rules = engine.Calendar("America/New_York", (window,)), preset_rules()
+    shapes = [
+        {"medication": "methadone", "start_date": today, "attendance_weekdays": frozenset(days)}
+        for days in ({0, 1, 2, 3, 4, 5}, {0, 2, 4}, {0, 1, 2, 3, 4, 5})
+    ]
+    items = [_item(n, shape, calendar, rules, today) for n, shape in enumerate(shapes, start=1)]
+    works = _simulate(items)
+    assert len(calls) == 3  # the first shape was let go for the second, and simulated again
+    assert [w.wanted for w in works] == [_reference(item) for item in items]
+    assert works[0].wanted == works[2].wanted != works[1].wanted
