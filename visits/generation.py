@@ -245,12 +245,48 @@ def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, to
     return inputs
 
 
-def _simulate(inputs: list[_Input]) -> list[_Work]:
+_SHAPES_HELD = 1000  # distinct shapes kept at once (each a plan's wanted visits for the horizon)
+
+
+class _Shapes:
+    """The engine's answers by plan shape, for one clinic at a time (issue #16).
+
+    engine.plan_days is a pure function of the PlanSpec, the calendar, the rules and the range, and desired_visits
+    of that answer and the medication (part of the spec): two plans of a clinic with equal specs over the same range
+    want the same visits. A clinic's daily patients who started the same day on the same pattern are simulated
+    once; each plan gets its own copy of the answer (placing moves and removes entries of it, the value tuples are
+    immutable and shared). Kept for one calendar at a time and at most _SHAPES_HELD shapes, so memory stays bounded:
+    the rolling job reads plans by clinic. Only the engine's thread (or the caller's, without one) touches it.
+    """
+
+    def __init__(self) -> None:
+        self._calendar: engine.Calendar | None = None
+        self._rules: Rules | None = None
+        self._wanted: dict[tuple[engine.PlanSpec, date, date], dict[tuple[date, int], tuple[Any, ...]]] = {}
+
+    def wanted(
+        self, plan: Plan, spec: engine.PlanSpec, calendar: engine.Calendar, rules: Rules, date_from: date, date_to: date
+    ) -> dict[tuple[date, int], tuple[Any, ...]]:
+        if calendar is not self._calendar or rules is not self._rules:
+            # Held by reference: the identity check above can never match a new object at a reused address.
+            self._calendar, self._rules, self._wanted = calendar, rules, {}
+        key = (spec, date_from, date_to)
+        found = self._wanted.get(key)
+        if found is None:
+            if len(self._wanted) >= _SHAPES_HELD:
+                self._wanted = {}  # a clinic of mostly distinct plans: memory stays bounded, answers the same
+            days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
+            found = self._wanted[key] = desired_visits(plan, days)
+        return dict(found)
+
+
+def _simulate(inputs: list[_Input], shapes: _Shapes | None = None) -> list[_Work]:
     """The engine's answer for each plan: pure code, no ORM (it may run on the engine thread, see _Chunk)."""
+    shapes = _Shapes() if shapes is None else shapes
     works: list[_Work] = []
     for plan, plan_today, date_from, date_to, spec, calendar, rules in inputs:
-        days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
-        works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), desired_visits(plan, days)))
+        wanted = shapes.wanted(plan, spec, calendar, rules, date_from, date_to)
+        works.append(_Work(plan, plan_today, calendar, _interval(plan, rules), wanted))
     return works
 
 
@@ -276,6 +312,7 @@ def _prepare_chunk(
     today: date | None,
     fingerprints: _Fingerprints | None,
     engine_thread: ThreadPoolExecutor | None,
+    shapes: _Shapes | None = None,
 ) -> _Chunk:
     result = GenerationResult(plans=len(plans))
     inputs = _inputs(plans, calendars, horizon_days, today)
@@ -283,8 +320,8 @@ def _prepare_chunk(
         inputs = fingerprints.stale(inputs)
         result.skipped = len(plans) - len(inputs)
     if engine_thread is None or not inputs:
-        return _Chunk(result, inputs, _simulate(inputs))
-    return _Chunk(result, inputs, engine_thread.submit(_simulate, inputs))
+        return _Chunk(result, inputs, _simulate(inputs, shapes))
+    return _Chunk(result, inputs, engine_thread.submit(_simulate, inputs, shapes))
 
 
 def _write_chunk(
@@ -804,6 +841,9 @@ class _Room:
         return unplaced
 
     def _keep_all(self, work: _Work) -> None:
+        if not work.existing:  # a first run: nothing to keep, every wanted visit is placed (the loop's outcome)
+            work.pending = bool(work.wanted)
+            return
         day: date | None = None
         after: datetime | None = None
         blocked = False
@@ -1035,17 +1075,47 @@ def _copy_rows(
     ids, *same = cursor.fetchone()
     texts = _CopyText()
     tail = "".join("\t" + texts[value] for value in same) + "\n"
+    lines = _RowLines(texts, tail)
     with cursor.cursor.copy(f"COPY {table} ({pk}, {columns}) FROM STDIN") as copy:
         for start in range(0, len(rows), _COPY_BLOCK):
-            block = zip(ids[start : start + _COPY_BLOCK], rows[start : start + _COPY_BLOCK], strict=True)
-            copy.write(
-                "".join([f"{visit_id}\t" + "\t".join(map(texts.__getitem__, row)) + tail for visit_id, row in block])
-            )
+            copy.write(lines.block(ids[start : start + _COPY_BLOCK], rows[start : start + _COPY_BLOCK]))
     plan_at = NEW_COLUMNS.index("plan_id")
     return [(visit_id, row[plan_at]) for visit_id, row in zip(ids, rows, strict=True)]
 
 
 _COPY_BLOCK = 5000  # rows a copy.write() call
+_HEAD = 3  # NEW_COLUMNS' patient_id, clinic_id, plan_id: the same for all of a plan's rows
+
+
+class _RowLines:
+    """COPY text lines of NEW_COLUMNS rows, each after its id and followed by the constant columns' `tail`.
+
+    A row's text is its head (the plan's columns) and its rest (the visit's), each looked up whole: a plan's rows
+    share a head, and the same visit values (date, session, window, reason…) repeat across a clinic's plans. Joining
+    fifteen value texts for every row was most of the COPY text's cost (issue #16). The text of a part is the one
+    _CopyText gives value by value, so every line is the same as before.
+    """
+
+    def __init__(self, texts: _CopyText, tail: str) -> None:
+        self.texts, self.tail = texts, tail
+        self.heads: dict[tuple[Any, ...], str] = {}
+        self.rests: dict[tuple[Any, ...], str] = {}
+
+    def block(self, ids: list[int], rows: list[tuple[Any, ...]]) -> str:
+        heads, rests, text = self.heads, self.rests, self.texts.__getitem__
+        lines: list[str] = []
+        for visit_id, row in zip(ids, rows, strict=True):
+            head, rest = row[:_HEAD], row[_HEAD:]
+            head_text = heads.get(head)
+            if head_text is None:
+                head_text = heads[head] = "\t".join(map(text, head))
+            rest_text = rests.get(rest)
+            if rest_text is None:
+                rest_text = rests[rest] = "\t".join(map(text, rest)) + self.tail
+            lines.append(f"{visit_id}\t{head_text}\t{rest_text}")
+        return "".join(lines)
+
+
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -1111,6 +1181,7 @@ def visits_generate(
     """
     horizon = horizon_days or settings.GENERATION_HORIZON_DAYS
     calendars = ClinicCalendars()
+    shapes = _Shapes()
     # Only the rolling job skips unchanged plans: a caller naming plans has just changed something.
     fingerprints = _Fingerprints() if plans is None else None
     result = GenerationResult()
@@ -1151,7 +1222,7 @@ def visits_generate(
                 _share_clinics(chunk, loaded)
             active = [p for p in chunk if p.status == "active"]
             clinics.update(p.patient.clinic_id for p in chunk)
-            ready = _prepare_chunk(active, calendars, horizon, today, fingerprints, thread) if active else None
+            ready = _prepare_chunk(active, calendars, horizon, today, fingerprints, thread, shapes) if active else None
             if waiting is not None:
                 write(*waiting)
                 waiting = None
