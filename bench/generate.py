@@ -43,8 +43,12 @@ CLINIC = "Bench generate"
 TARGET = 1.3
 
 
-def _daily_plans(clinic: Any, patients: int, today: Any) -> list[Any]:
-    """Daily methadone patients in treatment for two months: a visit every open day, Sunday a take-home."""
+def _daily_plans(clinic: Any, patients: int, today: Any, *, distinct: bool = False) -> list[Any]:
+    """Daily methadone patients in treatment for two months: a visit every open day, Sunday a take-home.
+
+    All of them alike, so generation simulates one plan shape for the clinic (visits.generation._Shapes). With
+    `distinct`, each patient started treatment on a day of their own (60 days ago and earlier, one day apart): no two
+    plans share a shape, the take-home days differ with time in treatment, and no engine answer is reused."""
     from scheduler.models import Patient, Plan
 
     rows = Patient.objects.bulk_create(
@@ -67,11 +71,11 @@ def _daily_plans(clinic: Any, patients: int, today: Any) -> list[Any]:
                 patient=p,
                 medication="methadone",
                 start_date=today,
-                treatment_start=today - timedelta(days=60),
+                treatment_start=today - timedelta(days=60 + (n if distinct else 0)),
                 attendance_weekdays=list(range(7)),
                 status="active",
             )
-            for p in rows
+            for n, p in enumerate(rows)
         ],
         batch_size=5000,
     )
@@ -123,7 +127,11 @@ def _run_figures(name: str, run: tuple[float, int, int], patients: int) -> dict[
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parser(__doc__.splitlines()[0], SIZES, "full").parse_args(argv or [])
+    p = parser(__doc__.splitlines()[0], SIZES, "full")
+    p.add_argument(
+        "--distinct", action="store_true", help="Every plan a shape of its own (no engine answer reused: _daily_plans)."
+    )
+    args = p.parse_args(argv or [])
     from django.utils import timezone
 
     from scheduler.management.commands.seed_scale import VISIT_COLUMNS
@@ -137,12 +145,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "size": args.size,
         "patients": patients,
         "horizon_days": HORIZON,
+        "plan_shapes": "distinct" if args.distinct else "same",
         "machine": machine(),
     }
     clinic = bench_clinic(CLINIC, patients)
     try:
         today = local_date(timezone.now(), clinic.timezone)
-        _daily_plans(clinic, patients, today)
+        _daily_plans(clinic, patients, today, distinct=args.distinct)
         vacuum("scheduler_patient", "scheduler_plan")
         gen_times, copy_times = [], []
         # First run makes the rows the baseline copies; later runs alternate copy/generate on an emptied table.

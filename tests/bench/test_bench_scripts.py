@@ -3,6 +3,8 @@ handles, everything due is sent exactly once, and query counts stay fixed. Times
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench import dispatch, generate, missed_sweep, report
@@ -25,6 +27,25 @@ def test_the_generate_bench_copies_exactly_the_rows_generation_made():
     # The day's first run (fingerprints cleared) simulates and reconciles every plan and still creates nothing.
     assert figures["day_first_run_created"] == 0
     assert figures["steady_state_queries"] < figures["day_first_run_queries"] <= figures["generate_queries"]
+
+
+@pytest.mark.django_db
+def test_the_generate_bench_can_give_every_plan_a_shape_of_its_own(monkeypatch: pytest.MonkeyPatch):
+    """--distinct: each patient's own treatment start, so generation reuses no engine answer (visits.generation
+    _Shapes); the baseline still copies exactly the rows generation made."""
+    seen: list[object] = []
+    real = generate._daily_plans
+
+    def spy(*args: Any, **kwargs: Any) -> list[Any]:
+        plans = real(*args, **kwargs)
+        seen.extend(plan.treatment_start for plan in plans)
+        return plans
+
+    monkeypatch.setattr(generate, "_daily_plans", spy)
+    figures = generate.main(["--size", "tiny", "--distinct"])
+    assert figures["plan_shapes"] == "distinct"
+    assert len(seen) == 50 and len(set(seen)) == 50
+    assert figures["copied_rows"] == figures["rows"] > 0
 
 
 @pytest.mark.django_db
