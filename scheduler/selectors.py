@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -134,15 +134,43 @@ def pauses_by_plan(plan_ids: Iterable[int]) -> dict[int, list[Pause]]:
 
 
 class ClinicCalendars:
-    """Caches each clinic's engine calendar and rules for one job run (one query per clinic)."""
+    """Caches each clinic's engine calendar and rules for one job run.
 
-    def __init__(self) -> None:
+    `rules`: rule sets the caller has parsed already (the missed sweep's clinic read), by clinic id; others are
+    parsed here. `load` reads the calendars of many clinics in two queries (their windows, their closures), where
+    `get` of a clinic not loaded reads its own two (issue #16: a sweep whose plans spanned N clinics sent 2 × N)."""
+
+    def __init__(self, rules: Mapping[int, Rules] | None = None) -> None:
         self._cache: dict[int, tuple[engine.Calendar, Rules]] = {}
+        self._rules = dict(rules or {})
 
     def get(self, clinic: Clinic) -> tuple[engine.Calendar, Rules]:
         if clinic.pk not in self._cache:
-            self._cache[clinic.pk] = (calendar_for_clinic(clinic), rules_for_clinic(clinic))
+            self.load([clinic])
         return self._cache[clinic.pk]
+
+    def load(self, clinics: Iterable[Clinic]) -> None:
+        """Read the calendars of the clinics not cached yet: every window and closure of theirs, in the models'
+        order (as `calendar_for_clinic` reads one clinic's)."""
+        todo = {clinic.pk: clinic for clinic in clinics if clinic.pk not in self._cache}
+        if not todo:
+            return
+        windows: dict[int, list[DosingWindow]] = defaultdict(list)
+        closures: dict[int, list[Closure]] = defaultdict(list)
+        if len(todo) == 1:
+            ((pk, clinic),) = todo.items()
+            windows[pk] = list(DosingWindow.objects.filter(clinic=clinic))
+            closures[pk] = list(Closure.objects.filter(clinic=clinic))
+        else:
+            for window in DosingWindow.objects.filter(clinic_id__in=list(todo)):
+                windows[window.clinic_id].append(window)
+            for closure in Closure.objects.filter(clinic_id__in=list(todo)):
+                closures[closure.clinic_id].append(closure)
+        for pk, clinic in todo.items():
+            rules = self._rules.get(pk)
+            if rules is None:
+                rules = rules_for_clinic(clinic)
+            self._cache[pk] = (calendar_for_clinic(clinic, windows=windows[pk], closures=closures[pk]), rules)
 
 
 # --- take-home reviews (DOMAIN §6) ------------------------------------------------------------------

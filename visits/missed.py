@@ -492,10 +492,13 @@ def escalations_evaluate(
     ids = set(plan_ids) if plan_ids is not None else _plans_in_a_streak(now)
     ids |= set(newly_missed)
     result = EvaluationResult()
-    ctx = _Context(now, ClinicCalendars(), {}, {}, {})
+    today: dict[int, _Date] = {}
+    rules: dict[int, Rules] = {}
     for day in clinic_days:
         if day.rules is not None:
-            ctx.today[day.clinic_id], ctx.rules[day.clinic_id] = day.today, day.rules
+            today[day.clinic_id], rules[day.clinic_id] = day.today, day.rules
+    # The engine's calendars take the rules the sweep's clinic read parsed (as `_rules` does), not a parse of their own.
+    ctx = _Context(now, ClinicCalendars(rules=rules), {}, {}, {}, today=today, rules=rules)
     for chunk in _chunked(sorted(ids), PLAN_CHUNK):
         _evaluate_chunk(chunk, newly_missed, ctx, result)
     return result
@@ -544,15 +547,18 @@ def _evaluate_chunk(
     plans, existing = _load_chunk(chunk, since, ctx)
     # Clinics as models: those the sweep's read did not bring (a call without `clinic_days`, or a clinic created
     # since), and those of plans the engine may be asked about (`_engine_exempt`: diamorphine, never dosed, paused).
-    missing = {
+    engine_asked = {
         plan.clinic_id
         for plan in plans
-        if plan.clinic_id not in ctx.rules
-        or plan.medication == ladder.DIAMORPHINE
+        if plan.medication == ladder.DIAMORPHINE
         or (plan.medication in ladder.ORAL_DAILY and (plan.pk not in ctx.done or plan.pk in ctx.pauses))
-    } - ctx.clinics.keys()
+    }
+    unread = {plan.clinic_id for plan in plans if plan.clinic_id not in ctx.rules}
+    missing = (unread | engine_asked) - ctx.clinics.keys()
     if missing:
         ctx.clinics.update(Clinic.objects.select_related("rule_set").in_bulk(missing))
+    # Their calendars in two queries, not two a clinic (issue #16: the steady sweep's 20 plans spanned 6 clinics).
+    ctx.calendars.load(ctx.clinics[clinic_id] for clinic_id in sorted(engine_asked) if clinic_id in ctx.clinics)
     new: list[_NewEscalation] = []
     for plan in plans:
         result.plans += 1
