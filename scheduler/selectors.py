@@ -151,26 +151,37 @@ class ClinicCalendars:
 
     def load(self, clinics: Iterable[Clinic]) -> None:
         """Read the calendars of the clinics not cached yet: every window and closure of theirs, in the models'
-        order (as `calendar_for_clinic` reads one clinic's)."""
+        order (as `calendar_for_clinic` reads one clinic's), as the engine's values straight from the columns it
+        uses (no model instances: a clinic's three years of closures were ≈ 90% of a steady sweep's reads)."""
         todo = {clinic.pk: clinic for clinic in clinics if clinic.pk not in self._cache}
         if not todo:
             return
-        windows: dict[int, list[DosingWindow]] = defaultdict(list)
-        closures: dict[int, list[Closure]] = defaultdict(list)
-        if len(todo) == 1:
-            ((pk, clinic),) = todo.items()
-            windows[pk] = list(DosingWindow.objects.filter(clinic=clinic))
-            closures[pk] = list(Closure.objects.filter(clinic=clinic))
-        else:
-            for window in DosingWindow.objects.filter(clinic_id__in=list(todo)):
-                windows[window.clinic_id].append(window)
-            for closure in Closure.objects.filter(clinic_id__in=list(todo)):
-                closures[closure.clinic_id].append(closure)
+        ids = list(todo)
+        windows: dict[int, list[engine.Window]] = defaultdict(list)
+        closures: dict[int, list[engine.Closure]] = defaultdict(list)
+        for clinic_id, pk, weekdays, start, end, services, capacity in DosingWindow.objects.filter(
+            clinic_id__in=ids
+        ).values_list("clinic_id", "id", "weekdays", "start", "end", "services", "capacity"):
+            windows[clinic_id].append(
+                engine.Window(
+                    id=pk,
+                    weekdays=frozenset(weekdays),
+                    start=start,
+                    end=end,
+                    services=frozenset(services),
+                    capacity=capacity,
+                )
+            )
+        for clinic_id, day, services, reason in Closure.objects.filter(clinic_id__in=ids).values_list(
+            "clinic_id", "date", "services", "reason"
+        ):
+            closures[clinic_id].append(engine.Closure(date=day, services=frozenset(services), reason=reason))
         for pk, clinic in todo.items():
             rules = self._rules.get(pk)
             if rules is None:
                 rules = rules_for_clinic(clinic)
-            self._cache[pk] = (calendar_for_clinic(clinic, windows=windows[pk], closures=closures[pk]), rules)
+            calendar = engine.Calendar(tz=clinic.timezone, windows=tuple(windows[pk]), closures=tuple(closures[pk]))
+            self._cache[pk] = (calendar, rules)
 
 
 # --- take-home reviews (DOMAIN §6) ------------------------------------------------------------------
