@@ -28,7 +28,16 @@ from scheduler.api.base import ID_PATH
 from scheduler.api.filters import BoundedDateFilter, clinic_filter, patient_filter, plan_filter
 from scheduler.api.serializers import BoundedDateField, BoundedIntegerField, JSONBooleanField, MilligramField
 from scheduler.models import SERVICES, Clinic, Patient, Plan
-from scheduler.permissions import ALL_ROLES, DOSING, FRONT_DESK, ActionRoles, IsStaffMember, scope_to_clinics
+from scheduler.permissions import (
+    ALL_ROLES,
+    DOSING,
+    FRONT_DESK,
+    ActionRoles,
+    IsStaffMember,
+    clinic_ids_for,
+    scope_to_clinics,
+)
+from scheduler.prepared import AS_CLINIC, prepared
 from visits import cows, screening, selectors, services
 from visits.models import (
     DRUG_SCREEN_RESULT_CHOICES,
@@ -527,6 +536,20 @@ def _visible(queryset: QuerySet[Any], request: Request, pk: int, what: str, fiel
     return found
 
 
+def _clinic_by_id() -> QuerySet[Clinic]:
+    return Clinic.objects.filter(pk=AS_CLINIC)
+
+
+def _visible_clinic(request: Request, pk: int) -> Clinic:
+    """_visible for a clinic: one of the user's clinic ids (read once a request) read by its id, with a statement
+    compiled once (scheduler.prepared; issue #16); another clinic's id answers 404 without a query."""
+    ids = clinic_ids_for(request.user)
+    found = prepared("api.clinic", _clinic_by_id).run({AS_CLINIC: pk}) if ids is None or pk in ids else []
+    if not found:
+        raise NotFound("No such clinic in your clinics.")
+    return found[0]
+
+
 class AvailabilityView(AuditActorMixin, APIView):
     permission_classes = [IsStaffMember, ActionRoles]
     action_roles = {"get": ALL_ROLES}
@@ -541,7 +564,7 @@ class AvailabilityView(AuditActorMixin, APIView):
         },
     )
     def get(self, request: Request, clinic_id: int) -> Response:
-        clinic = _visible(Clinic.objects.all(), request, clinic_id, "clinic", field="pk")
+        clinic = _visible_clinic(request, clinic_id)
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.availability(
