@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import connection, connections
 from django.db.models import QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
 # Stand-ins: values no clinic, patient or day has; each run's own go in their place.
 AS_CLINIC, AS_PATIENT, AS_DAY = -16_101, -16_102, date(1, 1, 3)
@@ -31,19 +31,29 @@ _local = threading.local()
 
 
 class PreparedQuery:
-    """A model queryset's SQL with stand-ins, compiled once; `run` sends it with other values and makes the rows."""
+    """A queryset's SQL with stand-ins, compiled once; `run` sends it with other values and makes the rows."""
 
     def __init__(self, queryset: QuerySet[Any]) -> None:
-        if queryset._iterable_class is not ModelIterable:  # type: ignore[attr-defined]
-            raise ValueError("only querysets of model instances")
+        iterable = queryset._iterable_class  # type: ignore[attr-defined]
+        if iterable not in (ModelIterable, ValuesIterable):
+            raise ValueError("only querysets of model instances or of values() dicts")
         self.db = queryset.db
-        compiler = queryset.query.get_compiler(using=self.db)
+        query = queryset.query
+        compiler = query.get_compiler(using=self.db)
         sql, params = compiler.as_sql()
         self.sql, self.params, self.compiler = sql, tuple(params), compiler
         # A stand-in is a parameter of its own type and value (a 0 or another date of the query stays as it is).
         self.where = [i for i, p in enumerate(self.params) if any(type(p) is type(s) and p == s for s in _STAND_INS)]
         if any(str(s) in sql for s in _STAND_INS):
             raise ValueError("a stand-in was written into the SQL, not passed as a parameter")
+        self.names: list[str] | None = None
+        if iterable is ValuesIterable:
+            self.names = (
+                list(query.selected)
+                if query.selected
+                else [*query.extra_select, *query.values_select, *query.annotation_select]
+            )
+            return
         klass_info, select = compiler.klass_info, compiler.select
         fields = klass_info["select_fields"]
         self.start, self.end = fields[0], fields[-1] + 1
@@ -54,15 +64,20 @@ class PreparedQuery:
         self.annotations = list(compiler.annotation_col_map.items())
 
     def run(self, values: dict[Any, Any]) -> list[Any]:
-        """The instances for these values of the stand-ins ({AS_CLINIC: clinic.pk, AS_DAY: day})."""
+        """The instances (or dicts, for a values() queryset) for these values of the stand-ins ({AS_CLINIC: clinic.pk,
+        AS_DAY: day})."""
         params = list(self.params)
         for i in self.where:
             params[i] = values[params[i]]
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, params)
             fetched = cursor.fetchall()
+        rows = self.compiler.results_iter([fetched])
+        if self.names is not None:
+            names = self.names
+            return [dict(zip(names, row, strict=True)) for row in rows]
         found = []
-        for row in self.compiler.results_iter([fetched]):
+        for row in rows:
             obj = self.model.from_db(self.db, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, obj)

@@ -98,8 +98,14 @@ def test_a_stand_in_written_into_the_sql_is_refused():
     with pytest.raises(ValueError, match="stand-in"):
         PreparedQuery(Clinic.objects.annotate(x=RawSQL(f"{AS_CLINIC}", ())).filter(pk=AS_CLINIC))
     with pytest.raises(ValueError, match="model instances"):
-        PreparedQuery(Clinic.objects.filter(pk=AS_CLINIC).values("pk"))
+        PreparedQuery(Clinic.objects.filter(pk=AS_CLINIC).values_list("pk"))
     assert PreparedQuery(Clinic.objects.annotate(zone=F("timezone")).filter(pk=AS_CLINIC)).where == [0]
+
+
+def test_a_values_query_answers_dicts_for_each_clinic(clinic, other_clinic):
+    names = PreparedQuery(Clinic.objects.filter(pk=AS_CLINIC).values("name", "timezone"))
+    for each in (clinic, other_clinic, clinic):
+        assert names.run({AS_CLINIC: each.pk}) == [{"name": each.name, "timezone": each.timezone}]
 
 
 def test_the_view_reads_each_clinic_by_its_id_and_answers_404_for_another_clinic(api_as, two_clinics):
