@@ -30,15 +30,39 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Batch:
+    """What one chunk's planning reads, each part read on first need (issue #16): a visit without a medication (a
+    counselling booking) needs no policies, and one that plans no text needs no templates and no cap ledger, so a
+    booking's sync reads the visit and its messages only. Each part is read whole for the chunk, as before."""
+
     now: datetime
-    policies: PolicyBook
-    templates: TemplateBook
-    instants: dict[int, list[tuple[int, datetime]]]
+    clinic_ids: set[int]
+    patient_ids: set[int]
     rules: dict[int, Rules] = field(default_factory=dict)
     ledgers: dict[int, planning.CapLedger] = field(default_factory=dict)
     creates: list[Message] = field(default_factory=list)
     skips: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     updates: list[tuple[Message, dict[str, Any]]] = field(default_factory=list)
+    _policies: PolicyBook | None = None
+    _templates: TemplateBook | None = None
+    _instants: dict[int, list[tuple[int, datetime]]] | None = None
+
+    @property
+    def policies(self) -> PolicyBook:
+        if self._policies is None:
+            self._policies = PolicyBook.load(self.clinic_ids)
+        return self._policies
+
+    @property
+    def templates(self) -> TemplateBook:
+        if self._templates is None:
+            self._templates = TemplateBook.load(self.clinic_ids, ["reminder"])
+        return self._templates
+
+    @property
+    def instants(self) -> dict[int, list[tuple[int, datetime]]]:
+        if self._instants is None:
+            self._instants = capped_instants(self.patient_ids, since=self.now - timedelta(days=8))
+        return self._instants
 
     def rules_for(self, clinic: Clinic) -> Rules:
         if clinic.pk not in self.rules:
@@ -69,7 +93,10 @@ def reminders_sync(*, visit_ids: Iterable[int]) -> int:
     changed = 0
     now = timezone.now()
     for i in range(0, len(ids), CHUNK):
-        with transaction.atomic():
+        # Each chunk its own transaction when called alone; inside a caller's transaction (a booking, a move, a
+        # regeneration) no savepoint of its own (two statements, issue #16): an error is never caught here, and the
+        # caller's atomic block rolls back whole, the chunk's reads and writes with it.
+        with transaction.atomic(savepoint=False):
             changed += _sync_chunk(ids[i : i + CHUNK], now)
     return changed
 
@@ -84,12 +111,7 @@ def _sync_chunk(ids: list[int], now: datetime) -> int:
     for message in Message.objects.filter(visit_id__in=ids, purpose="reminder"):
         existing[message.visit_id][message.slot] = message  # type: ignore[index]
     clinic_ids = {v.clinic_id for v in visits} | {v.patient.clinic_id for v in visits}
-    batch = _Batch(
-        now=now,
-        policies=PolicyBook.load(clinic_ids),
-        templates=TemplateBook.load(clinic_ids, ["reminder"]),
-        instants=capped_instants({v.patient_id for v in visits}, since=now - timedelta(days=8)),
-    )
+    batch = _Batch(now=now, clinic_ids=clinic_ids, patient_ids={v.patient_id for v in visits})
     for visit in visits:
         _plan_visit(visit, existing.get(visit.pk, {}), batch)
     return _apply(batch)
@@ -103,7 +125,8 @@ def _plan_visit(visit: Visit, existing: dict[str, Message], b: _Batch) -> None:
     if unreachable_reason(visit.patient):
         return  # pending rows are checked again on the send path; nothing new is planned
     medication = visit.plan.medication if visit.plan is not None else None
-    policy = b.policies.resolve(visit.patient.clinic_id, medication)
+    # resolve() answers None for no medication without reading the policies.
+    policy = b.policies.resolve(visit.patient.clinic_id, medication) if medication else None
     slots = {f"{n}d": int(n) for n in (policy.days_before if policy is not None else [])}
     b.skip("reminder no longer in the clinic's policy", [m for s, m in pending.items() if s not in slots])
     for slot, days in slots.items():
@@ -244,15 +267,21 @@ def callback_text_create(*, visit: Visit, now: datetime | None = None) -> Messag
     )
     try:
         body = render_message(
-            patient=patient, clinic=patient.clinic, purpose="callback",
-            templates=TemplateBook.load([patient.clinic_id], ["callback"]), max_chars=rules.sms_max_chars,
+            patient=patient,
+            clinic=patient.clinic,
+            purpose="callback",
+            templates=TemplateBook.load([patient.clinic_id], ["callback"]),
+            max_chars=rules.sms_max_chars,
             extra_words=rules.privacy_extra,
         )
     except (ForbiddenContent, MessageTooLong, TemplateMissing, ValueError) as exc:
         logger.warning("call-back text for patient %s not planned: %s", patient.pk, exc)
         return None
     message, created = Message.objects.get_or_create(
-        patient=patient, visit=visit, purpose="callback", slot=visit.date.isoformat(),
+        patient=patient,
+        visit=visit,
+        purpose="callback",
+        slot=visit.date.isoformat(),
         defaults={"body": body, "to_number": patient.phone, "scheduled_for": when},
     )
     return message if created else None

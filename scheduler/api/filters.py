@@ -67,6 +67,21 @@ class ScopedIdFilter(django_filters.NumberFilter):
         return bool(visible.exists())
 
 
+class FormClassOnce:
+    """A FilterSet mixin: the form class built once per filterset class, not on every request. django-filter builds
+    it with `type()` from the request's fresh copies of the filters, each making its form field anew (issue #16:
+    a visit list's request spent more on that than on its count). The fields depend on the filters' declarations
+    only, and Django copies a form class's fields for each form it makes, so one class serves every request."""
+
+    def get_form_class(self) -> type[forms.Form]:
+        cls = type(self)
+        made: type[forms.Form] | None = cls.__dict__.get("_form_class_once")
+        if made is None:
+            made = super().get_form_class()  # type: ignore[misc]
+            cls._form_class_once = made  # type: ignore[attr-defined]
+        return made
+
+
 @extend_schema_field(BoundedDateField)  # its exact pattern, computed when the schema is generated
 class BoundedDateFilter(django_filters.DateFilter):
     """A query date within scheduler.bounds.schedule_range (checked when the request is read)."""
