@@ -1,11 +1,13 @@
-"""Querysets compiled once and run again with other values (issue #16), low in the house so the ledger's selectors
-and the API can use them (the board's web/prepared.py does the same for its pages; it could import this).
+"""Querysets compiled once and run again with other values (issue #16), low in the house so the selectors, the API
+and the pages (the board's page of rows, its headings, a clinic by id) share one implementation.
 
-Building and compiling a queryset costs CPU on every request, for a short read (availability's one statement)
-more than PostgreSQL takes to run it. A query whose SQL is the same on every request but for its values (a clinic
-and a date) is built and compiled once a thread, with stand-in values, and each request sends that SQL with its own
-values in their place. The rows become what the queryset itself gives, by the ORM's own steps (ModelIterable's: the
-fields' converters, `from_db`, the select_related objects, the annotations).
+Building and compiling a queryset costs CPU on every request, for a short read (availability's one statement, the
+board's page of rows) more than PostgreSQL takes to run it. A query whose SQL is the same on every request but for
+its values (a clinic, a window, a date) is built and compiled once a thread, with stand-in values, and each request
+sends that SQL with its own values in their place. The rows become what the queryset itself gives, by the ORM's own
+steps (ModelIterable's and ValuesIterable's: the fields' converters, `from_db`, the select_related objects, the
+annotations). tests/web/test_board_prepared.py and tests/visits/test_prepared_h4.py hold the SQL and the rows equal
+to the ORM's.
 
 Only values given as stand-ins change between runs: a value the build reads from the request (a user's clinic ids)
 must never be built in, or the first request's values would answer every later one. A stand-in written into the SQL
@@ -23,10 +25,10 @@ from django.db import connection, connections
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 
-# Stand-ins: values no clinic, patient or day has; each run's own go in their place.
-AS_CLINIC, AS_PATIENT, AS_DAY = -16_101, -16_102, date(1, 1, 3)
-_STAND_INS = (AS_CLINIC, AS_PATIENT, AS_DAY)
-_KEPT = 64  # compiled queries a thread keeps; then it starts again
+# Stand-ins: values no clinic, patient, window or day has; each run's own go in their place.
+AS_CLINIC, AS_PATIENT, AS_WINDOW, AS_DAY = -16_101, -16_102, -16_103, date(1, 1, 3)
+_STAND_INS = (AS_CLINIC, AS_PATIENT, AS_WINDOW, AS_DAY)
+_KEPT = 256  # compiled queries a thread keeps (the board's zones × pages × filters, the API's); then it starts again
 _local = threading.local()
 
 

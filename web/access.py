@@ -17,8 +17,8 @@ from django.shortcuts import get_object_or_404
 
 from scheduler.models import Clinic, Patient, Plan
 from scheduler.permissions import ROLE_ACTION_TEXT, clinic_ids_for, has_role, role_of, scope_to_clinics
+from scheduler.prepared import AS_CLINIC, prepared
 from visits.models import Escalation, StaffTask, Visit
-from web.prepared import AS_CLINIC, prepared
 
 
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -43,8 +43,8 @@ def clinics_for(user: Any) -> QuerySet[Clinic]:
 
 
 def clinic_or_404(user: Any, clinic_id: int) -> Clinic:
-    """The clinic with its rule set, if it is one of the user's. Its query is compiled once (web.prepared; issue #16:
-    every page of a clinic asks, and building it cost more than running it)."""
+    """The clinic with its rule set, if it is one of the user's. Its query is compiled once (scheduler.prepared;
+    issue #16: every page of a clinic asks, and building it cost more than running it)."""
     ids = clinic_ids_for(user)  # None: every clinic (superusers)
     found = []
     if ids is None or clinic_id in ids:

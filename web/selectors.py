@@ -39,6 +39,7 @@ from django.utils import timezone
 from notifications.models import Message
 from scheduler import engine
 from scheduler.models import MEDICATION_CHOICES, Clinic, DoseOrder, Patient, Pause, Plan
+from scheduler.prepared import AS_CLINIC, AS_DAY, AS_WINDOW, prepared
 from scheduler.rules import INJECTIONS, Rules
 from scheduler.selectors import calendar_for_clinic, plan_spec, rules_for_clinic
 from scheduler.timeutil import local_date
@@ -57,7 +58,6 @@ from visits.reports import (  # noqa: F401 - re-exported for the dashboard views
 from visits.selectors import dose_blockers, first_injection_from, share_of, split_session
 from visits.selectors import planned_take_homes as ledger_planned_take_homes
 from web import patient_reads
-from web.prepared import AS_CLINIC, AS_DAY, AS_WINDOW, prepared
 
 logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 20
@@ -166,7 +166,7 @@ def board_day_query(*, clinic: Clinic, day: date) -> QuerySet[Any]:
 
 def board_day(*, clinic: Clinic, day: date) -> tuple[list[BoardSlot], str | None]:
     """board_slots, and the day's stamp (board_stamp) read in the same query (None: no rows). The query is compiled
-    once per zone (web.prepared), as the page's is."""
+    once per zone (scheduler.prepared), as the page's is."""
     tz = ZoneInfo(clinic.timezone)
     query = prepared(("board_day", clinic.timezone),
                      lambda: board_day_query(clinic=Clinic(pk=AS_CLINIC, timezone=clinic.timezone), day=AS_DAY))
@@ -216,7 +216,7 @@ def board_page_query(*, clinic: Clinic, day: date, page: int, window_id: int | N
 
 
 def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
-    """board_page_query's rows: one query, compiled once per zone, page and filter (web.prepared: building and
+    """board_page_query's rows: one query, compiled once per zone, page and filter (scheduler.prepared: building and
     compiling this query, two copies of the day's rows with their slots, the per-row subqueries and three tables'
     columns, took more CPU than PostgreSQL took to run it, on every page a screen loads)."""
     def build() -> QuerySet[Visit]:
