@@ -125,12 +125,18 @@ def _complete(rows: list[tuple[int, Any, int]]) -> None:
 
 
 def _reset(clinic: Any, ids: list[int]) -> None:
+    """The rows as `_setup` left them: every timed sweep meets the same worst case. Its holds suspend the streak
+    patients' take-homes (`takehome_approved` false): approved again here, else a later run had none to suspend."""
+    from scheduler.models import Plan
     from visits.models import Escalation, EscalationDay, Visit
 
     Visit.objects.filter(id__in=ids).update(status="scheduled", missed_at=None)
+    Plan.objects.filter(patient__clinic=clinic, takehome_approved=False).update(
+        takehome_approved=True, takehome_suspended_on=None
+    )
     Escalation.objects.filter(clinic=clinic)._raw_delete("default")
     EscalationDay.objects.filter(clinic=clinic).delete()
-    vacuum("visits_visit", "visits_escalation")
+    vacuum("visits_visit", "visits_escalation", "scheduler_plan")
 
 
 def _baseline(clinic: Any, now: Any) -> tuple[float, int]:
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ids, layout = _setup(clinic, overdue, local_date(now, clinic.timezone))
         figures.update(layout)
         vacuum("visits_visit", "scheduler_plan")
-        sweep_times, base_times = [], []
+        sweep_times, base_times, suspended = [], [], []
         for run in range(repeat):
             seconds, changed = _baseline(clinic, now)
             base_times.append(seconds)
@@ -190,6 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             with maybe_profile(args.profile and run == 0, "missed_sweep"), count_queries() as queries, Timer() as t:
                 result = visits_mark_missed(now=now)
             sweep_times.append(t.seconds)
+            suspended.append(len(result.suspended_plan_ids))
             escalations = dict(Escalation.objects.filter(clinic=clinic).values_list("kind").annotate(n=Count("id")))
             missed_rows = Visit.objects.filter(id__in=ids, status="missed").count()
             if run == 0:
@@ -206,6 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             escalations_by_kind=escalations,
             checkin_decisions=len(result.decisions),
             failed_plans=len(result.failed_plan_ids),
+            takehomes_suspended_runs=suspended,
             sweep_queries=queries[0],
             sweep_seconds=round(median(sweep_times), 3),
             baseline_update_seconds=round(median(base_times), 3),
