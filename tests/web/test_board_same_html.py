@@ -133,3 +133,35 @@ def test_a_refused_completion_puts_its_row_back_as_it_did(client_as, clinic, day
         again = client.post(f"/visits/{row.pk}/complete/", sent)
     assert response.status_code == again.status_code >= 400
     assert now == _CSRF.sub("", again.content.decode())
+
+
+# Each refusal puts a different error back on its row (issue #16: the rows are printed in Python now,
+# web/templatetags/board_rows.py): the dose field's, the bottles', an excuse without its reason, a take-home
+# number typed back with the bottles it asks for, and a scan of an unknown MRN (the scan form's).
+REFUSALS = {  # role, action, what is sent, what the page shows for it
+    "dose": ("nurse", "complete", {"take_home_doses": "0", "dose_mg": "lots <b>", "dose_reason": "why & how"},
+             'id="dose-err-'),
+    "bottles": ("nurse", "complete", {"take_home_doses": "2", "dose_mg": "40", "take_home_mg_1": "x",
+                                      "take_home_mg_2": ""}, 'id="bottle-err-'),
+    "take-homes typed": ("clinician", "complete", {"take_home_doses": "3", "take_home_reason": "trip <abroad>",
+                                                   "dose_mg": "40", "take_home_mg_1": "40", "take_home_mg_2": "x"},
+                         'value="trip &lt;abroad&gt;"'),
+    "excuse": ("front_desk", "excuse", {"reason": "   "}, '<details class="excuse" open>'),
+    "scan": ("front_desk", "scan", {"mrn": "NO-SUCH-<MRN>"}, 'id="scan-error"'),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_each_refusal_puts_its_row_back_as_it_did(client_as, clinic, day_of_every_row, case, monkeypatch):
+    role, action, sent, shown = REFUSALS[case]
+    row = day_of_every_row[1] if action != "excuse" else day_of_every_row[0]
+    client = client_as(role)
+    url = f"/clinics/{clinic.pk}/today/scan/" if action == "scan" else f"/visits/{row.pk}/{action}/"
+    response = client.post(url, sent)
+    now = _CSRF.sub("", response.content.decode())
+    with monkeypatch.context() as m:
+        _as_it_was(m)
+        again = client.post(url, sent)
+    assert response.status_code == again.status_code >= 400
+    assert now == _CSRF.sub("", again.content.decode())
+    assert shown in now
