@@ -246,6 +246,7 @@ def _inputs(plans: list[Plan], calendars: ClinicCalendars, horizon_days: int, to
 
 
 _SHAPES_HELD = 1000  # distinct shapes kept at once (each a plan's wanted visits for the horizon)
+_TREATMENT_STARTS_TRIED = 4  # answers of a shape but its treatment start tried before simulating
 
 
 class _Shapes:
@@ -257,26 +258,48 @@ class _Shapes:
     once; each plan gets its own copy of the answer (placing moves and removes entries of it, the value tuples are
     immutable and shared). Kept for one calendar at a time and at most _SHAPES_HELD shapes, so memory stays bounded:
     the rolling job reads plans by clinic. Only the engine's thread (or the caller's, without one) touches it.
+
+    Patients start treatment on days of their own, so specs are rarely equal; but the treatment start reaches the
+    answer only through the take-home limits the simulation looked up (engine.TreatmentStartReads). An answer is
+    also held by its spec without the treatment start, with what it read of it, and serves a plan whose treatment
+    start gives the same limits wherever they were read: exactly the answer simulating that plan gives. Only simulated
+    answers are held (and counted against _SHAPES_HELD); a plan served by another's treatment start is looked up again.
     """
 
     def __init__(self) -> None:
         self._calendar: engine.Calendar | None = None
         self._rules: Rules | None = None
         self._wanted: dict[tuple[engine.PlanSpec, date, date], dict[tuple[date, int], tuple[Any, ...]]] = {}
+        self._by_rest: dict[
+            tuple[engine.PlanSpec, date, date],
+            list[tuple[engine.TreatmentStartReads, dict[tuple[date, int], tuple[Any, ...]]]],
+        ] = {}
 
     def wanted(
         self, plan: Plan, spec: engine.PlanSpec, calendar: engine.Calendar, rules: Rules, date_from: date, date_to: date
     ) -> dict[tuple[date, int], tuple[Any, ...]]:
         if calendar is not self._calendar or rules is not self._rules:
             # Held by reference: the identity check above can never match a new object at a reused address.
-            self._calendar, self._rules, self._wanted = calendar, rules, {}
+            self._calendar, self._rules, self._wanted, self._by_rest = calendar, rules, {}, {}
         key = (spec, date_from, date_to)
         found = self._wanted.get(key)
         if found is None:
+            rest = (dataclasses.replace(spec, treatment_start=None), date_from, date_to)
+            held = self._by_rest.get(rest, [])
+            found = next((answer for reads, answer in held if reads.hold_for(spec, rules)), None)
+        if found is None:
             if len(self._wanted) >= _SHAPES_HELD:
-                self._wanted = {}  # a clinic of mostly distinct plans: memory stays bounded, answers the same
-            days = engine.plan_days(spec, calendar, rules, date_from, date_to) if date_from <= date_to else []
+                # A clinic of mostly distinct plans: memory stays bounded, answers the same.
+                self._wanted, self._by_rest = {}, {}
+            days, reads = (
+                engine.plan_days_read(spec, calendar, rules, date_from, date_to)
+                if date_from <= date_to
+                else ([], engine.TreatmentStartReads(False))
+            )
             found = self._wanted[key] = desired_visits(plan, days)
+            held = self._by_rest.setdefault(rest, [])
+            if not reads.named and len(held) < _TREATMENT_STARTS_TRIED:
+                held.append((reads, found))
         return dict(found)
 
 
