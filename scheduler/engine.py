@@ -29,11 +29,13 @@ __all__ = [
     "PlanSpec",
     "SplitNotSatisfiable",
     "Session",
+    "TreatmentStartReads",
     "Window",
     "check_plan",
     "covered_through",
     "dose_every_days",
     "plan_days",
+    "plan_days_read",
     "takehome_breaches",
     "uncovered_by_closure",
 ]
@@ -318,6 +320,7 @@ class _Supply:
     """What the oral simulation remembers: the current take-home supply and this ISO week's count."""
 
     visit_day: int | None = None  # treatment day of the last visit; None: nothing handed out yet
+    visit_date: date | None = None  # the date of that visit
     limit: TakeHomeLimit | None = None  # looked up only when a take-home day needs it
     counted: int = 0
     after_pause: bool = False
@@ -343,6 +346,10 @@ class _Oral:
         self._last_dose: date | None = None
         # Attendance weeks count from the Monday of the start date's week.
         self._first_monday = plan.start_date - timedelta(days=plan.start_date.weekday())
+        # What the simulation read of the treatment start (see TreatmentStartReads): it reaches the answer only
+        # through the take-home limits looked up (_limit), and through a limit's text when a visit is forced.
+        self.limits_read: list[tuple[date | None, int | None, int | None]] = []
+        self.limit_named = False
 
     def marks(self, until: date) -> list[_Mark]:
         """Marks from start_date on, past `until` until the last take-home run there has ended."""
@@ -414,6 +421,7 @@ class _Oral:
 
     def _visit(self, d: date, reason: str) -> _Mark:
         self.supply.visit_day, self.supply.limit = treatment_day(self.treatment_start, d), None
+        self.supply.visit_date = d
         self.supply.counted, self.supply.after_pause = 0, False
         return _Mark(VISIT, reason)
 
@@ -440,7 +448,9 @@ class _Oral:
     def _limit(self) -> TakeHomeLimit:
         if self.supply.limit is None:
             day = self.supply.visit_day if self.supply.visit_day is not None else 1
-            self.supply.limit = takehome_limit(self.rules, self.plan.medication, day)
+            limit = self.supply.limit = takehome_limit(self.rules, self.plan.medication, day)
+            visit_date = self.supply.visit_date if self.supply.visit_day is not None else None
+            self.limits_read.append((visit_date, limit.max_supply, limit.max_per_week))
         return self.supply.limit
 
     def _breach(self, d: date) -> str | None:
@@ -452,22 +462,30 @@ class _Oral:
         # come on d so that d's visit hands them out (Sunday + Monday holiday -> 2 doses on Saturday).
         days = [d, *self._closure_block(d)] if self.rules.closure_doses_count else [d]
         if limit.max_supply is not None and self.supply.counted + len(days) > limit.max_supply:
-            return _limit_text(limit)
+            return self._limit_text(limit)
         if limit.max_per_week is not None:
             week, count = self.supply.week, self.supply.week_count
             for e in days:
                 week, count = (week, count + 1) if _iso_week(e) == week else (_iso_week(e), 1)
                 if count > limit.max_per_week:
-                    return _limit_text(limit)
+                    return self._limit_text(limit)
         return None
+
+    def _limit_text(self, limit: TakeHomeLimit) -> str:
+        self.limit_named = True  # the text names the visit's treatment day
+        return _limit_text(limit)
 
 
 def _limit_text(limit: TakeHomeLimit) -> str:
     return f"take-home limit: {limit.rule} (supply from the visit on treatment day {limit.treatment_day})"
 
 
-def _oral_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[Day]:
-    marks = _Oral(plan, calendar, rules).marks(date_to) if date_to >= plan.start_date else []
+def _oral_days(
+    plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date
+) -> tuple[list[Day], TreatmentStartReads]:
+    oral = _Oral(plan, calendar, rules)
+    marks = oral.marks(date_to) if date_to >= plan.start_date else []
+    reads = TreatmentStartReads(oral.limit_named, tuple(oral.limits_read))
     supplies = _following_take_homes(marks)
     days: list[Day] = []
     for d in _dates(date_from, date_to):
@@ -487,7 +505,7 @@ def _oral_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date
         else:
             sessions, notes = _first_window_session(calendar, d, plan.medication)
         days.append(Day(d, VISIT, sessions, reason + notes, take_home_doses=min(supplies[i], _MAX_SUPPLY_DAYS)))
-    return days
+    return days, reads
 
 
 # Issue #14: a methadone split dose is two sessions a visit day, each at the start of a window, the second at least
@@ -756,14 +774,51 @@ def _validate_injection(plan: PlanSpec, rules: Rules) -> None:
 
 def plan_days(plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date) -> list[Day]:
     """Exactly one Day per date in [date_from, date_to] (empty if date_to < date_from)."""
+    return plan_days_read(plan, calendar, rules, date_from, date_to)[0]
+
+
+class TreatmentStartReads(NamedTuple):
+    """What plan_days read of the plan's treatment start, so that its answer can serve a plan that differs only there.
+
+    The treatment start reaches the answer only through the oral take-home limits (42 CFR 8.12(i)(3) tiers by time
+    in treatment): each visit that hands out take-homes looks up the limit of its treatment day (`limits`: the visit's
+    date, or None for treatment day 1 whatever the start, and the limit's numbers), and a visit forced by the limit
+    gives the limit's text as its reason, which names the treatment day (`named`). Everything else the simulation
+    does is the same whatever the treatment start, so with the same other inputs a plan whose treatment start gives
+    the same numbers at every one of those visits takes exactly the same steps and gets exactly the same days.
+    """
+
+    named: bool
+    limits: tuple[tuple[date | None, int | None, int | None], ...] = ()
+
+    def hold_for(self, plan: PlanSpec, rules: Rules) -> bool:
+        """True if `plan` (equal but for its treatment start to the plan read) gets exactly the same days."""
+        if self.named:
+            return False
+        start = plan.treatment_start or plan.start_date
+        for visit_date, max_supply, max_per_week in self.limits:
+            day = treatment_day(start, visit_date) if visit_date is not None else 1
+            limit = takehome_limit(rules, plan.medication, day)
+            if limit.max_supply != max_supply or limit.max_per_week != max_per_week:
+                return False
+        return True
+
+
+_UNREAD = TreatmentStartReads(False)
+
+
+def plan_days_read(
+    plan: PlanSpec, calendar: Calendar, rules: Rules, date_from: date, date_to: date
+) -> tuple[list[Day], TreatmentStartReads]:
+    """plan_days, and what the answer read of the plan's treatment start (issue #16: generation reuses an answer)."""
     _validate(plan, rules)
     if date_to < date_from:
-        return []
+        return [], _UNREAD
     if plan.medication in ORAL_DAILY:
         return _oral_days(plan, calendar, rules, date_from, date_to)
     if plan.medication == DIAMORPHINE:
-        return [_diamorphine_day(plan, calendar, rules, d) for d in _dates(date_from, date_to)]
-    return _injection_days(plan, calendar, rules, date_from, date_to)
+        return [_diamorphine_day(plan, calendar, rules, d) for d in _dates(date_from, date_to)], _UNREAD
+    return _injection_days(plan, calendar, rules, date_from, date_to), _UNREAD
 
 
 def check_plan(plan: PlanSpec, calendar: Calendar, rules: Rules) -> None:
@@ -830,9 +885,11 @@ def takehome_breaches(plan: PlanSpec, calendar: Calendar, rules: Rules, date_fro
             continue
         limit = takehome_limit(rules, plan.medication, treatment_day(start, day.date))
         covered = [day.date + timedelta(days=i) for i in range(1, day.take_home_doses + 1)]
-        counted = covered if rules.closure_doses_count else [
-            d for d in covered if calendar.closed_reason(d, plan.medication) is None
-        ]
+        counted = (
+            covered
+            if rules.closure_doses_count
+            else [d for d in covered if calendar.closed_reason(d, plan.medication) is None]
+        )
         if limit.max_supply is not None and len(counted) > limit.max_supply:
             breaches.append(
                 f"the visit on {_day_text(day.date)} would hand out {len(counted)} take-home doses "

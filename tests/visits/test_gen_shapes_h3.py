@@ -161,8 +161,8 @@ def test_shared_shapes_want_exactly_what_each_plan_alone_wants(data):
 
 def test_equal_shapes_are_simulated_once_per_clinic(monkeypatch):
     calls = []
-    real = engine.plan_days
-    monkeypatch.setattr(engine, "plan_days", lambda *a: calls.append(a) or real(*a))
+    real = engine.plan_days_read
+    monkeypatch.setattr(engine, "plan_days_read", lambda *a: calls.append(a) or real(*a))
     today = date(2026, 10, 28)
     shape = {"medication": "methadone", "start_date": today, "attendance_weekdays": frozenset({0, 1, 2, 3, 4, 5})}
     window = engine.Window(1, frozenset(range(7)), time(7), time(10), frozenset({"methadone"}), 50)
@@ -278,8 +278,8 @@ def test_generation_writes_the_same_rows_as_plan_by_plan(clinic, monkeypatch, no
 def test_at_most_the_held_shapes_are_kept_and_answers_stay_the_same(monkeypatch):
     monkeypatch.setattr(generation, "_SHAPES_HELD", 1)
     calls = []
-    real = engine.plan_days
-    monkeypatch.setattr(engine, "plan_days", lambda *a: calls.append(a) or real(*a))
+    real = engine.plan_days_read
+    monkeypatch.setattr(engine, "plan_days_read", lambda *a: calls.append(a) or real(*a))
     today = date(2026, 3, 4)
     window = engine.Window(1, frozenset(range(7)), time(7), time(10), frozenset({"methadone"}), 50)
     calendar, rules = engine.Calendar("America/New_York", (window,)), preset_rules()

@@ -31,15 +31,15 @@ def frozen():
 
 @pytest.fixture
 def simulated(monkeypatch) -> list[int]:
-    """The plan ids the engine simulates, in order (engine.plan_days spied on, not replaced)."""
+    """The plan ids the engine simulates, in order (engine.plan_days_read, which generation calls, spied on)."""
     calls: list[int] = []
-    real = engine.plan_days
+    real = engine.plan_days_read
 
     def spy(spec, calendar, rules, date_from, date_to):  # type: ignore[no-untyped-def]
         calls.append(spec)
         return real(spec, calendar, rules, date_from, date_to)
 
-    monkeypatch.setattr(engine, "plan_days", spy)
+    monkeypatch.setattr(engine, "plan_days_read", spy)
     return calls
 
 
@@ -51,9 +51,9 @@ def make_plan(clinic, **kwargs) -> Plan:
 
 def rows(plan: Plan) -> list[tuple]:
     return list(
-        Visit.objects.filter(plan=plan).order_by("planned_date", "session").values_list(
-            "planned_date", "session", "start", "window_id", "expected_take_home_doses"
-        )
+        Visit.objects.filter(plan=plan)
+        .order_by("planned_date", "session")
+        .values_list("planned_date", "session", "start", "window_id", "expected_take_home_doses")
     )
 
 
