@@ -82,7 +82,7 @@ class _Paths:
     def __init__(self, clinic: Any, today: Any) -> None:
         from django.test import Client
 
-        from bench.api_load import _credentials, _weekdays
+        from bench.api_load import _credentials, _weekdays, book_pairs
         from scheduler.models import Patient
 
         token, session, _ = _credentials(clinic)
@@ -93,7 +93,7 @@ class _Paths:
         self.clinic, self.today = clinic, today
         self.patients = list(Patient.objects.filter(clinic=clinic).order_by("id").values_list("id", flat=True))
         self.names = sorted(set(Patient.objects.filter(clinic=clinic).values_list("last_name", flat=True)))
-        self.book_dates = _weekdays(today + timedelta(days=14), 40)
+        self.book_pairs = book_pairs(clinic, _weekdays(today + timedelta(days=14), 40))
         self.n: dict[str, int] = dict.fromkeys(PATHS, 0)
 
     def request(self, name: str) -> int:
@@ -110,8 +110,8 @@ class _Paths:
         if name == "availability":
             return c.get(f"/api/v1/clinics/{pk}/availability/?date={today}&service=methadone").status_code
         if name == "booking":
-            patient = self.patients[(n // len(self.book_dates)) % len(self.patients)]
-            payload = {"patient": patient, "kind": "counselling", "date": self.book_dates[n % len(self.book_dates)]}
+            patient, day = self.book_pairs[n % len(self.book_pairs)]
+            payload = {"patient": patient, "kind": "counselling", "date": day}
             return c.post("/api/v1/visits/", payload, content_type="application/json").status_code
         if name == "patient_page":
             return c.get(f"/patients/{self.patients[n % len(self.patients)]}/").status_code

@@ -49,9 +49,8 @@ class Staff(HttpUser):
 
     @task(1)
     def book(self) -> None:
-        # Distinct (patient, weekday) pairs, spread over 40 weekdays so no window fills up.
-        n = next(_bookings)
-        dates, patients = CONFIG["book_dates"], CONFIG["patients"]
-        patient = patients[(n // len(dates)) % len(patients)]
-        payload = {"patient": patient, "kind": "counselling", "date": dates[n % len(dates)]}
+        # Distinct (patient, weekday) pairs, spread over 40 weekdays so no window fills up, each on a day the
+        # patient has no other visit (bench/api_load.py book_pairs).
+        patient, day = CONFIG["book_pairs"][next(_bookings) % len(CONFIG["book_pairs"])]
+        payload = {"patient": patient, "kind": "counselling", "date": day}
         self.client.post("/api/v1/visits/", json=payload, name="POST /api/v1/visits/ (book)")

@@ -63,3 +63,34 @@ def test_the_saturation_mix_alone_serves_both_sides_without_errors_and_splits_th
     for side in ("trivial", "mixed"):  # every side of the pipeline was measured
         assert set(sat["cpu"][side]) == {f"{k}_cpu_ms_per_request" for k in ("gunicorn", "postgres", "locust")}
         assert sat["cpu"][side]["gunicorn_cpu_ms_per_request"] > 0 and sat["cpu"][side]["locust_cpu_ms_per_request"] > 0
+
+
+@pytest.mark.django_db
+def test_the_mix_books_each_patient_only_on_days_without_a_visit_of_theirs():
+    """A counselling booking on a day the patient has a dose or an injection can meet its time (409): the bench's
+    error, not the server's. Cancelled visits free the day."""
+    from datetime import date, time
+
+    from bench.api_load import book_pairs
+    from scheduler.timeutil import local_instant
+    from tests.factories import ClinicFactory, PatientFactory
+    from visits.models import Visit
+
+    clinic = ClinicFactory()
+    first, second = PatientFactory(clinic=clinic), PatientFactory(clinic=clinic)
+    days = ["2031-03-03", "2031-03-04", "2031-03-05"]
+
+    def visit(patient, day: str, **fields) -> None:
+        d = date.fromisoformat(day)
+        Visit.objects.create(
+            patient=patient, clinic=clinic, kind="dose", date=d,
+            start=local_instant(d, time(9), clinic.timezone), end=local_instant(d, time(10), clinic.timezone),
+            **fields,
+        )
+
+    visit(first, "2031-03-04")
+    visit(second, "2031-03-03", status="cancelled")
+    visit(second, "2031-03-05")
+    assert book_pairs(clinic, days) == [
+        (first.pk, "2031-03-03"), (first.pk, "2031-03-05"), (second.pk, "2031-03-03"), (second.pk, "2031-03-04"),
+    ]
