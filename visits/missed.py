@@ -211,15 +211,54 @@ _RULES_CACHE: dict[tuple[int, datetime] | None, Rules] = {}
 _RULES_CACHE_SIZE = 1024
 
 
+class _ClinicRead(NamedTuple):
+    """One clinic read's rows (`_CLINIC_DAYS_SQL`) and the clinic days built from them at the local dates `todays`."""
+
+    rows: list[tuple[Any, ...]]
+    zones: tuple[str, ...]
+    todays: tuple[date, ...]
+    days: list[_ClinicDay]
+
+
+# The last clinic read, by its rows' digest (issue #16): a steady sweep's clinics, zones, rule-set stamps and recorded
+# days are those of the sweep before, and sending them (158 rows at 15M visits) and building each clinic's day again
+# in Python was the part of the steady sweep that grew with the chain. The digest covers every column the days are
+# built from, so any change (a clinic added, deleted, moved to another zone or rule set; a rule-set edit; a day
+# recorded or its row removed) is a new digest and the rows come again; a new local date rebuilds the days from the
+# kept rows. One entry: a worker sweeps one database.
+_CLINIC_READ: dict[str, _ClinicRead] = {}
+
+
 def _clinic_days(now: datetime) -> list[_ClinicDay]:
     """Each clinic's grace period, local date at `now` and rule set's last edit, in clinic id order.
 
     One read of the clinics' ids, zones and rule-set stamps (no JSON) and whether each one's day is recorded
-    (`_CLINIC_DAYS_SQL`); only rule sets not parsed before (new or edited since) are read and parsed."""
+    (`_CLINIC_DAYS_SQL`), whose rows come only when their digest is not the last read's (`_CLINIC_READ`); only rule
+    sets not parsed before (new or edited since) are read and parsed."""
+    utc_today = now.astimezone(UTC).date()
+    kept = next(iter(_CLINIC_READ.items()), None)
     with connection.cursor() as cursor:
-        utc_today = now.astimezone(UTC).date()
-        cursor.execute(_CLINIC_DAYS_SQL, [utc_today - _DAY, utc_today + _DAY])
-        rows = cursor.fetchall()
+        cursor.execute(_CLINIC_DAYS_SQL, [utc_today - _DAY, utc_today + _DAY, kept[0] if kept else None])
+        result = cursor.fetchall()
+    digest, rows = result[0][5], [row[:5] for row in result[1:]]
+    if kept is not None and digest == kept[0]:  # the rows did not come: they are the kept read's
+        read = kept[1]
+        todays = tuple(local_date(now, tz) for tz in read.zones)
+        if todays == read.todays:
+            return list(read.days)
+        rows = read.rows
+    _CLINIC_READ.clear()
+    days = _days_from(rows=rows, now=now)
+    if days is None:  # a rule set edited since the read: its rows are old already, and not kept
+        return cast(list[_ClinicDay], _days_from(rows=rows, now=now, fresh=True))
+    zones = tuple(sorted({row[1] for row in rows}))
+    _CLINIC_READ[digest] = _ClinicRead(rows, zones, tuple(local_date(now, tz) for tz in zones), days)
+    return list(days)
+
+
+def _days_from(*, rows: list[tuple[Any, ...]], now: datetime, fresh: bool = False) -> list[_ClinicDay] | None:
+    """The clinic days of a clinic read's rows at `now`; None if a rule set read now is newer than its row's stamp
+    (unless `fresh`: then the newer stamp is taken, as the day's recorded stamp no longer matches it)."""
     missing = {rs for _, _, rs, updated, _ in rows if rs is not None and (rs, updated) not in _RULES_CACHE}
     loaded: dict[int, tuple[datetime, Rules]] = {}
     if missing:
@@ -241,6 +280,8 @@ def _clinic_days(now: datetime) -> list[_ClinicDay]:
                 rules = _RULES_CACHE[None] = rules_for_clinic(Clinic(rule_set=None))
         elif rule_set_id in loaded:  # read just now: its own stamp (an edit between the two reads is the newer)
             stamp, rules = loaded[rule_set_id]
+            if stamp != updated and not fresh:
+                return None
             recorded, updated = recorded and stamp == updated, stamp
         else:
             rules = _RULES_CACHE[(rule_set_id, updated)]
@@ -252,14 +293,25 @@ def _clinic_days(now: datetime) -> list[_ClinicDay]:
 # day of it; the zones stay Python's) come with the clinics, one index probe a clinic inside this read, so a later
 # sweep of the day sends no `_START_DAYS_SQL`: at 158 clinics that statement (158 rows unnested and probed, a round
 # trip) cost more than the rest of the steady sweep's reads together.
+# The first row is the rows' digest (md5 of their text, in id order); the rows follow only when it is not the digest
+# the worker kept (`_CLINIC_READ`): PostgreSQL still reads and probes every clinic, but a steady sweep receives one row.
 _CLINIC_DAYS_SQL = """
-    SELECT c.id, c.timezone, c.rule_set_id, r.updated,
-           ARRAY(
-               SELECT e.date FROM visits_escalationday e
-               WHERE e.clinic_id = c.id AND e.date BETWEEN %s AND %s AND e.rules_updated IS NOT DISTINCT FROM r.updated
-           )
-    FROM scheduler_clinic c LEFT JOIN scheduler_ruleset r ON r.id = c.rule_set_id
-    ORDER BY c.id
+    WITH clinic AS MATERIALIZED (
+        SELECT c.id, c.timezone, c.rule_set_id, r.updated,
+               ARRAY(
+                   SELECT e.date FROM visits_escalationday e
+                   WHERE e.clinic_id = c.id AND e.date BETWEEN %s AND %s
+                     AND e.rules_updated IS NOT DISTINCT FROM r.updated
+                   ORDER BY e.date
+               ) AS recorded
+        FROM scheduler_clinic c LEFT JOIN scheduler_ruleset r ON r.id = c.rule_set_id
+    ), digest AS (
+        SELECT md5(coalesce(string_agg(clinic::text, ';' ORDER BY id), '')) AS digest FROM clinic
+    )
+    SELECT 0, NULL, NULL, NULL, NULL, digest FROM digest
+    UNION ALL
+    SELECT c.*, NULL FROM clinic c, digest d WHERE d.digest IS DISTINCT FROM %s
+    ORDER BY 1
 """
 
 
