@@ -17,7 +17,7 @@ text rather than passed as a parameter is refused.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date
 from typing import Any
 
@@ -87,6 +87,22 @@ class PreparedQuery:
                 setattr(obj, name, row[at])
             found.append(obj)
         return found
+
+    def run_columns(self, values: dict[Any, Any]) -> tuple[dict[str, int], list[Sequence[Any]]]:
+        """The rows, each value converted as `run` converts it, and each model attribute's (and
+        annotation's) place in them: for a caller that reads a page's columns rather than its instances (the visit
+        list's JSON, issue #16). Only for a model queryset without select_related objects (theirs would be lost)."""
+        if self.names is not None or self.populators:
+            raise ValueError("only querysets of model instances without select_related objects")
+        params = list(self.params)
+        for i in self.where:
+            params[i] = values[params[i]]
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            fetched = cursor.fetchall()
+        columns = {name: self.start + i for i, name in enumerate(self.init_list)}
+        columns.update(self.annotations)
+        return columns, list(self.compiler.results_iter([fetched]))
 
 
 def prepared(key: Hashable, build: Callable[[], QuerySet[Any]]) -> PreparedQuery:

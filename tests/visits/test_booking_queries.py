@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from notifications import replanning
 from scheduler.errors import StateConflict
 from tests.factories import PatientFactory
 from tests.visits.conftest import MONDAY, make_visit
@@ -16,10 +17,10 @@ from visits.models import Visit
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 URL = "/api/v1/visits/"
 # The staff profile, the clinic scope and the patient; the shell's savepoint; the ledger's closure, windows, patient
-# lock, window lock, bookings, overlaps, insert and audit entry; the reminders' sync: the visit and its messages (no
-# savepoint of its own, and a visit without a medication reads no policies, templates or cap ledger: 20 before). 22
-# with the ledger's own savepoint and its release.
-BOOKING_QUERIES = 15
+# lock, window lock, bookings, overlaps, insert and audit entry. No reminders' sync: a visit without a plan has no
+# medication, so no policy plans it a text, and a new visit has no messages (15 before, reading the visit and its
+# messages; 20 before that, and 22 with the ledger's own savepoint and its release).
+BOOKING_QUERIES = 13
 
 
 def book(api, patient):
@@ -38,7 +39,7 @@ def test_a_booking_takes_one_savepoint_and_a_fixed_number_of_queries(api_as, cli
     # The shell's block (a savepoint here, inside the test's transaction); none for the ledger's booking or the
     # reminders' sync (there were three).
     assert sum(sql.startswith("SAVEPOINT") for sql in sqls) == 1
-    assert not any("notifications_reminderpolicy" in sql or "notifications_messagetemplate" in sql for sql in sqls)
+    assert not any("notifications_" in sql for sql in sqls)
     assert len(sqls) <= BOOKING_QUERIES, "\n".join(sqls)
 
 
@@ -63,3 +64,14 @@ def test_a_caller_that_goes_on_after_a_refusal_wraps_the_booking_in_its_own_atom
             services.visit_book(patient=patient, kind="counselling", date=MONDAY, by=staff["front_desk"])
         # The transaction is still usable: the caller's own block rolled back to its savepoint.
         assert not Visit.objects.filter(patient=patient).exists()
+
+
+def test_the_reminders_sync_runs_for_a_booking_with_a_plan_only(api_as, clinic, plan, oral_window, monkeypatch):
+    synced = []
+    monkeypatch.setattr(replanning, "reminders_sync", lambda *, visit_ids: synced.append(list(visit_ids)) or 0)
+    api = api_as("front_desk")
+    assert book(api, PatientFactory(clinic=clinic)).status_code == 201
+    assert synced == []
+    response = api.post(URL, {"patient": plan.patient_id, "kind": "dose", "date": "2026-11-03"}, format="json")
+    assert response.status_code == 201, response.content
+    assert synced == [[response.json()["id"]]]
