@@ -784,12 +784,13 @@ TAPER_NOTE = "taper step"  # scheduler.services.dose_taper_create labels each or
 
 
 # The order in force per plan, in SQL written once (issue #16: building and compiling the ORM's version cost the board
-# more CPU than PostgreSQL took to run it): the plans go as one array, so the text is the same for any number.
+# more CPU than PostgreSQL took to run it): the plans go as one array, so the text is the same for any number (typed
+# as the column is: psycopg types a list by its largest value).
 _ORDER_FIELDS = [f.attname for f in DoseOrder._meta.concrete_fields]
 _ORDERS_IN_FORCE_SQL = f"""
     SELECT DISTINCT ON (plan_id) {", ".join(f'"{name}"' for name in _ORDER_FIELDS)}
     FROM "{DoseOrder._meta.db_table}"
-    WHERE plan_id = ANY(%s) AND effective_date <= %s
+    WHERE plan_id = ANY(%s::bigint[]) AND effective_date <= %s
     ORDER BY plan_id, effective_date DESC, created DESC, id DESC"""  # noqa: S608 - names from the model
 
 
