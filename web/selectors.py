@@ -207,12 +207,27 @@ def status_counts(slots: list[BoardSlot]) -> dict[str, int]:
     return counts
 
 
+# The columns a page's rows are read with (issue #16: a row's whole visit and patient, a dozen timestamps each, were
+# decoded to print a few of them). What a row prints, offers and asks the guard, the amount due and the screen form
+# read; the plan whole (the ledger's take-homes at a checked-in row read its calendar). A column left out here is
+# loaded one query a row if read: tests/web/test_board_columns.py renders every row state for every role and fails
+# on any such load.
+BOARD_ROW_FIELDS = (
+    "id", "patient_id", "clinic_id", "plan_id", "kind", "date", "status", "source", "session",
+    "expected_take_home_doses", "take_home_doses", "dose_mg", "dose_reason", "take_home_mg", "drug_screen",
+    "drug_screen_result", "drug_screen_substances", "callback_bottles_handed_out", "callback_bottles_brought",
+    "patient__id", "patient__mrn", "patient__first_name", "patient__last_name", "patient__date_of_birth",
+    *(f"plan__{f.attname}" for f in Plan._meta.concrete_fields),
+)
+
+
 def board_page_query(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> QuerySet[Visit]:
     """The query of one page of the board's rows (1-based), in board order, with what each row shows."""
     start = (page - 1) * BOARD_PAGE_SIZE
     # The page's ids first (an inner query sorting bare rows), so the per-row subqueries run for its rows only.
     ids = _board_rows(clinic, day, window_id).order_by(*BOARD_ORDER).values("id")[start:start + BOARD_PAGE_SIZE]
-    return _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day).order_by(*BOARD_ORDER)
+    rows = _with_row_facts(_board_rows(clinic, day).filter(id__in=Subquery(ids)), day)
+    return rows.only(*BOARD_ROW_FIELDS).order_by(*BOARD_ORDER)
 
 
 def board_page(*, clinic: Clinic, day: date, page: int, window_id: int | None = None) -> list[Visit]:
@@ -376,6 +391,37 @@ def shared_verdicts(*, clinic: Clinic, day: date, stamp: str | None) -> DayVerdi
     """The day's verdicts if another request has computed them under this stamp (a page never waits for the whole
     day's), else None. No stamp: no rows."""
     return day_verdicts(clinic=clinic, day=day, stamp=stamp, compute=False) if stamp is not None else None
+
+
+def _page_key(clinic: Clinic, day: date, visits: list[Visit], stamp: str) -> str:
+    """A page's own entry: under the day's stamp, the minute (the guard's words count the minutes since a session,
+    and a test's clock moves where the cache's does not) and everything of its rows the guard reads that the stamp
+    does not cover (a row's status read after the stamp, its plan's facts)."""
+    rows = ";".join(
+        f"{v.pk}.{v.status}.{v.kind}.{v.patient_id}.{v.date}"
+        + (f".{p.pk}.{p.medication}.{p.doses_per_day}.{p.min_interval_minutes}.{p.interval_days}"
+           if (p := v.plan) is not None else ".")
+        for v in visits
+    )
+    now = timezone.now()
+    digest = hashlib.sha1(f"{now:%Y-%m-%dT%H:%M}|{rows}".encode(), usedforsecurity=False).hexdigest()
+    return _board_key("page-v1", clinic, day, stamp, ":" + digest)
+
+
+def page_verdicts(*, clinic: Clinic, day: date, visits: list[Visit], stamp: str | None) -> DayVerdicts | None:
+    """The guard's refusals for a page's open rows and its patients' open escalations, shared through the cache by
+    every screen showing this page (issue #16: without a screen polling the counts, each page asked the guard
+    again, a third of the board's CPU) until a write changes the day, the minute turns or BOARD_CACHE_SECONDS
+    pass. None without a stamp (no rows). Never stored as the day's verdicts: it holds this page's rows alone."""
+    if stamp is None:
+        return None
+    key = _page_key(clinic, day, visits, stamp)
+    found = _shared_get(key)
+    if found is None:
+        escalations = open_escalations_by_patient(clinic=clinic, patient_ids=[v.patient_id for v in visits])
+        found = DayVerdicts(counts={}, blockers=board_blockers(visits=visits), escalations=dict(escalations))
+        _shared_set(key, found)
+    return found
 
 
 _UNREAD: Any = object()
@@ -737,13 +783,27 @@ def sms_rates(*, clinic: Clinic, date_from: date, date_to: date) -> dict[str, An
 TAPER_NOTE = "taper step"  # scheduler.services.dose_taper_create labels each order of a taper so
 
 
+# The order in force per plan, in SQL written once (issue #16: building and compiling the ORM's version cost the board
+# more CPU than PostgreSQL took to run it): the plans go as one array, so the text is the same for any number (typed
+# as the column is: psycopg types a list by its largest value).
+_ORDER_FIELDS = [f.attname for f in DoseOrder._meta.concrete_fields]
+_ORDERS_IN_FORCE_SQL = f"""
+    SELECT DISTINCT ON (plan_id) {", ".join(f'"{name}"' for name in _ORDER_FIELDS)}
+    FROM "{DoseOrder._meta.db_table}"
+    WHERE plan_id = ANY(%s::bigint[]) AND effective_date <= %s
+    ORDER BY plan_id, effective_date DESC, created DESC, id DESC"""  # noqa: S608 - names from the model
+
+
 def orders_in_force(*, plan_ids: list[int], day: date) -> dict[int, DoseOrder]:
-    """Each plan's order in force on a clinic-local date (the latest effective on or before it): one query."""
-    found: dict[int, DoseOrder] = {}
-    qs = DoseOrder.objects.filter(plan_id__in=set(plan_ids), effective_date__lte=day)
-    for order in qs.order_by("plan_id", "-effective_date", "-created", "-id"):
-        found.setdefault(order.plan_id, order)
-    return found
+    """Each plan's order in force on a clinic-local date (the latest effective on or before it, the latest created
+    of a date): one query."""
+    if not plan_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_ORDERS_IN_FORCE_SQL, [sorted(set(plan_ids)), day])
+        rows = cursor.fetchall()
+    db = connection.alias
+    return {order.plan_id: order for order in (DoseOrder.from_db(db, _ORDER_FIELDS, row) for row in rows)}
 
 
 @dataclass(frozen=True)

@@ -205,3 +205,60 @@ def test_a_row_completed_since_the_stamp_was_read_shows_no_shared_refusal(clinic
     assert stored is not None and {day[0].pk, day[1].pk} <= set(stored.blockers)
     day[0].status = "completed"  # the page read its rows after a completion its stamp did not see yet
     assert list(selectors.page_blockers(clinic=clinic, day=TODAY, visits=day[:2], stamp=stamp)) == [day[1].pk]
+
+
+# --- a page's own entry: the guard asked once for every screen showing the page, no counts poll needed ---------
+
+
+def test_a_second_screen_gets_the_page_without_asking_the_guard_again(client_as, clinic, day):
+    first, cold = _board(client_as("nurse"), clinic)
+    assert _guard_reads(cold) == 2
+    second, warm = _board(client_as("nurse"), clinic)
+    assert _guard_reads(warm) == 0 and len(warm.captured_queries) <= len(cold.captured_queries) - 4
+    assert _states(second) == _states(first)
+    assert [s for _, s in _states(second)] == ["on_hold", "on_hold", "expected", "expected", "expected", "expected"]
+    assert second.count("plan on hold: hold since") == first.count("plan on hold: hold since") == 2
+    assert second.count("badge-escalation esc-hold") == first.count("badge-escalation esc-hold") == 2
+
+
+def test_a_page_shows_a_write_at_its_next_load(client_as, clinic, day):
+    nurse = client_as("nurse")
+    _board(nurse, clinic)
+    _hold(day[5].plan)  # a new hold: the day's stamp moves
+    html, ctx = _board(nurse, clinic)
+    assert _guard_reads(ctx) == 2
+    assert [s for _, s in _states(html)][-1] == "on_hold"
+    Escalation.objects.filter(patient_id=day[0].patient_id).update(resolved_at=MORNING)
+    html, _ = _board(nurse, clinic)
+    assert [s for _, s in _states(html)] == ["expected", "on_hold", "expected", "expected", "expected", "on_hold"]
+    assert client_as("front_desk").post(f"/visits/{day[3].pk}/check-in/").status_code == 302
+    html, _ = _board(nurse, clinic)
+    assert [s for _, s in _states(html)][3] == "checked_in"
+
+
+def test_a_page_asks_the_guard_again_when_the_minute_turns(client_as, clinic, day):
+    """The guard's words count the minutes since a diamorphine session: an entry serves within its minute only."""
+    nurse = client_as("nurse")
+    seconds = 60 - MORNING.second - 1  # the last second of MORNING's minute
+    with time_machine.travel(MORNING + timedelta(seconds=seconds), tick=False):
+        _board(nurse, clinic)
+    with time_machine.travel(MORNING + timedelta(seconds=seconds + 1), tick=False):
+        assert _guard_reads(_board(nurse, clinic)[1]) == 2
+
+
+def test_a_page_asks_the_guard_again_when_a_plan_it_reads_changes(client_as, clinic, day):
+    """A plan's facts the guard reads (its sessions a day…) are not in the day's stamp: they are in the page's key."""
+    nurse = client_as("nurse")
+    _board(nurse, clinic)
+    type(day[4].plan).objects.filter(pk=day[4].plan_id).update(min_interval_minutes=45)
+    assert _guard_reads(_board(nurse, clinic)[1]) == 2
+
+
+def test_a_row_whose_status_changed_since_the_stamp_gets_its_own_entry(clinic, day):
+    stamp = selectors.board_stamp(clinic=clinic, day=TODAY)
+    stored = selectors.page_verdicts(clinic=clinic, day=TODAY, visits=day, stamp=stamp)
+    assert stored is not None and set(stored.blockers) == {day[0].pk, day[1].pk}
+    day[0].status = "completed"  # the page read its rows after a completion its stamp did not see yet
+    again = selectors.page_verdicts(clinic=clinic, day=TODAY, visits=day, stamp=stamp)
+    assert again is not None and set(again.blockers) == {day[1].pk}
+    assert selectors.day_verdicts(clinic=clinic, day=TODAY, stamp=stamp, compute=False) is None  # never the day's

@@ -75,7 +75,8 @@ def render_board(
     if focus is not None:
         page = selectors.board_page_of(clinic=clinic, day=day, visit_id=focus, window_id=window_id) or page
     visits = selectors.board_page(clinic=clinic, day=day, page=page, window_id=window_id)
-    verdicts = selectors.shared_verdicts(clinic=clinic, day=day, stamp=stamp)
+    verdicts = (selectors.shared_verdicts(clinic=clinic, day=day, stamp=stamp)
+                or selectors.page_verdicts(clinic=clinic, day=day, visits=visits, stamp=stamp))
     blockers = selectors.page_blockers(clinic=clinic, day=day, visits=visits, stamp=stamp, verdicts=verdicts)
     # The planned take-homes and the bottles are shown in the complete form alone: for those who give doses.
     dosing = has_role(request.user, DOSING)
