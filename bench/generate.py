@@ -15,6 +15,7 @@ the day's first run (fingerprints cleared, as a new day changes them: every plan
 from __future__ import annotations
 
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,15 @@ def _daily_plans(clinic: Any, patients: int, today: Any, *, distinct: bool = Fal
     )
 
 
-def _generate(clinic: Any, today: Any) -> tuple[float, int, int]:
+def _generate(clinic: Any, today: Any, cpu: list[float] | None = None) -> tuple[float, int, int]:
+    """`cpu`: the run's process CPU is appended (every thread's: the engine thread works while PostgreSQL writes)."""
     from visits.generation import visits_generate
 
+    started = time.process_time()
     with count_queries() as queries, Timer() as t:
         result = visits_generate(clinic_ids=[clinic.pk], today=today, horizon_days=HORIZON)
+    if cpu is not None:
+        cpu.append(time.process_time() - started)
     return t.seconds, result.created, queries[0]
 
 
@@ -153,10 +158,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         today = local_date(timezone.now(), clinic.timezone)
         _daily_plans(clinic, patients, today, distinct=args.distinct)
         vacuum("scheduler_patient", "scheduler_plan")
-        gen_times, copy_times = [], []
+        gen_times, copy_times, gen_cpu = [], [], []
         # First run makes the rows the baseline copies; later runs alternate copy/generate on an emptied table.
         with maybe_profile(args.profile, "generate"):
-            seconds, created, queries = _generate(clinic, today)
+            seconds, created, queries = _generate(clinic, today, gen_cpu)
         gen_times.append(seconds)
         rows = list(Visit.objects.filter(clinic=clinic).order_by("id").values_list(*VISIT_COLUMNS))
         for _ in range(repeat):
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             copied = Visit.objects.filter(clinic=clinic).count()
             _clear(clinic)
             if len(gen_times) < repeat:
-                seconds, again, _ = _generate(clinic, today)
+                seconds, again, _ = _generate(clinic, today, gen_cpu)
                 assert again == created, (again, created)
                 gen_times.append(seconds)
         # Steady states (no baseline, reported only): every visit already there.
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             generate_seconds=round(median(gen_times), 3),
             baseline_copy_seconds=round(median(copy_times), 3),
             generate_runs=[round(x, 3) for x in gen_times],
+            generate_cpu_runs=[round(x, 3) for x in gen_cpu],
             copy_runs=[round(x, 3) for x in copy_times],
             rows_per_second=round(created / median(gen_times)) if gen_times[0] else None,
         )

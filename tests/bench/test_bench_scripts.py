@@ -21,6 +21,9 @@ def test_the_generate_bench_copies_exactly_the_rows_generation_made():
     # the windows' booths, the plans' rows summed up, the fingerprints written.
     assert figures["generate_queries"] <= 18
     assert figures["ratio"] > 0
+    # Each timed run's process CPU, every thread's (issue #16).
+    assert len(figures["generate_cpu_runs"]) == len(figures["generate_runs"])
+    assert all(cpu > 0 for cpu in figures["generate_cpu_runs"])
     # A second run over the same calendar finds every plan's fingerprint matching: nothing locked or written.
     assert figures["steady_state_created"] == 0
     assert figures["steady_state_queries"] <= figures["generate_queries"] - 6
