@@ -84,6 +84,21 @@ class PlanFields(Protocol):
     def attendance_every_weeks(self) -> int: ...
 
 
+# The plan columns the engine reads (PlanFields): what a read that feeds `plan_spec` loads, the rolling generation's
+# `.only()` and the missed sweep's value rows alike, so a field the engine starts reading is added to both.
+PLAN_SPEC_FIELDS = (
+    "medication",
+    "start_date",
+    "treatment_start",
+    "end_date",
+    "doses_per_day",
+    "min_interval_minutes",
+    "interval_days",
+    "attendance_weekdays",
+    "attendance_every_weeks",
+)
+
+
 def plan_spec(
     plan: PlanFields,
     *,

@@ -68,7 +68,7 @@ from scheduler.audit import log_clinic_job
 from scheduler.errors import StateConflict
 from scheduler.models import MEDICATION_CHOICES, Clinic, DosingWindow, Plan
 from scheduler.rules import DEFAULT_PRESET, PRESETS, Rules
-from scheduler.selectors import ClinicCalendars, active_plans, pauses_by_plan, plan_spec
+from scheduler.selectors import PLAN_SPEC_FIELDS, ClinicCalendars, active_plans, pauses_by_plan, plan_spec
 from scheduler.timeutil import NonexistentLocalTime, local_date, utc_instant, zone
 from visits.models import StaffTask, Visit
 from visits.selectors import first_injection_from, window_bookings
@@ -1194,15 +1194,7 @@ def _audit(result: GenerationResult, clinics: set[int], what: str) -> None:
 # when read (one query each), so this can only cost time, never give a wrong value; the job's query count is the same.
 _ROLLING_PLAN_FIELDS = (
     "patient",
-    "medication",
-    "start_date",
-    "treatment_start",
-    "end_date",
-    "doses_per_day",
-    "min_interval_minutes",
-    "interval_days",
-    "attendance_weekdays",
-    "attendance_every_weeks",
+    *PLAN_SPEC_FIELDS,
     "status",
     "takehome_approved",
     "takehome_suspended_on",

@@ -36,7 +36,7 @@ from scheduler.errors import RuleViolation, StateConflict
 from scheduler.models import Clinic, Pause, RuleSet
 from scheduler.permissions import CLINICAL, has_role
 from scheduler.rules import Ladder, Rules
-from scheduler.selectors import ClinicCalendars, plan_spec, rules_for_clinic
+from scheduler.selectors import PLAN_SPEC_FIELDS, ClinicCalendars, plan_spec, rules_for_clinic
 from scheduler.services import dose_order_create, dose_reinduction_create
 from scheduler.timeutil import local_date
 from visits import ladder
@@ -500,15 +500,7 @@ _PLAN_FIELDS = (
     "id",
     "patient_id",
     "patient__clinic_id",
-    "medication",
-    "start_date",
-    "treatment_start",
-    "end_date",
-    "doses_per_day",
-    "min_interval_minutes",
-    "interval_days",
-    "attendance_weekdays",
-    "attendance_every_weeks",
+    *PLAN_SPEC_FIELDS,
 )
 
 
