@@ -17,7 +17,7 @@ text rather than passed as a parameter is refused.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -68,13 +68,7 @@ class PreparedQuery:
     def run(self, values: dict[Any, Any]) -> list[Any]:
         """The instances (or dicts, for a values() queryset) for these values of the stand-ins ({AS_CLINIC: clinic.pk,
         AS_DAY: day})."""
-        params = list(self.params)
-        for i in self.where:
-            params[i] = values[params[i]]
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(self.sql, params)
-            fetched = cursor.fetchall()
-        rows = self.compiler.results_iter([fetched])
+        rows = self._rows(values)
         if self.names is not None:
             names = self.names
             return [dict(zip(names, row, strict=True)) for row in rows]
@@ -94,15 +88,19 @@ class PreparedQuery:
         list's JSON, issue #16). Only for a model queryset without select_related objects (theirs would be lost)."""
         if self.names is not None or self.populators:
             raise ValueError("only querysets of model instances without select_related objects")
+        columns = {name: self.start + i for i, name in enumerate(self.init_list)}
+        columns.update(self.annotations)
+        return columns, list(self._rows(values))
+
+    def _rows(self, values: dict[Any, Any]) -> Iterator[Sequence[Any]]:
+        """The statement's rows for these values of the stand-ins, each value converted by the compiler."""
         params = list(self.params)
         for i in self.where:
             params[i] = values[params[i]]
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, params)
             fetched = cursor.fetchall()
-        columns = {name: self.start + i for i, name in enumerate(self.init_list)}
-        columns.update(self.annotations)
-        return columns, list(self.compiler.results_iter([fetched]))
+        return self.compiler.results_iter([fetched])
 
 
 def prepared(key: Hashable, build: Callable[[], QuerySet[Any]]) -> PreparedQuery:
